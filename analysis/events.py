@@ -1,0 +1,167 @@
+"""Typed events: the single source of truth for the event log and the wire protocol.
+
+Every event is a past-tense fact about one interview. ``t`` is the interview clock
+(seconds since the candidate first joined), so the review page can line events up
+with recording segments, which carry their start on the same clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class EventBase(BaseModel):
+    """Fields every event carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    interview_id: str
+    at: datetime = Field(default_factory=utcnow)
+    t: float = 0.0
+
+
+class ConsentRecorded(EventBase):
+    type: Literal["consent_recorded"] = "consent_recorded"
+    notice_version: str
+    recording: bool
+    ai_analysis: bool
+
+
+class CandidateJoined(EventBase):
+    type: Literal["candidate_joined"] = "candidate_joined"
+    segment: int
+
+
+class CandidateLeft(EventBase):
+    type: Literal["candidate_left"] = "candidate_left"
+    segment: int
+    reason: str
+
+
+class MediaStarted(EventBase):
+    type: Literal["media_started"] = "media_started"
+    kind: Literal["audio", "video"]
+    segment: int
+
+
+class RecordingFinalized(EventBase):
+    type: Literal["recording_finalized"] = "recording_finalized"
+    segment: int
+    recording_id: str
+    duration: float
+    start: float
+
+
+class QuestionShown(EventBase):
+    type: Literal["question_shown"] = "question_shown"
+    question_id: str
+    text: str
+    source: Literal["plan", "followup", "observer"] = "plan"
+    index: int = 0
+    total: int = 0
+
+
+class QuestionInjected(EventBase):
+    """An observer asked for a question; ``by`` is visible to observers only."""
+
+    type: Literal["question_injected"] = "question_injected"
+    question_id: str
+    text: str
+    by: str
+    position: Literal["next", "now"] = "next"
+
+
+class AnswerDone(EventBase):
+    type: Literal["answer_done"] = "answer_done"
+    question_id: str
+    reason: Literal["button", "silence", "timeout", "left"] = "button"
+
+
+class InterviewEnded(EventBase):
+    type: Literal["interview_ended"] = "interview_ended"
+    reason: str
+
+
+class WordTiming(BaseModel):
+    """One recognised word with times on the interview clock."""
+
+    model_config = ConfigDict(frozen=True)
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class TranscriptPartial(EventBase):
+    """Tentative text of the utterance in progress: may still change."""
+
+    type: Literal["transcript_partial"] = "transcript_partial"
+    utterance_id: str
+    text: str
+    words: list[WordTiming] = Field(default_factory=list)
+    language: str = ""
+
+
+class TranscriptFinal(EventBase):
+    """Committed text of one finished utterance."""
+
+    type: Literal["transcript_final"] = "transcript_final"
+    utterance_id: str
+    text: str
+    words: list[WordTiming] = Field(default_factory=list)
+    language: str = ""
+    avg_logprob: float = 0.0
+    start: float = 0.0
+    end: float = 0.0
+
+
+class TranscriptionBacklogged(EventBase):
+    """Transcription is behind real time; partials are being thinned."""
+
+    type: Literal["transcription_backlogged"] = "transcription_backlogged"
+    pending_seconds: float
+    skipped_partials: int
+
+
+class AnalyzerFailed(EventBase):
+    """An analyzer raised; the pipeline goes on without it."""
+
+    type: Literal["analyzer_failed"] = "analyzer_failed"
+    analyzer: str
+    error: str
+
+
+Event = Annotated[
+    ConsentRecorded
+    | CandidateJoined
+    | CandidateLeft
+    | MediaStarted
+    | RecordingFinalized
+    | QuestionShown
+    | QuestionInjected
+    | AnswerDone
+    | InterviewEnded
+    | TranscriptPartial
+    | TranscriptFinal
+    | TranscriptionBacklogged
+    | AnalyzerFailed,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: str | bytes | dict[str, object]) -> Event:
+    """Parse an event from JSON text or a dict, checking its type tag."""
+    if isinstance(data, dict):
+        return EVENT_ADAPTER.validate_python(data)
+    return EVENT_ADAPTER.validate_json(data)

