@@ -90,6 +90,67 @@ class InterviewEnded(EventBase):
     reason: str
 
 
+class QuestionAnswered(EventBase):
+    """The candidate finished answering one question; ``transcript`` is personal data."""
+
+    type: Literal["question_answered"] = "question_answered"
+    question_id: str
+    kind: Literal["practice", "main", "followup", "observer"]
+    competency_id: str | None = None
+    transcript: str = ""
+    started: float = 0.0
+    ended: float = 0.0
+    reason: Literal["button", "silence", "timeout", "left"] = "button"
+
+
+class FollowupSuggested(EventBase):
+    """A follow-up was proposed for the current answer (observers see the reason)."""
+
+    type: Literal["followup_suggested"] = "followup_suggested"
+    question_id: str
+    parent_id: str
+    text: str
+    reason: str
+    rule: str
+    source: Literal["rules", "llm"] = "rules"
+
+
+class FollowupApproved(EventBase):
+    """A suggested follow-up will be asked; ``by`` is an observer or "auto"."""
+
+    type: Literal["followup_approved"] = "followup_approved"
+    question_id: str
+    by: str
+
+
+class FollowupSkipped(EventBase):
+    """A suggested follow-up will not be asked; ``by`` is an observer or "auto"."""
+
+    type: Literal["followup_skipped"] = "followup_skipped"
+    question_id: str
+    by: str
+    reason: str = ""
+
+
+class ObserverNoteAdded(EventBase):
+    """A private observer note; never shown to the candidate."""
+
+    type: Literal["observer_note_added"] = "observer_note_added"
+    by: str
+    text: str
+    question_id: str | None = None
+
+
+class LiveRatingGiven(EventBase):
+    """An observer's live rating of one competency (1 to 5)."""
+
+    type: Literal["live_rating_given"] = "live_rating_given"
+    by: str
+    competency: str
+    score: int
+    question_id: str | None = None
+
+
 class WordTiming(BaseModel):
     """One recognised word with times on the interview clock."""
 
@@ -150,6 +211,12 @@ Event = Annotated[
     | QuestionInjected
     | AnswerDone
     | InterviewEnded
+    | QuestionAnswered
+    | FollowupSuggested
+    | FollowupApproved
+    | FollowupSkipped
+    | ObserverNoteAdded
+    | LiveRatingGiven
     | TranscriptPartial
     | TranscriptFinal
     | TranscriptionBacklogged
