@@ -201,6 +201,84 @@ class AnalyzerFailed(EventBase):
     error: str
 
 
+class MeasureStats(BaseModel):
+    """Mean and standard deviation of one measure over an answer's usable samples."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mean: float
+    std: float
+
+
+class FaceSampled(EventBase):
+    """About one per second: face presence and delivery measures (no emotion inference).
+
+    ``integrity_only`` fills only present, faces and facing; the rest stay None.
+    Definitions: docs/measures.md.
+    """
+
+    type: Literal["face_sampled"] = "face_sampled"
+    mode: Literal["integrity_only", "full"]
+    present: bool
+    faces: int
+    facing: bool | None = None
+    yaw: float | None = None
+    pitch: float | None = None
+    roll: float | None = None
+    smile: float | None = None
+    brow_raise: float | None = None
+    mouth_open: float | None = None
+    blink_rate: float | None = None
+    too_dark: bool | None = None
+    blurred: bool | None = None
+
+
+class FaceDeliverySummarized(EventBase):
+    """Facial presence, integrity flags and (full mode) delivery measures for one answer."""
+
+    type: Literal["face_delivery_summarized"] = "face_delivery_summarized"
+    question_id: str
+    mode: Literal["integrity_only", "full"]
+    start: float
+    end: float
+    samples: int
+    share_present: float | None = None
+    share_facing: float | None = None
+    max_faces: int = 0
+    longest_absence: float = 0.0
+    face_missing: bool = False
+    second_face: bool = False
+    yaw: MeasureStats | None = None
+    pitch: MeasureStats | None = None
+    roll: MeasureStats | None = None
+    smile: MeasureStats | None = None
+    brow_raise: MeasureStats | None = None
+    mouth_open: MeasureStats | None = None
+    blink_rate: float | None = None
+    share_too_dark: float | None = None
+    share_blurred: float | None = None
+
+
+class VoiceDeliverySummarized(EventBase):
+    """Speaking rate, pauses, fillers and loudness of one answer (definitions: docs/measures.md)."""
+
+    type: Literal["voice_delivery_summarized"] = "voice_delivery_summarized"
+    question_id: str
+    language: str
+    start: float
+    end: float
+    unit: Literal["word", "char"]
+    units: int
+    speaking_time: float
+    speaking_rate: float | None = None
+    pause_ratio: float | None = None
+    long_pauses: int = 0
+    long_pause_total: float = 0.0
+    fillers: int = 0
+    filler_counts: dict[str, int] = Field(default_factory=dict)
+    loudness_dbfs: float | None = None
+
+
 Event = Annotated[
     ConsentRecorded
     | CandidateJoined
@@ -220,7 +298,10 @@ Event = Annotated[
     | TranscriptPartial
     | TranscriptFinal
     | TranscriptionBacklogged
-    | AnalyzerFailed,
+    | AnalyzerFailed
+    | FaceSampled
+    | FaceDeliverySummarized
+    | VoiceDeliverySummarized,
     Field(discriminator="type"),
 ]
 

@@ -1,0 +1,1 @@
+"""Facial delivery and integrity signals (MediaPipe Face Landmarker)."""
