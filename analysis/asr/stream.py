@@ -1,0 +1,435 @@
+"""StreamingTranscriber: one interview's audio in, TranscriptPartial/TranscriptFinal out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.asr.engine import Hypothesis
+from analysis.asr.policy import CommitPolicy, Word, join_words
+from analysis.asr.scheduler import AsrScheduler, PassInput, PassJob, Priority
+from analysis.asr.vad import SAMPLE_RATE, StreamingVad, VadEvent, VadSettings
+from analysis.events import (
+    AnalyzerFailed,
+    EventBase,
+    TranscriptFinal,
+    TranscriptionBacklogged,
+    TranscriptPartial,
+    WordTiming,
+)
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[EventBase], Any]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How one stream cuts, updates and finalizes utterances."""
+
+    vad: VadSettings = field(default_factory=VadSettings)
+    language: str | None = None
+    partial_step_s: float = 1.0
+    max_partial_step_s: float = 4.0
+    partial_beam_size: int = 1
+    final_beam_size: int = 5
+    min_speech_s: float = 0.25
+    detect_min_s: float = 2.0
+    backlog_report_s: float = 3.0
+    backlog_report_every_s: float = 5.0
+    gap_tolerance_s: float = 0.25
+    final_slack_s: float = 0.25
+    trim_after_s: float = 8.0
+    max_buffer_s: float = 20.0
+
+
+@dataclass
+class _Utterance:
+    id: str
+    start: int  # absolute sample of buffer[0]
+    policy: CommitPolicy
+    buffer: np.ndarray
+    first_sample: int
+    end: int | None = None  # absolute end sample once closed
+    covered: int = -1  # absolute buffer end covered by the last inserted hypothesis
+    requested: int = -1  # buffer end when the last partial was requested
+    partial: PassJob | None = None
+    partial_task: asyncio.Task[None] | None = None
+    skips_seen: int = 0
+    covered_trailing_silence: bool = False
+    logprobs: list[float] = field(default_factory=list)
+    language: str = ""
+
+    @property
+    def audio_end(self) -> int:
+        return self.start + len(self.buffer)
+
+
+class StreamingTranscriber:
+    """Feed 16 kHz mono float32 with ``push_audio``; iterate ``events()`` or pass ``on_event``.
+
+    Call from the event loop thread. Word times are on the interview clock: ``t`` given to
+    ``push_audio`` is the clock time of the first sample of that block.
+    """
+
+    def __init__(
+        self, interview_id: str, scheduler: AsrScheduler,
+        settings: StreamSettings | None = None, on_event: EventCallback | None = None,
+        vad_session: Any = None, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interview_id = interview_id
+        self.scheduler = scheduler
+        self.settings = settings or StreamSettings()
+        self.on_event = on_event
+        self.language: str | None = self.settings.language
+        self._vad_session = vad_session
+        self._vad: StreamingVad | None = None
+        self._clock = clock
+        self._events: asyncio.Queue[EventBase | None] = asyncio.Queue()
+        self._samples = 0  # absolute samples received
+        self._anchor_sample = 0
+        self._anchor_t = 0.0
+        self._vad_origin = 0
+        self._history = np.zeros(0, dtype=np.float32)
+        self._history_start = 0
+        self._utt: _Utterance | None = None
+        self._count = 0
+        self._chain: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+        self._ended = False
+        self._closed = asyncio.Event()
+        self._skipped = 0
+        self._last_report = -1e9
+        self._started = False
+
+    # ---- clock -------------------------------------------------------------------
+
+    def _t(self, sample: int) -> float:
+        return self._anchor_t + (sample - self._anchor_sample) / SAMPLE_RATE
+
+    @property
+    def skipped_partials(self) -> int:
+        """Partial updates left out because inference was behind."""
+        return self._skipped
+
+    # ---- input -------------------------------------------------------------------
+
+    def push_audio(self, samples: np.ndarray, t: float) -> None:
+        """Add 16 kHz mono float32 samples whose first sample is at interview time ``t``."""
+        if self._ended:
+            raise RuntimeError("push_audio after end_input")
+        samples = np.asarray(samples, dtype=np.float32).ravel()
+        if not self._started:
+            self._started = True
+            self._anchor_t = t
+        elif abs(t - self._t(self._samples)) > self.settings.gap_tolerance_s:
+            # A gap (reconnect, lost packets): close what was open, restart the clock.
+            self._apply(self._vad.flush() if self._vad else [])
+            self._vad = None
+            self._anchor_sample, self._anchor_t = self._samples, t
+        if self._vad is None:
+            self._vad = StreamingVad(self.settings.vad, self._vad_session)
+            self._vad_origin = self._samples
+        self._append_history(samples)
+        self._samples += len(samples)
+        events = self._vad.push(samples)
+        self._vad_session = self._vad._session
+        self._apply(events)
+        self._extend_open()
+        self._maybe_partial()
+        self._maybe_report_backlog()
+
+    def end_input(self) -> None:
+        """No more audio: finalize what is open; ``events()`` ends after the last final."""
+        if self._ended:
+            return
+        if self._vad is not None:
+            self._apply(self._vad.flush())
+        self._ended = True
+        chain = self._chain
+
+        async def close() -> None:
+            if chain is not None:
+                await asyncio.gather(chain, return_exceptions=True)
+            self._emit(None)
+
+        self._spawn(close())
+
+    async def aclose(self) -> None:
+        """End input and wait until every final has been emitted."""
+        self.end_input()
+        await self._closed.wait()
+
+    async def __aenter__(self) -> StreamingTranscriber:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def events(self) -> AsyncIterator[EventBase]:
+        """Partials, finals and backlog reports, until input ended and all finals are out."""
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    # ---- internals ---------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    def _emit(self, event: EventBase | None) -> None:
+        if event is None:
+            self._closed.set()
+        elif self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("transcript event callback failed")
+        self._events.put_nowait(event)
+
+    def _append_history(self, samples: np.ndarray) -> None:
+        keep = max(SAMPLE_RATE, self.settings.vad.pad_ms * SAMPLE_RATE // 1000 + 2 * 512)
+        self._history = np.concatenate([self._history, samples])
+        # keep everything a still-unprocessed VAD chunk or an open utterance may ask for
+        excess = len(self._history) - (keep + len(samples))
+        if excess > 0:
+            self._history = self._history[excess:]
+            self._history_start += excess
+
+    def _slice(self, begin: int, end: int) -> np.ndarray:
+        lo = max(begin, self._history_start) - self._history_start
+        hi = max(lo, end - self._history_start)
+        return self._history[lo:hi]
+
+    def _apply(self, events: list[VadEvent]) -> None:
+        for ev in events:
+            at = self._vad_origin + ev.sample
+            if ev.kind == "start" and self._utt is None:
+                self._count += 1
+                begin = max(at, self._history_start)
+                self._utt = _Utterance(
+                    id=f"{self.interview_id}-u{self._count:04d}", start=begin,
+                    policy=CommitPolicy(
+                        trim_after_s=self.settings.trim_after_s,
+                        max_buffer_s=self.settings.max_buffer_s,
+                    ),
+                    buffer=np.zeros(0, dtype=np.float32), first_sample=begin,
+                )
+                self._extend_open(until=self._samples)
+            elif ev.kind == "pause" and self._utt is not None:
+                self._extend_open(until=min(at, self._samples))
+                self._maybe_partial(force=True)
+            elif ev.kind == "end" and self._utt is not None:
+                utt = self._utt
+                self._extend_open(until=min(at, self._samples))
+                utt.end = utt.audio_end
+                self._utt = None
+                self._close(utt)
+
+    def _extend_open(self, until: int | None = None) -> None:
+        utt = self._utt
+        if utt is None:
+            return
+        end = self._samples if until is None else until
+        if end > utt.audio_end:
+            utt.buffer = np.concatenate([utt.buffer, self._slice(utt.audio_end, end)])
+
+    def _partial_step(self) -> float:
+        backlog = self.scheduler.backlog_seconds()
+        step = self.settings.partial_step_s
+        if backlog > 0.5:
+            step = min(self.settings.max_partial_step_s, step * (1.0 + backlog))
+        return step
+
+    def _maybe_partial(self, force: bool = False) -> None:
+        utt = self._utt
+        if utt is None:
+            return
+        if force and utt.partial is not None and not utt.partial.started:
+            # the speaker paused: this update may become the final, so let it jump the queue
+            utt.partial.cancel()
+            utt.partial = None
+            utt.requested = -1
+        if utt.partial is not None:
+            return
+        fresh = (utt.audio_end - max(utt.requested, utt.start)) / SAMPLE_RATE
+        if force:
+            if fresh < 0.3:
+                return
+        else:
+            step = self._partial_step()
+            if fresh < step:
+                base = self.settings.partial_step_s
+                if fresh >= base * (utt.skips_seen + 1):
+                    # an update was due at the normal pace but inference is behind
+                    utt.skips_seen += 1
+                    self._skipped += 1
+                return
+        utt.requested = utt.audio_end
+        utt.skips_seen = 0
+        utt.partial = self.scheduler.submit(
+            lambda: self._snapshot(utt, final=False),
+            Priority.FINAL if force else Priority.PARTIAL,
+        )
+        utt.partial_task = self._spawn(self._run_partial(utt, utt.partial))
+
+    def _snapshot(self, utt: _Utterance, final: bool) -> PassInput | None:
+        if not final and utt.end is not None and utt.partial is None:
+            return None
+        s = self.settings
+        return PassInput(
+            audio=utt.buffer.copy(), prompt=utt.policy.prompt(self._t(utt.start)),
+            language=self.language,
+            beam_size=s.final_beam_size if final else s.partial_beam_size,
+        )
+
+    def _absolute(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int) -> list[Word]:
+        t0 = self._t(buffer_start)
+        return [Word(w.text, t0 + w.start, t0 + w.end, w.probability) for w in hyp.words]
+
+    def _learn_language(self, utt: _Utterance, hyp: Hypothesis, final: bool) -> None:
+        if hyp.language:
+            utt.language = hyp.language
+        long_enough = final or hyp.duration >= self.settings.detect_min_s
+        if self.language is None and hyp.language and long_enough:
+            self.language = hyp.language
+
+    async def _run_partial(self, utt: _Utterance, job: PassJob) -> None:
+        buffer_start = utt.start
+        try:
+            result = await job.future
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            self._fail(exc)
+            return
+        finally:
+            if utt.partial is job:
+                utt.partial = None
+        if result is None:
+            return
+        inp, hyp = result
+        self._insert(utt, hyp, buffer_start, buffer_start + len(inp.audio))
+        if utt.end is None or utt.covered < (utt.end or 0):
+            words = [*utt.policy.committed, *utt.policy.tentative]
+            if words:
+                self._emit(TranscriptPartial(
+                    interview_id=self.interview_id, t=self._t(utt.covered),
+                    utterance_id=utt.id, text=utt.policy.text(), words=_timings(words),
+                    language=utt.language,
+                ))
+        if utt is self._utt:
+            self._maybe_partial()
+
+    def _insert(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int, buffer_end: int) -> None:
+        self._learn_language(utt, hyp, final=False)
+        utt.logprobs.append(hyp.avg_logprob)
+        utt.policy.insert(self._absolute(utt, hyp, buffer_start), self._t(buffer_start),
+                          self._t(buffer_end))
+        utt.covered = buffer_end
+        last_end = hyp.words[-1].end if hyp.words else 0.0
+        utt.covered_trailing_silence = (buffer_end - buffer_start) / SAMPLE_RATE - last_end >= 0.1
+        cut = utt.policy.trim_point(self._t(utt.start), self._t(utt.audio_end))
+        if cut is not None:
+            drop = min(len(utt.buffer), round((cut - self._t(utt.start)) * SAMPLE_RATE))
+            if drop > 0:
+                utt.buffer = utt.buffer[drop:]
+                utt.start += drop
+
+    def _close(self, utt: _Utterance) -> None:
+        previous = self._chain
+        self._chain = self._spawn(self._finalize(utt, previous))
+
+    async def _finalize(self, utt: _Utterance, previous: asyncio.Task[None] | None) -> None:
+        assert utt.end is not None
+        try:
+            words = await self._final_words(utt)
+        except Exception as exc:
+            self._fail(exc)
+            words = utt.policy.finish(None)
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        all_words = utt.policy.committed
+        if not all_words:
+            return
+        self.scheduler.metrics.finals_emitted += 1
+        self._emit(TranscriptFinal(
+            interview_id=self.interview_id, t=self._t(utt.end), utterance_id=utt.id,
+            text=join_words(all_words), words=_timings(all_words), language=utt.language,
+            avg_logprob=float(np.mean(utt.logprobs)) if utt.logprobs else 0.0,
+            start=all_words[0].start, end=all_words[-1].end,
+        ))
+        del words
+
+    async def _final_words(self, utt: _Utterance) -> list[Word]:
+        assert utt.end is not None
+        speech = (utt.end - utt.first_sample) / SAMPLE_RATE - 2 * self.settings.vad.pad_ms / 1000
+        job = utt.partial
+        if job is not None and not job.started:
+            job.cancel()
+        if utt.partial_task is not None:
+            await asyncio.gather(utt.partial_task, return_exceptions=True)
+        if speech < self.settings.min_speech_s and not utt.policy.committed:
+            return []
+        pad = self.settings.vad.pad_ms * SAMPLE_RATE // 1000
+        slack = int(self.settings.final_slack_s * SAMPLE_RATE)
+        if utt.covered >= utt.end - pad - slack and utt.covered_trailing_silence:
+            return utt.policy.finish(None)
+        if self.scheduler.finals_full():
+            self.scheduler.metrics.finals_degraded += 1
+            self._report_backlog(force=True)
+            return utt.policy.finish(None)
+        buffer_start = utt.start
+        result = await self.scheduler.submit(lambda: self._snapshot(utt, final=True),
+                                             Priority.FINAL).future
+        if result is None:
+            return utt.policy.finish(None)
+        _, hyp = result
+        self._learn_language(utt, hyp, final=True)
+        utt.logprobs.append(hyp.avg_logprob)
+        return utt.policy.finish(self._absolute(utt, hyp, buffer_start))
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("transcription pass failed", exc_info=exc)
+        self._emit(AnalyzerFailed(
+            interview_id=self.interview_id, t=self._t(self._samples), analyzer="asr",
+            error=type(exc).__name__,
+        ))
+
+    def _maybe_report_backlog(self) -> None:
+        if self.scheduler.backlog_seconds() > self.settings.backlog_report_s:
+            self._report_backlog()
+
+    def _report_backlog(self, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._last_report < self.settings.backlog_report_every_s:
+            return
+        self._last_report = now
+        self.scheduler.metrics.backlog_reports += 1
+        self.scheduler.metrics.partials_skipped = max(
+            self.scheduler.metrics.partials_skipped, self._skipped
+        )
+        self._emit(TranscriptionBacklogged(
+            interview_id=self.interview_id, t=self._t(self._samples),
+            pending_seconds=round(self.scheduler.backlog_seconds(), 3),
+            skipped_partials=self._skipped,
+        ))
+
+
+def _timings(words: list[Word]) -> list[WordTiming]:
+    return [
+        WordTiming(word=w.text.strip(), start=round(w.start, 3), end=round(w.end, 3),
+                   probability=round(w.probability, 4))
+        for w in words
+    ]
