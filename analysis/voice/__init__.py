@@ -1,0 +1,1 @@
+"""Voice delivery signals: speaking rate, pauses, fillers, loudness."""
