@@ -31,6 +31,14 @@ class AsrSettings(BaseSettings):
     cpu_threads: int = 2
     workers: int = Field(1, description="In-process transcription threads (one model each).")
     language: str | None = Field(None, description="Force 'zh' or 'en'; default: per job/detect.")
+    final_beam_size: int = Field(5, description="Beam size of a pass that finalizes an utterance.")
+    partial_beam_size: int = Field(1, description="Beam size of tentative (partial) passes.")
+    min_silence_ms: int = Field(600, description="Silence that ends an utterance (VAD).")
+    redis_stream: str = Field("candor:asr:jobs", description="Redis Stream of utterance jobs.")
+    redis_group: str = Field("asr-workers", description="Consumer group of transcription workers.")
+    claim_idle_ms: int = Field(
+        30_000, description="A job pending this long on a silent worker is claimed by another."
+    )
 
 
 class Settings(BaseSettings):
@@ -101,4 +109,3 @@ class Settings(BaseSettings):
     def recordings_dir(self) -> Path:
         """Where encrypted recordings are written."""
         return self.data_dir / "recordings"
-

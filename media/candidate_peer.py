@@ -1,0 +1,161 @@
+"""The server side of a candidate's WebRTC connection for one recording segment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
+
+from media.crypto import MasterKey
+from media.recorder import RecordingResult, SegmentRecorder, finalize_recording
+
+log = logging.getLogger(__name__)
+
+FrameSink = Callable[[str, Any], None]
+
+
+class BadOffer(ValueError):
+    """The SDP offer could not be used."""
+
+
+class CandidatePeer:
+    """Accepts one offer, records every received track, fans tracks out to observers.
+
+    Every received track is consumed by the recorder loop, so no queue grows
+    without bound; observers get ``MediaRelay`` proxies with ``buffered=False``.
+    Frame sinks (analysis) must not block: they get each frame on the loop.
+    """
+
+    def __init__(
+        self,
+        recording_path: Path,
+        master: MasterKey,
+        *,
+        on_first_frame: Callable[[str], None] | None = None,
+        on_closed: Callable[[], None] | None = None,
+    ) -> None:
+        self.recording_path = recording_path
+        self._master = master
+        self._on_first_frame = on_first_frame
+        self._on_closed = on_closed
+        self.pc = RTCPeerConnection()
+        self.relay = MediaRelay()
+        self.tracks: dict[str, MediaStreamTrack] = {}
+        self.sinks: list[FrameSink] = []
+        self.recorder: SegmentRecorder | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self.first_frame_at: dict[str, float] = {}
+
+    async def accept(self, sdp: str) -> str:
+        """Apply the candidate's offer and return our answer SDP."""
+
+        @self.pc.on("track")
+        def _on_track(track: MediaStreamTrack) -> None:
+            if track.kind in ("audio", "video") and track.kind not in self.tracks:
+                self.tracks[track.kind] = track
+
+        @self.pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            if self.pc.connectionState in ("failed", "closed") and self._on_closed:
+                self._on_closed()
+
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:
+            raise BadOffer(f"the SDP offer could not be parsed: {exc}") from exc
+        if not self.tracks:
+            raise BadOffer("the offer carries neither audio nor video")
+        self.recorder = SegmentRecorder(
+            self.recording_path,
+            self._master,
+            with_audio="audio" in self.tracks,
+            with_video="video" in self.tracks,
+        )
+        self.recorder.start()
+        for kind, track in self.tracks.items():
+            proxy = self.relay.subscribe(track, buffered=True)
+            self._tasks.append(asyncio.create_task(self._consume(kind, proxy), name=f"rec-{kind}"))
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        return self.pc.localDescription.sdp
+
+    async def _consume(self, kind: str, track: MediaStreamTrack) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if kind not in self.first_frame_at:
+                self.first_frame_at[kind] = loop.time()
+                if self._on_first_frame:
+                    self._on_first_frame(kind)
+            assert self.recorder is not None
+            self.recorder.push(frame)
+            for sink in self.sinks:
+                try:
+                    sink(kind, frame)
+                except Exception:
+                    log.exception("frame sink failed")
+
+    def observer_tracks(self) -> list[MediaStreamTrack]:
+        """Fresh unbuffered relay proxies of the candidate's tracks, for one observer."""
+        return [self.relay.subscribe(t, buffered=False) for t in self.tracks.values()]
+
+    async def close(self) -> RecordingResult | None:
+        """Hang up, stop recording and finalize the segment (None if nothing was recorded)."""
+        if self._closed:
+            return None
+        self._closed = True
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.recorder is None:
+            return None
+        recorder = self.recorder
+        await asyncio.to_thread(recorder.close)
+        if not self.recording_path.exists() or recorder.frames_in == 0:
+            return None
+        try:
+            return await asyncio.to_thread(finalize_recording, self.recording_path, self._master)
+        except Exception:
+            log.exception("could not finalize a recording segment")
+            return None
+
+
+class ObserverPeer:
+    """An observer's receive-only connection fed by relay proxies."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection()
+        self._proxies: list[MediaStreamTrack] = []
+
+    async def accept(self, sdp: str, tracks: list[MediaStreamTrack]) -> str:
+        """Apply the observer's offer, attach the candidate's tracks, return the answer."""
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:
+            raise BadOffer(f"the SDP offer could not be parsed: {exc}") from exc
+        for track in tracks:
+            self._proxies.append(track)
+            self.pc.addTrack(track)
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        return self.pc.localDescription.sdp
+
+    async def close(self) -> None:
+        """Hang up and release the relay proxies."""
+        for proxy in self._proxies:
+            proxy.stop()
+        await self.pc.close()

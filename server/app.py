@@ -1,0 +1,123 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import select
+
+from analysis.bus import make_bus
+from config.settings import Settings
+from media.crypto import MasterKey
+from media.recorder import finalize_recording
+from server.auth import SessionCodec
+from server.bootstrap import ensure_admin
+from server.errors import error_middleware
+from server.event_log import EventLog
+from server.invites import InviteCodec
+from server.keys import master_key_bytes, secret_key_bytes
+from server.pages import WEB_CLIENT, page
+from server.routes import api, candidate, observer, recordings
+from server.services import SERVICES, Services
+from server.storage.db import make_engine, migrate, sessionmaker
+from server.storage.models import Recording
+
+log = logging.getLogger(__name__)
+
+FIRST_ADMIN_PASSWORD: web.AppKey[str | None] = web.AppKey("first_admin_password", str)
+
+
+async def recover_recordings(svc: Services) -> int:
+    """Finalize segments left open by a crash so nothing recorded is lost."""
+    import asyncio
+    from pathlib import Path
+
+    fixed = 0
+    async with svc.sessions() as session, session.begin():
+        rows = (
+            await session.scalars(select(Recording).where(Recording.status == "recording"))
+        ).all()
+        for rec in rows:
+            path = Path(rec.path)
+            if not path.exists():
+                rec.status = "empty"
+                continue
+            try:
+                result = await asyncio.to_thread(
+                    finalize_recording, path, svc.master, unclosed=True
+                )
+            except Exception:
+                log.exception("could not recover a recording segment", extra={"recording": rec.id})
+                rec.status = "damaged"
+                continue
+            rec.status, rec.duration, rec.size = "final", result.duration, result.size
+            fixed += 1
+    return fixed
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the app; services start and stop in cleanup_ctx."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.db_url)
+        await migrate(engine, settings.db_url)
+        bus = make_bus(settings.bus, settings.redis_url)
+        await bus.start()
+        sessions = sessionmaker(engine)
+        secret = secret_key_bytes(settings)
+        svc = Services(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            bus=bus,
+            events=EventLog(sessions, bus),
+            master=MasterKey(master_key_bytes(settings)),
+            invites=InviteCodec(secret),
+            auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
+        )
+        app[SERVICES] = svc
+        app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
+        recovered = await recover_recordings(svc)
+        if recovered:
+            log.warning(
+                "recovered recordings left open by a previous run", extra={"count": recovered}
+            )
+        yield
+        for room in list(svc.rooms.values()):
+            await room.aclose()
+        await bus.aclose()
+        await engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def on_shutdown(app: web.Application) -> None:
+        svc = app.get(SERVICES)
+        if svc is None:
+            return
+        for room in list(svc.rooms.values()):
+            ws = room.candidate_ws
+            if ws is not None and not ws.closed:
+                await ws.close(code=1001, message=b"server shutting down")
+
+    app.on_shutdown.append(on_shutdown)
+    app.add_routes(api.routes)
+    app.add_routes(candidate.routes)
+    app.add_routes(observer.routes)
+    app.add_routes(recordings.routes)
+
+    async def index(_request: web.Request) -> web.StreamResponse:
+        return page("admin.html")
+
+    async def login_page(_request: web.Request) -> web.StreamResponse:
+        return page("login.html")
+
+    app.router.add_get("/", index)
+    app.router.add_get("/login", login_page)
+    app.router.add_static("/static", WEB_CLIENT, append_version=False)
+    return app

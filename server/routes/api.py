@@ -1,0 +1,314 @@
+"""REST API for HR: sign-in, users, jobs, candidates, interviews, invites, events."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy import delete, select
+
+from server.auth import COOKIE, require_admin
+from server.errors import BadInput, Conflict, Forbidden, NotSignedIn
+from server.passwords import hash_password, verify_password
+from server.routes.common import as_json, interview_for, now, principal, read_json
+from server.services import services
+from server.storage.models import (
+    AuditEntry,
+    Candidate,
+    Consent,
+    EventRow,
+    Interview,
+    InterviewAccess,
+    Invite,
+    Job,
+    Recording,
+    User,
+)
+
+routes = web.RouteTableDef()
+
+
+class LoginIn(BaseModel):
+    email: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserIn(BaseModel):
+    email: str = Field(min_length=3, max_length=255)
+    password: str = Field(min_length=10, max_length=1024)
+    name: str = Field("", max_length=255)
+    role: Literal["admin", "recruiter"] = "recruiter"
+
+
+class JobIn(BaseModel):
+    title: str = Field(min_length=1, max_length=255)
+    language: Literal["zh", "en"] = "en"
+    facial_analysis: Literal["off", "integrity_only", "full"] | None = None
+
+
+class CandidateIn(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    email: str = Field("", max_length=255)
+
+
+class InterviewIn(BaseModel):
+    job_id: str
+    candidate_id: str
+
+
+class AccessIn(BaseModel):
+    user_id: str
+
+
+async def audit(request: web.Request, user_id: str | None, action: str, target: str = "") -> None:
+    """Append to the audit trail."""
+    async with services(request).sessions() as session, session.begin():
+        session.add(AuditEntry(user_id=user_id, action=action, target=target))
+
+
+@routes.post("/api/login")
+async def login(request: web.Request) -> web.Response:
+    """Sign in with email and password; sets the session cookie and returns a token."""
+    body = await read_json(request, LoginIn)
+    svc = services(request)
+    async with svc.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == body.email.strip().lower()))
+    if user is None or not verify_password(body.password, user.password_hash):
+        raise NotSignedIn("Email or password is not correct.", code="bad_credentials")
+    token = svc.auth.issue(user, now())
+    await audit(request, user.id, "login")
+    resp = web.json_response({"token": token, "user": {"id": user.id, "role": user.role}})
+    resp.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        max_age=svc.auth.max_age,
+        secure=svc.settings.cookie_secure,
+        path="/",
+    )
+    return resp
+
+
+@routes.post("/api/logout")
+async def logout(request: web.Request) -> web.Response:
+    """Clear the session cookie."""
+    resp = web.json_response({"ok": True})
+    resp.del_cookie(COOKIE, path="/")
+    return resp
+
+
+@routes.get("/api/me")
+async def me(request: web.Request) -> web.Response:
+    """Who is signed in."""
+    who = principal(request)
+    return web.json_response({"id": who.user_id, "role": who.role, "email": who.email})
+
+
+@routes.post("/api/users")
+async def create_user(request: web.Request) -> web.Response:
+    """Admins add HR users."""
+    who = principal(request)
+    require_admin(who)
+    body = await read_json(request, UserIn)
+    async with services(request).sessions() as session, session.begin():
+        email = body.email.strip().lower()
+        if await session.scalar(select(User).where(User.email == email)):
+            raise Conflict("A user with this email already exists.")
+        user = User(
+            email=email, name=body.name, role=body.role, password_hash=hash_password(body.password)
+        )
+        session.add(user)
+    await audit(request, who.user_id, "create_user", user.id)
+    return web.json_response({"id": user.id, "email": user.email, "role": user.role}, status=201)
+
+
+@routes.post("/api/jobs")
+async def create_job(request: web.Request) -> web.Response:
+    """Create a job."""
+    who = principal(request)
+    body = await read_json(request, JobIn)
+    async with services(request).sessions() as session, session.begin():
+        job = Job(
+            title=body.title,
+            language=body.language,
+            facial_analysis=body.facial_analysis,
+            created_by=who.user_id,
+        )
+        session.add(job)
+    return web.json_response(as_json(job), status=201)
+
+
+@routes.get("/api/jobs")
+async def list_jobs(request: web.Request) -> web.Response:
+    """List jobs."""
+    principal(request)
+    async with services(request).sessions() as session:
+        jobs = (await session.scalars(select(Job).order_by(Job.created_at))).all()
+    return web.json_response([as_json(j) for j in jobs])
+
+
+@routes.post("/api/candidates")
+async def create_candidate(request: web.Request) -> web.Response:
+    """Create a candidate record."""
+    principal(request)
+    body = await read_json(request, CandidateIn)
+    async with services(request).sessions() as session, session.begin():
+        cand = Candidate(name=body.name, email=body.email)
+        session.add(cand)
+    return web.json_response(as_json(cand), status=201)
+
+
+def invite_url(request: web.Request, token: str) -> str:
+    """The link sent to the candidate."""
+    base = services(request).settings.public_url or f"{request.scheme}://{request.host}"
+    return f"{base.rstrip('/')}/i/{token}"
+
+
+async def _issue_invite(request: web.Request, interview_id: str) -> dict[str, str]:
+    svc = services(request)
+    async with svc.sessions() as session, session.begin():
+        for old in await session.scalars(
+            select(Invite).where(Invite.interview_id == interview_id, Invite.revoked.is_(False))
+        ):
+            old.revoked = True
+        inv = Invite(interview_id=interview_id, expires_at=now() + svc.invite_ttl)
+        session.add(inv)
+    token = svc.invites.issue(inv.id, interview_id, svc.invite_ttl, now())
+    return {
+        "invite_token": token,
+        "invite_url": invite_url(request, token),
+        "expires_at": inv.expires_at.isoformat(),
+    }
+
+
+@routes.post("/api/interviews")
+async def create_interview(request: web.Request) -> web.Response:
+    """Schedule an interview and return its one-time invite link."""
+    who = principal(request)
+    body = await read_json(request, InterviewIn)
+    async with services(request).sessions() as session, session.begin():
+        if await session.get(Job, body.job_id) is None:
+            raise BadInput("No such job.")
+        if await session.get(Candidate, body.candidate_id) is None:
+            raise BadInput("No such candidate.")
+        interview = Interview(
+            job_id=body.job_id, candidate_id=body.candidate_id, created_by=who.user_id
+        )
+        session.add(interview)
+    invite = await _issue_invite(request, interview.id)
+    await audit(request, who.user_id, "create_interview", interview.id)
+    return web.json_response({**as_json(interview), **invite}, status=201)
+
+
+@routes.post("/api/interviews/{iid}/invite")
+async def reissue_invite(request: web.Request) -> web.Response:
+    """A fresh invite link (the old one stops working)."""
+    who = principal(request)
+    interview = await interview_for(request, who, request.match_info["iid"])
+    if interview.status == "finished":
+        raise Conflict("This interview is finished; schedule a new one instead.")
+    return web.json_response(await _issue_invite(request, interview.id), status=201)
+
+
+@routes.get("/api/interviews")
+async def list_interviews(request: web.Request) -> web.Response:
+    """Interviews the signed-in user may see."""
+    who = principal(request)
+    async with services(request).sessions() as session:
+        query = (
+            select(Interview, Candidate.name, Job.title)
+            .join(Candidate, Candidate.id == Interview.candidate_id)
+            .join(Job, Job.id == Interview.job_id)
+        )
+        if not who.is_admin:
+            shared = select(InterviewAccess.interview_id).where(
+                InterviewAccess.user_id == who.user_id
+            )
+            query = query.where((Interview.created_by == who.user_id) | Interview.id.in_(shared))
+        rows = (await session.execute(query.order_by(Interview.created_at.desc()))).all()
+    return web.json_response(
+        [{**as_json(i), "candidate_name": n, "job_title": t} for i, n, t in rows]
+    )
+
+
+@routes.get("/api/interviews/{iid}")
+async def get_interview(request: web.Request) -> web.Response:
+    """One interview with its job and candidate."""
+    who = principal(request)
+    interview = await interview_for(request, who, request.match_info["iid"])
+    async with services(request).sessions() as session:
+        job = await session.get(Job, interview.job_id)
+        cand = await session.get(Candidate, interview.candidate_id)
+    await audit(request, who.user_id, "view_interview", interview.id)
+    return web.json_response(
+        {
+            **as_json(interview),
+            "job": as_json(job) if job else None,
+            "candidate": as_json(cand) if cand else None,
+        }
+    )
+
+
+@routes.post("/api/interviews/{iid}/access")
+async def share_interview(request: web.Request) -> web.Response:
+    """Let a recruiter observe and review this interview."""
+    who = principal(request)
+    interview = await interview_for(request, who, request.match_info["iid"])
+    if not (who.is_admin or interview.created_by == who.user_id):
+        raise Forbidden("Only the interview's owner or an admin may share it.")
+    body = await read_json(request, AccessIn)
+    async with services(request).sessions() as session, session.begin():
+        if await session.get(User, body.user_id) is None:
+            raise BadInput("No such user.")
+        if await session.get(InterviewAccess, (interview.id, body.user_id)) is None:
+            session.add(InterviewAccess(interview_id=interview.id, user_id=body.user_id))
+    await audit(request, who.user_id, "share_interview", interview.id)
+    return web.json_response({"ok": True})
+
+
+@routes.get("/api/interviews/{iid}/events")
+async def interview_events(request: web.Request) -> web.Response:
+    """The interview's event log, in order."""
+    who = principal(request)
+    interview = await interview_for(request, who, request.match_info["iid"])
+    events = await services(request).events.history(interview.id)
+    return web.json_response([e.model_dump(mode="json") for e in events])
+
+
+@routes.post("/api/interviews/{iid}/end")
+async def end_interview(request: web.Request) -> web.Response:
+    """HR ends a running interview."""
+    from server.live import get_room
+
+    who = principal(request)
+    interview = await interview_for(request, who, request.match_info["iid"])
+    room = await get_room(services(request), interview)
+    await room.end("ended by recruiter")
+    await audit(request, who.user_id, "end_interview", interview.id)
+    return web.json_response({"ok": True})
+
+
+@routes.delete("/api/interviews/{iid}")
+async def delete_interview(request: web.Request) -> web.Response:
+    """Erase an interview's recordings, events and consents (right to deletion)."""
+    who = principal(request)
+    interview = await interview_for(request, who, request.match_info["iid"])
+    if not (who.is_admin or interview.created_by == who.user_id):
+        raise Forbidden("Only the interview's owner or an admin may delete it.")
+    svc = services(request)
+    room = svc.rooms.pop(interview.id, None)
+    if room is not None:
+        await room.aclose()
+    async with svc.sessions() as session, session.begin():
+        for model in (Recording, EventRow, Consent, Invite, InterviewAccess):
+            await session.execute(delete(model).where(model.interview_id == interview.id))
+        row = await session.get(Interview, interview.id)
+        if row is not None:
+            await session.delete(row)
+    shutil.rmtree(svc.settings.recordings_dir / interview.id, ignore_errors=True)
+    svc.events.forget(interview.id)
+    await audit(request, who.user_id, "delete_interview", interview.id)
+    return web.json_response({"ok": True})

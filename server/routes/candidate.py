@@ -1,0 +1,220 @@
+"""The candidate's side: invite page, notice and consent, and the live WebSocket."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from analysis.events import ConsentRecorded
+from media.candidate_peer import BadOffer
+from server.errors import BadInput, Forbidden, Gone, InvalidInvite
+from server.live import get_room
+from server.pages import page
+from server.routes.common import now, read_json
+from server.services import Services, services
+from server.storage.models import Consent, Interview, Invite, Job
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+# Close codes sent to the candidate's page (4000 + the closest HTTP status).
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_UNKNOWN_TYPE = 4404
+CLOSE_TOO_LARGE = 4413
+
+
+class ConsentIn(BaseModel):
+    recording: bool
+    ai_analysis: bool
+    notice_version: str
+
+
+async def interview_from_invite(svc: Services, token: str) -> tuple[Interview, Job]:
+    """The interview behind a valid invite; 401 forged, 410 expired/revoked/finished."""
+    claim = svc.invites.check(token, now())
+    async with svc.sessions() as session:
+        invite = await session.get(Invite, claim.invite_id)
+        if invite is None or invite.interview_id != claim.interview_id:
+            raise InvalidInvite("This interview link is not valid.")
+        if invite.revoked:
+            raise Gone(
+                "This interview link was replaced by a newer one. Please use the latest "
+                "link from your invitation.",
+                code="invite_revoked",
+            )
+        interview = await session.get(Interview, claim.interview_id)
+        if interview is None:
+            raise Gone("This interview no longer exists.", code="interview_deleted")
+        if interview.status == "finished":
+            raise Gone(
+                "This interview is already finished. Thank you for your time.",
+                code="interview_finished",
+            )
+        job = await session.get(Job, interview.job_id)
+        assert job is not None
+        return interview, job
+
+
+def facial_mode(svc: Services, job: Job) -> str:
+    """The facial-analysis mode in force for a job."""
+    return job.facial_analysis or svc.settings.facial_analysis
+
+
+@routes.get("/i/{token}")
+async def candidate_page(request: web.Request) -> web.StreamResponse:
+    """The candidate's interview page (or a clear error page)."""
+    await interview_from_invite(services(request), request.match_info["token"])
+    return page("candidate.html")
+
+
+@routes.get("/api/join/{token}")
+async def notice(request: web.Request) -> web.Response:
+    """What the candidate is told before agreeing: what is recorded, why, who sees it, how long."""
+    svc = services(request)
+    interview, job = await interview_from_invite(svc, request.match_info["token"])
+    async with svc.sessions() as session:
+        consent = await session.scalar(
+            select(Consent)
+            .where(Consent.interview_id == interview.id)
+            .order_by(Consent.agreed_at.desc())
+        )
+    return web.json_response(
+        {
+            "job_title": job.title,
+            "language": job.language,
+            "notice_version": svc.settings.notice_version,
+            "retention_days": svc.settings.retention_days,
+            "facial_analysis": facial_mode(svc, job),
+            "consented": bool(
+                consent
+                and consent.recording
+                and consent.notice_version == svc.settings.notice_version
+            ),
+            "ai_analysis": bool(consent and consent.ai_analysis),
+        }
+    )
+
+
+@routes.post("/api/join/{token}/consent")
+async def give_consent(request: web.Request) -> web.Response:
+    """Store the candidate's agreement with the notice version and time."""
+    svc = services(request)
+    interview, job = await interview_from_invite(svc, request.match_info["token"])
+    body = await read_json(request, ConsentIn)
+    if body.notice_version != svc.settings.notice_version:
+        raise BadInput("The notice changed since the page was loaded. Please reload the page.")
+    if not body.recording:
+        raise BadInput(
+            "The interview is recorded so that people can review it fairly. Without "
+            "agreeing to the recording it cannot take place; please contact the "
+            "recruiter to arrange an alternative.",
+            code="recording_required",
+        )
+    async with svc.sessions() as session, session.begin():
+        session.add(
+            Consent(
+                interview_id=interview.id,
+                notice_version=body.notice_version,
+                recording=True,
+                ai_analysis=body.ai_analysis,
+                facial_analysis=facial_mode(svc, job) if body.ai_analysis else "off",
+                user_agent=request.headers.get("User-Agent", "")[:400],
+            )
+        )
+    room = await get_room(svc, interview)
+    await room.emit(
+        ConsentRecorded(
+            interview_id=interview.id,
+            t=room.clock(),
+            notice_version=body.notice_version,
+            recording=True,
+            ai_analysis=body.ai_analysis,
+        )
+    )
+    return web.json_response({"ok": True})
+
+
+async def _require_consent(svc: Services, interview: Interview) -> None:
+    async with svc.sessions() as session:
+        consent = await session.scalar(
+            select(Consent).where(
+                Consent.interview_id == interview.id,
+                Consent.notice_version == svc.settings.notice_version,
+            )
+        )
+    if consent is None or not consent.recording:
+        raise Forbidden("Please read and accept the notice first.", code="consent_required")
+
+
+@routes.get("/ws/candidate/{token}")
+async def candidate_socket(request: web.Request) -> web.StreamResponse:
+    """The candidate's live channel: signaling, questions down, answer-done up."""
+    svc = services(request)
+    interview, _job = await interview_from_invite(svc, request.match_info["token"])
+    await _require_consent(svc, interview)
+    room = await get_room(svc, interview)
+    ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
+    await ws.prepare(request)
+    await ws.send_json({"type": "welcome", "interview_id": interview.id})
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                if msg.type == WSMsgType.BINARY:
+                    await ws.close(
+                        code=CLOSE_BAD_MESSAGE, message=b"binary messages are not accepted"
+                    )
+                break
+            await _on_candidate_message(svc, room, ws, msg.data)
+            if ws.closed:
+                break
+    finally:
+        await room.leave(ws, "left" if ws.close_code in (1000, 1001) else "connection lost")
+    return ws
+
+
+async def _on_candidate_message(
+    svc: Services, room: Any, ws: web.WebSocketResponse, raw: str
+) -> None:
+    try:
+        msg = json.loads(raw)
+        kind = msg["type"]
+    except (ValueError, KeyError, TypeError):
+        await ws.close(code=CLOSE_BAD_MESSAGE, message=b"messages must be JSON objects with a type")
+        return
+    if kind == "offer":
+        sdp = msg.get("sdp")
+        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+            await ws.send_json(
+                {"type": "error", "code": "bad_sdp", "message": "The offer is not valid SDP."}
+            )
+            await ws.close(code=CLOSE_BAD_MESSAGE, message=b"malformed SDP offer")
+            return
+        if len(sdp.encode()) > svc.settings.max_sdp_bytes:
+            await ws.close(code=CLOSE_TOO_LARGE, message=b"SDP offer too large")
+            return
+        try:
+            answer = await room.join(sdp, ws)
+        except BadOffer as exc:
+            await ws.send_json({"type": "error", "code": "bad_sdp", "message": str(exc)})
+            await ws.close(code=CLOSE_BAD_MESSAGE, message=b"unusable SDP offer")
+            return
+        await ws.send_json({"type": "answer", "sdp": answer, "segment": room.segment})
+        if room.current_question is not None:
+            await ws.send_json(room.current_question)
+    elif kind == "answer_done":
+        qid = str(msg.get("question_id") or (room.current_question or {}).get("question_id", ""))
+        await room.answer_done(qid[:64], "button")
+    elif kind == "heartbeat":
+        await ws.send_json({"type": "heartbeat_ack"})
+    elif kind == "finish":
+        await room.end("finished by candidate")
+    else:
+        await ws.send_json(
+            {"type": "error", "code": "unknown_type", "message": "Unknown message type."}
+        )
+        await ws.close(code=CLOSE_UNKNOWN_TYPE, message=b"unknown message type")

@@ -1,0 +1,45 @@
+"""Everything a request handler needs, built once per app and kept in typed app state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from analysis.bus import EventBus
+from config.settings import Settings
+from media.crypto import MasterKey
+from server.auth import SessionCodec
+from server.event_log import EventLog
+from server.invites import InviteCodec
+
+
+@dataclass
+class Services:
+    """Shared services of one running app (no module-level state)."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    bus: EventBus
+    events: EventLog
+    master: MasterKey
+    invites: InviteCodec
+    auth: SessionCodec
+    rooms: dict[str, Any] = field(default_factory=dict)  # interview id -> server.live.LiveRoom
+
+    @property
+    def invite_ttl(self) -> timedelta:
+        """How long a new invite link stays valid."""
+        return timedelta(hours=self.settings.invite_ttl_hours)
+
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    """The app's services from a request."""
+    return request.app[SERVICES]

@@ -1,0 +1,161 @@
+"""SQLAlchemy 2 tables: users, jobs, candidates, interviews, invites, consents, events..."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from analysis.events import utcnow
+
+
+def new_id() -> str:
+    """A random, URL-safe identifier."""
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table."""
+
+
+class User(Base):
+    """An HR user: ``admin`` sees everything, ``recruiter`` only interviews shared with them."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20), default="recruiter")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Job(Base):
+    """A position with its language and (later) competency model."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    facial_analysis: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    competency_model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Candidate(Base):
+    """A person invited to interview. Personal data: never logged."""
+
+    __tablename__ = "candidates"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Interview(Base):
+    """One candidate's interview for one job."""
+
+    __tablename__ = "interviews"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    candidate_id: Mapped[str] = mapped_column(ForeignKey("candidates.id"))
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class InterviewAccess(Base):
+    """Which recruiters may observe and review an interview (least privilege)."""
+
+    __tablename__ = "interview_access"
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+
+
+class Invite(Base):
+    """A signed link bound to one interview; the row lets it be revoked."""
+
+    __tablename__ = "invites"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Consent(Base):
+    """What the candidate agreed to, against which notice version, and when."""
+
+    __tablename__ = "consents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"))
+    notice_version: Mapped[str] = mapped_column(String(40))
+    recording: Mapped[bool] = mapped_column(Boolean)
+    ai_analysis: Mapped[bool] = mapped_column(Boolean)
+    facial_analysis: Mapped[str] = mapped_column(String(20))
+    agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+
+
+class EventRow(Base):
+    """The interview's append-only event log (the review timeline)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("interview_id", "seq"),
+        UniqueConstraint("interview_id", "dedupe_key"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(60))
+    t: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Recording(Base):
+    """One encrypted recording segment (a rejoin starts a new one)."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (UniqueConstraint("interview_id", "segment"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
+    segment: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="recording")
+    start: Mapped[float] = mapped_column(Float, default=0.0)
+    duration: Mapped[float] = mapped_column(Float, default=0.0)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    mime: Mapped[str] = mapped_column(String(60), default="video/mp4")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to which record, for the audit trail."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(80), default="")

@@ -1,0 +1,55 @@
+"""Helpers for tests that run the real app in-process."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from config.settings import Settings
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings for one test: its own data folder, fixed admin password and keys."""
+    base: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "master_key": base64.b64encode(os.urandom(32)).decode(),
+        "secret_key": base64.b64encode(os.urandom(32)).decode(),
+        "facial_analysis": "off",
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+async def sign_in(client: TestClient, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+    """Sign in (the client keeps the cookie); returns the bearer token."""
+    resp = await client.post("/api/login", json={"email": email, "password": password})
+    assert resp.status == 200, await resp.text()
+    return str((await resp.json())["token"])
+
+
+async def new_interview(client: TestClient, language: str = "en") -> dict[str, Any]:
+    """Create a job, a candidate and an interview as the signed-in user."""
+    job = await (await client.post("/api/jobs", json={"title": "Engineer", "language": language})).json()
+    cand = await (await client.post("/api/candidates", json={"name": "Li Lei"})).json()
+    resp = await client.post("/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]})
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
+async def consent(client: TestClient, token: str, ai: bool = True) -> None:
+    """Agree to the current notice as the candidate."""
+    notice = await (await client.get(f"/api/join/{token}")).json()
+    resp = await client.post(
+        f"/api/join/{token}/consent",
+        json={"recording": True, "ai_analysis": ai, "notice_version": notice["notice_version"]},
+    )
+    assert resp.status == 200, await resp.text()

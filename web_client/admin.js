@@ -1,0 +1,47 @@
+import { t, applyI18n, installToggle } from "/static/i18n.js";
+
+const $ = (id) => document.getElementById(id);
+installToggle($("lang"));
+applyI18n();
+
+async function api(path, body) {
+  const res = await fetch(path, body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {});
+  if (res.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname)}`; throw new Error("not signed in"); }
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.message || `Error ${res.status}`);
+  return data;
+}
+
+async function refresh() {
+  const me = await api("/api/me");
+  $("me").textContent = me.email;
+  const rows = await api("/api/interviews");
+  $("list").innerHTML = "";
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td></td><td></td><td><span class="badge"></span></td><td><a data-i18n="observe"></a> · <a data-i18n="review"></a></td>`;
+    tr.children[0].textContent = r.candidate_name;
+    tr.children[1].textContent = r.job_title;
+    tr.querySelector(".badge").textContent = r.status;
+    const [obs, rev] = tr.querySelectorAll("a");
+    obs.href = `/observe/${r.id}`; rev.href = `/review/${r.id}`;
+    $("list").appendChild(tr);
+  }
+  applyI18n($("list"));
+}
+
+$("create").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("error").textContent = "";
+  try {
+    const job = await api("/api/jobs", { title: $("job").value, language: $("language").value });
+    const cand = await api("/api/candidates", { name: $("cand").value, email: $("cand-email").value });
+    const iv = await api("/api/interviews", { job_id: job.id, candidate_id: cand.id });
+    $("invite-url").href = iv.invite_url; $("invite-url").textContent = iv.invite_url;
+    $("invite").classList.remove("hidden");
+    refresh();
+  } catch (e) { $("error").textContent = e.message; }
+});
+$("logout").addEventListener("click", async () => { await fetch("/api/logout", { method: "POST" }); location.href = "/login"; });
+document.addEventListener("langchange", refresh);
+refresh().catch((e) => { $("error").textContent = e.message; });

@@ -1,0 +1,140 @@
+import { t, applyI18n, installToggle, setLang, lang } from "/static/i18n.js";
+import { ToServer, FromServer, wsUrl, iceGathered } from "/static/protocol.js";
+
+const token = location.pathname.split("/").pop();
+const $ = (id) => document.getElementById(id);
+let notice = null, stream = null, ws = null, pc = null, currentQuestion = null, finished = false, retries = 0;
+
+function show(id) { for (const s of ["consent", "device", "room", "ended", "fatal"]) $(s).classList.toggle("hidden", s !== id); }
+function fatal(msg) { $("fatal-text").textContent = msg; show("fatal"); }
+
+async function start() {
+  installToggle($("lang"));
+  applyI18n();
+  document.addEventListener("langchange", renderNotice);
+  const res = await fetch(`/api/join/${token}`);
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) return fatal(body.message || `Error ${res.status}`);
+  notice = body;
+  if (!new URLSearchParams(location.search).get("lang") && !localStorage.getItem("candor.lang")) setLang(notice.language);
+  $("lang").textContent = t("lang_toggle");
+  renderNotice();
+  if (notice.consented) return deviceCheck();
+  show("consent");
+}
+
+function renderNotice() {
+  if (!notice) return;
+  $("job-title").textContent = notice.job_title;
+  $("retention").textContent = t("consent_retention", { days: notice.retention_days });
+  $("facial").textContent = t(`facial_${notice.facial_analysis}`);
+  $("notice-version").textContent = notice.notice_version;
+}
+
+$("agree-recording").addEventListener("change", (e) => { $("consent-continue").disabled = !e.target.checked; });
+$("consent-continue").addEventListener("click", async () => {
+  $("consent-error").textContent = "";
+  const res = await fetch(`/api/join/${token}/consent`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ recording: $("agree-recording").checked, ai_analysis: $("agree-ai").checked, notice_version: notice.notice_version }),
+  });
+  if (!res.ok) { const b = await res.json().catch(() => ({})); $("consent-error").textContent = b.message || `Error ${res.status}`; return; }
+  deviceCheck();
+});
+
+async function deviceCheck() {
+  show("device");
+  $("device-error").textContent = "";
+  $("device-retry").classList.add("hidden");
+  if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    $("device-error").textContent = t("err_insecure"); return;
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true }, video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 30 } } });
+  } catch (err) {
+    const key = { NotAllowedError: "err_denied", SecurityError: "err_denied", NotFoundError: "err_notfound", OverconstrainedError: "err_notfound", NotReadableError: "err_busy", AbortError: "err_busy" }[err.name];
+    $("device-error").textContent = key ? t(key) : `${t("err_generic")} ${err.message}`;
+    $("device-retry").classList.remove("hidden");
+    return;
+  }
+  $("preview").srcObject = stream;
+  meter(stream);
+  $("join").disabled = false;
+}
+$("device-retry").addEventListener("click", deviceCheck);
+
+function meter(s) {
+  if (!s.getAudioTracks().length) return;
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 512;
+  ctx.createMediaStreamSource(s).connect(analyser);
+  const data = new Uint8Array(analyser.fftSize);
+  const tick = () => {
+    analyser.getByteTimeDomainData(data);
+    let peak = 0; for (const v of data) peak = Math.max(peak, Math.abs(v - 128));
+    $("level").style.width = `${Math.min(100, (peak / 128) * 300)}%`;
+    requestAnimationFrame(tick);
+  };
+  tick();
+}
+
+$("join").addEventListener("click", () => { show("room"); $("self").srcObject = stream; $("question").textContent = t("waiting_question"); connect(); });
+
+function connect() {
+  $("room-status").textContent = t("connecting");
+  ws = new WebSocket(wsUrl(`/ws/candidate/${token}`));
+  ws.onopen = offer;
+  ws.onmessage = (m) => onMessage(JSON.parse(m.data));
+  ws.onclose = (e) => {
+    if (pc) { pc.close(); pc = null; }
+    if (finished || e.code === 1000) return;
+    if (e.code === 4409) return fatal(e.reason);
+    if (e.code >= 4400 && e.code < 4500 && e.code !== 4404) return fatal(e.reason || `Error ${e.code}`);
+    $("room-status").textContent = t("reconnecting");
+    retries += 1;
+    setTimeout(connect, Math.min(10000, 1000 * retries));
+  };
+}
+
+async function offer() {
+  pc = new RTCPeerConnection();
+  for (const track of stream.getTracks()) pc.addTrack(track, stream);
+  pc.onconnectionstatechange = () => { if (pc && pc.connectionState === "connected") { retries = 0; $("room-status").textContent = t("connected"); } };
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGathered(pc);
+  ws.send(JSON.stringify({ type: ToServer.OFFER, sdp: pc.localDescription.sdp }));
+}
+
+async function onMessage(msg) {
+  switch (msg.type) {
+    case FromServer.ANSWER: await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
+    case FromServer.QUESTION: showQuestion(msg); break;
+    case FromServer.ENDED: finished = true; stream.getTracks().forEach((tr) => tr.stop()); show("ended"); break;
+    case FromServer.ERROR: $("room-status").textContent = msg.message; break;
+  }
+}
+
+function showQuestion(msg) {
+  currentQuestion = msg;
+  $("question").textContent = msg.text;
+  $("progress").textContent = msg.index && msg.total ? `${msg.index} / ${msg.total}` : "";
+  $("answer-done").disabled = false;
+  if ("speechSynthesis" in window && msg.speak !== false) {
+    try { const u = new SpeechSynthesisUtterance(msg.text); u.lang = (msg.language || lang) === "zh" ? "zh-CN" : "en-US"; speechSynthesis.cancel(); speechSynthesis.speak(u); } catch (_) { /* captions still shown */ }
+  }
+}
+
+$("answer-done").addEventListener("click", () => {
+  if (!ws || ws.readyState !== 1 || !currentQuestion) return;
+  ws.send(JSON.stringify({ type: ToServer.ANSWER_DONE, question_id: currentQuestion.question_id }));
+  $("answer-done").disabled = true;
+});
+$("finish").addEventListener("click", () => {
+  if (!confirm(t("finish_confirm"))) return;
+  finished = true;
+  if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: ToServer.FINISH }));
+});
+setInterval(() => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: ToServer.HEARTBEAT })); }, 15000);
+
+start().catch((e) => fatal(String(e)));
