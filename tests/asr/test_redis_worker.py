@@ -41,13 +41,11 @@ def start_worker(mode: str, stream: str, group: str, models_dir: Path,
     return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-async def first_final(client: RedisTranscriptionClient, timeout: float) -> TranscriptFinal:
-    async def get() -> TranscriptFinal:
+async def first_final(client: RedisTranscriptionClient, within: float) -> TranscriptFinal:
+    async with asyncio.timeout(within):
         async for final in client.results(block_ms=500):
             return final
-        raise AssertionError("results ended")
-
-    return await asyncio.wait_for(get(), timeout)
+    raise AssertionError("results ended")
 
 
 @pytest.mark.model
@@ -73,7 +71,7 @@ async def test_a_killed_workers_utterance_is_transcribed_by_another_once(
         hanging.wait(timeout=10)
 
         rescuer = start_worker("real", name, group, models_dir)
-        final = await first_final(client, timeout=90)
+        final = await first_final(client, within=90)
         assert final.utterance_id == "iv-u0001"
         assert "country" in final.text.lower()
         assert final.words and final.words[0].start >= 12.0
@@ -83,7 +81,7 @@ async def test_a_killed_workers_utterance_is_transcribed_by_another_once(
         raw = await r.xrange(client.reply_to)
         await r.xadd(client.reply_to, raw[0][1])
         await client.submit("iv-u0002", "iv", espeak_speech[: 16_000], t0=20.0, language="en")
-        second = await first_final(client, timeout=60)
+        second = await first_final(client, within=60)
         assert second.utterance_id == "iv-u0002"
         assert client.duplicates_dropped == 1
         pending = await r.xpending(name, group)

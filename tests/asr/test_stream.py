@@ -1,0 +1,144 @@
+"""StreamingTranscriber end to end: VAD cuts, scheduler passes, events on the interview clock."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.asr.engine import Hypothesis, WhisperEngine
+from analysis.asr.policy import Word
+from analysis.asr.scheduler import AsrScheduler
+from analysis.asr.stream import StreamingTranscriber
+from analysis.events import EventBase, TranscriptFinal, TranscriptionBacklogged
+from tests.asr.conftest import load_audio, references
+
+BLOCK = 320  # 20 ms, what the server's track reader delivers
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+async def feed(stream: StreamingTranscriber, audio: np.ndarray, t0: float) -> list[EventBase]:
+    """Push audio in 20 ms blocks as fast as the loop allows (simulated pace), then end."""
+    events: list[EventBase] = []
+
+    async def collect() -> None:
+        async for event in stream.events():
+            events.append(event)
+
+    collector = asyncio.create_task(collect())
+    padded = np.concatenate([np.zeros(8_000, np.float32), audio, np.zeros(16_000, np.float32)])
+    for i in range(0, len(padded), BLOCK):
+        stream.push_audio(padded[i : i + BLOCK], t0 + i / 16_000)
+        if i % (BLOCK * 25) == 0:
+            await asyncio.sleep(0)
+    stream.end_input()
+    await asyncio.wait_for(collector, 120)
+    return events
+
+
+def finals(events: list[EventBase]) -> list[TranscriptFinal]:
+    return [e for e in events if isinstance(e, TranscriptFinal)]
+
+
+@pytest.mark.model
+async def test_espeak_phrase_is_transcribed(
+    whisper_engine: WhisperEngine, espeak_speech: np.ndarray
+) -> None:
+    async with AsrScheduler(whisper_engine) as scheduler:
+        stream = StreamingTranscriber("iv-espeak", scheduler)
+        events = await feed(stream, espeak_speech, t0=100.0)
+    done = finals(events)
+    text = normalize(" ".join(f.text for f in done))
+    assert "your country" in text
+    assert all(f.language == "en" for f in done)
+    first_word = done[0].words[0]
+    assert 100.0 <= first_word.start < 100.0 + 0.5 + len(espeak_speech) / 16_000
+
+
+@pytest.mark.model
+@pytest.mark.shared
+async def test_jfk_finals_contain_the_famous_line(
+    whisper_engine: WhisperEngine, shared_data: Path
+) -> None:
+    audio = load_audio(shared_data / "en" / "jfk.flac")
+    async with AsrScheduler(whisper_engine) as scheduler:
+        stream = StreamingTranscriber("iv-jfk", scheduler)
+        events = await feed(stream, audio, t0=42.0)
+    done = finals(events)
+    assert "ask not what your country can do for you" in normalize(" ".join(f.text for f in done))
+    ids = [f.utterance_id for f in done]
+    assert len(ids) == len(set(ids)) and all(i.startswith("iv-jfk-u") for i in ids)
+    starts = [f.start for f in done]
+    assert starts == sorted(starts) and starts[0] >= 42.0
+    for final in done:
+        assert final.words and final.start <= final.words[0].start
+        assert final.end <= 42.0 + 0.5 + len(audio) / 16_000 + 0.1
+
+
+@pytest.mark.model
+@pytest.mark.shared
+async def test_mandarin_comes_out_simplified_and_close_to_the_reference(
+    whisper_engine: WhisperEngine, shared_data: Path
+) -> None:
+    import jiwer
+    from opencc import OpenCC
+
+    name = "zh/BAC009S0764W0121.wav"
+    reference = re.sub(r"\s+", "", references(shared_data)[name])
+    async with AsrScheduler(whisper_engine) as scheduler:
+        stream = StreamingTranscriber("iv-zh", scheduler)
+        events = await feed(stream, load_audio(shared_data / name), t0=0.0)
+    text = "".join(f.text for f in finals(events))
+    assert all(f.language == "zh" for f in finals(events))
+    hanzi = "".join(re.findall(r"[\u4e00-\u9fff]", text))
+    assert hanzi and OpenCC("t2s").convert(hanzi) == hanzi  # already Simplified
+    assert jiwer.cer(reference, hanzi) <= 0.3
+
+
+class GatedTranscriber:
+    """A fake engine that blocks until released: lets a test build a backlog."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls: list[int] = []
+
+    def transcribe(self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+                   beam_size: int = 1) -> Hypothesis:
+        self.gate.wait(30)
+        self.calls.append(beam_size)
+        seconds = len(audio) / 16_000
+        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4) for i in range(int(seconds / 0.5))]
+        return Hypothesis(words, language="en", duration=seconds)
+
+
+async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.ndarray) -> None:
+    now = [0.0]
+    engine = GatedTranscriber()
+    async with AsrScheduler(engine, clock=lambda: now[0]) as scheduler:
+        stream = StreamingTranscriber("iv-load", scheduler, clock=lambda: now[0])
+        events: list[EventBase] = []
+        collector = asyncio.create_task(_collect(stream, events))
+        audio = np.concatenate([espeak_speech, np.zeros(16_000, np.float32)] * 2)
+        for i in range(0, len(audio), BLOCK):
+            now[0] = i / 16_000 * 3  # inference is far behind real time
+            stream.push_audio(audio[i : i + BLOCK], i / 16_000)
+            await asyncio.sleep(0)
+        engine.gate.set()
+        stream.end_input()
+        await asyncio.wait_for(collector, 30)
+    reports = [e for e in events if isinstance(e, TranscriptionBacklogged)]
+    assert reports and reports[0].pending_seconds > 3.0
+    assert scheduler.metrics.backlog_reports >= 1
+    assert len(finals(events)) == 2  # one per utterance, never dropped
+
+
+async def _collect(stream: StreamingTranscriber, into: list[EventBase]) -> None:
+    async for event in stream.events():
+        into.append(event)
