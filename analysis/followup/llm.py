@@ -1,0 +1,170 @@
+"""Optional follow-ups from any OpenAI-compatible chat-completions endpoint.
+
+Off by default. The model sees the competency, its indicators, the question and the answer,
+and replies with JSON: {"followup": "<question>" or null, "reason": "<why>"}. Any timeout,
+HTTP error or unreadable reply falls back to the transparent rules, so a decision is always
+back within ``timeout`` (at most 1.9 s) plus the rules' microseconds: under 2 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from analysis.followup.rules import RuleFollowups
+from analysis.followup.types import FollowupRequest, FollowupStrategy, FollowupSuggestion
+
+log = logging.getLogger(__name__)
+
+MAX_TIMEOUT = 1.9
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+SYSTEM_PROMPT = (
+    "You are a structured behavioural interviewer. Given one competency, its observable "
+    "indicators, the question asked and the candidate's answer, decide whether ONE short "
+    "follow-up question is needed to complete a situation-task-action-result story "
+    "(missing personal role, missing result or numbers, missing lesson after a failure, "
+    "vague answer). Never evaluate or praise the candidate and never reveal a score. "
+    'Reply with JSON only: {"followup": "<one question>" or null, "reason": "<short reason '
+    'for the recruiter>"}. Write the follow-up in the language named by "language" '
+    "(zh: Simplified Chinese, en: English)."
+)
+
+
+class LlmFollowupSettings(BaseSettings):
+    """Where the optional LLM lives (environment: CANDOR_FOLLOWUP_LLM_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_FOLLOWUP_LLM_", extra="ignore")
+
+    enabled: bool = False
+    base_url: str = Field(
+        default="http://127.0.0.1:11434/v1",
+        description="OpenAI-compatible API root; /chat/completions is appended.",
+    )
+    model: str = Field(default="", description="Model name the endpoint expects.")
+    api_key: SecretStr | None = None
+    timeout: float = Field(
+        default=1.5,
+        gt=0,
+        le=MAX_TIMEOUT,
+        description="Seconds for the whole request; the rules answer after that (< 2 s total).",
+    )
+    temperature: float = 0.2
+    max_tokens: int = 200
+
+
+def _user_message(request: FollowupRequest) -> str:
+    return json.dumps(
+        {
+            "language": request.language,
+            "competency": request.competency_name or request.competency_id,
+            "indicators": request.indicators,
+            "question": request.question,
+            "answer": request.answer,
+            "example_probes": request.probes,
+            "already_followed_up_on": request.asked_rules,
+        },
+        ensure_ascii=False,
+    )
+
+
+def parse_reply(content: str) -> FollowupSuggestion | None:
+    """Read the model's JSON reply; ValueError when it is not the agreed shape."""
+    data: Any = json.loads(_FENCE.sub("", content.strip()))
+    if not isinstance(data, dict) or "followup" not in data:
+        raise ValueError("reply is not an object with a 'followup' field")
+    text = data.get("followup")
+    if text is None or not str(text).strip():
+        return None
+    reason = str(data.get("reason") or "suggested by the language model").strip()
+    return FollowupSuggestion(text=str(text).strip(), reason=reason, rule="llm", source="llm")
+
+
+class LlmFollowups:
+    """A FollowupStrategy calling a chat endpoint, with the rules as the fallback."""
+
+    def __init__(
+        self,
+        settings: LlmFollowupSettings,
+        *,
+        fallback: RuleFollowups | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.settings = settings
+        self.fallback = fallback or RuleFollowups()
+        self._session = session
+        self._owns_session = session is None
+
+    async def __aenter__(self) -> LlmFollowups:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if this strategy created it."""
+        if self._session is not None and self._owns_session:
+            await self._session.close()
+        self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        return self._session
+
+    async def propose(self, request: FollowupRequest) -> FollowupSuggestion | None:
+        """The model's follow-up; the rules' answer on timeout or any error."""
+        if request.remaining <= 0:
+            return None
+        if not self.settings.enabled:
+            return self.fallback.propose_now(request)
+        try:
+            async with asyncio.timeout(min(self.settings.timeout, MAX_TIMEOUT)):
+                content = await self._complete(request)
+            return parse_reply(content)
+        except (TimeoutError, aiohttp.ClientError, ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "follow-up model failed; using the rules",
+                extra={"error": type(exc).__name__, "endpoint": self.settings.base_url},
+            )
+            return self.fallback.propose_now(request)
+
+    async def _complete(self, request: FollowupRequest) -> str:
+        headers = {"Content-Type": "application/json"}
+        if self.settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
+        body = {
+            "model": self.settings.model,
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_tokens,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": _user_message(request)},
+            ],
+        }
+        url = self.settings.base_url.rstrip("/") + "/chat/completions"
+        async with self._client().post(url, json=body, headers=headers) as response:
+            response.raise_for_status()
+            data: Any = await response.json(content_type=None)
+        return str(data["choices"][0]["message"]["content"])
+
+
+def make_strategy(settings: LlmFollowupSettings | None = None) -> FollowupStrategy:
+    """The configured strategy: the LLM when enabled, otherwise the rules."""
+    if settings is not None and settings.enabled:
+        return LlmFollowups(settings)
+    return RuleFollowups()
