@@ -29,7 +29,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**base)
 
 
-async def sign_in(client: TestClient, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+async def sign_in(
+    client: TestClient, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
+) -> str:
     """Sign in (the client keeps the cookie); returns the bearer token."""
     resp = await client.post("/api/login", json={"email": email, "password": password})
     assert resp.status == 200, await resp.text()
@@ -38,9 +40,13 @@ async def sign_in(client: TestClient, email: str = ADMIN_EMAIL, password: str = 
 
 async def new_interview(client: TestClient, language: str = "en") -> dict[str, Any]:
     """Create a job, a candidate and an interview as the signed-in user."""
-    job = await (await client.post("/api/jobs", json={"title": "Engineer", "language": language})).json()
+    job = await (
+        await client.post("/api/jobs", json={"title": "Engineer", "language": language})
+    ).json()
     cand = await (await client.post("/api/candidates", json={"name": "Li Lei"})).json()
-    resp = await client.post("/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]})
+    resp = await client.post(
+        "/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+    )
     assert resp.status == 201, await resp.text()
     return dict(await resp.json())
 

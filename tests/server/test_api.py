@@ -30,7 +30,9 @@ async def test_admin_creates_an_interview_and_gets_an_invite_link(admin: TestCli
 
 
 async def test_bad_json_gets_a_clear_400(admin: TestClient) -> None:
-    resp = await admin.post("/api/jobs", data=b"{not json", headers={"Content-Type": "application/json"})
+    resp = await admin.post(
+        "/api/jobs", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 400
     assert "not valid JSON" in (await resp.json())["message"]
     resp = await admin.post("/api/jobs", json={"title": "x", "language": "fr"})
@@ -44,7 +46,10 @@ async def test_forged_invite_gets_401_and_creates_nothing(admin: TestClient) -> 
     page = await admin.get(f"/i/{forged}")
     assert page.status == 401
     assert "not valid" in await page.text()
-    api = await admin.post(f"/api/join/{forged}/consent", json={"recording": True, "ai_analysis": True, "notice_version": "x"})
+    api = await admin.post(
+        f"/api/join/{forged}/consent",
+        json={"recording": True, "ai_analysis": True, "notice_version": "x"},
+    )
     assert api.status == 401
     events = await (await admin.get(f"/api/interviews/{iv['id']}/events")).json()
     assert events == []
@@ -55,8 +60,10 @@ async def test_expired_invite_gets_410(admin: TestClient) -> None:
     svc = admin.server.app[SERVICES]
     past = datetime.now(UTC) - timedelta(days=10)
     from server.storage.models import Invite
+
     async with svc.sessions() as session:
         from sqlalchemy import select
+
         invite = await session.scalar(select(Invite).where(Invite.interview_id == iv["id"]))
     token = svc.invites.issue(invite.id, iv["id"], timedelta(hours=1), past)
     resp = await admin.get(f"/i/{token}")
@@ -84,29 +91,45 @@ async def test_consent_is_stored_with_notice_version_and_logged(admin: TestClien
     token = iv["invite_token"]
     notice = await (await admin.get(f"/api/join/{token}")).json()
     assert notice["retention_days"] > 0 and notice["facial_analysis"] == "off"
-    refused = await admin.post(f"/api/join/{token}/consent", json={"recording": False, "ai_analysis": True, "notice_version": notice["notice_version"]})
+    refused = await admin.post(
+        f"/api/join/{token}/consent",
+        json={"recording": False, "ai_analysis": True, "notice_version": notice["notice_version"]},
+    )
     assert refused.status == 400
     assert (await refused.json())["error"] == "recording_required"
     await consent(admin, token, ai=False)
     events = await (await admin.get(f"/api/interviews/{iv['id']}/events")).json()
     assert [e["type"] for e in events] == ["consent_recorded"]
-    assert events[0]["notice_version"] == notice["notice_version"] and events[0]["ai_analysis"] is False
+    assert (
+        events[0]["notice_version"] == notice["notice_version"]
+        and events[0]["ai_analysis"] is False
+    )
     assert (await (await admin.get(f"/api/join/{token}")).json())["consented"] is True
 
 
 async def test_recruiter_without_access_gets_403_until_shared(admin: TestClient) -> None:
     iv = await new_interview(admin)
-    resp = await admin.post("/api/users", json={"email": "rec@example.com", "password": "a long password 1", "role": "recruiter"})
+    resp = await admin.post(
+        "/api/users",
+        json={"email": "rec@example.com", "password": "a long password 1", "role": "recruiter"},
+    )
     assert resp.status == 201
     rec_id = (await resp.json())["id"]
     admin.session.cookie_jar.clear()
     await sign_in(admin, "rec@example.com", "a long password 1")
-    for path in (f"/observe/{iv['id']}", f"/review/{iv['id']}", f"/api/interviews/{iv['id']}/recordings", f"/api/interviews/{iv['id']}/events"):
+    for path in (
+        f"/observe/{iv['id']}",
+        f"/review/{iv['id']}",
+        f"/api/interviews/{iv['id']}/recordings",
+        f"/api/interviews/{iv['id']}/events",
+    ):
         assert (await admin.get(path)).status == 403, path
     assert await (await admin.get("/api/interviews")).json() == []
     admin.session.cookie_jar.clear()
     await sign_in(admin)
-    assert (await admin.post(f"/api/interviews/{iv['id']}/access", json={"user_id": rec_id})).status == 200
+    assert (
+        await admin.post(f"/api/interviews/{iv['id']}/access", json={"user_id": rec_id})
+    ).status == 200
     admin.session.cookie_jar.clear()
     await sign_in(admin, "rec@example.com", "a long password 1")
     assert (await admin.get(f"/observe/{iv['id']}")).status == 200

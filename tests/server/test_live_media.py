@@ -1,0 +1,150 @@
+"""A real aiortc peer streams to the app; recordings are encrypted, finalized and playable."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import av
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient
+
+from media.client_peer import CandidateClient, PatternVideoTrack
+from server.services import SERVICES
+from tests.media_files import duration_of, speech_file
+from tests.server.helpers import consent, new_interview
+
+
+async def wait_for_event(
+    admin: TestClient, iid: str, kind: str, count: int = 1, timeout: float = 30
+) -> list[dict]:
+    async with asyncio.timeout(timeout):
+        while True:
+            events = await (await admin.get(f"/api/interviews/{iid}/events")).json()
+            found = [e for e in events if e["type"] == kind]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.2)
+
+
+async def fetch_recording(admin: TestClient, iid: str) -> list[tuple[dict, bytes]]:
+    segs = await (await admin.get(f"/api/interviews/{iid}/recordings")).json()
+    out = []
+    for seg in segs:
+        resp = await admin.get(seg["url"])
+        assert resp.status == 200
+        out.append((seg, await resp.read()))
+    return out
+
+
+def audio_seconds(data: bytes) -> float:
+    with av.open(io.BytesIO(data)) as c:
+        stream = c.streams.audio[0]
+        return sum(f.samples / f.sample_rate for f in c.decode(stream))
+
+
+async def test_streamed_audio_and_video_are_recorded_encrypted_and_playable(
+    admin: TestClient, tmp_path: Path
+) -> None:
+    audio = speech_file(tmp_path)
+    streamed = duration_of(audio)
+    iv = await new_interview(admin)
+    await consent(admin, iv["invite_token"])
+    async with ClientSession() as http:
+        cand = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await cand.join(audio_file=audio, video=PatternVideoTrack())
+        await wait_for_event(admin, iv["id"], "media_started", 2)
+        await asyncio.sleep(streamed + 1.0)
+        await cand.leave()
+    await wait_for_event(admin, iv["id"], "recording_finalized")
+    [(seg, data)] = await fetch_recording(admin, iv["id"])
+    assert seg["status"] == "final" and seg["segment"] == 1
+    got = audio_seconds(data)
+    assert abs(got - streamed) <= 0.1 * streamed, (got, streamed)
+    with av.open(io.BytesIO(data)) as c:
+        video = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(video))
+    assert frames > 5 * streamed  # about 15 fps were sent
+    # At rest the file is encrypted: the MP4 signature is not on disk.
+    svc = admin.server.app[SERVICES]
+    on_disk = next((svc.settings.recordings_dir / iv["id"]).glob("*.cnd")).read_bytes()
+    assert b"ftyp" not in on_disk[:4096] and b"ftyp" in data[:64]
+
+
+async def test_range_requests_let_the_player_seek(admin: TestClient, tmp_path: Path) -> None:
+    iv = await new_interview(admin)
+    await consent(admin, iv["invite_token"])
+    async with ClientSession() as http:
+        cand = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await cand.join(video=PatternVideoTrack())
+        await wait_for_event(admin, iv["id"], "media_started")
+        await asyncio.sleep(2.0)
+        await cand.leave()
+    await wait_for_event(admin, iv["id"], "recording_finalized")
+    [(seg, whole)] = await fetch_recording(admin, iv["id"])
+    resp = await admin.get(seg["url"], headers={"Range": "bytes=100-1099"})
+    assert resp.status == 206
+    assert resp.headers["Content-Range"] == f"bytes 100-1099/{len(whole)}"
+    assert await resp.read() == whole[100:1100]
+    tail = await admin.get(seg["url"], headers={"Range": "bytes=-50"})
+    assert await tail.read() == whole[-50:]
+    bad = await admin.get(seg["url"], headers={"Range": f"bytes={len(whole) + 10}-"})
+    assert bad.status == 416
+
+
+async def test_rejoin_after_a_drop_continues_as_a_new_segment(
+    admin: TestClient, tmp_path: Path
+) -> None:
+    iv = await new_interview(admin)
+    await consent(admin, iv["invite_token"])
+    async with ClientSession() as http:
+        first = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await first.join(video=PatternVideoTrack())
+        await wait_for_event(admin, iv["id"], "media_started")
+        await asyncio.sleep(1.5)
+        await first.leave(vanish=True)  # media gone, no goodbye
+        await wait_for_event(admin, iv["id"], "recording_finalized")
+        second = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await second.join(video=PatternVideoTrack())
+        await wait_for_event(admin, iv["id"], "media_started", 2)
+        await asyncio.sleep(1.5)
+        await second.leave()
+    finals = await wait_for_event(admin, iv["id"], "recording_finalized", 2)
+    assert [f["segment"] for f in finals] == [1, 2]
+    assert finals[1]["start"] > finals[0]["start"]
+    segs = await fetch_recording(admin, iv["id"])
+    assert [s["segment"] for s, _ in segs] == [1, 2]
+    for _seg, data in segs:
+        with av.open(io.BytesIO(data)) as c:
+            assert sum(1 for _ in c.decode(c.streams.video[0])) > 10
+
+
+async def test_questions_from_observers_reach_the_candidate(admin: TestClient) -> None:
+    iv = await new_interview(admin)
+    await consent(admin, iv["invite_token"])
+    async with ClientSession() as http:
+        cand = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await cand.join(video=PatternVideoTrack())
+        obs = await admin.ws_connect(f"/ws/observer/{iv['id']}")
+        history = await obs.receive_json()
+        assert history["type"] == "history"
+        await obs.send_json({"type": "inject_question", "text": "What did you learn?"})
+        q = await cand.next_message("question")
+        assert q["text"] == "What did you learn?"
+        assert "by" not in q  # the candidate never learns who asked
+        await cand.send({"type": "answer_done", "question_id": q["question_id"]})
+        kinds = []
+        async with asyncio.timeout(10):
+            while "answer_done" not in kinds:
+                msg = await obs.receive_json()
+                if msg["type"] == "event":
+                    kinds.append(msg["event"]["type"])
+        assert (
+            kinds.index("question_injected")
+            < kinds.index("question_shown")
+            < kinds.index("answer_done")
+        )
+        await obs.close()
+        await cand.leave()
