@@ -136,3 +136,21 @@ def test_integrity_only_on_a_real_face_keeps_only_integrity_fields(
     assert set(sample.model_dump(exclude_none=True)) == {
         "type", "interview_id", "at", "t", "mode", "present", "faces", "facing",
     }
+
+
+async def test_runs_off_the_event_loop_through_to_thread(models_dir: Path) -> None:
+    """The server's pattern: every call in asyncio.to_thread, one call at a time."""
+    import asyncio
+
+    made = create_face_analyzer("full", interview_id="iv1", models_dir=models_dir)
+    assert made is not None
+    await asyncio.to_thread(made.start)
+    try:
+        events = []
+        for i in range(6):
+            events += await asyncio.to_thread(made.push_frame, astronaut(), i / 5)
+        summary = await asyncio.to_thread(made.end_answer, "q1", 1.2)
+    finally:
+        await asyncio.to_thread(made.close)
+    assert any(isinstance(e, FaceSampled) and e.present for e in events)
+    assert summary.share_present == 1.0 and summary.question_id == "q1"
