@@ -1,1 +1,14 @@
 """The interview: a plan built from a competency model and the state machine that runs it."""
+
+from analysis.interview.machine import InterviewMachine, ObserverView, Step
+from analysis.interview.plan import InterviewPlan, PlanError, PlanSettings, build_plan
+
+__all__ = [
+    "InterviewMachine",
+    "InterviewPlan",
+    "ObserverView",
+    "PlanError",
+    "PlanSettings",
+    "Step",
+    "build_plan",
+]
