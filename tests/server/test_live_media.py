@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 import av
-import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient
 
