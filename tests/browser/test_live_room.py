@@ -1,4 +1,4 @@
-"""Real Chromium: a candidate streams fake devices, an observer watches and asks, a reviewer plays."""
+"""Real Chromium: a candidate streams fake devices, an observer watches and asks, review plays."""
 
 from __future__ import annotations
 
@@ -66,9 +66,9 @@ async def test_candidate_observer_and_review_in_real_chromium(
 
     await obs.fill("#inject-text", "Tell me about a project that failed.")
     await obs.click("#inject-form button[type=submit]")
+    question = "Tell me about a project that failed."
     await cand.wait_for_function(
-        "document.getElementById('question').textContent === 'Tell me about a project that failed.'",
-        timeout=5000,
+        f"document.getElementById('question').textContent === '{question}'", timeout=5000
     )
     await obs.wait_for_selector("#timeline li[data-type=question_shown]")
     ARTIFACTS.mkdir(exist_ok=True)
