@@ -20,7 +20,7 @@ from server.event_log import EventLog
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, secret_key_bytes
 from server.pages import WEB_CLIENT, page
-from server.routes import api, candidate, observer, recordings
+from server.routes import api, candidate, competency, observer, recordings
 from server.services import SERVICES, Services
 from server.storage.db import make_engine, migrate, sessionmaker
 from server.storage.models import Recording
@@ -107,6 +107,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_shutdown.append(on_shutdown)
     app.add_routes(api.routes)
+    app.add_routes(competency.routes)
     app.add_routes(candidate.routes)
     app.add_routes(observer.routes)
     app.add_routes(recordings.routes)
