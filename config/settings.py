@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
+
+from analysis.followup.llm import LlmFollowupSettings
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -79,6 +81,7 @@ class Settings(BaseSettings):
     facial_analysis: FacialMode = "integrity_only"
     cookie_secure: bool = False
     asr: AsrSettings = Field(default_factory=AsrSettings)
+    followup_llm: LlmFollowupSettings = Field(default_factory=LlmFollowupSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -24,8 +24,10 @@ from analysis.events import (
     RecordingFinalized,
 )
 from media.candidate_peer import CandidatePeer, ObserverPeer
+from analysis.interview.commands import CandidateReady, FinishAnswer, InjectQuestion
+from server.interviewer import Interviewer, machine_for, strategy_for_settings
 from server.services import Services
-from server.storage.models import Interview, Recording
+from server.storage.models import Interview, Job, Recording
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class LiveRoom:
         self.ended = False
         self.frame_sinks: list[Callable[[str, Any], None]] = []
         self._tasks: set[asyncio.Future[None]] = set()
+        self.interviewer: Interviewer | None = None
+        self.observer_count = 0
 
     def clock(self) -> float:
         """Seconds on the interview clock."""
@@ -112,6 +116,18 @@ class LiveRoom:
         )
         return answer
 
+    async def after_join(self) -> None:
+        """Bring the candidate's screen up to date after a (re)join."""
+        if self.interviewer is not None:
+            await self.interviewer.candidate_connected()
+        elif self.current_question is not None:
+            await self.send_candidate(self.current_question)
+
+    async def candidate_ready(self) -> None:
+        """The candidate read the greeting and wants to begin."""
+        if self.interviewer is not None:
+            await self.interviewer.handle(CandidateReady())
+
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -134,6 +150,8 @@ class LiveRoom:
                 return
             await self._end_segment(reason)
             self.candidate_ws = None
+        if self.interviewer is not None and not self.ended:
+            await self.interviewer.candidate_disconnected()
 
     async def _end_segment(self, reason: str) -> None:
         peer, self.peer = self.peer, None
@@ -191,8 +209,18 @@ class LiveRoom:
         )
         await self.send_candidate(self.current_question)
 
-    async def inject_question(self, text: str, by: str) -> None:
-        """An observer's question: logged with its author, shown to the candidate at once."""
+    async def inject_question(self, text: str, by: str, position: str = "now") -> str | None:
+        """An observer's question; returns why it was refused, if it was.
+
+        With an interview plan the machine queues it (``now``: at once if the candidate
+        has not started answering, else right after the answer; ``next``: after any
+        follow-up). Without a plan it is shown at once.
+        """
+        if self.interviewer is not None:
+            step = await self.interviewer.handle(
+                InjectQuestion(text=text, by=by, position=position)  # type: ignore[arg-type]
+            )
+            return step.rejected
         qid = uuid.uuid4().hex[:12]
         await self.emit(
             QuestionInjected(
@@ -200,9 +228,42 @@ class LiveRoom:
             )
         )
         await self.show_question(text, "observer", qid)
+        return None
+
+    async def observer_command(self, kind: str, msg: dict[str, Any], by: str) -> str | None:
+        """Approve/skip a suggestion, add a note or a live rating; returns a refusal reason."""
+        from pydantic import ValidationError
+
+        from analysis.interview.commands import parse_command
+
+        if self.interviewer is None:
+            return "This interview has no plan, so there is nothing to approve or rate."
+        try:
+            command = parse_command({**msg, "type": kind, "by": by})
+        except ValidationError as exc:
+            return f"Invalid {kind.replace('_', ' ')}: {exc.errors()[0]['msg']}."
+        step = await self.interviewer.handle(command)
+        return step.rejected
+
+    def observer_view(self) -> dict[str, Any] | None:
+        """Plan, current question, queue and pending suggestion for observers."""
+        if self.interviewer is None:
+            return None
+        return self.interviewer.machine.observer_view().model_dump(mode="json")
+
+    async def set_observers(self, delta: int) -> None:
+        """Count observers; the machine waits for approvals only while someone watches."""
+        from analysis.interview.commands import SetObserversPresent
+
+        self.observer_count = max(0, self.observer_count + delta)
+        if self.interviewer is not None:
+            await self.interviewer.handle(SetObserversPresent(present=self.observer_count > 0))
 
     async def answer_done(self, question_id: str, reason: str = "button") -> None:
         """The candidate finished an answer."""
+        if self.interviewer is not None:
+            await self.interviewer.handle(FinishAnswer())
+            return
         await self.emit(
             AnswerDone(
                 interview_id=self.interview_id,
@@ -212,11 +273,16 @@ class LiveRoom:
             )
         )
 
-    async def end(self, reason: str) -> None:
+    async def end(self, reason: str, *, log_event: bool = True) -> None:
         """Finish the interview: finalize media, close the link, mark it finished."""
         if self.ended:
             return
         self.ended = True
+        if self.interviewer is not None and not self.interviewer.machine.finished:
+            from analysis.interview.commands import EndInterview
+
+            await self.interviewer.handle(EndInterview(reason=reason))
+            log_event = False
         ws = self.candidate_ws
         async with self._lock:
             await self._end_segment("interview ended")
@@ -226,9 +292,12 @@ class LiveRoom:
             if interview is not None:
                 interview.status = "finished"
                 interview.ended_at = datetime.now(UTC)
-        await self.emit(
-            InterviewEnded(interview_id=self.interview_id, t=self.clock(), reason=reason)
-        )
+        if log_event:
+            await self.emit(
+                InterviewEnded(interview_id=self.interview_id, t=self.clock(), reason=reason)
+            )
+        if self.interviewer is not None:
+            await self.interviewer.aclose()
         if ws is not None and not ws.closed:
             await ws.send_json({"type": "ended", "reason": reason})
             await ws.close(code=1000, message=b"interview finished")
@@ -250,6 +319,8 @@ class LiveRoom:
 
     async def aclose(self) -> None:
         """Server shutdown: finalize whatever is being recorded."""
+        if self.interviewer is not None:
+            await self.interviewer.aclose()
         async with self._lock:
             await self._end_segment("server stopped")
         for obs in list(self.observers):
@@ -271,5 +342,14 @@ async def get_room(services: Services, interview: Interview) -> LiveRoom:
         elif started.tzinfo is None:
             started = started.replace(tzinfo=UTC)
         room = LiveRoom(services, interview.id, started)
+        async with services.sessions() as session:
+            fresh = await session.get(Interview, interview.id)
+            job = await session.get(Job, interview.job_id)
+        if fresh is not None and job is not None:
+            machine = machine_for(fresh, job)
+            if machine is not None:
+                room.interviewer = Interviewer(
+                    room, machine, strategy_for_settings(services.settings)
+                )
         services.rooms[interview.id] = room
     return room

@@ -110,19 +110,71 @@ async function onMessage(msg) {
   switch (msg.type) {
     case FromServer.ANSWER: await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
     case FromServer.QUESTION: showQuestion(msg); break;
-    case FromServer.ENDED: finished = true; stream.getTracks().forEach((tr) => tr.stop()); show("ended"); break;
+    case "show_greeting": showGreeting(msg); break;
+    case "show_question": showQuestion(msg); break;
+    case "answer_clock_started": startClock(msg.time_left, "time_left"); break;
+    case "show_acknowledgement": $("ack").textContent = msg.text; $("answer-done").disabled = true; stopClock(); break;
+    case "show_completion": completion = msg; break;
+    case FromServer.ENDED: endScreen(); break;
     case FromServer.ERROR: $("room-status").textContent = msg.message; break;
   }
 }
 
+let completion = null, clockTimer = null;
+
+function endScreen() {
+  finished = true;
+  stopClock();
+  if (stream) stream.getTracks().forEach((tr) => tr.stop());
+  if (completion) { $("ended-text").textContent = completion.text; $("next-steps").textContent = completion.next_steps; }
+  show("ended");
+}
+
+function stopClock() { clearInterval(clockTimer); $("timer").classList.add("hidden"); }
+
+function startClock(seconds, label) {
+  stopClock();
+  const until = Date.now() + seconds * 1000;
+  const el = $("timer");
+  const tick = () => {
+    const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+    el.textContent = `${t(label)} ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  };
+  el.classList.remove("hidden");
+  tick();
+  clockTimer = setInterval(tick, 500);
+}
+
+function showGreeting(msg) {
+  $("question").textContent = msg.text;
+  $("ready").classList.remove("hidden");
+  $("ready").focus();
+  speak(msg.text, msg.language);
+}
+
+$("ready").addEventListener("click", () => {
+  $("ready").classList.add("hidden");
+  if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "ready" }));
+});
+
+function speak(text, language) {
+  if (!("speechSynthesis" in window)) return;
+  try { const u = new SpeechSynthesisUtterance(text); u.lang = (language || lang) === "zh" ? "zh-CN" : "en-US"; speechSynthesis.cancel(); speechSynthesis.speak(u); } catch (_) { /* captions are on screen */ }
+}
+
 function showQuestion(msg) {
   currentQuestion = msg;
+  $("ready").classList.add("hidden");
+  $("ack").textContent = "";
   $("question").textContent = msg.text;
-  $("progress").textContent = msg.index && msg.total ? `${msg.index} / ${msg.total}` : "";
+  $("progress").textContent = msg.progress || (msg.index && msg.total ? `${msg.index} / ${msg.total}` : "");
   $("answer-done").disabled = false;
-  if ("speechSynthesis" in window && msg.speak !== false) {
-    try { const u = new SpeechSynthesisUtterance(msg.text); u.lang = (msg.language || lang) === "zh" ? "zh-CN" : "en-US"; speechSynthesis.cancel(); speechSynthesis.speak(u); } catch (_) { /* captions still shown */ }
-  }
+  $("answer-done").focus();
+  if (msg.answering) startClock(msg.time_left, "time_left");
+  else if (msg.thinking_left > 0) startClock(msg.thinking_left, "thinking");
+  else if (msg.time_left) startClock(msg.time_left, "time_left");
+  if (msg.resumed) return;
+  speak(msg.text, msg.language);
 }
 
 $("answer-done").addEventListener("click", () => {

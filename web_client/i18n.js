@@ -31,6 +31,9 @@ const STRINGS = {
     admin_title: "Interviews", new_interview: "New interview", job_title: "Job title", language: "Language",
     candidate_name: "Candidate name", candidate_email: "Candidate email", create: "Create", invite_link: "Invite link",
     observe: "Observe", review: "Review", status: "Status",
+    ready: "I'm ready", thinking: "Thinking time", time_left: "Time left",
+    ask_now: "Ask now", ask_next: "Ask next", approve: "Ask it", skip: "Skip", suggested: "Suggested follow-up",
+    notes: "Private notes", add_note: "Save note", rating: "Live rating", plan: "Plan",
     // jobs.html: competency models
     cm_jobs_link: "Jobs & competency models", cm_jobs_title: "Jobs and competency models", cm_model: "Competency model",
     cm_no_jobs: "No jobs yet.", cm_new_job: "New job", cm_none: "none", cm_open: "Open", cm_model_for: "Competency model:",
@@ -86,6 +89,9 @@ const STRINGS = {
     admin_title: "面试列表", new_interview: "新建面试", job_title: "职位名称", language: "语言",
     candidate_name: "候选人姓名", candidate_email: "候选人邮箱", create: "创建", invite_link: "邀请链接",
     observe: "观看", review: "回顾", status: "状态",
+    ready: "我准备好了", thinking: "思考时间", time_left: "剩余时间",
+    ask_now: "立即提问", ask_next: "下一个问", approve: "提问", skip: "跳过", suggested: "建议追问",
+    notes: "私人笔记", add_note: "保存笔记", rating: "实时评分", plan: "面试计划",
     // jobs.html：胜任力模型
     cm_jobs_link: "职位与胜任力模型", cm_jobs_title: "职位与胜任力模型", cm_model: "胜任力模型",
     cm_no_jobs: "还没有职位。", cm_new_job: "新建职位", cm_none: "无", cm_open: "打开", cm_model_for: "胜任力模型：",

@@ -20,8 +20,12 @@ function addEvent(e) {
   li.scrollIntoView({ block: "nearest" });
 }
 
+let suggestion = null;
 function onEvent(e, live) {
   if (e.type === "transcript_partial") return showPartial(e);
+  if (e.type === "followup_suggested") { suggestion = e; $("suggestion-text").textContent = e.text; $("suggestion-reason").textContent = e.reason; $("suggestion").classList.remove("hidden"); }
+  if (["followup_approved", "followup_skipped", "question_shown"].includes(e.type) && suggestion) { suggestion = null; $("suggestion").classList.add("hidden"); }
+  if (e.type === "question_shown") markPlan(e.question_id);
   if (e.type === "transcript_final") showFinal(e);
   addEvent(e);
   if (e.type === "candidate_joined" || e.type === "media_started") { $("live-state").textContent = "live"; if (live) scheduleOffer(); }
@@ -60,20 +64,48 @@ function connect() {
     const msg = JSON.parse(m.data);
     if (msg.type === "history") { $("timeline").innerHTML = ""; $("transcript").innerHTML = ""; partialEl = null; msg.events.forEach((e) => onEvent(e, false)); }
     else if (msg.type === "event") onEvent(msg.event, true);
+    else if (msg.type === "view") renderView(msg.view);
     else if (msg.type === "answer" && pc) await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
     else if (msg.type === "error") $("inject-error").textContent = msg.message;
   };
   ws.onclose = (e) => { if (e.code === 4401 || e.code === 4403) return; setTimeout(connect, 2000); };
 }
 
-$("inject-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
+function send(msg) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(msg)); }
+
+function inject(position) {
   const text = $("inject-text").value.trim();
   $("inject-error").textContent = "";
   if (!text || !ws || ws.readyState !== 1) return;
-  ws.send(JSON.stringify({ type: "inject_question", text }));
+  send({ type: "inject_question", text, position });
   $("inject-text").value = "";
-});
+}
+$("inject-form").addEventListener("submit", (ev) => { ev.preventDefault(); inject("now"); });
+$("ask-next").addEventListener("click", () => inject("next"));
+$("approve").addEventListener("click", () => suggestion && send({ type: "approve_followup", question_id: suggestion.question_id }));
+$("skip").addEventListener("click", () => suggestion && send({ type: "skip_followup", question_id: suggestion.question_id }));
+$("save-note").addEventListener("click", () => { const text = $("note").value.trim(); if (text) { send({ type: "add_observer_note", text }); $("note").value = ""; } });
+
+function renderView(view) {
+  if (!view) { $("plan").parentElement.classList.add("hidden"); $("ratings").parentElement.classList.add("hidden"); return; }
+  $("plan").innerHTML = "";
+  for (const q of view.plan.questions) {
+    const li = document.createElement("li"); li.dataset.qid = q.id;
+    li.textContent = `${q.competency_name || ""}: ${q.text}`;
+    $("plan").appendChild(li);
+  }
+  const comps = new Map(view.plan.questions.filter((q) => q.competency_id).map((q) => [q.competency_id, q.competency_name]));
+  $("ratings").innerHTML = "";
+  for (const [id, name] of comps) {
+    const row = document.createElement("p");
+    row.innerHTML = `<label></label> <select><option value="">–</option>${[1, 2, 3, 4, 5].map((n) => `<option>${n}</option>`).join("")}</select>`;
+    row.querySelector("label").textContent = name;
+    row.querySelector("select").addEventListener("change", (ev) => ev.target.value && send({ type: "give_live_rating", competency_id: id, score: Number(ev.target.value) }));
+    $("ratings").appendChild(row);
+  }
+  if (view.current) markPlan(view.current.id);
+}
+function markPlan(qid) { for (const li of $("plan").children) li.classList.toggle("current", li.dataset.qid === qid); }
 $("unmute").addEventListener("click", () => { $("remote").muted = false; $("remote").play().catch(() => {}); });
 
 connect();

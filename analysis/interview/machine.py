@@ -612,11 +612,42 @@ class InterviewMachine:
             by=queued.by,
             position=queued.position,
         )
+        if cmd.position == "now" and self._interruptible():
+            # The candidate has not started answering: ask the observer's question at once
+            # and bring the interrupted question back right after it.
+            cur = s.current
+            assert cur is not None
+            if cur.kind == "observer":
+                s.queue_now.insert(
+                    1,
+                    QueuedQuestion(
+                        id=cur.id, text=cur.text, by=cur.by or "", position="now", injected_at=now
+                    ),
+                )
+            else:
+                s.next_plan_index -= 1
+            s.current = None
+            self._advance(now, step)
+            return
         if cmd.position == "now" and s.phase == "deciding" and s.request_at is None:
             # The answer is already over: the observer's question replaces the follow-up.
             if s.suggestion is not None:
                 self._skip(AUTO, "an observer question was asked instead", now, step)
             self._advance(now, step)
+
+    def _interruptible(self) -> bool:
+        """A plan or observer question shown but not yet being answered."""
+        s = self.state
+        q = s.current
+        if s.phase != "thinking" or q is None or s.speaking or q.clock_started_at is not None:
+            return False
+        if q.kind == "observer":
+            return True
+        return (
+            q.kind == "main"
+            and s.next_plan_index > 0
+            and s.plan.questions[s.next_plan_index - 1].id == q.id
+        )
 
     def _approve_cmd(self, cmd: ApproveFollowup, now: float, step: Step) -> None:
         sug = self.state.suggestion

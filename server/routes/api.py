@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from typing import Literal
+from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from analysis.competency import list_templates, load_template
+from analysis.interview import PlanSettings
 from sqlalchemy import delete, select
 
 from server.auth import COOKIE, require_admin
@@ -46,6 +49,8 @@ class JobIn(BaseModel):
     title: str = Field(min_length=1, max_length=255)
     language: Literal["zh", "en"] = "en"
     facial_analysis: Literal["off", "integrity_only", "full"] | None = None
+    template: str | None = Field(None, description="Built-in competency model to start from.")
+    plan_settings: dict[str, Any] | None = None
 
 
 class CandidateIn(BaseModel):
@@ -56,6 +61,12 @@ class CandidateIn(BaseModel):
 class InterviewIn(BaseModel):
     job_id: str
     candidate_id: str
+    extra_time_factor: float | None = Field(
+        None, ge=1.0, le=4.0, description="Accommodation: more time for every answer."
+    )
+    extra_time_factor: float | None = Field(
+        None, ge=1.0, le=4.0, description="Accommodation: more time for every answer."
+    )
 
 
 class AccessIn(BaseModel):
@@ -130,12 +141,26 @@ async def create_job(request: web.Request) -> web.Response:
     """Create a job."""
     who = principal(request)
     body = await read_json(request, JobIn)
+    model = None
+    if body.template:
+        try:
+            model = load_template(body.template, body.language).model_dump(mode="json")
+        except KeyError as exc:
+            keys = ", ".join(t.key for t in list_templates())
+            raise BadInput(f"Unknown template '{body.template}'. Choose one of: {keys}.") from exc
+    if body.plan_settings is not None:
+        try:
+            PlanSettings(**body.plan_settings)
+        except ValidationError as exc:
+            raise BadInput(f"Invalid plan settings: {exc.errors()[0]['msg']}.") from exc
     async with services(request).sessions() as session, session.begin():
         job = Job(
             title=body.title,
             language=body.language,
             facial_analysis=body.facial_analysis,
             created_by=who.user_id,
+            competency_model=model,
+            plan_settings=body.plan_settings,
         )
         session.add(job)
     return web.json_response(as_json(job), status=201)
@@ -195,7 +220,10 @@ async def create_interview(request: web.Request) -> web.Response:
         if await session.get(Candidate, body.candidate_id) is None:
             raise BadInput("No such candidate.")
         interview = Interview(
-            job_id=body.job_id, candidate_id=body.candidate_id, created_by=who.user_id
+            job_id=body.job_id,
+            candidate_id=body.candidate_id,
+            created_by=who.user_id,
+            state={"extra_time_factor": body.extra_time_factor} if body.extra_time_factor else None,
         )
         session.add(interview)
     invite = await _issue_invite(request, interview.id)

@@ -204,11 +204,12 @@ async def _on_candidate_message(
             await ws.close(code=CLOSE_BAD_MESSAGE, message=b"unusable SDP offer")
             return
         await ws.send_json({"type": "answer", "sdp": answer, "segment": room.segment})
-        if room.current_question is not None:
-            await ws.send_json(room.current_question)
+        await room.after_join()
     elif kind == "answer_done":
         qid = str(msg.get("question_id") or (room.current_question or {}).get("question_id", ""))
         await room.answer_done(qid[:64], "button")
+    elif kind == "ready":
+        await room.candidate_ready()
     elif kind == "heartbeat":
         await ws.send_json({"type": "heartbeat_ack"})
     elif kind == "finish":

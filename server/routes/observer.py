@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 MAX_QUESTION_CHARS = 1000
+OBSERVER_COMMANDS = ("approve_followup", "skip_followup", "add_observer_note", "give_live_rating")
 
 
 @routes.get("/observe/{iid}")
@@ -51,6 +52,8 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
             {"type": "history", "events": [e.model_dump(mode="json") for e in history]}
         )
         pump = asyncio.create_task(_pump(sub, ws))
+        await ws.send_json({"type": "view", "view": room.observer_view()})
+        await room.set_observers(+1)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -64,6 +67,7 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
                 await pump
             if peer is not None:
                 await room.drop_observer(peer)
+            await room.set_observers(-1)
     return ws
 
 
@@ -104,16 +108,20 @@ async def _on_observer_message(
         await ws.send_json({"type": "answer", "sdp": answer, "live": room.peer is not None})
     elif kind == "inject_question":
         text = str(msg.get("text", "")).strip()
-        if not text or len(text) > MAX_QUESTION_CHARS:
-            await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "bad_question",
-                    "message": f"A question needs 1 to {MAX_QUESTION_CHARS} characters.",
-                }
-            )
+        position = msg.get("position", "now")
+        if not text or len(text) > MAX_QUESTION_CHARS or position not in ("now", "next"):
+            await ws.send_json({"type": "error", "code": "bad_question",
+                                "message": f"A question needs 1 to {MAX_QUESTION_CHARS} characters."})
         else:
-            await room.inject_question(text, by)
+            refused = await room.inject_question(text, by, position)
+            if refused:
+                await ws.send_json({"type": "error", "code": "refused", "message": refused})
+    elif kind in OBSERVER_COMMANDS:
+        refused = await room.observer_command(kind, msg, by)
+        if refused:
+            await ws.send_json({"type": "error", "code": "refused", "message": refused})
+    elif kind == "view":
+        await ws.send_json({"type": "view", "view": room.observer_view()})
     elif kind == "ping":
         await ws.send_json({"type": "pong"})
     else:

@@ -52,6 +52,7 @@ class Job(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     facial_analysis: Mapped[str | None] = mapped_column(String(20), nullable=True)
     competency_model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    plan_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -300,15 +300,30 @@ def test_two_simultaneous_injections_are_both_asked_in_order() -> None:
 def test_a_now_injection_comes_right_after_the_answer_before_any_follow_up() -> None:
     d = make_driver()
     through_practice(d)
+    d.send(SpeechStarted())  # the candidate is already answering: no interruption
     d.send(InjectQuestion(text="Later question", by="carol", position="next"))
     d.send(InjectQuestion(text="Urgent question", by="dan", position="now"))
-    d.speak(WE_EN, 20)  # would normally get a follow-up
+    d.wait(20)
+    d.send(AddTranscript(text=WE_EN))
+    d.send(SpeechStopped())  # would normally get a follow-up
     d.wait(5)
     assert d.questions()[-1].text == "Urgent question"
     assert not d.events_of("followup_suggested")
     d.speak(GOOD_EN, 20)
     d.wait(5)
     assert d.questions()[-1].text == "Later question"
+
+
+def test_a_now_injection_is_asked_at_once_before_the_candidate_starts_answering() -> None:
+    d = make_driver()
+    through_practice(d)
+    interrupted = d.questions()[-1]
+    d.send(InjectQuestion(text="Urgent question", by="dan", position="now"))
+    assert d.questions()[-1].text == "Urgent question"
+    d.speak(GOOD_EN, 20)
+    d.wait(5)
+    assert d.questions()[-1].text == interrupted.text  # nothing in the plan is lost
+    assert d.questions()[-1].progress == interrupted.progress
 
 
 def test_observers_approve_or_skip_suggestions_within_the_window() -> None:
