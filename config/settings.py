@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-
-from analysis.followup.llm import LlmFollowupSettings
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from analysis.followup.llm import LlmFollowupSettings
 
 FacialMode = Literal["off", "integrity_only", "full"]
 

@@ -28,13 +28,13 @@ class PatternVideoTrack(VideoStreamTrack):
         super().__init__()
         self._w, self._h, self._fps = width, height, fps
         self._n = 0
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> av.VideoFrame:
         """The next frame, paced in real time."""
-        if self._start is None:
-            self._start = time.monotonic()
-        target = self._start + self._n / self._fps
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        target = self._t0 + self._n / self._fps
         await asyncio.sleep(max(0.0, target - time.monotonic()))
         x = np.linspace(0, 255, self._w, dtype=np.float32)
         shift = (self._n * 7) % 256

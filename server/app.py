@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import select
@@ -58,8 +58,8 @@ async def recover_recordings(svc: Services) -> int:
     return fixed
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the app; services start and stop in cleanup_ctx."""
+def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None) -> web.Application:
+    """Build the app; services start and stop in cleanup_ctx. ``now`` replaces the clock."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -81,6 +81,8 @@ def create_app(settings: Settings) -> web.Application:
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
         )
+        if now is not None:
+            svc.now = now
         app[SERVICES] = svc
         app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
         recovered = await recover_recordings(svc)

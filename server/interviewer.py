@@ -32,7 +32,9 @@ TICK_SECONDS = 1.0
 class Interviewer:
     """One interview's machine, persisted after every command; one command at a time."""
 
-    def __init__(self, room: LiveRoom, machine: InterviewMachine, strategy: FollowupStrategy) -> None:
+    def __init__(
+        self, room: LiveRoom, machine: InterviewMachine, strategy: FollowupStrategy
+    ) -> None:
         self.room = room
         self.machine = machine
         self.strategy = strategy

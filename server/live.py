@@ -22,9 +22,10 @@ from analysis.events import (
     QuestionInjected,
     QuestionShown,
     RecordingFinalized,
+    TranscriptFinal,
 )
-from media.candidate_peer import CandidatePeer, ObserverPeer
 from analysis.interview.commands import CandidateReady, FinishAnswer, InjectQuestion
+from media.candidate_peer import CandidatePeer, ObserverPeer
 from server.interviewer import Interviewer, machine_for, strategy_for_settings
 from server.services import Services
 from server.storage.models import Interview, Job, Recording
@@ -58,7 +59,7 @@ class LiveRoom:
 
     def clock(self) -> float:
         """Seconds on the interview clock."""
-        return (datetime.now(UTC) - self.started_at).total_seconds()
+        return (self.services.now() - self.started_at).total_seconds()
 
     async def emit(self, event: Event) -> None:
         """Append to the log and publish."""
@@ -259,6 +260,14 @@ class LiveRoom:
         if self.interviewer is not None:
             await self.interviewer.handle(SetObserversPresent(present=self.observer_count > 0))
 
+    async def transcript_final(self, event: TranscriptFinal) -> None:
+        """A finished utterance: log it and give its text to the interviewer."""
+        from analysis.interview.commands import AddTranscript
+
+        appended = await self.services.events.append(event)
+        if appended and self.interviewer is not None and event.text.strip():
+            await self.interviewer.handle(AddTranscript(text=event.text))
+
     async def answer_done(self, question_id: str, reason: str = "button") -> None:
         """The candidate finished an answer."""
         if self.interviewer is not None:
@@ -333,7 +342,7 @@ async def get_room(services: Services, interview: Interview) -> LiveRoom:
     if room is None:
         started = interview.started_at
         if started is None:
-            started = datetime.now(UTC)
+            started = services.now()
             async with services.sessions() as session, session.begin():
                 row = await session.get(Interview, interview.id)
                 if row is not None:

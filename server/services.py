@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +31,7 @@ class Services:
     invites: InviteCodec
     auth: SessionCodec
     rooms: dict[str, Any] = field(default_factory=dict)  # interview id -> server.live.LiveRoom
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
     def invite_ttl(self) -> timedelta:

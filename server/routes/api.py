@@ -7,11 +7,10 @@ from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import delete, select
 
 from analysis.competency import list_templates, load_template
 from analysis.interview import PlanSettings
-from sqlalchemy import delete, select
-
 from server.auth import COOKIE, require_admin
 from server.errors import BadInput, Conflict, Forbidden, NotSignedIn
 from server.passwords import hash_password, verify_password
@@ -61,9 +60,6 @@ class CandidateIn(BaseModel):
 class InterviewIn(BaseModel):
     job_id: str
     candidate_id: str
-    extra_time_factor: float | None = Field(
-        None, ge=1.0, le=4.0, description="Accommodation: more time for every answer."
-    )
     extra_time_factor: float | None = Field(
         None, ge=1.0, le=4.0, description="Accommodation: more time for every answer."
     )

@@ -110,8 +110,13 @@ async def _on_observer_message(
         text = str(msg.get("text", "")).strip()
         position = msg.get("position", "now")
         if not text or len(text) > MAX_QUESTION_CHARS or position not in ("now", "next"):
-            await ws.send_json({"type": "error", "code": "bad_question",
-                                "message": f"A question needs 1 to {MAX_QUESTION_CHARS} characters."})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "code": "bad_question",
+                    "message": f"A question needs 1 to {MAX_QUESTION_CHARS} characters.",
+                }
+            )
         else:
             refused = await room.inject_question(text, by, position)
             if refused:
