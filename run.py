@@ -66,6 +66,21 @@ def serve(settings: Settings) -> None:
     web.run_app(app, host=settings.host, port=settings.port, print=None)
 
 
+async def run_workers(settings: Settings) -> int:
+    """Transcription workers fed through Redis Streams, until SIGINT/SIGTERM."""
+    import signal
+
+    from analysis.asr.redis_worker import run_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"Transcription worker started ({settings.asr.workers} consumer(s)); Ctrl+C stops it.")
+    await run_worker(settings, stop)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="run.py", description="Candor interview server")
@@ -83,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "prepare-models":
         return prepare_models(settings)
     if command == "worker":
-        from analysis.asr.redis_worker import main as worker_main
-
-        return asyncio.run(worker_main(settings))
+        return asyncio.run(run_workers(settings))
     serve(settings)
     return 0
 
