@@ -6,6 +6,15 @@ status_from_decision. Calibration (calibrate) produces a new ScorerVersion.
 """
 
 from analysis.scoring.agreement import Agreement, CompetencyAgreement, agreement
+from analysis.scoring.calibration import (
+    CalibrationError,
+    CalibrationReport,
+    CalibrationResult,
+    CalibrationSample,
+    calibrate,
+    predict,
+    samples_from_score,
+)
 from analysis.scoring.decisions import (
     CandidateStatus,
     HumanDecision,
@@ -13,6 +22,13 @@ from analysis.scoring.decisions import (
     awaiting_review,
     recommend,
     status_from_decision,
+)
+from analysis.scoring.report import (
+    FocusPoint,
+    HumanRating,
+    InterviewReport,
+    RatingDifference,
+    build_report,
 )
 from analysis.scoring.scorer import (
     AnswerScore,
@@ -49,15 +65,23 @@ __all__ = [
     "Agreement",
     "AnswerInput",
     "AnswerScore",
+    "CalibrationError",
+    "CalibrationReport",
+    "CalibrationResult",
+    "CalibrationSample",
     "CandidateStatus",
     "CompetencyAgreement",
     "CompetencyScore",
     "Contribution",
+    "FocusPoint",
     "HumanDecision",
+    "HumanRating",
     "IndicatorEvidence",
+    "InterviewReport",
     "InterviewScore",
     "JobScoring",
     "Quote",
+    "RatingDifference",
     "Reason",
     "Recommendation",
     "ScorerVersion",
@@ -69,9 +93,13 @@ __all__ = [
     "answer_from_finals",
     "answer_from_text",
     "awaiting_review",
+    "build_report",
+    "calibrate",
     "default_version",
+    "predict",
     "recommend",
     "rescore",
+    "samples_from_score",
     "score_answer",
     "score_interview",
     "status_from_decision",
