@@ -24,7 +24,7 @@ async function api(path, { method = "GET", json, body, text = false } = {}) {
   if (json !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(json); }
   if (body !== undefined) { init.headers["Content-Type"] = "application/yaml"; init.body = body; }
   const res = await fetch(path, init);
-  if (res.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname)}`; throw new Error("not signed in"); }
+  if (res.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`; throw new Error("not signed in"); }
   if (res.ok) return text ? res.text() : res.json();
   throw new ApiError(res.status, await res.json().catch(() => ({})));
 }
@@ -190,7 +190,9 @@ async function selectJob(id) {
   $("saved").textContent = "";
   current = jobs.find((j) => j.id === id) || null;
   if (!current) { renderJob(); return; }
-  history.replaceState(null, "", `/jobs?job=${encodeURIComponent(id)}`);
+  const url = new URL(location.href);
+  url.searchParams.set("job", id);
+  history.replaceState(null, "", url);
   $("template-language").value = current.language;
   try { await loadModelInto(current); } catch (e) { showError(e); }
   renderJobs();
