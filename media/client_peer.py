@@ -47,6 +47,29 @@ class PatternVideoTrack(VideoStreamTrack):
         return frame
 
 
+class StillVideoTrack(VideoStreamTrack):
+    """A still image (RGB array) sent as video at ``fps``, e.g. a photo of a face."""
+
+    def __init__(self, rgb: np.ndarray, fps: int = 15) -> None:
+        super().__init__()
+        h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+        self._frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
+        self._fps = fps
+        self._n = 0
+        self._t0: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        """The same picture again, paced in real time."""
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        await asyncio.sleep(max(0.0, self._t0 + self._n / self._fps - time.monotonic()))
+        frame = self._frame.reformat(format="yuv420p")
+        frame.pts = self._n * (90000 // self._fps)
+        frame.time_base = fractions.Fraction(1, 90000)
+        self._n += 1
+        return frame
+
+
 class CandidateClient:
     """Joins an interview over WebSocket + WebRTC and streams media."""
 

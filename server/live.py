@@ -25,10 +25,11 @@ from analysis.events import (
     TranscriptFinal,
 )
 from analysis.interview.commands import CandidateReady, FinishAnswer, InjectQuestion
+from analysis.live import LiveAnalysis
 from media.candidate_peer import CandidatePeer, ObserverPeer
 from server.interviewer import Interviewer, machine_for, strategy_for_settings
 from server.services import Services
-from server.storage.models import Interview, Job, Recording
+from server.storage.models import Consent, Interview, Job, Recording
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class LiveRoom:
         self.frame_sinks: list[Callable[[str, Any], None]] = []
         self._tasks: set[asyncio.Future[None]] = set()
         self.interviewer: Interviewer | None = None
+        self.analysis: LiveAnalysis | None = None
+        self._analysis_checked = False
         self.observer_count = 0
 
     def clock(self) -> float:
@@ -62,8 +65,42 @@ class LiveRoom:
         return (self.services.now() - self.started_at).total_seconds()
 
     async def emit(self, event: Event) -> None:
-        """Append to the log and publish."""
+        """Append to the log and publish; answer boundaries also go to the analyzers."""
         await self.services.events.append(event)
+        if self.analysis is not None:
+            if event.type == "question_shown":
+                await self.analysis.answer_started(event.question_id)
+            elif event.type == "answer_done":
+                await self.analysis.answer_ended(event.question_id)
+
+    async def _ensure_analysis(self) -> None:
+        """Start the analyzers once, if the candidate agreed to AI analysis."""
+        if self._analysis_checked:
+            return
+        self._analysis_checked = True
+        async with self.services.sessions() as session:
+            consent = await session.scalar(
+                select(Consent)
+                .where(Consent.interview_id == self.interview_id)
+                .order_by(Consent.agreed_at.desc())
+            )
+            interview = await session.get(Interview, self.interview_id)
+            job = await session.get(Job, interview.job_id) if interview else None
+        if consent is None or not consent.ai_analysis or job is None:
+            return  # no AI analysis without consent: media is only recorded
+        settings = self.services.settings
+        self.analysis = LiveAnalysis(
+            self.interview_id,
+            self.emit,
+            self.clock,
+            facial_mode=consent.facial_analysis,
+            models_dir=settings.models_dir,
+            language=job.language,
+            transcriber=await self.services.transcribers.open(self, job.language)
+            if self.services.transcribers is not None
+            else None,
+        )
+        await self.analysis.start()
 
     # -- candidate --------------------------------------------------------
 
@@ -100,6 +137,10 @@ class LiveRoom:
                 on_first_frame=lambda kind: self._spawn(self._media_started(kind, segment)),
                 on_closed=lambda: self._spawn(self.leave(ws, "connection lost")),
             )
+            await self._ensure_analysis()
+            if self.analysis is not None:
+                self.analysis.new_segment()
+                peer.sinks.append(self.analysis.sink)
             peer.sinks.extend(self.frame_sinks)
             try:
                 answer = await peer.accept(sdp)
@@ -231,6 +272,13 @@ class LiveRoom:
         await self.show_question(text, "observer", qid)
         return None
 
+    async def _close_analysis(self) -> None:
+        analysis, self.analysis = self.analysis, None
+        if analysis is not None:
+            if self.services.transcribers is not None:
+                await self.services.transcribers.close(self)
+            await analysis.aclose()
+
     async def observer_command(self, kind: str, msg: dict[str, Any], by: str) -> str | None:
         """Approve/skip a suggestion, add a note or a live rating; returns a refusal reason."""
         from pydantic import ValidationError
@@ -307,6 +355,7 @@ class LiveRoom:
             )
         if self.interviewer is not None:
             await self.interviewer.aclose()
+        await self._close_analysis()
         if ws is not None and not ws.closed:
             await ws.send_json({"type": "ended", "reason": reason})
             await ws.close(code=1000, message=b"interview finished")
@@ -330,6 +379,7 @@ class LiveRoom:
         """Server shutdown: finalize whatever is being recorded."""
         if self.interviewer is not None:
             await self.interviewer.aclose()
+        await self._close_analysis()
         async with self._lock:
             await self._end_segment("server stopped")
         for obs in list(self.observers):

@@ -32,6 +32,7 @@ class Services:
     auth: SessionCodec
     rooms: dict[str, Any] = field(default_factory=dict)  # interview id -> server.live.LiveRoom
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    transcribers: Any = None  # server.transcription.Transcribers when ASR is enabled
 
     @property
     def invite_ttl(self) -> timedelta:

@@ -1,0 +1,182 @@
+"""Feeds one candidate's live frames to the analyzers; what they find goes out as events.
+
+Frames arrive on the event loop from the recorder's consumer. Nothing here blocks
+it: audio is resampled (cheap) and pushed to the transcriber and voice analyzer;
+video frames are sampled by timestamp first and only the kept ones are decoded and
+analysed on this interview's own worker thread, one at a time (a frame that
+arrives while the previous one is still being analysed is skipped, never queued).
+With facial analysis off, no video frame is sampled, decoded or analysed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import av
+
+from analysis.asr.resample import AudioResampler16k
+from analysis.events import AnalyzerFailed, Event, TranscriptFinal
+from analysis.vision import FaceAnalyzer, FrameSampler, create_face_analyzer, video_frame_to_rgb
+from analysis.voice import VoiceAnalyzer
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Event], Awaitable[None]]
+
+
+class LiveAnalysis:
+    """Per-interview analysis plumbing: transcription, voice and (by mode) face signals."""
+
+    def __init__(
+        self,
+        interview_id: str,
+        emit: Emit,
+        clock: Callable[[], float],
+        *,
+        facial_mode: str,
+        models_dir: Path,
+        language: str,
+        transcriber: Any = None,
+        face_fps: float = 5.0,
+    ) -> None:
+        self.interview_id = interview_id
+        self._emit = emit
+        self._clock = clock
+        self.language = language
+        self.face: FaceAnalyzer | None = create_face_analyzer(
+            facial_mode,  # type: ignore[arg-type]
+            interview_id=interview_id,
+            models_dir=models_dir,
+        )
+        self.sampler = FrameSampler(face_fps) if self.face is not None else None
+        self.voice = VoiceAnalyzer(interview_id)
+        self.transcriber = transcriber
+        self._resampler = AudioResampler16k()
+        self._audio_t: float | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"face-{interview_id[:6]}")
+        self._face_busy = False
+        self._face_ready = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.frames_analyzed = 0
+        self.frames_skipped = 0
+        self._question: str | None = None
+
+    async def start(self) -> None:
+        """Load the face model on the worker thread (no-op when facial analysis is off)."""
+        if self.face is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._pool, self.face.start)
+                self._face_ready = True
+            except Exception as exc:
+                log.exception("face analyzer could not start")
+                await self._emit(
+                    AnalyzerFailed(
+                        interview_id=self.interview_id,
+                        t=self._clock(),
+                        analyzer="face",
+                        error=type(exc).__name__,
+                    )
+                )
+
+    def sink(self, kind: str, frame: Any) -> None:
+        """Take one media frame (called on the loop for every frame received)."""
+        if kind == "audio":
+            self._audio(frame)
+        elif kind == "video" and self.face is not None and self._face_ready:
+            self._video(frame)
+
+    def new_segment(self) -> None:
+        """A rejoin: audio restarts with a fresh resampler and clock anchor."""
+        self._resampler = AudioResampler16k()
+        self._audio_t = None
+
+    # -- audio ---------------------------------------------------------------
+
+    def _audio(self, frame: av.AudioFrame) -> None:
+        samples = self._resampler.convert(frame)
+        if not len(samples):
+            return
+        now = self._clock()
+        if self._audio_t is None or abs(now - self._audio_t) > 1.0:
+            # First audio, or the sample count drifted far from the clock (a gap): re-anchor.
+            self._audio_t = now - len(samples) / 16000
+        t = self._audio_t
+        self._audio_t = t + len(samples) / 16000
+        self.voice.push_audio(samples, t)
+        if self.transcriber is not None:
+            try:
+                self.transcriber.push_audio(samples, t)
+            except Exception:
+                log.exception("transcriber rejected audio")
+
+    # -- video -----------------------------------------------------------------
+
+    def _video(self, frame: av.VideoFrame) -> None:
+        assert self.sampler is not None
+        t = self._clock()
+        if not self.sampler.keep(t):
+            return
+        if self._face_busy:
+            self.frames_skipped += 1
+            return
+        self._face_busy = True
+        task = asyncio.ensure_future(self._analyze(frame, t))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _analyze_sync(self, frame: av.VideoFrame, t: float) -> list[Event]:
+        assert self.face is not None
+        self.frames_analyzed += 1
+        return self.face.push_frame(video_frame_to_rgb(frame), t)
+
+    async def _analyze(self, frame: av.VideoFrame, t: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            events = await loop.run_in_executor(self._pool, self._analyze_sync, frame, t)
+        finally:
+            self._face_busy = False
+        for event in events:
+            await self._emit(event)
+
+    # -- answers ---------------------------------------------------------------
+
+    async def answer_started(self, question_id: str) -> None:
+        """A question was shown: measures from now on belong to its answer."""
+        self._question = question_id
+        if self.face is not None and self._face_ready:
+            t = self._clock()
+            await asyncio.get_running_loop().run_in_executor(self._pool, self.face.start_answer, t)
+
+    async def answer_ended(self, question_id: str) -> None:
+        """The answer is over: emit the per-answer delivery summaries."""
+        if self._question != question_id:
+            return
+        self._question = None
+        t = self._clock()
+        await self._emit(self.voice.end_answer(question_id, self.language))
+        if self.face is not None and self._face_ready:
+            summary = await asyncio.get_running_loop().run_in_executor(
+                self._pool, self.face.end_answer, question_id, t
+            )
+            await self._emit(summary)
+
+    def words_heard(self, final: TranscriptFinal) -> None:
+        """Recognised words feed the voice measures (speaking rate, fillers)."""
+        self.voice.push_words(final.words)
+
+    async def aclose(self) -> None:
+        """Stop analysing; release the face model on its own thread."""
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception):
+                await task
+        if self.face is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.get_running_loop().run_in_executor(self._pool, self.face.close)
+        self._pool.shutdown(wait=False)
