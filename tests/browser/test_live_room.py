@@ -20,7 +20,7 @@ async def sign_in_page(page, base: str, next_path: str) -> None:  # type: ignore
     await page.fill("#email", ADMIN_EMAIL)
     await page.fill("#password", ADMIN_PASSWORD)
     await page.click("button[type=submit]")
-    await page.wait_for_url(f"**{next_path}")
+    await page.wait_for_url(lambda url: "/login" not in url and url.endswith(next_path))
 
 
 async def test_candidate_observer_and_review_in_real_chromium(

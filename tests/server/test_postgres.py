@@ -1,0 +1,56 @@
+"""The same storage code against the local PostgreSQL server (migrations, API, event log)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from analysis.events import TranscriptFinal
+from server.app import create_app
+from server.services import SERVICES
+from tests.server.helpers import consent, make_settings, new_interview, sign_in
+
+pytestmark = pytest.mark.postgres
+PG = "127.0.0.1:5432"
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    asyncpg = pytest.importorskip("asyncpg")
+    name = f"candor_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL at {PG} is not reachable: {exc}")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_migrations_api_and_event_log_work_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    app = create_app(make_settings(tmp_path, database_url=pg_url))
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client)
+        iv = await new_interview(client)
+        await consent(client, iv["invite_token"])
+        assert (await client.get(f"/i/{iv['invite_token']}")).status == 200
+        svc = app[SERVICES]
+        final = TranscriptFinal(interview_id=iv["id"], utterance_id="u-1", text="hello", t=1.0)
+        assert await svc.events.append(final) is True
+        assert await svc.events.append(final) is False  # a redelivered final is stored once
+        events = await (await client.get(f"/api/interviews/{iv['id']}/events")).json()
+        assert [e["type"] for e in events] == ["consent_recorded", "transcript_final"]
+        listed = await (await client.get("/api/interviews")).json()
+        assert [i["id"] for i in listed] == [iv["id"]]
+    # A second start on the same database finds the schema up to date and the admin present.
+    app2 = create_app(make_settings(tmp_path, database_url=pg_url))
+    async with TestClient(TestServer(app2)) as client2:
+        await sign_in(client2)
+        assert len(await (await client2.get("/api/interviews")).json()) == 1
