@@ -158,7 +158,7 @@ async def stream_clip(
 async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) -> list[dict]:
     """N simultaneous real-time streams of the same program: do finals stay within 3 s?"""
     program = np.concatenate(
-        [np.concatenate([c.audio, np.zeros(8_000, np.float32)]) for c in clips]
+        [np.concatenate([c.audio, np.zeros(19_200, np.float32)]) for c in clips]  # 1.2 s pauses
     )
     rows = []
     for n in counts:
