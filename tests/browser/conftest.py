@@ -39,7 +39,7 @@ class LiveServer:
 @pytest.fixture
 async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
     """The app on a loopback port (browsers need a real address)."""
-    app = create_app(make_settings(tmp_path))
+    app = create_app(make_settings(tmp_path, asr={"enabled": True}))
     server = TestServer(app, host="127.0.0.1")
     async with TestClient(server) as api:
         await sign_in(api)

@@ -71,6 +71,9 @@ async def test_candidate_observer_and_review_in_real_chromium(
         f"document.getElementById('question').textContent === '{question}'", timeout=5000
     )
     await obs.wait_for_selector("#timeline li[data-type=question_shown]")
+    # The candidate's speech (the fake microphone) is transcribed while they are connected.
+    await obs.wait_for_selector("#transcript p.final", timeout=40000)
+    assert await cand.evaluate("document.getElementById('ended').classList.contains('hidden')")
     ARTIFACTS.mkdir(exist_ok=True)
     await obs.screenshot(path=str(ARTIFACTS / "observer.png"))
 

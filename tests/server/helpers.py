@@ -24,6 +24,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "master_key": base64.b64encode(os.urandom(32)).decode(),
         "secret_key": base64.b64encode(os.urandom(32)).decode(),
         "facial_analysis": "off",
+        "asr": {"enabled": False},
         "models_dir": Path(__file__).resolve().parents[2] / "models",
     }
     base.update(overrides)
