@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -58,6 +59,11 @@ async def recover_recordings(svc: Services) -> int:
     return fixed
 
 
+def _report_preload(task: asyncio.Task[object]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("speech model failed to load", exc_info=task.exception())
+
+
 def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None) -> web.Application:
     """Build the app; services start and stop in cleanup_ctx. ``now`` replaces the clock."""
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
@@ -89,13 +95,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
             svc.transcribers = Transcribers(settings)
             if settings.asr.preload:
                 preload = svc.transcribers.preload()
-                preload.add_done_callback(
-                    lambda t: (
-                        t.cancelled()
-                        or t.exception() is None
-                        or log.error("speech model failed to load", exc_info=t.exception())
-                    )
-                )
+                preload.add_done_callback(_report_preload)
         app[SERVICES] = svc
         app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
         recovered = await recover_recordings(svc)
