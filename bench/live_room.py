@@ -52,6 +52,21 @@ SAMPLE_EVERY = 0.5
 SETTLE = 1.0  # seconds after the last first frame before the CPU window opens
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether server code in the tree differs from it."""
+
+    def git(*cmd: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *cmd], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    changed = git("status", "--porcelain", "--", "server", "media", "analysis", "config", "run.py")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": changed.splitlines()}
+
+
 def progress(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -666,6 +681,7 @@ async def main(args: argparse.Namespace) -> int:
             "load_avg_before": load_before,
             "note": "shared machine: other processes compete for the cores (see others %)",
         },
+        "code": code_version(),
         "settings": {
             "counts": counts,
             "seconds": args.seconds,
