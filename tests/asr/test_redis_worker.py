@@ -32,10 +32,24 @@ def _redis_or_skip() -> None:
         pytest.skip("no Redis at 127.0.0.1:6379")
 
 
-def start_worker(mode: str, stream: str, group: str, models_dir: Path,
-                 marker: Path | None = None) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "tests.asr.worker_proc", "--mode", mode, "--stream", stream,
-           "--group", group, "--claim-idle-ms", "1500", "--models-dir", str(models_dir)]
+def start_worker(
+    mode: str, stream: str, group: str, models_dir: Path, marker: Path | None = None
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.asr.worker_proc",
+        "--mode",
+        mode,
+        "--stream",
+        stream,
+        "--group",
+        group,
+        "--claim-idle-ms",
+        "1500",
+        "--models-dir",
+        str(models_dir),
+    ]
     if marker is not None:
         cmd += ["--marker", str(marker)]
     return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -80,7 +94,7 @@ async def test_a_killed_workers_utterance_is_transcribed_by_another_once(
         r = client._redis
         raw = await r.xrange(client.reply_to)
         await r.xadd(client.reply_to, raw[0][1])
-        await client.submit("iv-u0002", "iv", espeak_speech[: 16_000], t0=20.0, language="en")
+        await client.submit("iv-u0002", "iv", espeak_speech[:16_000], t0=20.0, language="en")
         second = await first_final(client, within=60)
         assert second.utterance_id == "iv-u0002"
         assert client.duplicates_dropped == 1
@@ -102,13 +116,24 @@ def test_a_job_becomes_a_final_on_the_interview_clock() -> None:
             from analysis.asr.engine import Hypothesis
             from analysis.asr.policy import Word
 
-            return Hypothesis([Word(" hello", 0.5, 0.9, 0.9), Word(" there", 1.0, 1.4, 0.8)],
-                              language=language or "en", avg_logprob=-0.2, duration=2.0)
+            return Hypothesis(
+                [Word(" hello", 0.5, 0.9, 0.9), Word(" there", 1.0, 1.4, 0.8)],
+                language=language or "en",
+                avg_logprob=-0.2,
+                duration=2.0,
+            )
 
     pcm = (np.zeros(32_000)).astype("<i2").tobytes()
     final = final_from_job(
-        {b"audio": pcm, b"t0": b"30.0", b"language": b"en", b"prompt": b"",
-         b"interview_id": b"iv", b"utterance_id": b"iv-u0009", b"reply_to": b"x"},
+        {
+            b"audio": pcm,
+            b"t0": b"30.0",
+            b"language": b"en",
+            b"prompt": b"",
+            b"interview_id": b"iv",
+            b"utterance_id": b"iv-u0009",
+            b"reply_to": b"x",
+        },
         Fake(),
     )
     assert final.text == "hello there"

@@ -109,8 +109,9 @@ class GatedTranscriber:
         self.gate = threading.Event()
         self.calls: list[int] = []
 
-    def transcribe(self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-                   beam_size: int = 1) -> Hypothesis:
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None, beam_size: int = 1
+    ) -> Hypothesis:
         self.gate.wait(30)
         self.calls.append(beam_size)
         seconds = len(audio) / 16_000

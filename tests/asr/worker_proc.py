@@ -20,8 +20,9 @@ class HangingTranscriber:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def transcribe(self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-                   beam_size: int = 1) -> Hypothesis:
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None, beam_size: int = 1
+    ) -> Hypothesis:
         self.marker.write_text("busy")
         while True:
             time.sleep(1)
@@ -38,8 +39,12 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(
         models_dir=args.models_dir,
-        asr=AsrSettings(redis_stream=args.stream, redis_group=args.group,
-                        claim_idle_ms=args.claim_idle_ms, final_beam_size=1),
+        asr=AsrSettings(
+            redis_stream=args.stream,
+            redis_group=args.group,
+            claim_idle_ms=args.claim_idle_ms,
+            final_beam_size=1,
+        ),
     )
     factory = (lambda: HangingTranscriber(args.marker)) if args.mode == "hang" else None
     asyncio.run(run_worker(settings, asyncio.Event(), factory))
