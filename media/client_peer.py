@@ -82,6 +82,7 @@ class CandidateClient:
         self.player: MediaPlayer | None = None
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
+        self.segment = 0
 
     async def join(
         self,
@@ -108,6 +109,7 @@ class CandidateClient:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await self.ws.send_json({"type": "offer", "sdp": self.pc.localDescription.sdp})
         answer = await self.next_message("answer")
+        self.segment = int(answer.get("segment", 0))
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
         return welcome
 

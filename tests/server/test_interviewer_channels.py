@@ -76,8 +76,15 @@ async def planned_interview(api: TestClient, plan: dict[str, Any] | None = None)
 
 async def join(api: TestClient, http: ClientSession, token: str) -> CandidateClient:
     cand = CandidateClient(str(api.make_url("")), token, http)
-    await cand.join(video=PatternVideoTrack())
-    return cand
+    answer = await cand.join(video=PatternVideoTrack())
+    # Media flowing means the peer connection is up (and there is something to record).
+    iid = answer["interview_id"]
+    async with asyncio.timeout(30):
+        while True:
+            events = await (await api.get(f"/api/interviews/{iid}/events")).json()
+            if any(e["type"] == "media_started" and e["segment"] == cand.segment for e in events):
+                return cand
+            await asyncio.sleep(0.1)
 
 
 async def test_a_three_question_interview_runs_to_completion(api: TestClient) -> None:
