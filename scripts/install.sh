@@ -11,6 +11,8 @@ say() { printf '\033[1m[candor]\033[0m %s\n' "$*"; }
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# A CJK font so the PDF report prints Mandarin (server/reports/pdf.py).
+[[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]] || need_apt+=(fonts-wqy-microhei)
 if [[ $WITH_TEST == 1 ]]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)

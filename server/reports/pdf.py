@@ -220,9 +220,12 @@ def render_pdf(view: ReportView) -> bytes:
         doc.text_(doc.label("none"), color=MUTED)
 
     doc.heading(doc.label("decisions"))
-    for d in view.decisions:
-        note = f" — {d.note}" if d.note else ""
-        doc.text_(f"• {d.at:%Y-%m-%d %H:%M} UTC · {d.person} · {d.decision}{note}", size=10)
+    for decision in view.decisions:
+        note = f" — {decision.note}" if decision.note else ""
+        doc.text_(
+            f"• {decision.at:%Y-%m-%d %H:%M} UTC · {decision.person} · {decision.decision}{note}",
+            size=10,
+        )
     if not view.decisions:
         doc.text_(doc.label("none"), color=MUTED)
     if not doc.unicode:

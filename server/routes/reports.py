@@ -273,7 +273,7 @@ async def get_decision(request: web.Request) -> web.Response:
 async def decide(request: web.Request) -> web.Response:
     """A person advances, holds or rejects the candidate; recorded with person and time."""
     who = principal(request)
-    interview, job, svc = await _interview_and_job(request, who)
+    interview, _job, svc = await _interview_and_job(request, who)
     body = await read_json(request, DecisionIn)
     if interview.status != "finished":
         raise Conflict("Decide after the interview has finished.", code="not_finished")
