@@ -26,7 +26,7 @@ class AsrSettings(BaseSettings):
     enabled: bool = Field(True, description="Transcribe live (needs the candidate's AI consent).")
     preload: bool = Field(True, description="Load the model at start, not at the first join.")
     mode: Literal["inprocess", "redis"] = Field(
-        "inprocess", description="Finals by in-process threads, or by `run.py worker` via Redis."
+        "inprocess", description="Passes run in-process (threads) or by `run.py worker` via Redis."
     )
     model: str = Field(
         "bundled-base",
@@ -44,7 +44,7 @@ class AsrSettings(BaseSettings):
     redis_stream: str = Field("candor:asr:jobs", description="Redis Stream of utterance jobs.")
     redis_group: str = Field("asr-workers", description="Consumer group of transcription workers.")
     claim_idle_ms: int = Field(
-        30_000, description="A job pending this long on a silent worker is claimed by another."
+        4_000, description="A final pass idle this long on a silent worker is claimed by another."
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from analysis.asr.engine import Transcriber
 from analysis.asr.scheduler import AsrScheduler
 from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.asr.vad import VadSettings
@@ -37,13 +38,23 @@ class Transcribers:
     async def _ensure_scheduler(self) -> AsrScheduler:
         async with self._lock:
             if self.scheduler is None:
-                from analysis.asr.engine import WhisperEngine
-
                 asr = self.settings.asr
-                engine = await asyncio.to_thread(
-                    WhisperEngine.from_settings, asr, self.settings.models_dir
-                )
-                await asyncio.to_thread(engine.load)
+                engine: Transcriber
+                if asr.mode == "redis":
+                    # passes run on `run.py worker` processes; workers = passes in flight
+                    from analysis.asr.remote import RedisEngine
+
+                    remote = RedisEngine.from_settings(self.settings)
+                    await asyncio.to_thread(remote.start)
+                    engine = remote
+                else:
+                    from analysis.asr.engine import WhisperEngine
+
+                    local = await asyncio.to_thread(
+                        WhisperEngine.from_settings, asr, self.settings.models_dir
+                    )
+                    await asyncio.to_thread(local.load)
+                    engine = local
                 self.scheduler = AsrScheduler(engine, workers=asr.workers)
                 await self.scheduler.start()
             return self.scheduler

@@ -1,47 +1,48 @@
-"""Transcription workers fed through a Redis Stream consumer group (at-least-once).
+"""Transcription workers fed through Redis Streams consumer groups (``python run.py worker``).
 
-The server submits one job per finished utterance (``RedisTranscriptionClient.submit``);
-``run_worker`` processes in any number of processes read the group, transcribe, append a
-``TranscriptFinal`` to the job's reply stream, then acknowledge. A worker that dies
-leaves its job pending; after ``claim_idle_ms`` another worker claims it (XAUTOCLAIM).
-A job can therefore be answered twice; the client yields each utterance_id once.
+A worker process loads the model once and runs ``settings.asr.workers`` consumers. Each
+consumer takes passes queued by the server's ``RedisEngine`` (see ``remote.py``), finals
+before partials:
+
+1. a final pass left pending by a silent worker for ``claim_idle_ms`` (XAUTOCLAIM);
+2. a new final pass; 3. a new partial pass; else block on both streams.
+
+A final pass is answered (pushed to its reply list), then acknowledged and deleted, so a
+crash means a retry by another worker (at-least-once; the server takes the first answer).
+While it runs, the worker re-claims it every ``claim_idle_ms / 3`` so a slow pass is not
+stolen. A pass delivered ``max_deliveries`` times is answered with an error instead of
+crashing workers forever. Partial passes are acknowledged when read (best effort) and
+answered as dropped when they start after their deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from analysis.asr.engine import Transcriber
-from analysis.asr.policy import join_words
-from analysis.events import TranscriptFinal, WordTiming
+from analysis.asr.remote import REPLY_TTL_S, JobKeys, RemoteJob, answer, decode_job
+from analysis.asr.scheduler import Priority
 
 if TYPE_CHECKING:
     from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STREAM = "candor:asr:jobs"
-DEFAULT_GROUP = "asr-workers"
-RESULT_MAXLEN = 10_000
+Message = tuple[str, bytes, dict[bytes, bytes]]  # stream, message id, fields
 
 
 def _redis(url: str) -> Any:
     import redis.asyncio as aioredis
 
     return aioredis.from_url(url)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def ensure_group(r: Any, stream: str, group: str) -> None:
@@ -55,81 +56,171 @@ async def ensure_group(r: Any, stream: str, group: str) -> None:
             raise
 
 
-def final_from_job(fields: dict[bytes, bytes], transcriber: Transcriber,
-                   beam_size: int = 5) -> TranscriptFinal:
-    """Transcribe one job (blocking) into its TranscriptFinal."""
-    audio = np.frombuffer(fields[b"audio"], dtype="<i2").astype(np.float32) / 32768.0
-    t0 = float(fields[b"t0"])
-    language = _text(fields.get(b"language", b"")) or None
-    prompt = _text(fields.get(b"prompt", b""))
-    hyp = transcriber.transcribe(audio, prompt, language, beam_size)
-    words = [
-        WordTiming(word=w.text.strip(), start=round(t0 + w.start, 3), end=round(t0 + w.end, 3),
-                   probability=round(w.probability, 4))
-        for w in hyp.words
-    ]
-    return TranscriptFinal(
-        interview_id=_text(fields[b"interview_id"]), t=t0 + len(audio) / 16_000,
-        utterance_id=_text(fields[b"utterance_id"]), text=join_words(hyp.words),
-        words=words, language=hyp.language, avg_logprob=hyp.avg_logprob,
-        start=words[0].start if words else t0, end=words[-1].end if words else t0,
-    )
+def consumer_name() -> str:
+    """``host-pid-random``: unique, and tells an operator which process holds a job."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class RedisAsrWorker:
-    """One consumer of the job group; ``run()`` until ``stop_event`` is set."""
+    """One consumer of both job streams; ``run()`` until ``stop_event`` is set."""
 
     def __init__(
-        self, redis: Any, transcriber: Transcriber, *, stream: str = DEFAULT_STREAM,
-        group: str = DEFAULT_GROUP, consumer: str | None = None, claim_idle_ms: int = 30_000,
-        block_ms: int = 1_000, beam_size: int = 5,
+        self, redis: Any, transcriber: Transcriber, *, stream: str, group: str,
+        consumer: str | None = None, claim_idle_ms: int = 4_000, block_ms: int = 1_000,
+        max_deliveries: int = 3, clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
         self.transcriber = transcriber
-        self.stream = stream
-        self.group = group
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.keys = JobKeys(stream, group)
+        self.consumer = consumer or consumer_name()
         self.claim_idle_ms = claim_idle_ms
         self.block_ms = block_ms
-        self.beam_size = beam_size
+        self.max_deliveries = max_deliveries
+        self._clock = clock
+        self._last_sweep = 0.0
         self.processed = 0
+        self.dropped = 0
 
-    async def _claim(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """Jobs left pending by a worker that went silent."""
+    # ---- taking jobs -------------------------------------------------------------
+
+    async def _claim_final(self) -> list[Message]:
         reply = await self.redis.xautoclaim(
-            self.stream, self.group, self.consumer, min_idle_time=self.claim_idle_ms,
-            start_id="0-0", count=1,
+            self.keys.finals, self.keys.group, self.consumer,
+            min_idle_time=self.claim_idle_ms, start_id="0-0", count=1,
         )
-        return [(mid, fields) for mid, fields in reply[1] if fields]
+        return [(self.keys.finals, mid, fields) for mid, fields in reply[1] if fields]
 
-    async def _read(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _read(self, streams: dict[str, str], block: int | None) -> list[Message]:
         reply = await self.redis.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=1, block=self.block_ms
+            self.keys.group, self.consumer, streams, count=1, block=block
         )
-        return [item for _, items in reply or [] for item in items]
+        messages: list[Message] = []
+        for stream, items in reply or []:
+            name = stream.decode() if isinstance(stream, bytes) else str(stream)
+            messages += [(name, mid, fields) for mid, fields in items if fields]
+        # partials are best effort: acknowledged when read, never claimed by another worker
+        for name, mid, _ in messages:
+            if name == self.keys.partials:
+                await self._forget(name, mid)
+        return sorted(messages, key=lambda m: m[0] != self.keys.finals)
 
-    async def handle(self, message_id: bytes, fields: dict[bytes, bytes]) -> None:
-        """Transcribe, publish the final, then acknowledge (so a crash means a retry)."""
-        final = await asyncio.to_thread(final_from_job, fields, self.transcriber, self.beam_size)
-        reply_to = _text(fields[b"reply_to"])
-        await self.redis.xadd(
-            reply_to, {"utterance_id": final.utterance_id, "event": final.model_dump_json()},
-            maxlen=RESULT_MAXLEN, approximate=True,
+    async def next_jobs(self) -> list[Message]:
+        """The most urgent work: abandoned finals, new finals, new partials (finals first)."""
+        await self._sweep_partials()
+        return (
+            await self._claim_final()
+            or await self._read({self.keys.finals: ">"}, None)
+            or await self._read({self.keys.partials: ">"}, None)
+            or await self._read({self.keys.finals: ">", self.keys.partials: ">"}, self.block_ms)
         )
-        await self.redis.xack(self.stream, self.group, message_id)
-        self.processed += 1
+
+    async def _sweep_partials(self) -> None:
+        """Drop partials a worker died between reading and acknowledging (rare)."""
+        now = self._clock()
+        if now - self._last_sweep < self.claim_idle_ms / 1000:
+            return
+        self._last_sweep = now
+        reply = await self.redis.xautoclaim(
+            self.keys.partials, self.keys.group, self.consumer,
+            min_idle_time=self.claim_idle_ms, start_id="0-0", count=100, justid=True,
+        )
+        # redis-py answers JUSTID with the bare list of ids
+        for mid in reply:
+            await self._forget(self.keys.partials, mid)
+
+    # ---- doing jobs --------------------------------------------------------------
+
+    async def _forget(self, stream: str, message_id: bytes) -> None:
+        await self.redis.xack(stream, self.keys.group, message_id)
+        await self.redis.xdel(stream, message_id)
+
+    async def _reply(self, job_id: str, body: str) -> None:
+        key = self.keys.reply(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, body)
+            pipe.expire(key, REPLY_TTL_S)
+            await pipe.execute()
+
+    async def _deliveries(self, message_id: bytes) -> int:
+        rows = await self.redis.xpending_range(
+            self.keys.finals, self.keys.group, min=message_id, max=message_id, count=1
+        )
+        return int(rows[0]["times_delivered"]) if rows else 1
+
+    async def _keep_claimed(self, message_id: bytes) -> None:
+        """Reset the job's idle time so live workers do not take a slow pass away."""
+        while True:
+            await asyncio.sleep(self.claim_idle_ms / 3000)
+            await self.redis.xclaim(
+                self.keys.finals, self.keys.group, self.consumer, min_idle_time=0,
+                message_ids=[message_id], justid=True,
+            )
+
+    async def _transcribe(self, job: RemoteJob, message_id: bytes, final: bool) -> str:
+        heartbeat = asyncio.create_task(self._keep_claimed(message_id)) if final else None
+        try:
+            inp = job.inp
+            hyp = await asyncio.to_thread(
+                self.transcriber.transcribe, inp.audio, inp.prompt, inp.language, inp.beam_size
+            )
+            return answer(job.job_id, self.consumer, hypothesis=hyp)
+        except Exception as exc:
+            log.exception("transcription pass failed", extra={"job": job.job_id})
+            return answer(job.job_id, self.consumer, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if heartbeat is not None:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await heartbeat
+
+    async def handle(self, stream: str, message_id: bytes, fields: dict[bytes, bytes]) -> None:
+        """Run one pass and answer it; a final is acknowledged only after its answer."""
+        job = decode_job(fields)
+        final = stream == self.keys.finals and job.priority == Priority.FINAL
+        if self._clock() > job.deadline:
+            # nobody waits for it any more (a stale partial, or a final the server gave up on)
+            self.dropped += 1
+            await self._reply(job.job_id, answer(job.job_id, self.consumer, dropped=True))
+        elif final and await self._deliveries(message_id) > self.max_deliveries:
+            await self._reply(job.job_id, answer(
+                job.job_id, self.consumer,
+                error=f"pass abandoned by {self.max_deliveries} workers",
+            ))
+        else:
+            await self._reply(job.job_id, await self._transcribe(job, message_id, final))
+            self.processed += 1
+        if stream == self.keys.finals:
+            await self._forget(stream, message_id)
 
     async def run(self, stop_event: asyncio.Event) -> None:
-        """Claim abandoned jobs first, then read new ones, until stopped."""
-        await ensure_group(self.redis, self.stream, self.group)
+        """Take and answer jobs until stopped."""
+        for stream in (self.keys.finals, self.keys.partials):
+            await ensure_group(self.redis, stream, self.keys.group)
         while not stop_event.is_set():
-            batch = await self._claim() or await self._read()
-            for message_id, fields in batch:
+            try:
+                batch = await self.next_jobs()
+            except Exception:
+                log.exception("could not read transcription jobs; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            for stream, message_id, fields in batch:
                 try:
-                    await self.handle(message_id, fields)
+                    await self.handle(stream, message_id, fields)
                 except Exception:
                     # left pending: another worker (or this one) retries after claim_idle_ms
-                    log.exception("transcription job failed", extra={"job": _text(message_id)})
+                    log.exception("transcription job failed", extra={"message": message_id})
+        await self._leave()
+
+    async def _leave(self) -> None:
+        """Remove this consumer from the group if it holds nothing (tidy XINFO output)."""
+        with contextlib.suppress(Exception):
+            pending = await self.redis.xpending_range(
+                self.keys.finals, self.keys.group, min="-", max="+", count=1,
+                consumername=self.consumer,
+            )
+            if not pending:
+                for stream in (self.keys.finals, self.keys.partials):
+                    await self.redis.xgroup_delconsumer(stream, self.keys.group, self.consumer)
 
 
 async def run_worker(
@@ -151,83 +242,12 @@ async def run_worker(
         workers = [
             RedisAsrWorker(
                 r, transcriber, stream=asr.redis_stream, group=asr.redis_group,
-                claim_idle_ms=asr.claim_idle_ms, beam_size=asr.final_beam_size,
+                claim_idle_ms=asr.claim_idle_ms,
             )
             for _ in range(max(1, asr.workers))
         ]
+        log.info("transcription workers ready",
+                 extra={"consumers": [w.consumer for w in workers], "stream": asr.redis_stream})
         await asyncio.gather(*(w.run(stop_event) for w in workers))
     finally:
         await r.aclose()
-
-
-class RedisTranscriptionClient:
-    """Submit finished utterances to the workers; ``results()`` yields each final once."""
-
-    def __init__(
-        self, redis_url: str, *, stream: str = DEFAULT_STREAM, group: str = DEFAULT_GROUP,
-        reply_to: str | None = None, remember: int = 10_000,
-    ) -> None:
-        self.redis_url = redis_url
-        self.stream = stream
-        self.group = group
-        self.reply_to = reply_to or f"{stream}:results:{uuid.uuid4().hex}"
-        self._remember = remember
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._last_id = "0-0"
-        self._redis: Any = None
-        self.duplicates_dropped = 0
-
-    async def start(self) -> None:
-        """Connect and make sure the job group exists."""
-        if self._redis is None:
-            self._redis = _redis(self.redis_url)
-            await ensure_group(self._redis, self.stream, self.group)
-
-    async def aclose(self) -> None:
-        """Disconnect (the reply stream is left for Redis to expire)."""
-        if self._redis is not None:
-            await self._redis.expire(self.reply_to, 3600)
-            await self._redis.aclose()
-            self._redis = None
-
-    async def __aenter__(self) -> RedisTranscriptionClient:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def submit(
-        self, utterance_id: str, interview_id: str, audio: np.ndarray, t0: float,
-        language: str | None = None, prompt: str = "",
-    ) -> str:
-        """Queue one utterance (16 kHz mono float32 starting at interview time ``t0``)."""
-        await self.start()
-        pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767).astype("<i2")
-        message_id = await self._redis.xadd(self.stream, {
-            "utterance_id": utterance_id, "interview_id": interview_id, "t0": repr(float(t0)),
-            "language": language or "", "prompt": prompt, "audio": pcm.tobytes(),
-            "reply_to": self.reply_to,
-        })
-        return _text(message_id)
-
-    def _first_time(self, utterance_id: str) -> bool:
-        if utterance_id in self._seen:
-            self.duplicates_dropped += 1
-            return False
-        self._seen[utterance_id] = None
-        if len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
-        return True
-
-    async def results(self, block_ms: int = 1_000) -> AsyncIterator[TranscriptFinal]:
-        """Finals in arrival order, each utterance_id once (duplicates from retries dropped)."""
-        await self.start()
-        while True:
-            reply = await self._redis.xread({self.reply_to: self._last_id}, block=block_ms)
-            for _, items in reply or []:
-                for message_id, fields in items:
-                    self._last_id = _text(message_id)
-                    final = TranscriptFinal.model_validate_json(fields[b"event"])
-                    if self._first_time(final.utterance_id):
-                        yield final

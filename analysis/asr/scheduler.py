@@ -9,6 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,6 +52,23 @@ class PassInput:
     prompt: str
     language: str | None
     beam_size: int = 1
+
+
+class PassDropped(Exception):
+    """An engine gave up a pass nobody needs any more (a stale remote partial): result None."""
+
+
+@runtime_checkable
+class RemoteTranscriber(Protocol):
+    """An engine whose passes run elsewhere (Redis workers): told each pass's priority."""
+
+    def transcribe_pass(self, inp: PassInput, priority: Priority) -> Hypothesis:
+        """Run one pass remotely (blocking, in a scheduler thread)."""
+        ...
+
+    def close(self) -> None:
+        """Wake threads waiting for remote answers (called before the threads are joined)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -114,6 +132,8 @@ class AsrScheduler:
         for job in list(self._pending):
             job.future.cancel()
         self._pending.clear()
+        if isinstance(self.engine, RemoteTranscriber):
+            self.engine.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
@@ -180,7 +200,7 @@ class AsrScheduler:
                     continue
                 began = time.perf_counter()
                 hyp = await loop.run_in_executor(
-                    self._executor, self._transcribe, inp
+                    self._executor, self._transcribe, inp, job.priority
                 )
                 self.metrics.inference_seconds += time.perf_counter() - began
                 self.metrics.audio_seconds += hyp.duration
@@ -193,6 +213,9 @@ class AsrScheduler:
             except asyncio.CancelledError:
                 job.future.cancel()
                 raise
+            except PassDropped:
+                if not job.future.done():
+                    job.future.set_result(None)
             except Exception as exc:
                 self.metrics.failures += 1
                 if not job.future.done():
@@ -200,5 +223,7 @@ class AsrScheduler:
             finally:
                 self._done(job)
 
-    def _transcribe(self, inp: PassInput) -> Hypothesis:
+    def _transcribe(self, inp: PassInput, priority: Priority) -> Hypothesis:
+        if isinstance(self.engine, RemoteTranscriber):
+            return self.engine.transcribe_pass(inp, priority)
         return self.engine.transcribe(inp.audio, inp.prompt, inp.language, inp.beam_size)

@@ -1,5 +1,5 @@
-"""Worker mode against the real Redis: a killed worker's utterance is finished by another,
-and the consumer sees each final once."""
+"""Worker mode against the real Redis: passes travel as jobs, finals first, stale partials
+dropped, silent workers reported, and a killed worker's final pass finished by another."""
 
 from __future__ import annotations
 
@@ -9,13 +9,25 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from analysis.asr.redis_worker import RedisTranscriptionClient, final_from_job
-from analysis.events import TranscriptFinal
+from analysis.asr.engine import Hypothesis
+from analysis.asr.policy import Word
+from analysis.asr.redis_worker import RedisAsrWorker
+from analysis.asr.remote import (
+    JobKeys,
+    RedisEngine,
+    RemotePassError,
+    RemotePassTimeout,
+    decode_job,
+    encode_job,
+)
+from analysis.asr.scheduler import AsrScheduler, PassDropped, PassInput, Priority
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -32,110 +44,216 @@ def _redis_or_skip() -> None:
         pytest.skip("no Redis at 127.0.0.1:6379")
 
 
-def start_worker(
-    mode: str, stream: str, group: str, models_dir: Path, marker: Path | None = None
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "tests.asr.worker_proc",
-        "--mode",
-        mode,
-        "--stream",
-        stream,
-        "--group",
-        group,
-        "--claim-idle-ms",
-        "1500",
-        "--models-dir",
-        str(models_dir),
-    ]
-    if marker is not None:
-        cmd += ["--marker", str(marker)]
-    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+@pytest.fixture
+async def keys() -> AsyncIterator[JobKeys]:
+    """A stream and group of this test only; everything under it is deleted afterwards."""
+    _redis_or_skip()
+    import redis.asyncio as aioredis
+
+    k = JobKeys(f"candor:test:asr:{uuid.uuid4().hex[:8]}", "asr-test")
+    yield k
+    r = aioredis.from_url(REDIS_URL)
+    async for key in r.scan_iter(match=f"{k.stream}*"):
+        await r.delete(key)
+    await r.aclose()
 
 
-async def first_final(client: RedisTranscriptionClient, within: float) -> TranscriptFinal:
-    async with asyncio.timeout(within):
-        async for final in client.results(block_ms=500):
-            return final
-    raise AssertionError("results ended")
+class ScriptedTranscriber:
+    """Says the same two words for any audio; records the beam size of each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 1,
+    ) -> Hypothesis:
+        self.calls.append(beam_size)
+        return Hypothesis(
+            [Word(" hello", 0.5, 0.9, 0.9), Word(" there", 1.0, 1.4, 0.8)],
+            language=language or "en", avg_logprob=-0.2, duration=len(audio) / 16_000,
+        )
+
+
+def a_pass(beam: int = 1, seconds: float = 2.0) -> PassInput:
+    return PassInput(np.zeros(int(16_000 * seconds), np.float32), "prompt", "en", beam)
+
+
+async def run_consumer(keys: JobKeys, transcriber: ScriptedTranscriber, stop: asyncio.Event,
+                       claim_idle_ms: int = 4_000, max_deliveries: int = 3) -> RedisAsrWorker:
+    import redis.asyncio as aioredis
+
+    r = aioredis.from_url(REDIS_URL)
+    worker = RedisAsrWorker(r, transcriber, stream=keys.stream, group=keys.group, block_ms=200,
+                            claim_idle_ms=claim_idle_ms, max_deliveries=max_deliveries)
+    try:
+        await worker.run(stop)
+    finally:
+        await r.aclose()
+    return worker
+
+
+def test_a_pass_survives_the_wire_format() -> None:
+    inp = PassInput(np.linspace(-0.5, 0.5, 1600, dtype=np.float32), "earlier words", "zh", 5)
+    fields = {k.encode(): v if isinstance(v, bytes) else str(v).encode()
+              for k, v in encode_job("j1", inp, Priority.FINAL, 123.5).items()}
+    job = decode_job(fields)
+    assert (job.job_id, job.priority, job.deadline) == ("j1", Priority.FINAL, 123.5)
+    assert (job.inp.prompt, job.inp.language, job.inp.beam_size) == ("earlier words", "zh", 5)
+    assert np.abs(job.inp.audio - inp.audio).max() < 1e-4
+
+
+async def test_passes_run_on_a_worker_finals_first(keys: JobKeys) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group)
+    engine.start()
+    transcriber = ScriptedTranscriber()
+    stop = asyncio.Event()
+    # queued before any worker runs: the final (beam 5) must be served before the partial
+    partial = asyncio.create_task(asyncio.to_thread(
+        engine.transcribe_pass, a_pass(beam=1), Priority.PARTIAL))
+    await asyncio.sleep(0.2)
+    final = asyncio.create_task(asyncio.to_thread(
+        engine.transcribe_pass, a_pass(beam=5), Priority.FINAL))
+    await asyncio.sleep(0.2)
+    consumer = asyncio.create_task(run_consumer(keys, transcriber, stop))
+    try:
+        hyp = await asyncio.wait_for(final, 10)
+        assert hyp.text == "hello there" and hyp.words[1].start == 1.0
+        assert (await asyncio.wait_for(partial, 10)).text == "hello there"
+    finally:
+        stop.set()
+        worker = await consumer
+    assert transcriber.calls == [5, 1]
+    assert worker.processed == 2
+    assert engine.metrics.answers == 2
+
+
+async def test_a_stale_partial_is_dropped_not_transcribed(keys: JobKeys) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, partial_ttl_s=0.1)
+    engine.start()
+    pending = asyncio.create_task(asyncio.to_thread(
+        engine.transcribe_pass, a_pass(), Priority.PARTIAL))
+    await asyncio.sleep(0.5)  # nobody took it before its deadline
+    transcriber = ScriptedTranscriber()
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(run_consumer(keys, transcriber, stop))
+    try:
+        with pytest.raises(PassDropped):
+            await asyncio.wait_for(pending, 10)
+    finally:
+        stop.set()
+        await consumer
+    assert transcriber.calls == []
+
+
+async def test_without_workers_a_final_is_reported_and_a_partial_dropped(keys: JobKeys) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=0.5,
+                         partial_wait_s=0.3)
+    engine.start()
+    with pytest.raises(RemotePassTimeout):
+        await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.FINAL)
+    with pytest.raises(PassDropped):
+        await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.PARTIAL)
+    assert (engine.metrics.final_timeouts, engine.metrics.partials_dropped) == (1, 1)
+
+
+async def test_a_scheduler_over_redis_yields_none_for_a_dropped_pass(keys: JobKeys) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, partial_wait_s=0.3)
+    async with AsrScheduler(engine, workers=2) as scheduler:
+        await asyncio.to_thread(engine.start)
+        job = scheduler.submit(a_pass, Priority.PARTIAL)
+        assert await asyncio.wait_for(job.future, 10) is None
+
+
+async def test_a_pass_that_keeps_killing_workers_is_answered_with_an_error(
+    keys: JobKeys,
+) -> None:
+    import redis.asyncio as aioredis
+
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group)
+    engine.start()
+    waiting = asyncio.create_task(asyncio.to_thread(
+        engine.transcribe_pass, a_pass(), Priority.FINAL))
+    r: Any = aioredis.from_url(REDIS_URL)
+    try:
+        # three workers took it in turn and vanished
+        await asyncio.sleep(0.3)
+        await r.xreadgroup(keys.group, "gone-0", {keys.finals: ">"})
+        ids = [m for m, _ in await r.xrange(keys.finals)]
+        for n in (1, 2):
+            await r.xclaim(keys.finals, keys.group, f"gone-{n}", 0, ids)
+        stop = asyncio.Event()
+        transcriber = ScriptedTranscriber()
+        consumer = asyncio.create_task(
+            run_consumer(keys, transcriber, stop, claim_idle_ms=100, max_deliveries=3))
+        try:
+            with pytest.raises(RemotePassError, match="abandoned"):
+                await asyncio.wait_for(waiting, 10)
+        finally:
+            stop.set()
+            await consumer
+        assert transcriber.calls == []
+        assert (await r.xpending(keys.finals, keys.group))["pending"] == 0
+    finally:
+        await r.aclose()
+
+
+def start_worker(keys: JobKeys, models_dir: Path, marker: Path | None = None,
+                 ) -> subprocess.Popen[bytes]:
+    """``hang`` mode (signals it holds a job, never answers) or ``python run.py worker``."""
+    env = {
+        **os.environ, "PYTHONPATH": str(ROOT), "CANDOR_REDIS_URL": REDIS_URL,
+        "CANDOR_ASR__REDIS_STREAM": keys.stream, "CANDOR_ASR__REDIS_GROUP": keys.group,
+        "CANDOR_ASR__CLAIM_IDLE_MS": "1500", "CANDOR_MODELS_DIR": str(models_dir),
+    }
+    if marker is None:
+        cmd = [sys.executable, "run.py", "worker"]
+    else:
+        cmd = [sys.executable, "-m", "tests.asr.worker_proc", "--mode", "hang",
+               "--stream", keys.stream, "--group", keys.group, "--claim-idle-ms", "1500",
+               "--models-dir", str(models_dir), "--marker", str(marker)]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env)
 
 
 @pytest.mark.model
-async def test_a_killed_workers_utterance_is_transcribed_by_another_once(
-    espeak_speech: np.ndarray, models_dir: Path, tmp_path: Path
+async def test_a_killed_workers_final_pass_is_finished_by_another_once(
+    keys: JobKeys, espeak_speech: np.ndarray, models_dir: Path, tmp_path: Path
 ) -> None:
-    _redis_or_skip()
-    name = f"candor:test:asr:{uuid.uuid4().hex[:8]}"
-    group = "asr-test"
+    import redis.asyncio as aioredis
+
     marker = tmp_path / "busy"
-    hanging = start_worker("hang", name, group, models_dir, marker)
+    hanging = start_worker(keys, models_dir, marker)
     rescuer: subprocess.Popen[bytes] | None = None
-    client = RedisTranscriptionClient(REDIS_URL, stream=name, group=group)
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=90)
+    engine.start()
+    r = aioredis.from_url(REDIS_URL)
     try:
-        await client.start()
-        await client.submit("iv-u0001", "iv", espeak_speech, t0=12.0, language="en")
+        inp = PassInput(espeak_speech, "", "en", 1)
+        waiting = asyncio.create_task(
+            asyncio.to_thread(engine.transcribe_pass, inp, Priority.FINAL))
         for _ in range(200):
             if marker.exists():
                 break
             await asyncio.sleep(0.1)
         assert marker.exists(), "the first worker never took the job"
+        holder = (await r.xpending(keys.finals, keys.group))["consumers"][0]["name"]
         hanging.send_signal(signal.SIGKILL)
         hanging.wait(timeout=10)
 
-        rescuer = start_worker("real", name, group, models_dir)
-        final = await first_final(client, within=90)
-        assert final.utterance_id == "iv-u0001"
-        assert "country" in final.text.lower()
-        assert final.words and final.words[0].start >= 12.0
+        rescuer = start_worker(keys, models_dir)
+        hyp = await asyncio.wait_for(waiting, 90)
+        assert "country" in hyp.text.lower()
+        (job_id, answered_by), = engine.answered_by.items()
+        assert answered_by != holder.decode() and str(rescuer.pid) in answered_by
 
-        # a late duplicate answer for the same utterance (a retried job) is dropped
-        r = client._redis
-        raw = await r.xrange(client.reply_to)
-        await r.xadd(client.reply_to, raw[0][1])
-        await client.submit("iv-u0002", "iv", espeak_speech[:16_000], t0=20.0, language="en")
-        second = await first_final(client, within=60)
-        assert second.utterance_id == "iv-u0002"
-        assert client.duplicates_dropped == 1
-        pending = await r.xpending(name, group)
-        assert pending["pending"] == 0
+        # a late duplicate answer (the killed worker's retry) is never read
+        await r.rpush(keys.reply(job_id), b'{"job_id": "%s", "error": "late"}' % job_id.encode())
+        assert engine.metrics.answers == 1
+        assert (await r.xpending(keys.finals, keys.group))["pending"] == 0
+        assert await r.xlen(keys.finals) == 0
     finally:
         for proc in (hanging, rescuer):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=10)
-        if client._redis is not None:
-            await client._redis.delete(name, client.reply_to)
-        await client.aclose()
-
-
-def test_a_job_becomes_a_final_on_the_interview_clock() -> None:
-    class Fake:
-        def transcribe(self, audio, prompt="", language=None, beam_size=1):  # type: ignore[no-untyped-def]
-            from analysis.asr.engine import Hypothesis
-            from analysis.asr.policy import Word
-
-            return Hypothesis(
-                [Word(" hello", 0.5, 0.9, 0.9), Word(" there", 1.0, 1.4, 0.8)],
-                language=language or "en",
-                avg_logprob=-0.2,
-                duration=2.0,
-            )
-
-    pcm = (np.zeros(32_000)).astype("<i2").tobytes()
-    final = final_from_job(
-        {
-            b"audio": pcm,
-            b"t0": b"30.0",
-            b"language": b"en",
-            b"prompt": b"",
-            b"interview_id": b"iv",
-            b"utterance_id": b"iv-u0009",
-            b"reply_to": b"x",
-        },
-        Fake(),
-    )
-    assert final.text == "hello there"
-    assert (final.start, final.end) == (30.5, 31.4)
-    assert final.utterance_id == "iv-u0009"
+                proc.wait(timeout=15)
+        await r.aclose()
