@@ -55,6 +55,10 @@ LABELS: dict[str, dict[str, str]] = {
         "is always a recorded human decision.",
         "zh": "AI 评分仅为建议。候选人进入下一轮或被拒绝，始终由人作出并记录决定。",
     },
+    "st_awaiting_review": {"en": "awaiting review", "zh": "待评估"},
+    "st_advanced": {"en": "advanced", "zh": "进入下一轮"},
+    "st_on_hold": {"en": "on hold", "zh": "待定"},
+    "st_rejected": {"en": "not advanced", "zh": "不通过"},
     "rate": {"en": "rate", "zh": "语速"},
     "pauses": {"en": "pauses", "zh": "停顿占比"},
     "fillers": {"en": "fillers", "zh": "口头禅"},
@@ -139,9 +143,10 @@ def render_pdf(view: ReportView) -> bytes:
         color=MUTED,
     )
     doc.ln(2)
+    status = doc.label("st_" + report.status.status)
     doc.text_(
         f"{doc.label('total')}: {_num(score.total)} / 100    {doc.label('scorer')}: "
-        f"{score.scorer_version}    {doc.label('status')}: {report.status.status}",
+        f"{score.scorer_version}    {doc.label('status')}: {status}",
         size=12,
     )
     doc.text_(score.recommendation.text, size=10)

@@ -258,6 +258,12 @@ async def test_report_shows_followups_ratings_beside_ai_and_focus_points(
     assert_pdf_first_page_not_blank(data, tmp_path, "report-en")
 
 
+def pdf_text(path: Path) -> str:
+    """Text of page 1 (poppler's pdftotext)."""
+    cmd = ["pdftotext", "-l", "1", str(path), "-"]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
 def assert_pdf_first_page_not_blank(data: bytes, tmp_path: Path, name: str) -> Path:
     """Render page 1 with poppler and check it has ink; keep the PNG in test-artifacts/."""
     if shutil.which("pdftoppm") is None:
@@ -564,3 +570,86 @@ async def test_job_scoring_options_drive_the_recommendation(
     assert score["recommendation"]["kind"] in ("advance", "insufficient_evidence")
     status = (await (await api.get(f"/api/interviews/{iid}/decision")).json())["status"]
     assert status["status"] == "awaiting_review"  # a recommendation is not a decision
+
+
+ZH_ANSWER = (
+    "去年我们的支付服务上线后有百分之三的请求失败，我负责排查这个线上故障。"
+    "我提出了两个假设，一个是缓存的并发问题，一个是数据库迁移的问题，并写了复现脚本逐一验证。"
+    "最后确认是缓存的问题，我修复了代码并补充了十二个自动化测试，请队友做了代码评审。"
+    "结果错误率在两天内从百分之三降到百分之零点一，我还写了设计文档帮助团队找到类似故障的根本原因。"
+)
+
+
+async def test_a_mandarin_report_prints_chinese_in_the_pdf(
+    api: TestClient, clock: ScriptedClock, tmp_path: Path
+) -> None:
+    job = await (
+        await api.post(
+            "/api/jobs",
+            json={"title": "软件工程师", "language": "zh", "template": "software_engineer"},
+        )
+    ).json()
+    cand = await (await api.post("/api/candidates", json={"name": "李雷"})).json()
+    iid = (
+        await (
+            await api.post(
+                "/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+            )
+        ).json()
+    )["id"]
+    svc = services_of(api)
+    for k, (cid, text) in enumerate(
+        [
+            ("logical_thinking", "请讲一个你排查过的最难的 bug。你是怎么找到它的？"),
+            ("code_quality", "请讲一次你改进了不是你写的代码质量的经历。"),
+        ]
+    ):
+        t = 5.0 + 60 * k
+        await svc.events.append(
+            QuestionShown(interview_id=iid, t=t, question_id=f"q{k}", text=text)
+        )
+        await svc.events.append(
+            TranscriptFinal(
+                interview_id=iid,
+                t=t + 40,
+                utterance_id=f"zh{k}",
+                text=ZH_ANSWER,
+                language="zh",
+                start=t + 3,
+                end=t + 38,
+            )
+        )
+        await svc.events.append(
+            QuestionAnswered(
+                interview_id=iid,
+                t=t + 41,
+                question_id=f"q{k}",
+                kind="main",
+                competency_id=cid,
+                transcript=ZH_ANSWER,
+                started=t + 1,
+                ended=t + 39,
+            )
+        )
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, iid)
+        assert row is not None
+        row.status = "finished"
+    report = await (await api.get(f"/api/interviews/{iid}/report.json")).json()
+    assert report["report"]["score"]["language"] == "zh"
+    assert any(
+        "得分" in f["text"] or "证据不足" in f["text"] for f in report["report"]["focus_points"]
+    )
+    pdf = await api.get(f"/api/interviews/{iid}/report.pdf")
+    data = await pdf.read()
+    from server.reports.pdf import find_cjk_font
+
+    if find_cjk_font() is None:
+        pytest.skip("no CJK font installed (scripts/install.sh installs fonts-wqy-microhei)")
+    assert b"/FontFile2" in data  # the CJK TrueType font is embedded
+    if shutil.which("pdftotext"):
+        out = tmp_path / "zh.pdf"
+        out.write_bytes(data)
+        text = pdf_text(out)
+        assert "面试报告" in text and "逻辑思维" in text
+    assert_pdf_first_page_not_blank(data, tmp_path, "report-zh")
