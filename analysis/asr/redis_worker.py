@@ -196,6 +196,8 @@ class RedisAsrWorker:
         """Take and answer jobs until stopped."""
         for stream in (self.keys.finals, self.keys.partials):
             await ensure_group(self.redis, stream, self.keys.group)
+            # visible in XINFO CONSUMERS from now on (Redis 7.0 adds a reader only on delivery)
+            await self.redis.xgroup_createconsumer(stream, self.keys.group, self.consumer)
         while not stop_event.is_set():
             try:
                 batch = await self.next_jobs()
