@@ -249,6 +249,11 @@ async def test_a_killed_workers_final_pass_is_finished_by_another_once(
         # a late duplicate answer (the killed worker's retry) is never read
         await r.rpush(keys.reply(job_id), b'{"job_id": "%s", "error": "late"}' % job_id.encode())
         assert engine.metrics.answers == 1
+        # the worker acknowledges right after answering
+        for _ in range(100):
+            if not (await r.xpending(keys.finals, keys.group))["pending"]:
+                break
+            await asyncio.sleep(0.05)
         assert (await r.xpending(keys.finals, keys.group))["pending"] == 0
         assert await r.xlen(keys.finals) == 0
     finally:
