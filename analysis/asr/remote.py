@@ -246,8 +246,12 @@ class RedisEngine:
         with self._lock:
             self.metrics.jobs_sent += 1
         body = self._wait(job_id, self.final_timeout_s if final else self.partial_wait_s)
-        if body is None:
+        if body is not None:
+            self._record(job_id, body)
+        if body is None or body.get("dropped"):
             if final and not self._closed.is_set():
+                # a worker drops a final only past its deadline (the server gave up, or clocks
+                # disagree): report it like silence, never degrade without a word
                 with self._lock:
                     self.metrics.final_timeouts += 1
                 log.warning("no transcription worker answered a final pass",
@@ -256,7 +260,11 @@ class RedisEngine:
             with self._lock:
                 self.metrics.partials_dropped += 1
             raise PassDropped(job_id)
-        return self._result(job_id, body)
+        if "error" in body:
+            with self._lock:
+                self.metrics.errors += 1
+            raise RemotePassError(str(body["error"]))
+        return hypothesis_from_json(body["hypothesis"])
 
     def _wait(self, job_id: str, within: float) -> dict[str, Any] | None:
         key = self.keys.reply(job_id)
@@ -270,18 +278,9 @@ class RedisEngine:
                 return dict(json.loads(item[1]))
         return None
 
-    def _result(self, job_id: str, body: dict[str, Any]) -> Hypothesis:
+    def _record(self, job_id: str, body: dict[str, Any]) -> None:
         with self._lock:
             self.metrics.answers += 1
             self.answered_by[job_id] = str(body.get("worker", ""))
             while len(self.answered_by) > 256:
                 self.answered_by.popitem(last=False)
-        if body.get("dropped"):
-            with self._lock:
-                self.metrics.partials_dropped += 1
-            raise PassDropped(job_id)
-        if "error" in body:
-            with self._lock:
-                self.metrics.errors += 1
-            raise RemotePassError(str(body["error"]))
-        return hypothesis_from_json(body["hypothesis"])
