@@ -28,6 +28,8 @@ from analysis.asr.remote import (
     encode_job,
 )
 from analysis.asr.scheduler import AsrScheduler, PassDropped, PassInput, Priority
+from analysis.asr.stream import StreamingTranscriber, StreamSettings
+from analysis.events import AnalyzerFailed, EventBase
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -155,6 +157,28 @@ async def test_without_workers_a_final_is_reported_and_a_partial_dropped(keys: J
     with pytest.raises(PassDropped):
         await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.PARTIAL)
     assert (engine.metrics.final_timeouts, engine.metrics.partials_dropped) == (1, 1)
+
+
+@pytest.mark.model
+async def test_with_no_worker_running_a_stream_reports_the_loss_and_does_not_hang(
+    keys: JobKeys, espeak_speech: np.ndarray
+) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=1.0,
+                         partial_wait_s=0.5)
+    events: list[EventBase] = []
+    async with AsrScheduler(engine, workers=2) as scheduler:
+        await asyncio.to_thread(engine.start)
+        stream = StreamingTranscriber("iv", scheduler, StreamSettings(language="en"),
+                                      on_event=events.append)
+        audio = np.concatenate([np.zeros(8_000, np.float32), espeak_speech,
+                                np.zeros(16_000, np.float32)])
+        for i in range(0, len(audio), 320):
+            stream.push_audio(audio[i:i + 320], t=i / 16_000)
+        async with asyncio.timeout(20):
+            await stream.aclose()
+    failures = [e for e in events if isinstance(e, AnalyzerFailed)]
+    assert failures and {f.error for f in failures} == {"RemotePassTimeout"}
+    assert engine.metrics.final_timeouts >= 1
 
 
 async def test_a_scheduler_over_redis_yields_none_for_a_dropped_pass(keys: JobKeys) -> None:
