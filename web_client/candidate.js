@@ -164,6 +164,7 @@ function speak(text, language) {
 
 function showQuestion(msg) {
   currentQuestion = msg;
+  $("room-status").textContent = "";
   $("ready").classList.add("hidden");
   $("ack").textContent = "";
   $("question").textContent = msg.text;

@@ -16,13 +16,24 @@ function addEvent(e) {
   li.innerHTML = `<span class="time"></span><span class="what"></span>`;
   li.querySelector(".time").textContent = fmtTime(e.t);
   li.querySelector(".what").textContent = describeEvent(e);
-  $("timeline").appendChild(li);
-  li.scrollIntoView({ block: "nearest" });
+  const box = $("timeline");
+  const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.appendChild(li);
+  if (atEnd) box.scrollTop = box.scrollHeight;
 }
 
 let suggestion = null;
+function showSignals(e) {
+  const parts = [e.present ? `${t("sig_face")} ✓` : `${t("sig_face")} ✗`];
+  if (e.faces > 1) parts.push(`⚠ ${t("sig_faces", { n: e.faces })}`);
+  if (e.present) parts.push(e.facing ? t("sig_facing") : t("sig_away"));
+  if (e.smile != null) parts.push(`${t("sig_smile")} ${Math.round(e.smile * 100)}%`);
+  $("signals").textContent = parts.join(" · ");
+}
+
 function onEvent(e, live) {
   if (e.type === "transcript_partial") return showPartial(e);
+  if (e.type === "face_sampled") return showSignals(e);
   if (e.type === "followup_suggested") { suggestion = e; $("suggestion-text").textContent = e.text; $("suggestion-reason").textContent = e.reason; $("suggestion").classList.remove("hidden"); }
   if (["followup_approved", "followup_skipped", "question_shown"].includes(e.type) && suggestion) { suggestion = null; $("suggestion").classList.add("hidden"); }
   if (e.type === "question_shown") markPlan(e.question_id);
