@@ -98,14 +98,19 @@ def test_a_calibration_is_a_new_dated_version_and_past_scores_stay() -> None:
     assert base.weights == default_version().weights  # the base is untouched
     report = CalibrationReport.model_validate_json(result.report.model_dump_json())
     assert report.version_id == version.id and {a.competency_id for a in report.agreement} == {
-        *COMPETENCIES, "all"
+        *COMPETENCIES,
+        "all",
     }
 
     m = load_template("software_engineer", "en")
     answers = [
         answer_from_text(
-            "lt-1", A.SPECIFIC_EN, "en", question_text=A.QUESTION_EN,
-            competency_ids=["logical_thinking"], asr_confidence=0.9,
+            "lt-1",
+            A.SPECIFIC_EN,
+            "en",
+            question_text=A.QUESTION_EN,
+            competency_ids=["logical_thinking"],
+            asr_confidence=0.9,
         )
     ]
     old = score_interview("i1", answers, m, base)
@@ -121,8 +126,12 @@ def test_samples_come_from_scores_and_ratings() -> None:
     m = load_template("software_engineer", "en")
     answers = [
         answer_from_text(
-            "lt-1", A.SPECIFIC_EN, "en", question_text=A.QUESTION_EN,
-            competency_ids=["logical_thinking"], asr_confidence=0.9,
+            "lt-1",
+            A.SPECIFIC_EN,
+            "en",
+            question_text=A.QUESTION_EN,
+            competency_ids=["logical_thinking"],
+            asr_confidence=0.9,
         )
     ]
     score = score_interview("i1", answers, m)

@@ -40,8 +40,7 @@ def test_only_the_decision_module_names_the_rejected_status() -> None:
         path.name
         for path in PACKAGE.glob("*.py")
         for value, _ in string_constants(path)
-        if "rejected" in value.lower().split()
-        or value.strip().lower() == "rejected"
+        if "rejected" in value.lower().split() or value.strip().lower() == "rejected"
     }
     assert found == {"decisions.py"}
 
@@ -80,8 +79,12 @@ def test_scoring_never_rejects_even_the_lowest_scores(language: Language) -> Non
     for text in ("", off_topic, vague):
         answers = [
             answer_from_text(
-                "lt-1", text, language, question_text=question,
-                competency_ids=[c.id for c in m.competencies], asr_confidence=0.9,
+                "lt-1",
+                text,
+                language,
+                question_text=question,
+                competency_ids=[c.id for c in m.competencies],
+                asr_confidence=0.9,
             )
         ]
         score = score_interview("i1", answers, m, job=JobScoring(threshold=100))
@@ -96,12 +99,20 @@ def test_report_has_focus_points_and_ai_human_differences() -> None:
     m = load_template("software_engineer", "en")
     answers = [
         answer_from_text(
-            "lt-1", A.VAGUE_EN, "en", question_text=A.QUESTION_EN,
-            competency_ids=["logical_thinking"], asr_confidence=0.9,
+            "lt-1",
+            A.VAGUE_EN,
+            "en",
+            question_text=A.QUESTION_EN,
+            competency_ids=["logical_thinking"],
+            asr_confidence=0.9,
         ),
         answer_from_text(
-            "cq-1", A.SPECIFIC_EN, "en", question_text=A.QUESTION_EN,
-            competency_ids=["code_quality"], asr_confidence=0.9,
+            "cq-1",
+            A.SPECIFIC_EN,
+            "en",
+            question_text=A.QUESTION_EN,
+            competency_ids=["code_quality"],
+            asr_confidence=0.9,
         ),
     ]
     score = score_interview("i1", answers, m)
@@ -127,8 +138,12 @@ def test_mandarin_focus_points() -> None:
     m = load_template("software_engineer", "zh")
     answers = [
         answer_from_text(
-            "lt-1", A.VAGUE_ZH, "zh", question_text=A.QUESTION_ZH,
-            competency_ids=["logical_thinking"], asr_confidence=0.9,
+            "lt-1",
+            A.VAGUE_ZH,
+            "zh",
+            question_text=A.QUESTION_ZH,
+            competency_ids=["logical_thinking"],
+            asr_confidence=0.9,
         )
     ]
     report = build_report(score_interview("i1", answers, m))

@@ -29,8 +29,14 @@ def model(language: Language) -> CompetencyModel:
 
 def answer(language: Language, text: str, confidence: float | None = 0.9) -> AnswerInput:
     return answer_from_text(
-        "lt-1", text, language, question_text=CASES[language][0],
-        competency_ids=["logical_thinking"], start=100.0, end=160.0, asr_confidence=confidence,
+        "lt-1",
+        text,
+        language,
+        question_text=CASES[language][0],
+        competency_ids=["logical_thinking"],
+        start=100.0,
+        end=160.0,
+        asr_confidence=confidence,
     )
 
 
@@ -46,8 +52,13 @@ def words_of(text: str, language: Language, start: float, prob: float) -> list[W
 def finals_of(text: str, language: Language, start: float, prob: float = 0.9) -> TranscriptFinal:
     words = words_of(text, language, start, prob)
     return TranscriptFinal(
-        interview_id="i1", utterance_id=f"u{start}", text=text, words=words,
-        language=language, start=words[0].start, end=words[-1].end,
+        interview_id="i1",
+        utterance_id=f"u{start}",
+        text=text,
+        words=words,
+        language=language,
+        start=words[0].start,
+        end=words[-1].end,
     )
 
 
@@ -97,8 +108,13 @@ def test_evidence_quotes_are_transcript_substrings_with_word_times(language: Lan
     first, second = specific[:split].strip(), specific[split:].strip()
     finals = [finals_of(first, language, 100.0), finals_of(second, language, 130.0)]
     done = QuestionAnswered(
-        interview_id="i1", question_id="lt-1", kind="main", competency_id="logical_thinking",
-        transcript="", started=99.5, ended=finals[1].end + 0.5,
+        interview_id="i1",
+        question_id="lt-1",
+        kind="main",
+        competency_id="logical_thinking",
+        transcript="",
+        started=99.5,
+        ended=finals[1].end + 0.5,
     )
     unrelated = finals_of(A.OFF_TOPIC_EN, "en", 400.0)
     ans = answer_from_events(done, [*finals, unrelated], language, question_text=CASES[language][0])
@@ -123,8 +139,12 @@ def test_only_one_competency_insufficient_the_rest_still_scored() -> None:
     m = model("en")
     good = answer("en", A.SPECIFIC_EN)
     off = answer_from_text(
-        "cq-1", A.OFF_TOPIC_EN, "en", question_text=m.competency("code_quality").questions[0].text,
-        competency_ids=["code_quality"], asr_confidence=0.9,
+        "cq-1",
+        A.OFF_TOPIC_EN,
+        "en",
+        question_text=m.competency("code_quality").questions[0].text,
+        competency_ids=["code_quality"],
+        asr_confidence=0.9,
     )
     result = score_interview("i1", [good, off], m)
     assert result.competency("logical_thinking").status == "scored"
@@ -140,8 +160,12 @@ def test_total_uses_job_weights_and_threshold_only_recommends() -> None:
     m = model("en")
     answers = [
         answer_from_text(
-            q.id, A.SPECIFIC_EN, "en", question_text=A.QUESTION_EN,
-            competency_ids=["logical_thinking", "code_quality"], asr_confidence=0.9,
+            q.id,
+            A.SPECIFIC_EN,
+            "en",
+            question_text=A.QUESTION_EN,
+            competency_ids=["logical_thinking", "code_quality"],
+            asr_confidence=0.9,
         )
         for q in m.competency("logical_thinking").questions[:1]
     ]
@@ -160,11 +184,24 @@ def test_total_uses_job_weights_and_threshold_only_recommends() -> None:
 def test_delivery_is_used_only_when_enabled_and_weighted_low() -> None:
     competency = model("en").competency("logical_thinking")
     voice = VoiceDeliverySummarized(
-        interview_id="i1", question_id="lt-1", language="en", start=0, end=60, unit="word",
-        units=150, speaking_time=60, speaking_rate=150, pause_ratio=0.1,
+        interview_id="i1",
+        question_id="lt-1",
+        language="en",
+        start=0,
+        end=60,
+        unit="word",
+        units=150,
+        speaking_time=60,
+        speaking_rate=150,
+        pause_ratio=0.1,
     )
     face = FaceDeliverySummarized(
-        interview_id="i1", question_id="lt-1", mode="full", start=0, end=60, samples=60,
+        interview_id="i1",
+        question_id="lt-1",
+        mode="full",
+        start=0,
+        end=60,
+        samples=60,
         share_facing=1.0,
     )
     ans = answer("en", A.SPECIFIC_EN).model_copy(update={"voice": voice, "face": face})

@@ -45,9 +45,14 @@ def test_facing_needs_frontal_head_and_eyes() -> None:
 
 def test_blendshape_measures_average_both_sides() -> None:
     bs = {
-        "mouthSmileLeft": 0.6, "mouthSmileRight": 0.8, "browInnerUp": 0.4,
-        "browOuterUpLeft": 0.2, "browOuterUpRight": 0.0, "jawOpen": 0.3,
-        "eyeBlinkLeft": 1.0, "eyeBlinkRight": 0.8,
+        "mouthSmileLeft": 0.6,
+        "mouthSmileRight": 0.8,
+        "browInnerUp": 0.4,
+        "browOuterUpLeft": 0.2,
+        "browOuterUpRight": 0.0,
+        "jawOpen": 0.3,
+        "eyeBlinkLeft": 1.0,
+        "eyeBlinkRight": 0.8,
     }
     assert m.smile(bs) == pytest.approx(0.7)
     assert m.brow_raise(bs) == pytest.approx(0.25)

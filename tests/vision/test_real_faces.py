@@ -134,7 +134,14 @@ def test_integrity_only_on_a_real_face_keeps_only_integrity_fields(
     sample = next(e for e in events if isinstance(e, FaceSampled))
     assert sample.present and sample.facing
     assert set(sample.model_dump(exclude_none=True)) == {
-        "type", "interview_id", "at", "t", "mode", "present", "faces", "facing",
+        "type",
+        "interview_id",
+        "at",
+        "t",
+        "mode",
+        "present",
+        "faces",
+        "facing",
     }
 
 

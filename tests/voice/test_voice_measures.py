@@ -13,9 +13,7 @@ from analysis.voice.analyzer import VoiceAnalyzer, speech_units, summarize_voice
 from analysis.voice.fillers import count_fillers
 
 
-def summary(
-    language: str, text: str, audio: np.ndarray | None = None
-) -> VoiceDeliverySummarized:
+def summary(language: str, text: str, audio: np.ndarray | None = None) -> VoiceDeliverySummarized:
     return summarize_voice(
         interview_id="iv", question_id="q1", language=language, text=text, audio=audio
     )
@@ -45,8 +43,12 @@ def test_speaking_units_are_words_or_characters() -> None:
 def test_pauses_from_word_timings_without_audio() -> None:
     words = [
         WordTiming(word=w, start=s, end=e, probability=1.0)
-        for w, s, e in [("I", 10.0, 10.2), ("think", 10.3, 10.6), ("so", 13.0, 13.3),
-                        ("yes", 13.4, 14.0)]
+        for w, s, e in [
+            ("I", 10.0, 10.2),
+            ("think", 10.3, 10.6),
+            ("so", 13.0, 13.3),
+            ("yes", 13.4, 14.0),
+        ]
     ]
     s = summarize_voice(interview_id="iv", question_id="q1", language="en", words=words)
     assert s.units == 4 and s.speaking_time == pytest.approx(4.0)
@@ -90,8 +92,11 @@ def test_inserted_silence_is_a_long_pause(shared_data: Path) -> None:
     first = load_16k_mono(shared_data / "en/speechbrain_spk1_snt1.wav")
     second = load_16k_mono(shared_data / "en/speechbrain_spk1_snt3.wav")
     noise = np.random.default_rng(0).normal(0, 1e-4, 16000 * 3).astype(np.float32)
-    s = summary("en", "THE CHILD ALMOST HURT THE SMALL DOG AT THAT HIGH LEVEL THE AIR IS PURE",
-                np.concatenate([first, noise, second]))
+    s = summary(
+        "en",
+        "THE CHILD ALMOST HURT THE SMALL DOG AT THAT HIGH LEVEL THE AIR IS PURE",
+        np.concatenate([first, noise, second]),
+    )
     assert s.long_pauses == 1
     assert 2.9 <= s.long_pause_total <= 3.8
     assert s.pause_ratio is not None and 0.3 < s.pause_ratio < 0.6
@@ -103,15 +108,23 @@ def test_inserted_silence_is_a_long_pause(shared_data: Path) -> None:
 @pytest.mark.shared
 def test_streaming_analyzer_matches_the_whole_clip(shared_data: Path) -> None:
     audio = load_16k_mono(shared_data / "en/jfk.flac")
-    words = [WordTiming(word=w, start=0, end=0, probability=1) for w in
-             "And so my fellow Americans ask not what your country can do for you".split()]
+    words = [
+        WordTiming(word=w, start=0, end=0, probability=1)
+        for w in "And so my fellow Americans ask not what your country can do for you".split()
+    ]
     analyzer = VoiceAnalyzer("iv")
     for i in range(0, len(audio), 5000):  # chunks that do not line up with 20 ms frames
         analyzer.push_audio(audio[i : i + 5000], 30.0 + i / 16000)
     analyzer.push_words(words)
     streamed = analyzer.end_answer("q1", "en")
-    whole = summarize_voice(interview_id="iv", question_id="q1", language="en", words=words,
-                            audio=audio, audio_start=30.0)
+    whole = summarize_voice(
+        interview_id="iv",
+        question_id="q1",
+        language="en",
+        words=words,
+        audio=audio,
+        audio_start=30.0,
+    )
     assert streamed.loudness_dbfs == pytest.approx(whole.loudness_dbfs, abs=0.01)
     assert streamed.speaking_time == pytest.approx(whole.speaking_time, abs=0.05)
     assert streamed.start >= 30.0 and streamed.units == 14
