@@ -30,6 +30,7 @@ class Transcribers:
         self.scheduler: AsrScheduler | None = None
         self._streams: dict[str, tuple[StreamingTranscriber, asyncio.Task[None]]] = {}
         self._lock = asyncio.Lock()
+        self._vad_session: Any = None  # one Silero session for every stream (state is per stream)
 
     def preload(self) -> asyncio.Task[Any]:
         """Load the model in the background so the first candidate does not wait."""
@@ -57,6 +58,10 @@ class Transcribers:
                     engine = local
                 self.scheduler = AsrScheduler(engine, workers=asr.workers)
                 await self.scheduler.start()
+            if self._vad_session is None:
+                from analysis.asr.vad import load_silero_session
+
+                self._vad_session = await asyncio.to_thread(load_silero_session)
             return self.scheduler
 
     async def open(self, room: LiveRoom, language: str) -> StreamingTranscriber:
@@ -72,6 +77,7 @@ class Transcribers:
                 final_beam_size=asr.final_beam_size,
                 partial_beam_size=asr.partial_beam_size,
             ),
+            vad_session=self._vad_session,
         )
         task = asyncio.create_task(self._forward(room, stream), name="transcript-forward")
         self._streams[room.interview_id] = (stream, task)

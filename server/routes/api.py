@@ -336,3 +336,21 @@ async def delete_interview(request: web.Request) -> web.Response:
     svc.events.forget(interview.id)
     await audit(request, who.user_id, "delete_interview", interview.id)
     return web.json_response({"ok": True})
+
+
+@routes.get("/api/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Live rooms and transcription counters (backlog, skipped partials); admins only."""
+    who = principal(request)
+    require_admin(who)
+    svc = services(request)
+    rooms = list(svc.rooms.values())
+    recorders = [r.peer.recorder for r in rooms if r.peer is not None and r.peer.recorder]
+    return web.json_response(
+        {
+            "live_rooms": sum(1 for r in rooms if r.peer is not None),
+            "recorder_frames": sum(rec.frames_in for rec in recorders),
+            "recorder_dropped_frames": sum(rec.dropped for rec in recorders),
+            "transcription": svc.transcribers.metrics() if svc.transcribers is not None else None,
+        }
+    )

@@ -151,3 +151,10 @@ async def test_delete_erases_the_interview(admin: TestClient) -> None:
     assert (await admin.delete(f"/api/interviews/{iv['id']}")).status == 200
     assert (await admin.get(f"/api/interviews/{iv['id']}")).status == 404
     assert (await admin.get(f"/i/{iv['invite_token']}")).status == 401
+
+
+async def test_metrics_are_for_admins(admin: TestClient) -> None:
+    data = await (await admin.get("/api/metrics")).json()
+    assert data["live_rooms"] == 0 and data["transcription"] is None
+    admin.session.cookie_jar.clear()
+    assert (await admin.get("/api/metrics")).status == 401
