@@ -48,11 +48,17 @@ def astronaut_y4m(path: Path, seconds: int = 4) -> Path:
 async def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     speech = tmp / "speech.wav"
-    text = ("In my last project our checkout failed twice a week. I added tracing, found a "
-            "race in the payment queue, and cut failures by ninety percent in a month.")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(speech), text], check=True)
+    text = (
+        "In my last project our checkout failed twice a week. I added tracing, found a "
+        "race in the payment queue, and cut failures by ninety percent in a month."
+    )
+    subprocess.run(  # noqa: ASYNC221 - a one-off script
+        ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(speech), text], check=True
+    )
     padded = tmp / "padded.wav"  # a pause after the sentence ends the utterance
-    subprocess.run(["sox", str(speech), str(padded), "pad", "0.5", "2.5"], check=True)
+    subprocess.run(  # noqa: ASYNC221
+        ["sox", str(speech), str(padded), "pad", "0.5", "2.5"], check=True
+    )
     wav = to_wav(padded, tmp / "mic.wav")
     y4m = astronaut_y4m(tmp / "cam.y4m")
     app = create_app(make_settings(tmp, asr={"enabled": True}, facial_analysis="integrity_only"))
@@ -60,18 +66,35 @@ async def main() -> None:
     async with TestClient(server) as api:
         await sign_in(api)
         base = str(server.make_url("")).rstrip("/")
-        job = await (await api.post("/api/jobs", json={
-            "title": "Software Engineer", "language": "en", "template": "software_engineer"})).json()
+        job = await (
+            await api.post(
+                "/api/jobs",
+                json={
+                    "title": "Software Engineer",
+                    "language": "en",
+                    "template": "software_engineer",
+                },
+            )
+        ).json()
         cand = await (await api.post("/api/candidates", json={"name": "Sam Doe"})).json()
-        iv = await (await api.post("/api/interviews", json={
-            "job_id": job["id"], "candidate_id": cand["id"]})).json()
+        iv = await (
+            await api.post(
+                "/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+            )
+        ).json()
         async with async_playwright() as pw:
-            media = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     f"--use-file-for-fake-audio-capture={wav}",
-                     f"--use-file-for-fake-video-capture={y4m}"]
+            media = [
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={wav}",
+                f"--use-file-for-fake-video-capture={y4m}",
+            ]
             cctx = await pw.chromium.launch_persistent_context(
-                str(tmp / "p1"), executable_path=CHROMIUM, args=BASE_ARGS + media,
-                viewport={"width": 1100, "height": 800})
+                str(tmp / "p1"),
+                executable_path=CHROMIUM,
+                args=BASE_ARGS + media,
+                viewport={"width": 1100, "height": 800},
+            )
             page = await cctx.new_page()
             await page.goto(f"{base}/i/{iv['invite_token']}?lang=en")
             await page.wait_for_selector("#consent:not(.hidden)")
@@ -84,16 +107,20 @@ async def main() -> None:
             await page.wait_for_selector("#ready:not(.hidden)", timeout=30000)
             await page.click("#ready")
             octx = await pw.chromium.launch_persistent_context(
-                str(tmp / "p2"), executable_path=CHROMIUM, args=BASE_ARGS,
-                viewport={"width": 1280, "height": 900})
+                str(tmp / "p2"),
+                executable_path=CHROMIUM,
+                args=BASE_ARGS,
+                viewport={"width": 1280, "height": 900},
+            )
             obs = await octx.new_page()
             await obs.goto(f"{base}/login?next=/observe/{iv['id']}")
             await obs.fill("#email", ADMIN_EMAIL)
             await obs.fill("#password", ADMIN_PASSWORD)
             await obs.click("button[type=submit]")
             await obs.wait_for_url(lambda u: "/login" not in u and "/observe/" in u)
-            await obs.wait_for_function("document.getElementById('remote').videoWidth > 0",
-                                        timeout=30000)
+            await obs.wait_for_function(
+                "document.getElementById('remote').videoWidth > 0", timeout=30000
+            )
             await obs.wait_for_selector("#transcript p.final", timeout=60000)
             await page.screenshot(path=str(OUT / "candidate.png"))
             await obs.evaluate("window.scrollTo(0, 0)")
