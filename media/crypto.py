@@ -16,12 +16,14 @@ one key. Fixed-size chunks let the playback endpoint decrypt any byte range.
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -73,21 +75,31 @@ class MasterKey:
 class EncryptedWriter:
     """A write-only, non-seekable file object that encrypts as it goes.
 
-    Each full chunk is written (and flushed) as soon as it fills, so a crash
-    loses at most the last partial chunk; ``close()`` writes the final chunk.
+    Each chunk is written and handed to the OS as soon as it is sealed: when it
+    fills, or (framed files) when :meth:`seal` is called. ``close()`` writes the
+    final chunk, so a file that was never closed is recognisable as cut off.
     """
 
-    def __init__(self, path: Path, master: MasterKey, chunk_size: int = CHUNK) -> None:
+    def __init__(
+        self, path: Path, master: MasterKey, chunk_size: int = CHUNK, *, framed: bool = False
+    ) -> None:
         self.path = path
         self._chunk = chunk_size
+        self._framed = framed
         key = AESGCM.generate_key(bit_length=256)
         self._aead = AESGCM(key)
         self._prefix = os.urandom(4)
         header = json.dumps(
-            {"key": master.wrap(key), "prefix": self._prefix.hex(), "chunk": chunk_size}
+            {
+                "key": master.wrap(key),
+                "prefix": self._prefix.hex(),
+                "chunk": chunk_size,
+                "framed": framed,
+            }
         ).encode()
         self._fh: BinaryIO = open(path, "xb")
         self._fh.write(MAGIC + struct.pack(">H", len(header)) + header)
+        self._fh.flush()
         self._buf = bytearray()
         self._index = 0
         self.plain_bytes = 0
@@ -102,13 +114,25 @@ class EncryptedWriter:
             del self._buf[: self._chunk]
         return len(data)
 
+    def seal(self) -> None:
+        """Framed files: write what is buffered now as a (short) chunk."""
+        if not self._framed:
+            raise ValueError("only framed files can seal short chunks")
+        if self._buf:
+            self._emit(bytes(self._buf), last=False)
+            self._buf.clear()
+
     def flush(self) -> None:
         """Flush written chunks to the OS."""
         self._fh.flush()
 
     def _emit(self, plain: bytes, last: bool) -> None:
         nonce = _nonce(self._prefix, self._index)
-        self._fh.write(self._aead.encrypt(nonce, plain, _aad(self._index, last)))
+        sealed = self._aead.encrypt(nonce, plain, _aad(self._index, last))
+        if self._framed:
+            self._fh.write(struct.pack(">I", len(sealed)))
+        self._fh.write(sealed)
+        self._fh.flush()
         self._index += 1
 
     def close(self) -> None:
@@ -123,48 +147,85 @@ class EncryptedWriter:
         self.closed = True
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    cipher_at: int  # file offset of the ciphertext
+    cipher_len: int  # including the tag
+    plain_at: int  # plaintext offset of its first byte
+
+
+def _open_header(fh: BinaryIO, master: MasterKey) -> tuple[dict[str, Any], int, AESGCM]:
+    if fh.read(len(MAGIC)) != MAGIC:
+        raise DecryptionError("not a Candor encrypted recording")
+    (hlen,) = struct.unpack(">H", fh.read(2))
+    header = json.loads(fh.read(hlen))
+    return header, len(MAGIC) + 2 + hlen, AESGCM(master.unwrap(header["key"]))
+
+
+def _chunk_table(fh: BinaryIO, header: dict[str, Any], start: int, size: int) -> list[_Chunk]:
+    """Where every whole chunk is; a torn tail (framed files) is left out."""
+    chunks: list[_Chunk] = []
+    plain = 0
+    if header.get("framed"):
+        pos = start
+        while pos + 4 <= size:
+            fh.seek(pos)
+            (n,) = struct.unpack(">I", fh.read(4))
+            if n < TAG or pos + 4 + n > size:
+                break
+            chunks.append(_Chunk(pos + 4, n, plain))
+            plain += n - TAG
+            pos += 4 + n
+        return chunks
+    step = int(header["chunk"]) + TAG
+    pos = start
+    while pos < size:
+        n = min(step, size - pos)
+        if n < TAG:
+            break
+        chunks.append(_Chunk(pos, n, plain))
+        plain += n - TAG
+        pos += n
+    return chunks
+
+
 class EncryptedReader:
-    """Random-access decryption of a file written by :class:`EncryptedWriter`."""
+    """Random-access decryption of a closed file written by :class:`EncryptedWriter`."""
 
     def __init__(self, path: Path, master: MasterKey) -> None:
         self.path = path
         with open(path, "rb") as fh:
-            magic = fh.read(len(MAGIC))
-            if magic != MAGIC:
-                raise DecryptionError("not a Candor encrypted recording")
-            (hlen,) = struct.unpack(">H", fh.read(2))
-            header = json.loads(fh.read(hlen))
-        self._data_start = len(MAGIC) + 2 + hlen
-        self._chunk = int(header["chunk"])
-        self._prefix = bytes.fromhex(header["prefix"])
-        self._aead = AESGCM(master.unwrap(header["key"]))
-        cipher_len = path.stat().st_size - self._data_start
-        full, rest = divmod(cipher_len, self._chunk + TAG)
-        self._chunks = full + (1 if rest else 0)
-        last_cipher = rest if rest else self._chunk + TAG
-        if self._chunks == 0 or last_cipher < TAG:
+            header, start, self._aead = _open_header(fh, master)
+            self._prefix = bytes.fromhex(header["prefix"])
+            self._chunks = _chunk_table(fh, header, start, path.stat().st_size)
+        if not self._chunks:
             raise DecryptionError("recording is truncated")
-        self.size = (self._chunks - 1) * self._chunk + (last_cipher - TAG)
+        last = self._chunks[-1]
+        self.size = last.plain_at + last.cipher_len - TAG
 
     def _read_chunk(self, fh: BinaryIO, index: int) -> bytes:
-        fh.seek(self._data_start + index * (self._chunk + TAG))
-        blob = fh.read(self._chunk + TAG)
-        last = index == self._chunks - 1
+        chunk = self._chunks[index]
+        fh.seek(chunk.cipher_at)
+        blob = fh.read(chunk.cipher_len)
+        last = index == len(self._chunks) - 1
         try:
             return self._aead.decrypt(_nonce(self._prefix, index), blob, _aad(index, last))
         except InvalidTag as exc:
             raise DecryptionError(f"chunk {index} failed authentication") from exc
+
+    def _index_of(self, offset: int) -> int:
+        return bisect.bisect_right([c.plain_at for c in self._chunks], offset) - 1
 
     def iter_range(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Plaintext bytes ``start`` to ``end`` (exclusive), chunk by chunk."""
         end = self.size if end is None else min(end, self.size)
         if start >= end:
             return
-        first, last = start // self._chunk, (end - 1) // self._chunk
+        first, last = self._index_of(start), self._index_of(end - 1)
         with open(self.path, "rb") as fh:
             for index in range(first, last + 1):
                 plain = self._read_chunk(fh, index)
-                base = index * self._chunk
+                base = self._chunks[index].plain_at
                 yield plain[max(start - base, 0) : min(end - base, len(plain))]
 
     def read_all(self) -> bytes:
@@ -180,19 +241,12 @@ def read_unclosed(path: Path, master: MasterKey) -> bytes:
     damaged file is never patched in place and no nonce is ever reused.
     """
     with open(path, "rb") as fh:
-        if fh.read(len(MAGIC)) != MAGIC:
-            raise DecryptionError("not a Candor encrypted recording")
-        (hlen,) = struct.unpack(">H", fh.read(2))
-        header = json.loads(fh.read(hlen))
-        chunk = int(header["chunk"])
+        header, start, aead = _open_header(fh, master)
         prefix = bytes.fromhex(header["prefix"])
-        aead = AESGCM(master.unwrap(header["key"]))
         kept: list[bytes] = []
-        index = 0
-        while True:
-            blob = fh.read(chunk + TAG)
-            if len(blob) < TAG:
-                break
+        for index, chunk in enumerate(_chunk_table(fh, header, start, path.stat().st_size)):
+            fh.seek(chunk.cipher_at)
+            blob = fh.read(chunk.cipher_len)
             nonce = _nonce(prefix, index)
             try:
                 kept.append(aead.decrypt(nonce, blob, _aad(index, False)))
@@ -202,5 +256,4 @@ def read_unclosed(path: Path, master: MasterKey) -> bytes:
                 except InvalidTag:
                     pass
                 break
-            index += 1
     return b"".join(kept)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 AUDIO_RATE = 48000
 VIDEO_TB = Fraction(1, 90000)
+SEAL_EVERY = 1.0  # seconds between sealed chunks of the live file
 MAX_BACKLOG = 600  # frames; beyond this the recorder drops video first (never audio)
 
 
@@ -81,7 +82,7 @@ class SegmentRecorder:
         """Open the encrypted file and start the encoder thread."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._t0 = time.monotonic()
-        writer = EncryptedWriter(self.path, self._master)
+        writer = EncryptedWriter(self.path, self._master, framed=True)
         self._thread = threading.Thread(
             target=self._run, args=(writer,), name=f"recorder-{self.path.stem}", daemon=True
         )
@@ -113,11 +114,16 @@ class SegmentRecorder:
 
     def _run(self, writer: EncryptedWriter) -> None:
         sink = _Sink(writer, self._with_video)
+        sealed_at = time.monotonic()
         try:
             while True:
                 item = self._queue.get()
                 if item is None:
                     break
+                if time.monotonic() - sealed_at >= SEAL_EVERY:
+                    # Seal what the muxer wrote so far: a crash now loses about a second.
+                    writer.seal()
+                    sealed_at = time.monotonic()
                 kind, frame, t = item
                 try:
                     if kind == "audio" and self._with_audio:
