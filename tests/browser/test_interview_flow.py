@@ -22,6 +22,14 @@ FAST_PLAN = {
 }
 
 
+WATCH_QUESTION = """q => {
+  window.__shownAt = null;
+  const el = document.getElementById('question');
+  new MutationObserver(() => { if (el.textContent === q) window.__shownAt ??= Date.now(); })
+    .observe(el, {childList: true, characterData: true, subtree: true});
+}"""
+
+
 def quiet_then_speech(tmp_path: Path) -> Path:
     """20 s of silence (thinking time), then real speech, then a pause; Chromium loops it."""
     speech = to_wav(speech_file(tmp_path), tmp_path / "speech.wav")
@@ -83,9 +91,7 @@ async def test_three_questions_to_completion_with_an_injected_question(
 
     # The candidate is still thinking: an observer's "ask now" question appears at once.
     await cand.evaluate(
-        """q => { window.__shownAt = null; new MutationObserver(() => {
-        if (document.getElementById('question').textContent === q) window.__shownAt ??= Date.now();
-      }).observe(document.getElementById('question'), {childList: true, characterData: true, subtree: true}); }""",
+        WATCH_QUESTION,
         QUESTION,
     )
     await obs.wait_for_selector("#plan li")
