@@ -63,7 +63,16 @@ def serve(settings: Settings) -> None:
             )
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    from server.access_log import ACCESS_LOGGER, RedactingAccessLogger
+
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=ACCESS_LOGGER,
+        access_log_class=RedactingAccessLogger,
+    )
 
 
 async def run_workers(settings: Settings) -> int:

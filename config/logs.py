@@ -38,5 +38,6 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aioice", "aiortc", "alembic.runtime.plugins"):
+    # Database drivers log SQL parameters (personal data) at DEBUG: never let them through.
+    for noisy in ("aioice", "aiortc", "alembic.runtime.plugins", "aiosqlite", "sqlalchemy"):
         logging.getLogger(noisy).setLevel("WARNING")

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_ws_message_bytes: int = 64 * 1024
     max_sdp_bytes: int = 32 * 1024
     facial_analysis: FacialMode = "integrity_only"
+    face_sample_fps: float = Field(
+        5.0, gt=0, le=30, description="Video frames analysed per second."
+    )
     cookie_secure: bool = False
     asr: AsrSettings = Field(default_factory=AsrSettings)
     followup_llm: LlmFollowupSettings = Field(default_factory=LlmFollowupSettings)

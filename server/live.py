@@ -96,6 +96,7 @@ class LiveRoom:
             facial_mode=consent.facial_analysis,
             models_dir=settings.models_dir,
             language=job.language,
+            face_fps=settings.face_sample_fps,
             transcriber=await self.services.transcribers.open(self, job.language)
             if self.services.transcribers is not None
             else None,
