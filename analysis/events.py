@@ -279,6 +279,15 @@ class VoiceDeliverySummarized(EventBase):
     loudness_dbfs: float | None = None
 
 
+class FeedbackSent(EventBase):
+    """A person approved the candidate message and it was emailed (no text, no address)."""
+
+    type: Literal["feedback_sent"] = "feedback_sent"
+    feedback_id: int
+    approved_by: str
+    language: str
+
+
 Event = Annotated[
     ConsentRecorded
     | CandidateJoined
@@ -301,7 +310,8 @@ Event = Annotated[
     | AnalyzerFailed
     | FaceSampled
     | FaceDeliverySummarized
-    | VoiceDeliverySummarized,
+    | VoiceDeliverySummarized
+    | FeedbackSent,
     Field(discriminator="type"),
 ]
 

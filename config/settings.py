@@ -88,6 +88,16 @@ class Settings(BaseSettings):
         5.0, gt=0, le=30, description="Video frames analysed per second."
     )
     cookie_secure: bool = False
+    # Email to candidates (the optional feedback message, docs/feedback.md). Unset host or
+    # sender: messages are stored, marked "not sent: email not configured".
+    smtp_host: str | None = Field(None, description="SMTP server for candidate email.")
+    smtp_port: int = Field(587, description="SMTP port (587 with STARTTLS, 465 with smtp_ssl).")
+    smtp_from: str | None = Field(None, description="Sender address, e.g. 'Hiring <hr@x.com>'.")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Connect with TLS from the start (port 465).")
+    smtp_timeout: float = Field(20.0, description="Seconds to wait for the SMTP server.")
     asr: AsrSettings = Field(default_factory=AsrSettings)
     followup_llm: LlmFollowupSettings = Field(default_factory=LlmFollowupSettings)
 

@@ -1,0 +1,349 @@
+"""The candidate feedback message through the real app and a real SMTP server (aiosmtpd).
+
+Finished interviews are built from logged events (as in test_reports); the message is
+received by an SMTP server started in the test, and read back as the candidate would.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
+
+from analysis.events import QuestionAnswered, QuestionShown, TranscriptFinal
+from server.storage.models import CandidateFeedbackRow, EventRow, Interview
+from tests.server.helpers import sign_in
+from tests.server.test_interviewer_channels import ScriptedClock, make_client
+from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview, services_of
+
+CANDIDATE_EMAIL = "li.lei@example.com"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+    def message(self, index: int = -1) -> EmailMessage:
+        raw = self.envelopes[index].content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def clock() -> ScriptedClock:
+    return ScriptedClock()
+
+
+@pytest.fixture
+async def api(
+    tmp_path: Path, clock: ScriptedClock, smtp: tuple[Inbox, int]
+) -> AsyncIterator[TestClient]:
+    client = await make_client(
+        tmp_path,
+        clock,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp[1],
+        smtp_from="Hiring team <hr@candor.test>",
+        smtp_starttls=False,
+    )
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def inbox(smtp: tuple[Inbox, int]) -> Inbox:
+    return smtp[0]
+
+
+async def new_job(api: TestClient, language: str = "en", feedback: bool = True) -> str:
+    title = "Backend engineer" if language == "en" else "后端工程师"
+    job = await (
+        await api.post(
+            "/api/jobs",
+            json={"title": title, "language": language, "template": "software_engineer"},
+        )
+    ).json()
+    if feedback:
+        resp = await api.put(f"/api/jobs/{job['id']}/scoring", json={"candidate_feedback": True})
+        assert resp.status == 200, await resp.text()
+    return str(job["id"])
+
+
+async def new_candidate(api: TestClient, name: str = "Li Lei", mail: str = CANDIDATE_EMAIL) -> str:
+    resp = await api.post("/api/candidates", json={"name": name, "email": mail})
+    assert resp.status == 201, await resp.text()
+    return str((await resp.json())["id"])
+
+
+async def strong_interview(api: TestClient, job_id: str, cand_id: str) -> str:
+    """A finished interview with one strong, specific answer."""
+    iid = await logged_interview(api, job_id, cand_id, 0)
+    await _answer(api, iid, "q9", "logical_thinking", "Tell me about a hard bug.", STRONG, "en")
+    return iid
+
+
+async def _answer(
+    api: TestClient, iid: str, qid: str, cid: str, question: str, text: str, language: str
+) -> None:
+    svc = services_of(api)
+    t = 500.0 + 60 * int(qid[1:])
+    await svc.events.append(QuestionShown(interview_id=iid, t=t, question_id=qid, text=question))
+    await svc.events.append(
+        TranscriptFinal(
+            interview_id=iid,
+            t=t + 40,
+            utterance_id=f"{iid}-{qid}",
+            text=text,
+            language=language,
+            start=t + 3,
+            end=t + 38,
+            avg_logprob=-0.1,
+        )
+    )
+    await svc.events.append(
+        QuestionAnswered(
+            interview_id=iid,
+            t=t + 41,
+            question_id=qid,
+            kind="main",
+            competency_id=cid,
+            transcript=text,
+            started=t + 1,
+            ended=t + 39,
+        )
+    )
+
+
+async def feedback_events(api: TestClient, iid: str) -> list[dict[str, Any]]:
+    async with services_of(api).sessions() as session:
+        rows = await session.scalars(
+            select(EventRow.payload).where(
+                EventRow.interview_id == iid, EventRow.type == "feedback_sent"
+            )
+        )
+        return list(rows.all())
+
+
+# -- the flow --------------------------------------------------------------------------
+
+
+async def test_a_person_edits_approves_and_sends_the_draft(
+    api: TestClient, inbox: Inbox, clock: ScriptedClock
+) -> None:
+    iid = await strong_interview(api, await new_job(api), await new_candidate(api))
+    url = f"/api/interviews/{iid}/feedback"
+
+    resp = await api.get(url)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    draft = body["draft"]
+    assert draft["language"] == "en" and draft["strengths"]
+    assert "logical thinking" in draft["text"]
+    assert not any(ch.isdigit() for ch in draft["text"])
+    assert body["email"] == {"configured": True, "candidate_has_email": True, "hint": None}
+    assert body["sent"] is False and body["messages"] == []
+    assert inbox.envelopes == []  # a draft is never sent by itself
+    assert (await api.get(url)).status == 200
+    assert inbox.envelopes == []
+
+    resp = await api.post(url, json={"text": draft["text"]})
+    assert resp.status == 400 and '"send": true' in (await resp.json())["message"]
+    resp = await api.post(url, json={"text": "You scored 85, well done!", "send": True})
+    assert resp.status == 400
+    error = await resp.json()
+    assert error["error"] == "not_non_score" and "number" in error["message"]
+    assert inbox.envelopes == []
+
+    edited = draft["text"] + " We enjoyed hearing about your design note."
+    clock.advance(3600)
+    resp = await api.post(url, json={"text": edited, "send": True})
+    assert resp.status == 201, await resp.text()
+    sent = await resp.json()
+    assert sent["status"] == "sent" and sent["edited"] is True
+    assert sent["approved_by"] == "admin@example.com"
+    assert sent["approved_at"].startswith("2026-11-25T10:00")
+    assert sent["sent_at"] is not None
+
+    assert len(inbox.envelopes) == 1
+    envelope = inbox.envelopes[0]
+    assert envelope.rcpt_tos == [CANDIDATE_EMAIL]
+    msg = inbox.message()
+    assert msg["To"] == CANDIDATE_EMAIL
+    assert msg["Subject"] == "Thank you for your interview: Backend engineer"
+    content = msg.get_content()
+    assert content.startswith("Dear Li Lei,")
+    assert edited in content
+
+    events = await feedback_events(api, iid)
+    assert len(events) == 1
+    assert events[0]["approved_by"] == "admin@example.com"
+    assert events[0]["feedback_id"] == sent["id"]
+    assert CANDIDATE_EMAIL not in str(events[0]) and edited not in str(events[0])
+
+    resp = await api.post(url, json={"text": edited, "send": True})
+    assert resp.status == 409 and (await resp.json())["error"] == "already_sent"
+    assert len(inbox.envelopes) == 1
+    after = await (await api.get(url)).json()
+    assert after["sent"] is True and [m["status"] for m in after["messages"]] == ["sent"]
+
+
+async def test_a_mandarin_message_arrives_in_mandarin(api: TestClient, inbox: Inbox) -> None:
+    job_id = await new_job(api, "zh")
+    cand = await new_candidate(api, "李雷")
+    resp = await api.post("/api/interviews", json={"job_id": job_id, "candidate_id": cand})
+    iid = (await resp.json())["id"]
+    await _answer(
+        api, iid, "q0", "logical_thinking", "请讲一个你排查过的最难的 bug。", ZH_ANSWER, "zh"
+    )
+    await _answer(api, iid, "q1", "code_quality", "请讲一次你改进代码质量的经历。", ZH_ANSWER, "zh")
+    async with services_of(api).sessions() as session, session.begin():
+        row = await session.get(Interview, iid)
+        assert row is not None
+        row.status = "finished"
+
+    url = f"/api/interviews/{iid}/feedback"
+    draft = (await (await api.get(url)).json())["draft"]
+    assert draft["language"] == "zh" and "逻辑思维" in draft["text"]
+    resp = await api.post(url, json={"text": draft["text"], "send": True})
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["edited"] is False
+
+    msg = inbox.message()
+    assert inbox.envelopes[0].rcpt_tos == [CANDIDATE_EMAIL]
+    assert msg["Subject"] == "感谢你参加后端工程师的面试"
+    content = msg.get_content()
+    assert content.startswith("李雷，你好：")
+    assert draft["text"] in content
+
+
+async def test_without_email_settings_the_message_is_stored_not_sent(
+    tmp_path: Path, clock: ScriptedClock, inbox: Inbox
+) -> None:
+    api = await make_client(tmp_path, clock)
+    try:
+        iid = await strong_interview(api, await new_job(api), await new_candidate(api))
+        url = f"/api/interviews/{iid}/feedback"
+        body = await (await api.get(url)).json()
+        assert body["email"]["configured"] is False
+        assert "CANDOR_SMTP_HOST" in body["email"]["hint"]
+        resp = await api.post(url, json={"text": body["draft"]["text"], "send": True})
+        assert resp.status == 201
+        stored = await resp.json()
+        assert stored["status"] == "not_sent" and stored["sent_at"] is None
+        assert "email not configured" in stored["detail"]
+        assert "CANDOR_SMTP_HOST" in stored["detail"]
+        assert await feedback_events(api, iid) == []
+        # Once email works it can be sent again: a "not sent" message does not block.
+        again = await (await api.get(url)).json()
+        assert again["sent"] is False and len(again["messages"]) == 1
+    finally:
+        await api.close()
+    assert inbox.envelopes == []
+
+
+async def test_a_candidate_without_an_address_is_not_emailed(api: TestClient, inbox: Inbox) -> None:
+    iid = await strong_interview(api, await new_job(api), await new_candidate(api, mail=""))
+    url = f"/api/interviews/{iid}/feedback"
+    body = await (await api.get(url)).json()
+    assert body["email"]["candidate_has_email"] is False
+    resp = await api.post(url, json={"text": body["draft"]["text"], "send": True})
+    stored = await resp.json()
+    assert stored["status"] == "not_sent" and "no email address" in stored["detail"]
+    assert inbox.envelopes == []
+
+
+async def test_an_unreachable_mail_server_is_reported(tmp_path: Path, clock: ScriptedClock) -> None:
+    api = await make_client(
+        tmp_path, clock, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_from="hr@candor.test"
+    )
+    try:
+        iid = await strong_interview(api, await new_job(api), await new_candidate(api))
+        url = f"/api/interviews/{iid}/feedback"
+        text = (await (await api.get(url)).json())["draft"]["text"]
+        stored = await (await api.post(url, json={"text": text, "send": True})).json()
+        assert stored["status"] == "failed" and stored["detail"].startswith("Not sent:")
+        assert CANDIDATE_EMAIL not in stored["detail"]
+        assert await feedback_events(api, iid) == []
+    finally:
+        await api.close()
+
+
+# -- only when the job enables it, only for people with access -------------------------
+
+
+async def test_a_job_without_candidate_feedback_answers_409(api: TestClient, inbox: Inbox) -> None:
+    job_id = await new_job(api, feedback=False)
+    iid = await strong_interview(api, job_id, await new_candidate(api))
+    url = f"/api/interviews/{iid}/feedback"
+    for resp in (
+        await api.get(url),
+        await api.post(url, json={"text": "Your examples were concrete.", "send": True}),
+    ):
+        assert resp.status == 409
+        body = await resp.json()
+        assert body["error"] == "feedback_disabled" and "candidate_feedback" in body["message"]
+    assert inbox.envelopes == []
+    async with services_of(api).sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(CandidateFeedbackRow))
+        assert count == 0
+
+
+async def test_a_running_interview_has_no_draft_yet(api: TestClient) -> None:
+    job_id = await new_job(api)
+    cand = await new_candidate(api)
+    resp = await api.post("/api/interviews", json={"job_id": job_id, "candidate_id": cand})
+    iid = (await resp.json())["id"]
+    resp = await api.get(f"/api/interviews/{iid}/feedback")
+    assert resp.status == 409 and (await resp.json())["error"] == "not_finished"
+
+
+async def test_feedback_needs_sign_in_and_access(api: TestClient, inbox: Inbox) -> None:
+    iid = await strong_interview(api, await new_job(api), await new_candidate(api))
+    resp = await api.post(
+        "/api/users",
+        json={"email": "rec@example.com", "password": "a long password 1", "role": "recruiter"},
+    )
+    assert resp.status == 201
+    url = f"/api/interviews/{iid}/feedback"
+    calls = [("GET", None), ("POST", {"text": "Your examples were concrete.", "send": True})]
+    api.session.cookie_jar.clear()
+    for method, body in calls:
+        assert (await api.request(method, url, json=body)).status == 401
+    await sign_in(api, "rec@example.com", "a long password 1")
+    for method, body in calls:
+        assert (await api.request(method, url, json=body)).status == 403
+    assert inbox.envelopes == []
