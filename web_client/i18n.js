@@ -79,6 +79,12 @@ const STRINGS = {
     cal_run: "Calibrate now", cal_current: "Current scorer version", cal_versions: "Versions", cal_before: "before", cal_after: "after (held-out)",
     cal_n: "n", cal_pearson: "Pearson", cal_spearman: "Spearman", cal_weights: "Weights", cal_min: "Needs human ratings from at least {n} interviews.",
     cal_all: "all competencies", cal_lambda: "regularisation", cal_cv: "cross-validated error",
+    // candidate feedback message (docs/feedback.md)
+    fb_title: "Message to the candidate", fb_intro: "Optional, encouraging feedback without scores or any hint of the decision. Drafted from the evidence; nothing is sent until you press Send.",
+    fb_send: "Send to the candidate", fb_confirm: "Email this message to the candidate? It is recorded with your name and the time.",
+    fb_not_configured: "Email is not configured on this server: the message will be stored, not sent.", fb_no_address: "The candidate has no email address: the message will be stored, not sent.",
+    fb_already: "A message was already sent to this candidate.", fb_history: "Messages", fb_edited: "edited",
+    fb_status_sent: "Sent", fb_status_not_sent: "Not sent", fb_status_failed: "Not sent (error)",
   },
   zh: {
     lang_toggle: "English", sign_in: "登录", email: "邮箱", password: "密码", sign_out: "退出",
@@ -159,6 +165,12 @@ const STRINGS = {
     cal_run: "立即校准", cal_current: "当前评分版本", cal_versions: "版本", cal_before: "校准前", cal_after: "校准后（留出验证）",
     cal_n: "样本数", cal_pearson: "Pearson", cal_spearman: "Spearman", cal_weights: "权重", cal_min: "需要至少 {n} 场面试的人工评分。",
     cal_all: "全部能力", cal_lambda: "正则化强度", cal_cv: "交叉验证误差",
+    // 给候选人的反馈消息（docs/feedback.md）
+    fb_title: "给候选人的消息", fb_intro: "可选的鼓励性反馈，不含分数，也不暗示决定。根据证据起草；点击发送前不会发出。",
+    fb_send: "发送给候选人", fb_confirm: "通过电子邮件把这条消息发给候选人吗？发送会记录您的姓名和时间。",
+    fb_not_configured: "本服务器未配置电子邮件：消息会被保存，但不会发出。", fb_no_address: "候选人没有电子邮件地址：消息会被保存，但不会发出。",
+    fb_already: "已经给这位候选人发送过消息。", fb_history: "消息记录", fb_edited: "已修改",
+    fb_status_sent: "已发送", fb_status_not_sent: "未发送", fb_status_failed: "未发送（出错）",
   },
 };
 

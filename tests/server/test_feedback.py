@@ -6,6 +6,7 @@ received by an SMTP server started in the test, and read back as the candidate w
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -21,11 +22,15 @@ from sqlalchemy import func, select
 
 from analysis.events import QuestionAnswered, QuestionShown, TranscriptFinal
 from server.storage.models import CandidateFeedbackRow, EventRow, Interview
+from tests.browser import conftest as browser_fixtures
 from tests.server.helpers import sign_in
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview, services_of
 
 CANDIDATE_EMAIL = "li.lei@example.com"
+
+
+browser_factory = browser_fixtures.browser_factory  # real Chromium, for the review page test
 
 
 class Inbox:
@@ -347,3 +352,55 @@ async def test_feedback_needs_sign_in_and_access(api: TestClient, inbox: Inbox) 
     for method, body in calls:
         assert (await api.request(method, url, json=body)).status == 403
     assert inbox.envelopes == []
+
+
+# -- review page (real Chromium) -------------------------------------------------------
+
+
+@pytest.mark.browser
+async def test_review_page_panel_shows_the_draft_and_sends_the_edit(
+    tmp_path: Path, smtp: tuple[Inbox, int], browser_factory: Any
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from server.app import create_app
+    from tests.browser.test_live_room import sign_in_page
+    from tests.server.helpers import make_settings
+
+    inbox, port = smtp
+    settings = make_settings(
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_from="hr@candor.test",
+        smtp_starttls=False,
+    )
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    async with TestClient(server) as api:
+        await sign_in(api)
+        base = str(server.make_url("")).rstrip("/")
+        plain = await strong_interview(
+            api, await new_job(api, feedback=False), await new_candidate(api)
+        )
+        iid = await strong_interview(api, await new_job(api), await new_candidate(api))
+        page = await (await browser_factory("reviewer")).new_page()
+        page.on("dialog", lambda d: asyncio.ensure_future(d.accept()))
+
+        await sign_in_page(page, base, f"/review/{plain}")
+        await page.wait_for_selector("#scores .score-row", timeout=10000)
+        assert await page.locator("#feedback-card").is_hidden()  # not enabled for that job
+
+        await page.goto(f"{base}/review/{iid}")
+        await page.wait_for_selector("#feedback-card:not(.hidden)", timeout=10000)
+        draft = await page.input_value("#feedback-text")
+        assert "logical thinking" in draft
+        await page.fill("#feedback-text", draft + " Thank you for the design note example.")
+        await page.click("#feedback-send")
+        await page.wait_for_selector("#feedback-history li", timeout=10000)
+        assert "Sent" in await page.inner_text("#feedback-history")
+        assert await page.locator("#feedback-send").is_disabled()
+        await page.click("#lang")
+        assert "已发送" in await page.inner_text("#feedback-history")
+        assert await page.inner_text("#feedback-card h2") == "给候选人的消息"
+    assert len(inbox.envelopes) == 1
+    assert "design note example" in inbox.message().get_content()
