@@ -21,6 +21,7 @@ from server.event_log import EventLog
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, secret_key_bytes
 from server.pages import WEB_CLIENT, page
+from server.retention import run_sweeper
 from server.routes import api, candidate, competency, feedback, observer, recordings, reports
 from server.services import SERVICES, Services
 from server.storage.db import make_engine, migrate, sessionmaker
@@ -98,12 +99,14 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
                 preload.add_done_callback(_report_preload)
         app[SERVICES] = svc
         app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
+        sweeper = asyncio.create_task(run_sweeper(svc), name="retention-sweeper")
         recovered = await recover_recordings(svc)
         if recovered:
             log.warning(
                 "recovered recordings left open by a previous run", extra={"count": recovered}
             )
         yield
+        sweeper.cancel()
         for room in list(svc.rooms.values()):
             await room.aclose()
         if svc.transcribers is not None:

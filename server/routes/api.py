@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from analysis.competency import list_templates, load_template
 from analysis.interview import PlanSettings
 from server.auth import COOKIE, require_admin
 from server.errors import BadInput, Conflict, Forbidden, NotSignedIn
 from server.passwords import hash_password, verify_password
+from server.retention import erase_interview
 from server.routes.common import as_json, interview_for, now, principal, read_json
 from server.services import services
 from server.storage.models import (
     AuditEntry,
     Candidate,
-    Consent,
-    EventRow,
     Interview,
     InterviewAccess,
     Invite,
     Job,
-    Recording,
     User,
 )
 
@@ -322,18 +319,7 @@ async def delete_interview(request: web.Request) -> web.Response:
     interview = await interview_for(request, who, request.match_info["iid"])
     if not (who.is_admin or interview.created_by == who.user_id):
         raise Forbidden("Only the interview's owner or an admin may delete it.")
-    svc = services(request)
-    room = svc.rooms.pop(interview.id, None)
-    if room is not None:
-        await room.aclose()
-    async with svc.sessions() as session, session.begin():
-        for model in (Recording, EventRow, Consent, Invite, InterviewAccess):
-            await session.execute(delete(model).where(model.interview_id == interview.id))
-        row = await session.get(Interview, interview.id)
-        if row is not None:
-            await session.delete(row)
-    shutil.rmtree(svc.settings.recordings_dir / interview.id, ignore_errors=True)
-    svc.events.forget(interview.id)
+    await erase_interview(services(request), interview.id)
     await audit(request, who.user_id, "delete_interview", interview.id)
     return web.json_response({"ok": True})
 
@@ -354,3 +340,16 @@ async def metrics(request: web.Request) -> web.Response:
             "transcription": svc.transcribers.metrics() if svc.transcribers is not None else None,
         }
     )
+
+
+@routes.get("/api/audit")
+async def audit_log(request: web.Request) -> web.Response:
+    """The newest audit entries (who did what to which record); admins only."""
+    who = principal(request)
+    require_admin(who)
+    limit = min(int(request.query.get("limit", "200") or 200), 1000)
+    async with services(request).sessions() as session:
+        rows = (
+            await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+        ).all()
+    return web.json_response([as_json(r) for r in rows])
