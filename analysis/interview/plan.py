@@ -104,16 +104,48 @@ class InterviewPlan(BaseModel):
     questions: list[PlannedQuestion]
     closing: str
     next_steps: str
+    # Added later; defaults keep plans saved before them loadable.
+    requested_count: int | None = Field(
+        default=None, description="Main questions asked for (settings.question_count)."
+    )
+    bank_size: int | None = Field(
+        default=None, description="Main questions in the model's bank when the plan was built."
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Things the admin should know, e.g. the count was capped at the bank size.",
+    )
 
     @property
     def total(self) -> int:
         """Number of main questions (what "3 of N" counts)."""
         return len(self.questions)
 
+    @property
+    def capped(self) -> bool:
+        """True when fewer main questions were planned than asked for (the bank is too small)."""
+        requested = self.requested_count
+        if requested is None:  # a plan saved before requested_count existed
+            requested = self.settings.question_count
+        return requested > self.total
+
     def estimated_minutes(self) -> float:
         """Upper bound on length without follow-ups: every answer uses its full time."""
         items = [*self.questions, *([self.practice] if self.practice else [])]
         return sum(q.time_limit + q.thinking_time for q in items) / 60.0
+
+
+def bank_size(model: CompetencyModel) -> int:
+    """Main questions in the model's bank, all competencies together."""
+    return sum(len(c.questions) for c in model.competencies)
+
+
+def cap_note(requested: int, bank: int) -> str:
+    """The admin-facing note when the requested count exceeds the bank."""
+    return (
+        f"Asked for {requested} main questions, but the question bank has {bank}; "
+        f"the plan asks all {bank}. Add questions to the competency model to ask more."
+    )
 
 
 def allocate(model: CompetencyModel, count: int) -> dict[str, int]:
@@ -127,7 +159,7 @@ def allocate(model: CompetencyModel, count: int) -> dict[str, int]:
         raise PlanError(
             f"{count} questions cannot cover {len(comps)} competencies; ask at least {len(comps)}"
         )
-    count = min(count, sum(capacity.values()))
+    count = min(count, bank_size(model))
     result = {c.id: 1 for c in comps}
     while sum(result.values()) < count:
         # Give the next question to whoever is furthest below their weighted share.
@@ -168,6 +200,9 @@ def build_plan(model: CompetencyModel, settings: PlanSettings | None = None) -> 
             if chosen[comp.id]:
                 ordered.append(chosen[comp.id].pop(0))
     language = model.language
+    available = bank_size(model)
+    requested = settings.question_count
+    notes = [cap_note(requested, available)] if requested > available else []
     practice = (
         PlannedQuestion(
             id="practice",
@@ -189,4 +224,7 @@ def build_plan(model: CompetencyModel, settings: PlanSettings | None = None) -> 
         questions=ordered,
         closing=texts.COMPLETION[language],
         next_steps=texts.NEXT_STEPS[language],
+        requested_count=requested,
+        bank_size=available,
+        notes=notes,
     )

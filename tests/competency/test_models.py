@@ -128,10 +128,25 @@ def test_templates_are_valid_and_parallel_across_languages(key: str) -> None:
     ]
     for zc, ec in zip(zh.competencies, en.competencies, strict=True):
         assert [q.id for q in zc.questions] == [q.id for q in ec.questions]
-        assert 2 <= len(ec.questions) <= 3
+        assert len(zc.questions) >= 4 and len(ec.questions) >= 4  # 7-10 question interviews
+        assert all(1 <= len(q.probes) <= 2 for q in ec.questions + zc.questions)
         assert len(ec.indicators) >= 3 and len(zc.indicators) >= 3
         assert all(q.probes for q in ec.questions + zc.questions)
     assert from_yaml(to_yaml(zh)) == zh
+    assert from_yaml(to_yaml(en)) == en
+
+
+@pytest.mark.parametrize("key", sorted(REQUIRED_TEMPLATES))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_template_bank_holds_enough_behavioural_questions(key: str, language: str) -> None:
+    model = load_template(key, language)  # type: ignore[arg-type]
+    for comp in model.competencies:
+        assert len(comp.questions) >= 4, f"{key}.{language}: {comp.id} has {len(comp.questions)}"
+    assert sum(len(c.questions) for c in model.competencies) >= 12
+    opening = ("Tell me about", "Describe") if language == "en" else ("请讲",)
+    for comp in model.competencies:
+        for q in comp.questions:
+            assert q.text.startswith(opening), f"{key}.{language} {q.id} is not behavioural"
 
 
 def test_production_supervisor_weights_match_the_job_description() -> None:

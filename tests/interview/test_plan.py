@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from analysis.competency import list_templates, load_template, parse_competency_model
-from analysis.interview.plan import PlanError, PlanSettings, allocate, build_plan
+from analysis.interview.plan import (
+    InterviewPlan,
+    PlanError,
+    PlanSettings,
+    allocate,
+    build_plan,
+)
 
 
 @pytest.mark.parametrize("key", [t.key for t in list_templates()])
@@ -86,7 +94,52 @@ def test_a_count_beyond_the_bank_asks_every_question_once() -> None:
             ],
         }
     )
-    assert [q.id for q in build_plan(model, PlanSettings(question_count=9)).questions] == [
-        "a1",
-        "b1",
+    plan = build_plan(model, PlanSettings(question_count=9))
+    assert [q.id for q in plan.questions] == ["a1", "b1"]
+    assert plan.capped and plan.requested_count == 9 and plan.bank_size == 2
+    assert plan.notes == [
+        "Asked for 9 main questions, but the question bank has 2; the plan asks all 2. "
+        "Add questions to the competency model to ask more."
     ]
+
+
+@pytest.mark.parametrize("key", [t.key for t in list_templates()])
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_ten_questions_fit_every_template_and_follow_the_weights(key: str, language: str) -> None:
+    model = load_template(key, language)  # type: ignore[arg-type]
+    plan = build_plan(model, PlanSettings(question_count=10, seed=3))
+    assert plan.total == 10 and not plan.capped and plan.notes == []
+    assert plan.requested_count == 10 and plan.bank_size is not None and plan.bank_size >= 12
+    per_comp = Counter(q.competency_id for q in plan.questions)
+    assert set(per_comp) == {c.id for c in model.competencies}
+    assert per_comp == allocate(model, 10)
+    for comp in model.competencies:  # within one question of the weighted share
+        assert abs(per_comp[comp.id] - 10 * comp.weight / 100) < 1
+
+
+def test_production_supervisor_ten_questions_are_4_3_3() -> None:
+    for language in ("zh", "en"):
+        model = load_template("production_supervisor", language)  # type: ignore[arg-type]
+        assert allocate(model, 10) == {
+            "problem_solving": 4,
+            "team_management": 3,
+            "capacity_improvement": 3,
+        }
+
+
+def test_a_plan_within_the_bank_has_no_notes_and_old_plans_still_load() -> None:
+    model = load_template("software_engineer", "en")
+    plan = build_plan(model, PlanSettings(question_count=7))
+    assert (plan.requested_count, plan.bank_size, plan.notes, plan.capped) == (7, 12, [], False)
+    capped = build_plan(model, PlanSettings(question_count=15))
+    assert capped.total == 12 and capped.capped
+    assert capped.notes and "Asked for 15" in capped.notes[0] and "has 12" in capped.notes[0]
+    # A plan stored before these fields existed loads with the defaults.
+    old = plan.model_dump(mode="json")
+    for key in ("requested_count", "bank_size", "notes"):
+        del old[key]
+    restored = InterviewPlan.model_validate(old)
+    assert restored.questions == plan.questions
+    assert (restored.requested_count, restored.bank_size, restored.notes) == (None, None, [])
+    assert not restored.capped
+    assert InterviewPlan.model_validate_json(capped.model_dump_json()) == capped
