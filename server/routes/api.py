@@ -156,7 +156,14 @@ async def create_job(request: web.Request) -> web.Response:
             plan_settings=body.plan_settings,
         )
         session.add(job)
-    return web.json_response(as_json(job), status=201)
+    warnings: list[str] = []
+    if model is not None:
+        from analysis.competency import parse_competency_model
+        from analysis.interview import build_plan
+
+        plan = build_plan(parse_competency_model(model), PlanSettings(**(body.plan_settings or {})))
+        warnings = list(plan.notes)
+    return web.json_response({**as_json(job), "warnings": warnings}, status=201)
 
 
 @routes.get("/api/jobs")

@@ -158,3 +158,21 @@ async def test_metrics_are_for_admins(admin: TestClient) -> None:
     assert data["live_rooms"] == 0 and data["transcription"] is None
     admin.session.cookie_jar.clear()
     assert (await admin.get("/api/metrics")).status == 401
+
+
+async def test_a_job_asking_for_more_questions_than_its_bank_is_warned(admin: TestClient) -> None:
+    resp = await admin.post(
+        "/api/jobs",
+        json={
+            "title": "PM",
+            "template": "product_manager",
+            "plan_settings": {"question_count": 20},
+        },
+    )
+    assert resp.status == 201
+    [warning] = (await resp.json())["warnings"]
+    assert "Asked for 20" in warning
+    ok = await (
+        await admin.post("/api/jobs", json={"title": "PM", "template": "product_manager"})
+    ).json()
+    assert ok["warnings"] == []
