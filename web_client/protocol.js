@@ -1,3 +1,5 @@
+import { t } from "/static/i18n.js";
+
 // Message types shared with the server (server/routes/candidate.py, observer.py; analysis/events.py).
 export const ToServer = { OFFER: "offer", ANSWER_DONE: "answer_done", HEARTBEAT: "heartbeat", FINISH: "finish", INJECT_QUESTION: "inject_question" };
 export const FromServer = { WELCOME: "welcome", ANSWER: "answer", QUESTION: "question", ENDED: "ended", ERROR: "error", HISTORY: "history", EVENT: "event" };
@@ -24,18 +26,21 @@ export function fmtTime(sec) {
   return `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
 }
 
+const yesNo = (v) => t(v ? "ev_yes" : "ev_no");
+
 export function describeEvent(e) {
   switch (e.type) {
-    case "consent_recorded": return `consent (recording ${e.recording ? "yes" : "no"}, AI ${e.ai_analysis ? "yes" : "no"})`;
-    case "candidate_joined": return `candidate joined (segment ${e.segment})`;
-    case "candidate_left": return `candidate left: ${e.reason}`;
-    case "media_started": return `${e.kind} started`;
-    case "question_shown": return `question (${e.source}): ${e.text}`;
-    case "question_injected": return `${e.by} asked: ${e.text}`;
-    case "answer_done": return `answer done (${e.reason})`;
-    case "recording_finalized": return `recording saved (segment ${e.segment}, ${e.duration.toFixed(1)} s)`;
-    case "interview_ended": return `interview ended: ${e.reason}`;
+    case "consent_recorded": return t("ev_consent", { rec: yesNo(e.recording), ai: yesNo(e.ai_analysis) });
+    case "candidate_joined": return t("ev_joined", { n: e.segment });
+    case "candidate_left": return t("ev_left", { reason: e.reason });
+    case "media_started": return t(e.kind === "audio" ? "ev_audio" : "ev_video");
+    case "question_shown": return `${t(`ev_q_${e.source}`)}: ${e.text}`;
+    case "question_injected": return t("ev_injected", { by: e.by, text: e.text });
+    case "answer_done": return t("ev_answer_done", { reason: t(`ev_reason_${e.reason}`) });
+    case "recording_finalized": return t("ev_recording", { n: e.segment, s: e.duration.toFixed(1) });
+    case "interview_ended": return t("ev_ended", { reason: e.reason });
+    case "followup_suggested": return t("ev_followup", { text: e.text, reason: e.reason });
     case "transcript_final": return `“${e.text}”`;
-    default: return e.type.replaceAll("_", " ");
+    default: return t(`ev_${e.type}`) === `ev_${e.type}` ? e.type.replaceAll("_", " ") : t(`ev_${e.type}`);
   }
 }
