@@ -25,8 +25,10 @@ sys.path.insert(0, str(ROOT))
 from analysis.asr.engine import WhisperEngine  # noqa: E402
 from analysis.asr.model_files import prepare_whisper_base  # noqa: E402
 from analysis.asr.scheduler import AsrScheduler  # noqa: E402
-from analysis.asr.stream import StreamingTranscriber  # noqa: E402
+from analysis.asr.stream import StreamingTranscriber, StreamSettings  # noqa: E402
+from analysis.asr.vad import VadSettings  # noqa: E402
 from analysis.events import EventBase, TranscriptFinal, TranscriptPartial  # noqa: E402
+from config.settings import AsrSettings  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 OUT = ROOT / "bench" / "results" / "transcription.json"
@@ -105,6 +107,18 @@ class StreamRun:
     final_after_end: list[float] = field(default_factory=list)
 
 
+ASR = AsrSettings()  # the same settings (workers, threads, beams) the server uses
+
+
+def stream_settings() -> StreamSettings:
+    """Stream settings as server/transcription.py builds them."""
+    return StreamSettings(
+        vad=VadSettings(min_silence_ms=ASR.min_silence_ms),
+        final_beam_size=ASR.final_beam_size,
+        partial_beam_size=ASR.partial_beam_size,
+    )
+
+
 async def stream_clip(
     scheduler: AsrScheduler, audio: np.ndarray, interview: str, lead: float = 0.5, tail: float = 1.5
 ) -> StreamRun:
@@ -113,7 +127,7 @@ async def stream_clip(
     padded = np.concatenate(
         [np.zeros(int(lead * 16_000), np.float32), audio, np.zeros(int(tail * 16_000), np.float32)]
     )
-    stream = StreamingTranscriber(interview, scheduler)
+    stream = StreamingTranscriber(interview, scheduler, stream_settings())
     seen: list[tuple[float, EventBase]] = []
     start = time.perf_counter()
 
@@ -163,7 +177,7 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
     rows = []
     for n in counts:
         progress(f"capacity: {n} simultaneous streams of {len(program) / 16_000:.0f} s")
-        async with AsrScheduler(engine) as scheduler:
+        async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
 
             async def one(k: int, scheduler: AsrScheduler = scheduler, n: int = n) -> StreamRun:
                 await asyncio.sleep(k * 0.37)  # streams do not start in lockstep
@@ -197,12 +211,17 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
 async def main(quick: bool) -> dict:
     if not SHARED.is_dir():
         raise SystemExit("../shared/data is not present")
-    engine = WhisperEngine(prepare_whisper_base(ROOT / "models"), cpu_threads=2)
+    prepare_whisper_base(ROOT / "models")
+    engine = WhisperEngine.from_settings(ASR, ROOT / "models")
     engine.load()
     clips = load_clips()
     if quick:
         clips = [c for c in clips if c.name in {"en/jfk.flac", "zh/BAC009S0764W0121.wav"}]
-    result: dict = {"model": "whisper-base int8 (bundled)", "cpu_threads": 2, "languages": {}}
+    result: dict = {
+        "model": "whisper-base int8 (bundled)",
+        "settings": ASR.model_dump(),
+        "languages": {},
+    }
     all_partial, all_final_after, all_word_final = [], [], []
     audio_total, infer_total = 0.0, 0.0
     for language in ("en", "zh"):
@@ -212,7 +231,7 @@ async def main(quick: bool) -> dict:
             progress(f"{language} {i}/{len(subset)} {clip.name} ({clip.seconds:.1f} s): offline")
             offline.append(engine.transcribe(clip.audio, beam_size=5).text)
             progress(f"{language} {i}/{len(subset)} {clip.name}: streaming at real-time pace")
-            async with AsrScheduler(engine) as scheduler:
+            async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
                 run = await stream_clip(scheduler, clip.audio, f"bench-{language}-{i}")
                 audio_total += clip.seconds
                 infer_total += scheduler.metrics.inference_seconds

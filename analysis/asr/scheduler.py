@@ -38,6 +38,8 @@ class AsrMetrics:
     inference_seconds: float = 0.0
     queue_depth: int = 0
     backlog_seconds: float = 0.0
+    pass_seconds_avg: float = 0.0  # moving average of one pass's wall time
+    active_streams: int = 0
 
     def snapshot(self) -> dict[str, float]:
         """All values as a flat dict."""
@@ -112,6 +114,7 @@ class AsrScheduler:
         self._executor: ThreadPoolExecutor | None = None
         self._pending: set[PassJob] = set()
         self._pending_finals = 0
+        self._streams: set[str] = set()
 
     async def start(self) -> None:
         """Start the worker loops (the engine loads in the first pass, off the loop)."""
@@ -144,6 +147,29 @@ class AsrScheduler:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    TARGET_UTILIZATION = 0.6
+
+    def open_stream(self, stream_id: str) -> None:
+        """A stream started sending audio (used to share the inference budget)."""
+        self._streams.add(stream_id)
+        self.metrics.active_streams = len(self._streams)
+
+    def close_stream(self, stream_id: str) -> None:
+        """A stream ended."""
+        self._streams.discard(stream_id)
+        self.metrics.active_streams = len(self._streams)
+
+    def partial_interval(self) -> float:
+        """Seconds between partial passes of one stream that keep the workers ~60% busy.
+
+        Every pass encodes a full 30 s window, so its cost does not shrink with the audio:
+        the only way to leave room for finals is to ask for fewer partials as streams are
+        added. With one stream and one pass taking 1 s on one worker this is 1.7 s.
+        """
+        avg = self.metrics.pass_seconds_avg or 1.0
+        streams = max(1, len(self._streams))
+        return avg * streams / (self.workers * self.TARGET_UTILIZATION)
 
     def finals_full(self) -> bool:
         """True when the bounded final queue is full (callers degrade instead of queueing)."""
@@ -202,7 +228,10 @@ class AsrScheduler:
                 hyp = await loop.run_in_executor(
                     self._executor, self._transcribe, inp, job.priority
                 )
-                self.metrics.inference_seconds += time.perf_counter() - began
+                took = time.perf_counter() - began
+                self.metrics.inference_seconds += took
+                avg = self.metrics.pass_seconds_avg
+                self.metrics.pass_seconds_avg = took if avg == 0 else 0.8 * avg + 0.2 * took
                 self.metrics.audio_seconds += hyp.duration
                 if job.priority == Priority.FINAL:
                     self.metrics.final_passes += 1

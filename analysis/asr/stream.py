@@ -36,7 +36,7 @@ class StreamSettings:
     vad: VadSettings = field(default_factory=VadSettings)
     language: str | None = None
     partial_step_s: float = 1.0
-    max_partial_step_s: float = 4.0
+    max_partial_step_s: float = 6.0
     partial_beam_size: int = 1
     final_beam_size: int = 5
     min_speech_s: float = 0.25
@@ -107,6 +107,7 @@ class StreamingTranscriber:
         self._skipped = 0
         self._last_report = -1e9
         self._started = False
+        self._stream_key = f"{interview_id}:{id(self)}"
 
     # ---- clock -------------------------------------------------------------------
 
@@ -127,6 +128,7 @@ class StreamingTranscriber:
         samples = np.asarray(samples, dtype=np.float32).ravel()
         if not self._started:
             self._started = True
+            self.scheduler.open_stream(self._stream_key)
             self._anchor_t = t
         elif abs(t - self._t(self._samples)) > self.settings.gap_tolerance_s:
             # A gap (reconnect, lost packets): close what was open, restart the clock.
@@ -191,6 +193,7 @@ class StreamingTranscriber:
     def _emit(self, event: EventBase | None) -> None:
         if event is None:
             self._closed.set()
+            self.scheduler.close_stream(self._stream_key)
         elif self.on_event is not None:
             try:
                 self.on_event(event)
@@ -246,11 +249,11 @@ class StreamingTranscriber:
             utt.buffer = np.concatenate([utt.buffer, self._slice(utt.audio_end, end)])
 
     def _partial_step(self) -> float:
+        step = max(self.settings.partial_step_s, self.scheduler.partial_interval())
         backlog = self.scheduler.backlog_seconds()
-        step = self.settings.partial_step_s
         if backlog > 0.5:
-            step = min(self.settings.max_partial_step_s, step * (1.0 + backlog))
-        return step
+            step *= 1.0 + backlog
+        return min(self.settings.max_partial_step_s, step)
 
     def _maybe_partial(self, force: bool = False) -> None:
         utt = self._utt
