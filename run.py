@@ -11,8 +11,17 @@ from config.settings import Settings
 
 
 def _progress(label: str):  # type: ignore[no-untyped-def]
-    def report(msg: str) -> None:
-        print(f"  {label}: {msg}", flush=True)
+    """A progress printer: percentages (every 10%) or messages."""
+    last = [-10.0]
+
+    def report(msg: object) -> None:
+        if isinstance(msg, (int, float)):
+            if msg - last[0] < 10 and msg < 100:
+                return
+            last[0] = float(msg)
+            msg = f"{msg:.0f}%"
+        text = str(msg)
+        print(f"  {text}" if text.startswith(label) else f"  {label}: {text}", flush=True)
 
     return report
 
