@@ -209,8 +209,12 @@ class SegmentRecorder:
         if pts <= sink.last_video_pts:
             return
         v = sink.video
-        if frame.width != v.width or frame.height != v.height or frame.format.name != "yuv420p":
-            frame = frame.reformat(width=v.width, height=v.height, format="yuv420p")
+        # The frame is shared with the observers' relay and the analyzers: never change it.
+        # Work on a copy (reformat returns the same object when nothing needs converting).
+        out = frame.reformat(width=v.width, height=v.height, format="yuv420p")
+        if out is frame:
+            out = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+        frame = out
         frame.pts = pts
         frame.time_base = VIDEO_TB
         sink.last_video_pts = pts
