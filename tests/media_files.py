@@ -20,9 +20,12 @@ def speech_file(tmp_path: Path) -> Path:
         import pytest
 
         pytest.skip("neither ../shared/data nor espeak-ng is available")
-    out = tmp_path / "speech.wav"
+    spoken = tmp_path / "spoken.wav"
     text = "And so my fellow Americans, ask not what your country can do for you."
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(out), text], check=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(spoken), text], check=True)
+    # A pause at the end, as people make: it ends the utterance when a browser loops the file.
+    out = tmp_path / "speech.wav"
+    subprocess.run(["sox", str(spoken), str(out), "pad", "0", "2"], check=True)
     return out
 
 
