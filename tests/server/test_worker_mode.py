@@ -112,8 +112,9 @@ async def kill_a_worker_holding_a_final(
 
 
 async def test_a_killed_worker_loses_no_final_and_duplicates_none(
-    tmp_path: Path, models_dir: Path, redis: Any, keys: JobKeys
+    tmp_path: Path, models_dir: Path, redis: Any, keys: JobKeys, shared_data: Path
 ) -> None:
+    # Needs real speech with several utterances (jfk) so a final can be caught in flight.
     audio = speech_file(tmp_path)
     workers = [start_worker(keys, models_dir) for _ in range(2)]
     try:
