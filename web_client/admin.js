@@ -1,4 +1,4 @@
-import { t, applyI18n, installToggle } from "/static/i18n.js";
+import { t, applyI18n, installToggle, lang } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 installToggle($("lang"));
@@ -34,7 +34,9 @@ $("create").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("error").textContent = "";
   try {
-    const job = await api("/api/jobs", { title: $("job").value, language: $("language").value });
+    const body = { title: $("job").value, language: $("language").value };
+    if ($("template").value) body.template = $("template").value;
+    const job = await api("/api/jobs", body);
     const cand = await api("/api/candidates", { name: $("cand").value, email: $("cand-email").value });
     const iv = await api("/api/interviews", { job_id: job.id, candidate_id: cand.id });
     $("invite-url").href = iv.invite_url; $("invite-url").textContent = iv.invite_url;
@@ -43,5 +45,22 @@ $("create").addEventListener("submit", async (ev) => {
   } catch (e) { $("error").textContent = e.message; }
 });
 $("logout").addEventListener("click", async () => { await fetch("/api/logout", { method: "POST" }); location.href = "/login"; });
+async function loadTemplates() {
+  const templates = await api("/api/templates");
+  for (const tpl of templates) {
+    const opt = document.createElement("option");
+    opt.value = tpl.key;
+    opt.dataset.titles = JSON.stringify(tpl.titles);
+    $("template").appendChild(opt);
+  }
+  renderTemplates();
+}
+function renderTemplates() {
+  for (const opt of $("template").options) {
+    if (opt.dataset.titles) { const titles = JSON.parse(opt.dataset.titles); opt.textContent = titles[lang] || titles.en; }
+  }
+}
+document.addEventListener("langchange", renderTemplates);
+loadTemplates().catch(() => {});
 document.addEventListener("langchange", refresh);
 refresh().catch((e) => { $("error").textContent = e.message; });
