@@ -27,6 +27,8 @@ from analysis.events import (
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[EventBase], Any]
+TAIL_TOLERANCE_S = 0.15
+TAIL_MIN_PROBABILITY = 0.1
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,13 @@ class StreamingTranscriber:
     """
 
     def __init__(
-        self, interview_id: str, scheduler: AsrScheduler,
-        settings: StreamSettings | None = None, on_event: EventCallback | None = None,
-        vad_session: Any = None, clock: Callable[[], float] = time.monotonic,
+        self,
+        interview_id: str,
+        scheduler: AsrScheduler,
+        settings: StreamSettings | None = None,
+        on_event: EventCallback | None = None,
+        vad_session: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.interview_id = interview_id
         self.scheduler = scheduler
@@ -222,12 +228,14 @@ class StreamingTranscriber:
                 self._count += 1
                 begin = max(at, self._history_start)
                 self._utt = _Utterance(
-                    id=f"{self.interview_id}-u{self._count:04d}", start=begin,
+                    id=f"{self.interview_id}-u{self._count:04d}",
+                    start=begin,
                     policy=CommitPolicy(
                         trim_after_s=self.settings.trim_after_s,
                         max_buffer_s=self.settings.max_buffer_s,
                     ),
-                    buffer=np.zeros(0, dtype=np.float32), first_sample=begin,
+                    buffer=np.zeros(0, dtype=np.float32),
+                    first_sample=begin,
                 )
                 self._extend_open(until=self._samples)
             elif ev.kind == "pause" and self._utt is not None:
@@ -292,7 +300,8 @@ class StreamingTranscriber:
             return None
         s = self.settings
         return PassInput(
-            audio=utt.buffer.copy(), prompt=utt.policy.prompt(self._t(utt.start)),
+            audio=utt.buffer.copy(),
+            prompt=utt.policy.prompt(self._t(utt.start)),
             language=self.language,
             beam_size=s.final_beam_size if final else s.partial_beam_size,
         )
@@ -327,19 +336,25 @@ class StreamingTranscriber:
         if utt.end is None or utt.covered < (utt.end or 0):
             words = [*utt.policy.committed, *utt.policy.tentative]
             if words:
-                self._emit(TranscriptPartial(
-                    interview_id=self.interview_id, t=self._t(utt.covered),
-                    utterance_id=utt.id, text=utt.policy.text(), words=_timings(words),
-                    language=utt.language,
-                ))
+                self._emit(
+                    TranscriptPartial(
+                        interview_id=self.interview_id,
+                        t=self._t(utt.covered),
+                        utterance_id=utt.id,
+                        text=utt.policy.text(),
+                        words=_timings(words),
+                        language=utt.language,
+                    )
+                )
         if utt is self._utt:
             self._maybe_partial()
 
     def _insert(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int, buffer_end: int) -> None:
         self._learn_language(utt, hyp, final=False)
         utt.logprobs.append(hyp.avg_logprob)
-        utt.policy.insert(self._absolute(utt, hyp, buffer_start), self._t(buffer_start),
-                          self._t(buffer_end))
+        utt.policy.insert(
+            self._absolute(utt, hyp, buffer_start), self._t(buffer_start), self._t(buffer_end)
+        )
         utt.covered = buffer_end
         last_end = hyp.words[-1].end if hyp.words else 0.0
         utt.covered_trailing_silence = (buffer_end - buffer_start) / SAMPLE_RATE - last_end >= 0.1
@@ -363,16 +378,28 @@ class StreamingTranscriber:
             words = utt.policy.finish(None)
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        all_words = utt.policy.committed
+        # Whisper invents words in silence; the VAD knows where speech stopped, so words that
+        # begin well after that (in the trailing pad) are dropped from the final.
+        speech_end = self._t(utt.end) - self.settings.vad.pad_ms / 1000
+        all_words = [w for w in utt.policy.committed if w.start <= speech_end + TAIL_TOLERANCE_S]
+        while all_words and all_words[-1].probability < TAIL_MIN_PROBABILITY:
+            all_words.pop()  # a near-zero-probability tail is the same kind of invention
         if not all_words:
             return
         self.scheduler.metrics.finals_emitted += 1
-        self._emit(TranscriptFinal(
-            interview_id=self.interview_id, t=self._t(utt.end), utterance_id=utt.id,
-            text=join_words(all_words), words=_timings(all_words), language=utt.language,
-            avg_logprob=float(np.mean(utt.logprobs)) if utt.logprobs else 0.0,
-            start=all_words[0].start, end=all_words[-1].end,
-        ))
+        self._emit(
+            TranscriptFinal(
+                interview_id=self.interview_id,
+                t=self._t(utt.end),
+                utterance_id=utt.id,
+                text=join_words(all_words),
+                words=_timings(all_words),
+                language=utt.language,
+                avg_logprob=float(np.mean(utt.logprobs)) if utt.logprobs else 0.0,
+                start=all_words[0].start,
+                end=all_words[-1].end,
+            )
+        )
         del words
 
     async def _final_words(self, utt: _Utterance) -> list[Word]:
@@ -394,8 +421,9 @@ class StreamingTranscriber:
             self._report_backlog(force=True)
             return utt.policy.finish(None)
         buffer_start = utt.start
-        result = await self.scheduler.submit(lambda: self._snapshot(utt, final=True),
-                                             Priority.FINAL).future
+        result = await self.scheduler.submit(
+            lambda: self._snapshot(utt, final=True), Priority.FINAL
+        ).future
         if result is None:
             return utt.policy.finish(None)
         _, hyp = result
@@ -405,10 +433,14 @@ class StreamingTranscriber:
 
     def _fail(self, exc: BaseException) -> None:
         log.error("transcription pass failed", exc_info=exc)
-        self._emit(AnalyzerFailed(
-            interview_id=self.interview_id, t=self._t(self._samples), analyzer="asr",
-            error=type(exc).__name__,
-        ))
+        self._emit(
+            AnalyzerFailed(
+                interview_id=self.interview_id,
+                t=self._t(self._samples),
+                analyzer="asr",
+                error=type(exc).__name__,
+            )
+        )
 
     def _maybe_report_backlog(self) -> None:
         if self.scheduler.backlog_seconds() > self.settings.backlog_report_s:
@@ -423,16 +455,23 @@ class StreamingTranscriber:
         self.scheduler.metrics.partials_skipped = max(
             self.scheduler.metrics.partials_skipped, self._skipped
         )
-        self._emit(TranscriptionBacklogged(
-            interview_id=self.interview_id, t=self._t(self._samples),
-            pending_seconds=round(self.scheduler.backlog_seconds(), 3),
-            skipped_partials=self._skipped,
-        ))
+        self._emit(
+            TranscriptionBacklogged(
+                interview_id=self.interview_id,
+                t=self._t(self._samples),
+                pending_seconds=round(self.scheduler.backlog_seconds(), 3),
+                skipped_partials=self._skipped,
+            )
+        )
 
 
 def _timings(words: list[Word]) -> list[WordTiming]:
     return [
-        WordTiming(word=w.text.strip(), start=round(w.start, 3), end=round(w.end, 3),
-                   probability=round(w.probability, 4))
+        WordTiming(
+            word=w.text.strip(),
+            start=round(w.start, 3),
+            end=round(w.end, 3),
+            probability=round(w.probability, 4),
+        )
         for w in words
     ]

@@ -143,3 +143,33 @@ async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.n
 async def _collect(stream: StreamingTranscriber, into: list[EventBase]) -> None:
     async for event in stream.events():
         into.append(event)
+
+
+class InventiveTranscriber:
+    """A fake engine that, like Whisper, adds an unlikely word in the trailing silence."""
+
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None, beam_size: int = 1
+    ) -> Hypothesis:
+        seconds = len(audio) / 16_000
+        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(int(seconds / 0.5) - 1)]
+        words.append(Word(" invented", seconds - 0.3, seconds, 0.02))
+        return Hypothesis(words, language="en", duration=seconds)
+
+
+async def test_words_invented_in_the_trailing_silence_are_dropped(
+    espeak_speech: np.ndarray,
+) -> None:
+    async with AsrScheduler(InventiveTranscriber()) as scheduler:
+        stream = StreamingTranscriber("iv-tail", scheduler)
+        events: list[EventBase] = []
+        collector = asyncio.create_task(_collect(stream, events))
+        audio = np.concatenate([espeak_speech, np.zeros(16_000, np.float32)])
+        for i in range(0, len(audio), BLOCK):
+            stream.push_audio(audio[i : i + BLOCK], i / 16_000)
+            await asyncio.sleep(0)
+        stream.end_input()
+        await asyncio.wait_for(collector, 30)
+    [final] = finals(events)
+    assert final.words and "invented" not in final.text
+    assert all(w.probability >= 0.1 for w in final.words)
