@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic import BaseModel
 
 from analysis.events import (
     AnswerDone,
-    Event,
     FollowupApproved,
     FollowupSkipped,
     FollowupSuggested,
     InterviewEnded,
-    LiveRatingGiven,
-    ObserverNoteAdded,
     QuestionAnswered,
-    QuestionInjected,
     QuestionShown,
 )
 from analysis.followup.types import FollowupRequest
@@ -65,6 +60,7 @@ from analysis.interview.messages import (
     ShowGreeting,
     ShowQuestion,
 )
+from analysis.interview.observer_commands import AUTO, ObserverCommands
 from analysis.interview.plan import InterviewPlan, PlannedQuestion
 from analysis.interview.state import (
     AskedQuestion,
@@ -73,18 +69,7 @@ from analysis.interview.state import (
     PendingSuggestion,
     QueuedQuestion,
 )
-
-AUTO = "auto"
-
-
-@dataclass
-class Step:
-    """The outcome of one command."""
-
-    messages: list[CandidateMessage] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    requests: list[FollowupRequest] = field(default_factory=list)
-    rejected: str | None = None
+from analysis.interview.step import Step
 
 
 class ObserverView(BaseModel):
@@ -99,7 +84,7 @@ class ObserverView(BaseModel):
     progress: int
 
 
-class InterviewMachine:
+class InterviewMachine(ObserverCommands):
     """Drives one interview; holds nothing but its serialisable state."""
 
     def __init__(self, state: InterviewState) -> None:
@@ -585,110 +570,6 @@ class InterviewMachine:
             step.rejected = "no follow-up decision pending for this question"
             return
         self._advance(now, step)
-
-    def _observers(self, cmd: SetObserversPresent, now: float, step: Step) -> None:
-        self.state.observers_present = cmd.present
-
-    def _inject(self, cmd: InjectQuestion, now: float, step: Step) -> None:
-        s = self.state
-        if s.phase == "finished":
-            step.rejected = "the interview has finished"
-            return
-        s.injected_count += 1
-        queued = QueuedQuestion(
-            id=f"obs-{s.injected_count}",
-            text=cmd.text.strip(),
-            by=cmd.by,
-            position=cmd.position,
-            injected_at=now,
-        )
-        (s.queue_now if cmd.position == "now" else s.queue_next).append(queued)
-        self._event(
-            step,
-            QuestionInjected,
-            now,
-            question_id=queued.id,
-            text=queued.text,
-            by=queued.by,
-            position=queued.position,
-        )
-        if cmd.position == "now" and self._interruptible():
-            # The candidate has not started answering: ask the observer's question at once
-            # and bring the interrupted question back right after it.
-            cur = s.current
-            assert cur is not None
-            if cur.kind == "observer":
-                s.queue_now.insert(
-                    1,
-                    QueuedQuestion(
-                        id=cur.id, text=cur.text, by=cur.by or "", position="now", injected_at=now
-                    ),
-                )
-            else:
-                s.next_plan_index -= 1
-            s.current = None
-            self._advance(now, step)
-            return
-        if cmd.position == "now" and s.phase == "deciding" and s.request_at is None:
-            # The answer is already over: the observer's question replaces the follow-up.
-            if s.suggestion is not None:
-                self._skip(AUTO, "an observer question was asked instead", now, step)
-            self._advance(now, step)
-
-    def _interruptible(self) -> bool:
-        """A plan or observer question shown but not yet being answered."""
-        s = self.state
-        q = s.current
-        if s.phase != "thinking" or q is None or s.speaking or q.clock_started_at is not None:
-            return False
-        if q.kind == "observer":
-            return True
-        return (
-            q.kind == "main"
-            and s.next_plan_index > 0
-            and s.plan.questions[s.next_plan_index - 1].id == q.id
-        )
-
-    def _approve_cmd(self, cmd: ApproveFollowup, now: float, step: Step) -> None:
-        sug = self.state.suggestion
-        if sug is None or sug.id != cmd.question_id:
-            step.rejected = "that follow-up is no longer pending"
-            return
-        self._approve(cmd.by, now, step)
-
-    def _skip_cmd(self, cmd: SkipFollowup, now: float, step: Step) -> None:
-        sug = self.state.suggestion
-        if sug is None or sug.id != cmd.question_id:
-            step.rejected = "that follow-up is no longer pending"
-            return
-        self._skip(cmd.by, "skipped by an observer", now, step)
-        self._advance(now, step)
-
-    def _about(self) -> str | None:
-        s = self.state
-        if s.current is not None:
-            return s.current.id
-        return s.answered[-1].id if s.answered else None
-
-    def _note(self, cmd: AddObserverNote, now: float, step: Step) -> None:
-        self._event(
-            step, ObserverNoteAdded, now, by=cmd.by, text=cmd.text, question_id=self._about()
-        )
-
-    def _rating(self, cmd: GiveLiveRating, now: float, step: Step) -> None:
-        known = {q.competency_id for q in self.state.plan.questions}
-        if cmd.competency_id not in known:
-            step.rejected = f"unknown competency {cmd.competency_id!r}"
-            return
-        self._event(
-            step,
-            LiveRatingGiven,
-            now,
-            by=cmd.by,
-            competency=cmd.competency_id,
-            score=cmd.score,
-            question_id=self._about(),
-        )
 
     def _disconnected(self, cmd: CandidateDisconnected, now: float, step: Step) -> None:
         s = self.state

@@ -14,7 +14,7 @@ GREETING: dict[Language, str] = {
         "I'll ask you about {count} questions about your experience; there is no trick and "
         "no single right answer. Concrete examples from your own work help most. "
         "We'll start with a short practice question that doesn't count. "
-        "Press \"Ready\" when you'd like to begin."
+        'Press "Ready" when you\'d like to begin.'
     ),
     "zh": (
         "您好，感谢您参加面试。我是{job_title}岗位的面试官。"
