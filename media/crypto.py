@@ -202,6 +202,7 @@ class EncryptedReader:
             raise DecryptionError("recording is truncated")
         last = self._chunks[-1]
         self.size = last.plain_at + last.cipher_len - TAG
+        self._starts = [c.plain_at for c in self._chunks]
 
     def _read_chunk(self, fh: BinaryIO, index: int) -> bytes:
         chunk = self._chunks[index]
@@ -214,7 +215,7 @@ class EncryptedReader:
             raise DecryptionError(f"chunk {index} failed authentication") from exc
 
     def _index_of(self, offset: int) -> int:
-        return bisect.bisect_right([c.plain_at for c in self._chunks], offset) - 1
+        return bisect.bisect_right(self._starts, offset) - 1
 
     def iter_range(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Plaintext bytes ``start`` to ``end`` (exclusive), chunk by chunk."""

@@ -45,12 +45,11 @@ class RecordingResult:
 class _Sink:
     """Mutable state owned by the recorder thread."""
 
-    def __init__(self, writer: EncryptedWriter, with_video: bool) -> None:
+    def __init__(self, writer: EncryptedWriter) -> None:
         self.writer = writer
         self.container: Any = None
         self.audio: Any = None
         self.video: Any = None
-        self.with_video = with_video
         self.audio_next = 0  # next output sample index
         self.last_video_pts = -1
         self.pending_audio: list[tuple[float, Any]] = []
@@ -113,7 +112,7 @@ class SegmentRecorder:
     # -- recorder thread -------------------------------------------------
 
     def _run(self, writer: EncryptedWriter) -> None:
-        sink = _Sink(writer, self._with_video)
+        sink = _Sink(writer)
         sealed_at = time.monotonic()
         try:
             while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +33,6 @@ from server.storage.models import Consent, Interview, Job, Recording
 
 log = logging.getLogger(__name__)
 
-ClosedHook = Callable[[], Awaitable[None]]
-
 
 class LiveRoom:
     """Holds what is live for one interview; every change becomes an event."""
@@ -50,10 +48,8 @@ class LiveRoom:
         self.segment_start = 0.0
         self.observers: set[ObserverPeer] = set()
         self.current_question: dict[str, Any] | None = None
-        self.pending_questions: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
         self.ended = False
-        self.frame_sinks: list[Callable[[str, Any], None]] = []
         self._tasks: set[asyncio.Future[None]] = set()
         self.interviewer: Interviewer | None = None
         self.analysis: LiveAnalysis | None = None
@@ -142,7 +138,6 @@ class LiveRoom:
             if self.analysis is not None:
                 self.analysis.new_segment()
                 peer.sinks.append(self.analysis.sink)
-            peer.sinks.extend(self.frame_sinks)
             try:
                 answer = await peer.accept(sdp)
             except Exception:

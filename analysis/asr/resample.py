@@ -6,6 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from media.frames import frame_time
+
+__all__ = ["AudioResampler16k", "frame_time"]
+
 TARGET_RATE = 16_000
 
 
@@ -39,10 +43,3 @@ class AudioResampler16k:
         return np.concatenate(
             [f.to_ndarray().reshape(-1).astype(np.float32, copy=False) for f in frames]
         )
-
-
-def frame_time(frame: Any) -> float | None:
-    """The presentation time of a frame in seconds, when it has one."""
-    if frame.pts is None or frame.time_base is None:
-        return None
-    return float(frame.pts * frame.time_base)

@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from media.frames import frame_time
+
+__all__ = ["frame_time", "video_frame_to_rgb"]
+
 if TYPE_CHECKING:
     import av
 
@@ -13,10 +17,3 @@ if TYPE_CHECKING:
 def video_frame_to_rgb(frame: av.VideoFrame) -> np.ndarray:
     """An H x W x 3 uint8 RGB array from a PyAV/aiortc video frame (C-contiguous)."""
     return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
-
-
-def frame_time(frame: av.VideoFrame) -> float | None:
-    """The frame's presentation time in seconds, or None if it carries no timestamp."""
-    if frame.pts is None or frame.time_base is None:
-        return None
-    return float(frame.pts * frame.time_base)
