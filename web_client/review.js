@@ -126,6 +126,11 @@ function renderDelivery() {
   }
   const facing = events.filter((e) => e.type === "face_sampled" && e.facing != null);
   if (facing.length) add("polyline", { points: facing.map((e) => `${x(e.t)},${e.facing ? 15 : 30}`).join(" "), fill: "none", stroke: "#16a34a", "stroke-width": 1.5 });
+  // Full mode only: smile and mouth-open samples (0..1) as thin lines in the lower band.
+  for (const [key, colour] of [["smile", "#db2777"], ["mouth_open", "#7c3aed"]]) {
+    const pts = events.filter((e) => e.type === "face_sampled" && e[key] != null);
+    if (pts.length) add("polyline", { points: pts.map((e) => `${x(e.t)},${85 - 40 * e[key]}`).join(" "), fill: "none", stroke: colour, "stroke-width": 1, "data-measure": key });
+  }
   for (const f of events.filter((e) => e.type === "face_delivery_summarized" && e.share_facing != null)) {
     add("rect", { x: x(f.start), y: 5, width: Math.max(2, x(f.end) - x(f.start)), height: 6, fill: "#16a34a", opacity: 0.25 + 0.75 * f.share_facing });
   }

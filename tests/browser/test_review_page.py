@@ -135,3 +135,34 @@ async def test_review_page_plays_seeks_rates_and_decides(
     pdf = await live_server.api.get(f"/api/interviews/{iv['id']}/report.pdf")
     assert pdf.status == 200
     assert_pdf_first_page_not_blank(await pdf.read(), tmp_path, "report-browser")
+
+
+async def test_review_page_charts_full_mode_face_measures_on_the_time_axis(
+    live_server: LiveServer,
+    browser_factory: Any,
+    tmp_path: Path,
+) -> None:
+    from analysis.events import FaceSampled
+    from server.services import SERVICES
+
+    iv = await finished_interview(live_server, tmp_path)
+    events = live_server.api.server.app[SERVICES].events
+    for i in range(5):
+        await events.append(
+            FaceSampled(
+                interview_id=iv["id"],
+                t=1.0 + i,
+                mode="full",
+                present=True,
+                faces=1,
+                facing=True,
+                smile=0.2 * i,
+                mouth_open=0.1,
+            )
+        )
+    ctx = await browser_factory("charts")
+    page = await ctx.new_page()
+    await sign_in_page(page, live_server.url, f"/review/{iv['id']}")
+    await page.wait_for_selector("#delivery polyline[data-measure=smile]", state="attached")
+    points = await page.get_attribute("#delivery polyline[data-measure=smile]", "points")
+    assert points is not None and len(points.split()) == 5
