@@ -355,6 +355,10 @@ class LiveRoom:
         if ws is not None and not ws.closed:
             await ws.send_json({"type": "ended", "reason": reason})
             await ws.close(code=1000, message=b"interview finished")
+        # Nothing is live any more: let the room go (a later observer gets a fresh one).
+        if self.services.rooms.get(self.interview_id) is self:
+            del self.services.rooms[self.interview_id]
+        self.services.events.forget(self.interview_id)
 
     # -- observers ----------------------------------------------------------
 
