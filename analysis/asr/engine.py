@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 ZH_PROMPT = "以下是普通话的句子。"
 SAMPLE_RATE = 16_000
+FULL_WINDOW_S = 30.0
+_window = threading.local()  # encoder frames for the pass running on this thread
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,13 @@ class Transcriber(Protocol):
 
     def transcribe(
         self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1,
+        beam_size: int = 1, window_s: float | None = None,
     ) -> Hypothesis:
-        """Transcribe 16 kHz mono float32 audio (blocking; call from a worker thread)."""
+        """Transcribe 16 kHz mono float32 audio (blocking; call from a worker thread).
+
+        ``window_s``: encode only this many seconds of the padded 30 s window (cheaper,
+        less accurate: used for tentative passes); None = the full window.
+        """
         ...
 
 
@@ -60,6 +66,31 @@ class _Simplifier:
 
                 self._cc = OpenCC("t2s")
             return str(self._cc.convert(text))
+
+
+def window_frames(window_s: float | None) -> int | None:
+    """Mel frames (100 per second, even) the encoder sees, or None for the full window."""
+    if window_s is None or window_s >= FULL_WINDOW_S:
+        return None
+    return max(200, int(window_s * 100) // 2 * 2)
+
+
+def _windowed_model_class() -> Any:
+    """WhisperModel whose encoder input is cut to this thread's window (if one is set).
+
+    faster-whisper pads every segment to 3000 mel frames; the encoder's cost is
+    proportional to the frames it sees, so a 10 s window costs about a third of 30 s.
+    """
+    from faster_whisper import WhisperModel
+
+    class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
+        def encode(self, features: np.ndarray) -> Any:
+            frames = getattr(_window, "frames", None)
+            if frames is not None and features.shape[-1] > frames:
+                features = features[..., :frames]
+            return super().encode(features)
+
+    return WindowedWhisperModel
 
 
 def is_chinese(language: str | None) -> bool:
@@ -98,17 +129,30 @@ class WhisperEngine:
         """Load the model (blocking, once); later calls return at once."""
         with self._load_lock:
             if self._model is None:
-                from faster_whisper import WhisperModel
-
-                self._model = WhisperModel(
+                self._model = _windowed_model_class()(
                     self.model_path, device=self.device, compute_type=self.compute_type,
                     cpu_threads=self.cpu_threads, num_workers=self.num_workers,
                     local_files_only=Path(self.model_path).is_dir(),
                 )
+                self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One tiny pass per common window: the first pass of a shape is several times slower."""
+        noise = np.random.default_rng(0).normal(0, 1e-3, SAMPLE_RATE).astype(np.float32)
+        for window in (None, 10.0):
+            _window.frames = window_frames(window)
+            try:
+                segments, _ = self._model.transcribe(
+                    noise, language="en", beam_size=1, word_timestamps=True,
+                    condition_on_previous_text=False, vad_filter=False,
+                )
+                list(segments)
+            finally:
+                _window.frames = None
 
     def transcribe(
         self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1,
+        beam_size: int = 1, window_s: float | None = None,
     ) -> Hypothesis:
         """One pass with word timestamps; Mandarin comes out Simplified with punctuation."""
         self.load()
@@ -119,12 +163,32 @@ class WhisperEngine:
         initial = prompt
         if is_chinese(language):
             initial = ZH_PROMPT + prompt
-        segments, info = self._model.transcribe(
-            audio, language=language, initial_prompt=initial or None, beam_size=beam_size,
-            word_timestamps=True, condition_on_previous_text=False, vad_filter=False,
-            temperature=[0.0, 0.4, 0.8], without_timestamps=False,
-        )
-        segments = list(segments)  # decode here, in the worker thread
+        frames = window_frames(window_s)
+        if frames is not None and language is None:
+            frames = None  # language detection reads a full window
+        _window.frames = frames
+        try:
+            segments, info = self._model.transcribe(
+                audio, language=language, initial_prompt=initial or None, beam_size=beam_size,
+                word_timestamps=True, condition_on_previous_text=False, vad_filter=False,
+                temperature=[0.0, 0.4, 0.8],
+                without_timestamps=True,  # one segment: a live buffer fits one window
+                max_new_tokens=min(200, int(10 + 8 * duration)),  # bounds a repetition loop
+                # Re-decode at a higher temperature only for repetition loops (compression
+                # ratio), not for a low log-probability: short live buffers often score low,
+                # and each re-decode costs as much as the first one. Silero VAD already
+                # decided this is speech, so Whisper's no-speech skip is off too.
+                log_prob_threshold=None, no_speech_threshold=None,
+            )
+            # Decode here, in the worker thread. Without timestamps the first window is one
+            # segment; asking for more would make faster-whisper go on from the last word's
+            # end and decode the trailing silence in a second window, where Whisper invents
+            # words ("Bye.", "Go!") at twice the cost.
+            first = next(segments, None)
+            segments.close()
+            segments = [first] if first is not None and first.seek == 0 else []
+        finally:
+            _window.frames = None
         detected = info.language or language or ""
         chinese = is_chinese(detected)
         words: list[Word] = []

@@ -111,6 +111,20 @@ class CommitPolicy:
         self.tentative = []
         return self._commit(words)
 
+    def finish_from(self, buffer_start: float, hypothesis: Sequence[Word]) -> list[Word]:
+        """End of utterance with a final pass over the buffer that began at ``buffer_start``.
+
+        Words committed before the buffer stay (their audio is gone); the pass replaces
+        everything after, so the final is as good as one pass over the kept audio even
+        where tentative passes (shorter windows) heard it differently. Returns the words
+        committed from the pass.
+        """
+        kept = [w for w in self.committed if w.end <= buffer_start + 0.05]
+        self.committed = kept
+        self._last_committed_end = kept[-1].end if kept else 0.0
+        self.tentative = []
+        return self._commit(self._fresh(hypothesis))
+
     def trim_point(self, buffer_start: float, buffer_end: float) -> float | None:
         """Where the audio buffer may be cut now, or None to keep it whole."""
         if buffer_end - buffer_start <= self.trim_after_s or not self.committed:

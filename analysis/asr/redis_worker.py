@@ -161,7 +161,8 @@ class RedisAsrWorker:
         try:
             inp = job.inp
             hyp = await asyncio.to_thread(
-                self.transcriber.transcribe, inp.audio, inp.prompt, inp.language, inp.beam_size
+                self.transcriber.transcribe, inp.audio, inp.prompt, inp.language, inp.beam_size,
+                inp.window_s,
             )
             return answer(job.job_id, self.consumer, hypothesis=hyp)
         except Exception as exc:

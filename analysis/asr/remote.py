@@ -83,7 +83,7 @@ def encode_job(job_id: str, inp: PassInput, priority: Priority, deadline: float)
     return {
         "job_id": job_id, "priority": priority.name.lower(), "audio": pcm.tobytes(),
         "prompt": inp.prompt, "language": inp.language or "", "beam_size": str(inp.beam_size),
-        "deadline": repr(deadline),
+        "window_s": "" if inp.window_s is None else repr(inp.window_s), "deadline": repr(deadline),
     }
 
 
@@ -116,6 +116,7 @@ def decode_job(fields: dict[bytes, bytes]) -> RemoteJob:
             audio=audio, prompt=_text(fields.get(b"prompt", b"")),
             language=_text(fields.get(b"language", b"")) or None,
             beam_size=int(fields.get(b"beam_size", b"1")),
+            window_s=float(fields[b"window_s"]) if fields.get(b"window_s") else None,
         ),
         deadline=float(fields.get(b"deadline", b"inf")),
     )
@@ -226,10 +227,12 @@ class RedisEngine:
 
     def transcribe(
         self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1,
+        beam_size: int = 1, window_s: float | None = None,
     ) -> Hypothesis:
         """One pass at final priority (the Transcriber protocol)."""
-        return self.transcribe_pass(PassInput(audio, prompt, language, beam_size), Priority.FINAL)
+        return self.transcribe_pass(
+            PassInput(audio, prompt, language, beam_size, window_s), Priority.FINAL
+        )
 
     def transcribe_pass(self, inp: PassInput, priority: Priority) -> Hypothesis:
         """Queue the pass for the workers and wait for the first answer (blocking)."""

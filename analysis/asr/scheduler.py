@@ -32,13 +32,15 @@ class AsrMetrics:
     partials_skipped: int = 0
     finals_emitted: int = 0
     finals_degraded: int = 0
+    finals_from_pause_pass: int = 0  # finals that needed no pass of their own
     backlog_reports: int = 0
     failures: int = 0
     audio_seconds: float = 0.0
     inference_seconds: float = 0.0
     queue_depth: int = 0
     backlog_seconds: float = 0.0
-    pass_seconds_avg: float = 0.0  # moving average of one pass's wall time
+    pass_seconds_avg: float = 0.0  # moving average of one partial pass's wall time
+    final_pass_seconds_avg: float = 0.0  # the same for final-priority (full window) passes
     active_streams: int = 0
 
     def snapshot(self) -> dict[str, float]:
@@ -54,6 +56,8 @@ class PassInput:
     prompt: str
     language: str | None
     beam_size: int = 1
+    window_s: float | None = None  # encoder window; None = Whisper's full 30 s
+    start_sample: int = 0  # the stream's sample number of audio[0] (not sent to workers)
 
 
 class PassDropped(Exception):
@@ -228,15 +232,7 @@ class AsrScheduler:
                 hyp = await loop.run_in_executor(
                     self._executor, self._transcribe, inp, job.priority
                 )
-                took = time.perf_counter() - began
-                self.metrics.inference_seconds += took
-                avg = self.metrics.pass_seconds_avg
-                self.metrics.pass_seconds_avg = took if avg == 0 else 0.8 * avg + 0.2 * took
-                self.metrics.audio_seconds += hyp.duration
-                if job.priority == Priority.FINAL:
-                    self.metrics.final_passes += 1
-                else:
-                    self.metrics.partial_passes += 1
+                self._count_pass(job.priority, time.perf_counter() - began, hyp.duration)
                 if not job.future.done():
                     job.future.set_result((inp, hyp))
             except asyncio.CancelledError:
@@ -252,7 +248,22 @@ class AsrScheduler:
             finally:
                 self._done(job)
 
+    def _count_pass(self, priority: Priority, took: float, audio_s: float) -> None:
+        m = self.metrics
+        m.inference_seconds += took
+        m.audio_seconds += audio_s
+        if priority == Priority.FINAL:
+            m.final_passes += 1
+            avg = m.final_pass_seconds_avg
+            m.final_pass_seconds_avg = took if avg == 0 else 0.8 * avg + 0.2 * took
+        else:
+            m.partial_passes += 1
+            avg = m.pass_seconds_avg
+            m.pass_seconds_avg = took if avg == 0 else 0.8 * avg + 0.2 * took
+
     def _transcribe(self, inp: PassInput, priority: Priority) -> Hypothesis:
         if isinstance(self.engine, RemoteTranscriber):
             return self.engine.transcribe_pass(inp, priority)
-        return self.engine.transcribe(inp.audio, inp.prompt, inp.language, inp.beam_size)
+        return self.engine.transcribe(
+            inp.audio, inp.prompt, inp.language, inp.beam_size, window_s=inp.window_s
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -41,14 +42,30 @@ class StreamSettings:
     max_partial_step_s: float = 6.0
     partial_beam_size: int = 1
     final_beam_size: int = 5
+    # Tentative passes encode only the buffer plus a margin (at least the minimum): a third
+    # of the cost of Whisper's 30 s window; 0 = full window. Finals always use 30 s.
+    partial_window_min_s: float = 10.0
+    partial_window_margin_s: float = 2.0
+    # A full-window pass starts this long after silence begins: when the silence lasts long
+    # enough to end the utterance, that pass is usually already done and becomes the final.
+    pause_pass_ms: int = 100
     min_speech_s: float = 0.25
     detect_min_s: float = 2.0
     backlog_report_s: float = 3.0
     backlog_report_every_s: float = 5.0
     gap_tolerance_s: float = 0.25
-    final_slack_s: float = 0.25
     trim_after_s: float = 8.0
     max_buffer_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """A finished pass: the buffer it saw (absolute samples) and its words (interview clock)."""
+
+    start: int
+    end: int
+    words: list[Word]
+    trailing_silence: bool  # the last word ended well before the audio did
 
 
 @dataclass
@@ -59,12 +76,17 @@ class _Utterance:
     buffer: np.ndarray
     first_sample: int
     end: int | None = None  # absolute end sample once closed
-    covered: int = -1  # absolute buffer end covered by the last inserted hypothesis
+    speech_end: int | None = None  # where the closing silence began (VAD)
     requested: int = -1  # buffer end when the last partial was requested
     partial: PassJob | None = None
     partial_task: asyncio.Task[None] | None = None
     skips_seen: int = 0
-    covered_trailing_silence: bool = False
+    paused_at: int | None = None  # absolute sample where the current silence began
+    pause_pass_for: int | None = None  # the silence a full-window pass was asked for
+    pause_job: PassJob | None = None
+    pause_task: asyncio.Task[None] | None = None
+    pause_pass: _Pass | None = None  # the last full-window pass that finished
+    closing: bool = False  # ended: late tentative passes are no longer shown
     logprobs: list[float] = field(default_factory=list)
     language: str = ""
 
@@ -150,6 +172,7 @@ class StreamingTranscriber:
         self._vad_session = self._vad._session
         self._apply(events)
         self._extend_open()
+        self._maybe_pause_pass()
         self._maybe_partial()
         self._maybe_report_backlog()
 
@@ -240,11 +263,14 @@ class StreamingTranscriber:
                 self._extend_open(until=self._samples)
             elif ev.kind == "pause" and self._utt is not None:
                 self._extend_open(until=min(at, self._samples))
-                self._maybe_partial(force=True)
+                self._utt.paused_at = at
+            elif ev.kind == "resume" and self._utt is not None:
+                self._utt.paused_at = None
             elif ev.kind == "end" and self._utt is not None:
                 utt = self._utt
                 self._extend_open(until=min(at, self._samples))
                 utt.end = utt.audio_end
+                utt.speech_end = utt.paused_at  # None when input stopped mid-speech
                 self._utt = None
                 self._close(utt)
 
@@ -263,47 +289,67 @@ class StreamingTranscriber:
             step *= 1.0 + backlog
         return min(self.settings.max_partial_step_s, step)
 
-    def _maybe_partial(self, force: bool = False) -> None:
+    def _maybe_partial(self) -> None:
         utt = self._utt
-        if utt is None:
+        if utt is None or utt.partial is not None:
             return
-        if force and utt.partial is not None and not utt.partial.started:
-            # the speaker paused: this update may become the final, so let it jump the queue
-            utt.partial.cancel()
-            utt.partial = None
-            utt.requested = -1
-        if utt.partial is not None:
-            return
+        if utt.pause_job is not None and not utt.pause_job.future.done():
+            return  # a full-window pass is coming; it shows the words too
         fresh = (utt.audio_end - max(utt.requested, utt.start)) / SAMPLE_RATE
-        if force:
-            if fresh < 0.3:
-                return
-        else:
-            step = self._partial_step()
-            if fresh < step:
-                base = self.settings.partial_step_s
-                if fresh >= base * (utt.skips_seen + 1):
-                    # an update was due at the normal pace but inference is behind
-                    utt.skips_seen += 1
-                    self._skipped += 1
-                return
+        step = self._partial_step()
+        if fresh < step:
+            base = self.settings.partial_step_s
+            if fresh >= base * (utt.skips_seen + 1):
+                # an update was due at the normal pace but inference is behind
+                utt.skips_seen += 1
+                self._skipped += 1
+            return
         utt.requested = utt.audio_end
         utt.skips_seen = 0
         utt.partial = self.scheduler.submit(
-            lambda: self._snapshot(utt, final=False),
-            Priority.FINAL if force else Priority.PARTIAL,
+            lambda: self._snapshot(utt, final=False), Priority.PARTIAL
         )
         utt.partial_task = self._spawn(self._run_partial(utt, utt.partial))
 
+    def _maybe_pause_pass(self) -> None:
+        """Silence began a moment ago: queue the full-window pass that may become the final."""
+        utt = self._utt
+        if utt is None or utt.paused_at is None or utt.pause_pass_for == utt.paused_at:
+            return
+        if self._samples - utt.paused_at < self.settings.pause_pass_ms * SAMPLE_RATE // 1000:
+            return
+        speech = (utt.paused_at - utt.first_sample) / SAMPLE_RATE - self.settings.vad.pad_ms / 1000
+        if speech < self.settings.min_speech_s:
+            return
+        utt.pause_pass_for = utt.paused_at
+        if utt.partial is not None and not utt.partial.started:
+            utt.partial.cancel()  # the full pass covers the same audio and more
+            utt.partial = None
+            utt.requested = -1
+        if utt.pause_job is not None and not utt.pause_job.started:
+            return  # still queued: it takes the latest audio when it starts
+        utt.pause_job = self.scheduler.submit(
+            lambda: self._snapshot(utt, final=True), Priority.FINAL
+        )
+        utt.pause_task = self._spawn(self._run_pause_pass(utt, utt.pause_job))
+
     def _snapshot(self, utt: _Utterance, final: bool) -> PassInput | None:
-        if not final and utt.end is not None and utt.partial is None:
+        if not final and utt.closing:
             return None
         s = self.settings
+        audio = utt.buffer.copy()
+        window = None
+        if not final and s.partial_window_min_s > 0:
+            # in 5 s steps: few distinct shapes for the encoder to allocate for
+            needed = len(audio) / SAMPLE_RATE + s.partial_window_margin_s
+            window = max(s.partial_window_min_s, 5.0 * math.ceil(needed / 5.0))
         return PassInput(
-            audio=utt.buffer.copy(),
+            audio=audio,
             prompt=utt.policy.prompt(self._t(utt.start)),
             language=self.language,
             beam_size=s.final_beam_size if final else s.partial_beam_size,
+            window_s=window,
+            start_sample=utt.start,
         )
 
     def _absolute(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int) -> list[Word]:
@@ -318,7 +364,6 @@ class StreamingTranscriber:
             self.language = hyp.language
 
     async def _run_partial(self, utt: _Utterance, job: PassJob) -> None:
-        buffer_start = utt.start
         try:
             result = await job.future
         except asyncio.CancelledError:
@@ -332,22 +377,54 @@ class StreamingTranscriber:
         if result is None:
             return
         inp, hyp = result
-        self._insert(utt, hyp, buffer_start, buffer_start + len(inp.audio))
-        if utt.end is None or utt.covered < (utt.end or 0):
-            words = [*utt.policy.committed, *utt.policy.tentative]
-            if words:
-                self._emit(
-                    TranscriptPartial(
-                        interview_id=self.interview_id,
-                        t=self._t(utt.covered),
-                        utterance_id=utt.id,
-                        text=utt.policy.text(),
-                        words=_timings(words),
-                        language=utt.language,
-                    )
-                )
+        self._insert(utt, hyp, inp.start_sample, inp.start_sample + len(inp.audio))
+        if not utt.closing:
+            self._emit_partial(utt)
+            if utt is self._utt:
+                self._maybe_partial()
+
+    async def _run_pause_pass(self, utt: _Utterance, job: PassJob) -> None:
+        try:
+            result = await job.future
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            self._fail(exc)
+            return
+        finally:
+            if utt.pause_job is job:
+                utt.pause_job = None
+        if result is None:
+            return
+        inp, hyp = result
+        start = inp.start_sample
+        last_end = hyp.words[-1].end if hyp.words else 0.0
+        utt.pause_pass = _Pass(
+            start, start + len(inp.audio), self._absolute(utt, hyp, start),
+            trailing_silence=len(inp.audio) / SAMPLE_RATE - last_end >= 0.1,
+        )
+        if utt.closing:
+            self._learn_language(utt, hyp, final=True)
+            utt.logprobs.append(hyp.avg_logprob)
+            return
+        self._insert(utt, hyp, start, start + len(inp.audio))
+        self._emit_partial(utt)
         if utt is self._utt:
             self._maybe_partial()
+
+    def _emit_partial(self, utt: _Utterance) -> None:
+        words = [*utt.policy.committed, *utt.policy.tentative]
+        if words:
+            self._emit(
+                TranscriptPartial(
+                    interview_id=self.interview_id,
+                    t=self._t(utt.audio_end),
+                    utterance_id=utt.id,
+                    text=utt.policy.text(),
+                    words=_timings(words),
+                    language=utt.language,
+                )
+            )
 
     def _insert(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int, buffer_end: int) -> None:
         self._learn_language(utt, hyp, final=False)
@@ -355,9 +432,6 @@ class StreamingTranscriber:
         utt.policy.insert(
             self._absolute(utt, hyp, buffer_start), self._t(buffer_start), self._t(buffer_end)
         )
-        utt.covered = buffer_end
-        last_end = hyp.words[-1].end if hyp.words else 0.0
-        utt.covered_trailing_silence = (buffer_end - buffer_start) / SAMPLE_RATE - last_end >= 0.1
         cut = utt.policy.trim_point(self._t(utt.start), self._t(utt.audio_end))
         if cut is not None:
             drop = min(len(utt.buffer), round((cut - self._t(utt.start)) * SAMPLE_RATE))
@@ -366,6 +440,7 @@ class StreamingTranscriber:
                 utt.start += drop
 
     def _close(self, utt: _Utterance) -> None:
+        utt.closing = True
         previous = self._chain
         self._chain = self._spawn(self._finalize(utt, previous))
 
@@ -405,31 +480,34 @@ class StreamingTranscriber:
     async def _final_words(self, utt: _Utterance) -> list[Word]:
         assert utt.end is not None
         speech = (utt.end - utt.first_sample) / SAMPLE_RATE - 2 * self.settings.vad.pad_ms / 1000
-        job = utt.partial
-        if job is not None and not job.started:
-            job.cancel()
+        if utt.partial is not None and not utt.partial.started:
+            utt.partial.cancel()
+        if utt.pause_task is not None:
+            # queued or running: a queued one snapshots the closed buffer, i.e. it is the final
+            await asyncio.gather(utt.pause_task, return_exceptions=True)
+        speech_end = utt.end if utt.speech_end is None else utt.speech_end
+        done = utt.pause_pass
+        if done is not None and done.end >= speech_end and done.trailing_silence:
+            self.scheduler.metrics.finals_from_pause_pass += 1
+            return utt.policy.finish_from(self._t(done.start), done.words)
         if utt.partial_task is not None:
             await asyncio.gather(utt.partial_task, return_exceptions=True)
         if speech < self.settings.min_speech_s and not utt.policy.committed:
             return []
-        pad = self.settings.vad.pad_ms * SAMPLE_RATE // 1000
-        slack = int(self.settings.final_slack_s * SAMPLE_RATE)
-        if utt.covered >= utt.end - pad - slack and utt.covered_trailing_silence:
-            return utt.policy.finish(None)
         if self.scheduler.finals_full():
             self.scheduler.metrics.finals_degraded += 1
             self._report_backlog(force=True)
             return utt.policy.finish(None)
-        buffer_start = utt.start
         result = await self.scheduler.submit(
             lambda: self._snapshot(utt, final=True), Priority.FINAL
         ).future
         if result is None:
             return utt.policy.finish(None)
-        _, hyp = result
+        inp, hyp = result
         self._learn_language(utt, hyp, final=True)
         utt.logprobs.append(hyp.avg_logprob)
-        return utt.policy.finish(self._absolute(utt, hyp, buffer_start))
+        start = inp.start_sample
+        return utt.policy.finish_from(self._t(start), self._absolute(utt, hyp, start))
 
     def _fail(self, exc: BaseException) -> None:
         log.error("transcription pass failed", exc_info=exc)

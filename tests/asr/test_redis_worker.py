@@ -68,7 +68,7 @@ class ScriptedTranscriber:
 
     def transcribe(
         self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1,
+        beam_size: int = 1, window_s: float | None = None,
     ) -> Hypothesis:
         self.calls.append(beam_size)
         return Hypothesis(

@@ -110,7 +110,8 @@ class GatedTranscriber:
         self.calls: list[int] = []
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None, beam_size: int = 1
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 1, window_s: float | None = None,
     ) -> Hypothesis:
         self.gate.wait(30)
         self.calls.append(beam_size)
@@ -149,7 +150,8 @@ class InventiveTranscriber:
     """A fake engine that, like Whisper, adds an unlikely word in the trailing silence."""
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None, beam_size: int = 1
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 1, window_s: float | None = None,
     ) -> Hypothesis:
         seconds = len(audio) / 16_000
         words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(int(seconds / 0.5) - 1)]
