@@ -185,7 +185,9 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
                 await asyncio.sleep(k * 0.37)  # streams do not start in lockstep
                 return await stream_clip(scheduler, program, f"cap{n}-{k}", "en")
 
+            began = time.perf_counter()
             runs = await asyncio.gather(*(one(k) for k in range(n)))
+            wall = time.perf_counter() - began
             metrics = scheduler.metrics.snapshot()
         after = [x for r in runs for x in r.final_after_end]
         partial = [x for r in runs for x in r.partial_latency]
@@ -196,6 +198,11 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
             "final_after_end_max": max(after) if after else None,
             "partial_p50": pct(partial, 50),
             "finals_degraded": metrics["finals_degraded"],
+            "finals": metrics["finals_emitted"],
+            "finals_from_pause_pass": metrics["finals_from_pause_pass"],
+            "final_passes": metrics["final_passes"],
+            "partial_passes": metrics["partial_passes"],
+            "busy": metrics["inference_seconds"] / wall,
             "partials_skipped": metrics["partials_skipped"],
             "backlog_reports": metrics["backlog_reports"],
         }
@@ -203,7 +210,9 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
         rows.append(row)
         progress(
             f"  p50 {row['final_after_end_p50']:.2f} s, p95 {row['final_after_end_p95']:.2f} s, "
-            f"max {row['final_after_end_max']:.2f} s -> {'ok' if row['ok'] else 'too slow'}"
+            f"max {row['final_after_end_max']:.2f} s -> {'ok' if row['ok'] else 'too slow'} "
+            f"(finals {row['finals']:.0f}, final passes {row['final_passes']:.0f}, "
+            f"partial passes {row['partial_passes']:.0f}, workers busy {row['busy']:.0%})"
         )
         if not row["ok"]:
             break

@@ -61,6 +61,7 @@ class CommitPolicy:
     committed: list[Word] = field(default_factory=list)
     tentative: list[Word] = field(default_factory=list)
     _last_committed_end: float = 0.0
+    _anchor: list[Word] = field(default_factory=list)  # last hypothesis allowed to commit
 
     @property
     def last_committed_end(self) -> float:
@@ -87,11 +88,20 @@ class CommitPolicy:
         return list(words)
 
     def insert(self, hypothesis: Sequence[Word], buffer_start: float = 0.0,
-               buffer_end: float | None = None) -> PolicyUpdate:
-        """Feed the hypothesis for the current buffer; commit what two hypotheses agree on."""
+               buffer_end: float | None = None, commit: bool = True) -> PolicyUpdate:
+        """Feed the hypothesis for the current buffer; commit what two hypotheses agree on.
+
+        ``commit=False``: a cheaper, less reliable pass (a shortened encoder window). It
+        replaces the tentative tail but takes no part in agreement: two such passes tend
+        to make the same mistake at the buffer's edges (a first word dropped), so only
+        hypotheses inserted with ``commit=True`` are compared with each other.
+        """
         new = self._fresh(hypothesis)
+        if not commit:
+            self.tentative = new
+            return PolicyUpdate(committed=[], tentative=list(new))
         agreed = 0
-        for old, cur in zip(self.tentative, new, strict=False):
+        for old, cur in zip(self._fresh(self._anchor), new, strict=False):
             if _key(old.text) != _key(cur.text):
                 break
             agreed += 1
@@ -103,12 +113,14 @@ class CommitPolicy:
             committed += self._commit(forced)
             rest = rest[len(forced):]
         self.tentative = rest
+        self._anchor = list(rest)
         return PolicyUpdate(committed=committed, tentative=list(rest))
 
     def finish(self, hypothesis: Sequence[Word] | None = None) -> list[Word]:
         """End of utterance: commit the last pass (or the tentative tail); return new words."""
         words = self._fresh(hypothesis) if hypothesis is not None else self.tentative
         self.tentative = []
+        self._anchor = []
         return self._commit(words)
 
     def finish_from(self, buffer_start: float, hypothesis: Sequence[Word]) -> list[Word]:
@@ -123,6 +135,7 @@ class CommitPolicy:
         self.committed = kept
         self._last_committed_end = kept[-1].end if kept else 0.0
         self.tentative = []
+        self._anchor = []
         return self._commit(self._fresh(hypothesis))
 
     def trim_point(self, buffer_start: float, buffer_end: float) -> float | None:

@@ -49,6 +49,10 @@ class StreamSettings:
     # A full-window pass starts this long after silence begins: when the silence lasts long
     # enough to end the utterance, that pass is usually already done and becomes the final.
     pause_pass_ms: int = 100
+    # Only full-window passes commit words (and so let the buffer be trimmed): in a long
+    # answer without pauses one runs every ``anchor_every_s`` of new audio past the trim size.
+    anchor_every_s: float = 3.0
+    context_chars: int = 200  # earlier finals' text that prompts the next utterance
     min_speech_s: float = 0.25
     detect_min_s: float = 2.0
     backlog_report_s: float = 3.0
@@ -78,6 +82,7 @@ class _Utterance:
     end: int | None = None  # absolute end sample once closed
     speech_end: int | None = None  # where the closing silence began (VAD)
     requested: int = -1  # buffer end when the last partial was requested
+    full_requested: int = -1  # buffer end when the last full-window pass was requested
     partial: PassJob | None = None
     partial_task: asyncio.Task[None] | None = None
     skips_seen: int = 0
@@ -136,6 +141,7 @@ class StreamingTranscriber:
         self._last_report = -1e9
         self._started = False
         self._stream_key = f"{interview_id}:{id(self)}"
+        self._context = ""  # tail of the finals so far: prompts the next utterance
 
     # ---- clock -------------------------------------------------------------------
 
@@ -306,8 +312,16 @@ class StreamingTranscriber:
             return
         utt.requested = utt.audio_end
         utt.skips_seen = 0
+        s = self.settings
+        anchor = (
+            len(utt.buffer) / SAMPLE_RATE > s.trim_after_s
+            and (utt.audio_end - max(utt.full_requested, utt.start)) / SAMPLE_RATE
+            >= s.anchor_every_s
+        )
+        if anchor:
+            utt.full_requested = utt.audio_end
         utt.partial = self.scheduler.submit(
-            lambda: self._snapshot(utt, final=False), Priority.PARTIAL
+            lambda: self._snapshot(utt, final=False, full=anchor), Priority.PARTIAL
         )
         utt.partial_task = self._spawn(self._run_partial(utt, utt.partial))
 
@@ -322,6 +336,7 @@ class StreamingTranscriber:
         if speech < self.settings.min_speech_s:
             return
         utt.pause_pass_for = utt.paused_at
+        utt.full_requested = utt.audio_end
         if utt.partial is not None and not utt.partial.started:
             utt.partial.cancel()  # the full pass covers the same audio and more
             utt.partial = None
@@ -333,24 +348,29 @@ class StreamingTranscriber:
         )
         utt.pause_task = self._spawn(self._run_pause_pass(utt, utt.pause_job))
 
-    def _snapshot(self, utt: _Utterance, final: bool) -> PassInput | None:
+    def _snapshot(self, utt: _Utterance, final: bool, full: bool = False) -> PassInput | None:
         if not final and utt.closing:
             return None
         s = self.settings
         audio = utt.buffer.copy()
         window = None
-        if not final and s.partial_window_min_s > 0:
+        if not final and not full and s.partial_window_min_s > 0:
             # in 5 s steps: few distinct shapes for the encoder to allocate for
             needed = len(audio) / SAMPLE_RATE + s.partial_window_margin_s
             window = max(s.partial_window_min_s, 5.0 * math.ceil(needed / 5.0))
         return PassInput(
             audio=audio,
-            prompt=utt.policy.prompt(self._t(utt.start)),
+            prompt=self._prompt(utt),
             language=self.language,
             beam_size=s.final_beam_size if final else s.partial_beam_size,
             window_s=window,
             start_sample=utt.start,
         )
+
+    def _prompt(self, utt: _Utterance) -> str:
+        """Earlier finals, then what this utterance committed before its buffer."""
+        text = " ".join(p for p in (self._context, utt.policy.prompt(self._t(utt.start))) if p)
+        return text[-self.settings.context_chars:]
 
     def _absolute(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int) -> list[Word]:
         t0 = self._t(buffer_start)
@@ -377,7 +397,10 @@ class StreamingTranscriber:
         if result is None:
             return
         inp, hyp = result
-        self._insert(utt, hyp, inp.start_sample, inp.start_sample + len(inp.audio))
+        self._insert(
+            utt, hyp, inp.start_sample, inp.start_sample + len(inp.audio),
+            commit=inp.window_s is None,
+        )
         if not utt.closing:
             self._emit_partial(utt)
             if utt is self._utt:
@@ -426,11 +449,15 @@ class StreamingTranscriber:
                 )
             )
 
-    def _insert(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int, buffer_end: int) -> None:
+    def _insert(
+        self, utt: _Utterance, hyp: Hypothesis, buffer_start: int, buffer_end: int,
+        commit: bool = True,
+    ) -> None:
         self._learn_language(utt, hyp, final=False)
         utt.logprobs.append(hyp.avg_logprob)
         utt.policy.insert(
-            self._absolute(utt, hyp, buffer_start), self._t(buffer_start), self._t(buffer_end)
+            self._absolute(utt, hyp, buffer_start), self._t(buffer_start), self._t(buffer_end),
+            commit=commit,
         )
         cut = utt.policy.trim_point(self._t(utt.start), self._t(utt.audio_end))
         if cut is not None:
@@ -462,12 +489,14 @@ class StreamingTranscriber:
         if not all_words:
             return
         self.scheduler.metrics.finals_emitted += 1
+        text = join_words(all_words)
+        self._context = f"{self._context} {text}".strip()[-self.settings.context_chars:]
         self._emit(
             TranscriptFinal(
                 interview_id=self.interview_id,
                 t=self._t(utt.end),
                 utterance_id=utt.id,
-                text=join_words(all_words),
+                text=text,
                 words=_timings(all_words),
                 language=utt.language,
                 avg_logprob=float(np.mean(utt.logprobs)) if utt.logprobs else 0.0,

@@ -123,3 +123,36 @@ def test_without_agreement_the_buffer_is_force_committed_before_whisper_window()
     update = policy.insert(words("y " * 44, step=0.5), 0.0, 22.0)
     assert update.committed and all(w.end <= 20.0 for w in update.committed)
     assert all(w.end > 20.0 for w in update.tentative)
+
+
+def test_passes_that_may_not_commit_only_replace_the_tentative_tail() -> None:
+    policy = CommitPolicy()
+    policy.insert(words("printing in the only sense"))  # a full-window pass
+    # two cheap passes agree with each other, both missing the first word
+    cheap = policy.insert(words("in the only sense with", start=0.5), commit=False)
+    assert cheap.committed == [] and join_words(cheap.tentative) == "in the only sense with"
+    cheap = policy.insert(words("in the only sense with which", start=0.5), commit=False)
+    assert cheap.committed == [] and policy.committed == []
+    # agreement is only sought between passes that may commit
+    update = policy.insert(words("printing in the only sense with which we"))
+    assert join_words(update.committed) == "printing in the only sense"
+    assert join_words(update.tentative) == "with which we"
+
+
+def test_finish_from_replaces_what_was_committed_inside_the_final_buffer() -> None:
+    policy = CommitPolicy()
+    policy.insert(words("is not what your"))
+    policy.insert(words("is not what your country"))  # commits "is not what your" (0-1.9 s)
+    # a final pass over the buffer from 0.0 hears it better: it replaces those words
+    final = policy.finish_from(0.0, words("ask not what your country can"))
+    assert join_words(final) == "ask not what your country can"
+    assert policy.text() == "ask not what your country can"
+
+
+def test_finish_from_keeps_words_committed_before_the_buffer() -> None:
+    policy = CommitPolicy()
+    policy.insert(words("one two three"))
+    policy.insert(words("one two three four"))  # "one two three" committed, ends at 1.4
+    final = policy.finish_from(1.45, words("four five", start=1.5))
+    assert join_words(final) == "four five"
+    assert policy.text() == "one two three four five"
