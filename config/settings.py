@@ -45,9 +45,9 @@ class AsrSettings(BaseSettings):
     )
     workers: int = Field(1, description="Passes run at once, sharing one model.")
     language: str | None = Field(None, description="Force 'zh' or 'en'; default: per job/detect.")
-    final_beam_size: int = Field(5, description="Beam size of a pass that finalizes an utterance.")
+    final_beam_size: int = Field(1, description="Beam size of a pass that finalizes an utterance.")
     partial_beam_size: int = Field(1, description="Beam size of tentative (partial) passes.")
-    min_silence_ms: int = Field(600, description="Silence that ends an utterance (VAD).")
+    min_silence_ms: int = Field(800, description="Silence that ends an utterance (VAD).")
     redis_stream: str = Field("candor:asr:jobs", description="Redis Stream of utterance jobs.")
     redis_group: str = Field("asr-workers", description="Consumer group of transcription workers.")
     claim_idle_ms: int = Field(

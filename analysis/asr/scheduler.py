@@ -33,6 +33,7 @@ class AsrMetrics:
     finals_emitted: int = 0
     finals_degraded: int = 0
     finals_from_pause_pass: int = 0  # finals that needed no pass of their own
+    finals_shortened: int = 0  # final passes on a shortened window because finals queued up
     backlog_reports: int = 0
     failures: int = 0
     audio_seconds: float = 0.0
@@ -174,6 +175,13 @@ class AsrScheduler:
         avg = self.metrics.pass_seconds_avg or 1.0
         streams = max(1, len(self._streams))
         return avg * streams / (self.workers * self.TARGET_UTILIZATION)
+
+    def waiting(self, priority: Priority | None = None) -> int:
+        """Queued jobs not yet started (of one priority, or all)."""
+        return sum(
+            1 for j in self._pending
+            if not j.started and (priority is None or j.priority == priority)
+        )
 
     def finals_full(self) -> bool:
         """True when the bounded final queue is full (callers degrade instead of queueing)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.asr.engine import Hypothesis
+from analysis.asr.engine import FULL_WINDOW_S, Hypothesis
 from analysis.asr.policy import CommitPolicy, Word, join_words
 from analysis.asr.scheduler import AsrScheduler, PassInput, PassJob, Priority
 from analysis.asr.vad import SAMPLE_RATE, StreamingVad, VadEvent, VadSettings
@@ -41,7 +41,7 @@ class StreamSettings:
     partial_step_s: float = 1.0
     max_partial_step_s: float = 6.0
     partial_beam_size: int = 1
-    final_beam_size: int = 5
+    final_beam_size: int = 1
     # Tentative passes encode only the buffer plus a margin (at least the minimum): a third
     # of the cost of Whisper's 30 s window; 0 = full window. Finals always use 30 s.
     partial_window_min_s: float = 10.0
@@ -49,10 +49,16 @@ class StreamSettings:
     # A full-window pass starts this long after silence begins: when the silence lasts long
     # enough to end the utterance, that pass is usually already done and becomes the final.
     pause_pass_ms: int = 100
+    pause_pass_busy_ms: int = 300  # the same while other passes wait (fewer wasted passes)
+    # While other finals wait, a final pass encodes a shortened window (at least this long)
+    # too: finals stay on time under load at some cost in accuracy. 0 = always 30 s.
+    busy_final_window_min_s: float = 5.0
     # Only full-window passes commit words (and so let the buffer be trimmed): in a long
     # answer without pauses one runs every ``anchor_every_s`` of new audio past the trim size.
     anchor_every_s: float = 3.0
-    context_chars: int = 200  # earlier finals' text that prompts the next utterance
+    # Earlier finals' text prompting the next utterance. Off by default: measured, it
+    # carried one misheard Mandarin word into every later utterance of an answer.
+    context_chars: int = 0
     min_speech_s: float = 0.25
     detect_min_s: float = 2.0
     backlog_report_s: float = 3.0
@@ -330,7 +336,9 @@ class StreamingTranscriber:
         utt = self._utt
         if utt is None or utt.paused_at is None or utt.pause_pass_for == utt.paused_at:
             return
-        if self._samples - utt.paused_at < self.settings.pause_pass_ms * SAMPLE_RATE // 1000:
+        s = self.settings
+        delay = s.pause_pass_busy_ms if self.scheduler.waiting() else s.pause_pass_ms
+        if self._samples - utt.paused_at < delay * SAMPLE_RATE // 1000:
             return
         speech = (utt.paused_at - utt.first_sample) / SAMPLE_RATE - self.settings.vad.pad_ms / 1000
         if speech < self.settings.min_speech_s:
@@ -354,10 +362,14 @@ class StreamingTranscriber:
         s = self.settings
         audio = utt.buffer.copy()
         window = None
+        # in 5 s steps: few distinct shapes for the encoder to allocate for
+        needed = 5.0 * math.ceil((len(audio) / SAMPLE_RATE + s.partial_window_margin_s) / 5.0)
         if not final and not full and s.partial_window_min_s > 0:
-            # in 5 s steps: few distinct shapes for the encoder to allocate for
-            needed = len(audio) / SAMPLE_RATE + s.partial_window_margin_s
-            window = max(s.partial_window_min_s, 5.0 * math.ceil(needed / 5.0))
+            window = max(s.partial_window_min_s, needed)
+        elif final and s.busy_final_window_min_s > 0 and self.scheduler.waiting(Priority.FINAL):
+            window = max(s.busy_final_window_min_s, needed)
+            if window < FULL_WINDOW_S:
+                self.scheduler.metrics.finals_shortened += 1
         return PassInput(
             audio=audio,
             prompt=self._prompt(utt),
@@ -369,8 +381,9 @@ class StreamingTranscriber:
 
     def _prompt(self, utt: _Utterance) -> str:
         """Earlier finals, then what this utterance committed before its buffer."""
-        text = " ".join(p for p in (self._context, utt.policy.prompt(self._t(utt.start))) if p)
-        return text[-self.settings.context_chars:]
+        n = self.settings.context_chars
+        context = self._context[-n:] if n > 0 else ""
+        return " ".join(p for p in (context, utt.policy.prompt(self._t(utt.start))) if p)
 
     def _absolute(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int) -> list[Word]:
         t0 = self._t(buffer_start)
@@ -490,7 +503,7 @@ class StreamingTranscriber:
             return
         self.scheduler.metrics.finals_emitted += 1
         text = join_words(all_words)
-        self._context = f"{self._context} {text}".strip()[-self.settings.context_chars:]
+        self._context = f"{self._context} {text}".strip()[-1000:]
         self._emit(
             TranscriptFinal(
                 interview_id=self.interview_id,

@@ -19,7 +19,7 @@ class VadSettings:
 
     threshold: float = 0.5
     neg_threshold: float = 0.35
-    min_silence_ms: int = 600
+    min_silence_ms: int = 800
     pad_ms: int = 200
 
 
