@@ -176,6 +176,7 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
     program = np.concatenate(
         [np.concatenate([c.audio, np.zeros(19_200, np.float32)]) for c in clips]  # 1.2 s pauses
     )
+    reference = " ".join(c.reference for c in clips)
     rows = []
     for n in counts:
         progress(f"capacity: {n} simultaneous streams of {len(program) / 16_000:.0f} s")
@@ -198,7 +199,9 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
             "final_after_end_max": max(after) if after else None,
             "partial_p50": pct(partial, 50),
             "finals_degraded": metrics["finals_degraded"],
+            "wer": error_rate("en", [reference] * n, [r.text for r in runs]),
             "finals": metrics["finals_emitted"],
+            "finals_shortened": metrics["finals_shortened"],
             "finals_from_pause_pass": metrics["finals_from_pause_pass"],
             "final_passes": metrics["final_passes"],
             "partial_passes": metrics["partial_passes"],
@@ -211,7 +214,8 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
         progress(
             f"  p50 {row['final_after_end_p50']:.2f} s, p95 {row['final_after_end_p95']:.2f} s, "
             f"max {row['final_after_end_max']:.2f} s -> {'ok' if row['ok'] else 'too slow'} "
-            f"(finals {row['finals']:.0f}, final passes {row['final_passes']:.0f}, "
+            f"(WER {row['wer']:.3f}, finals {row['finals']:.0f} of which shortened "
+            f"{row['finals_shortened']:.0f}, final passes {row['final_passes']:.0f}, "
             f"partial passes {row['partial_passes']:.0f}, workers busy {row['busy']:.0%})"
         )
         if not row["ok"]:
@@ -234,6 +238,7 @@ async def main(quick: bool) -> dict:
         "languages": {},
     }
     all_partial, all_final_after, all_word_final = [], [], []
+    offline_by_clip: dict[str, str] = {}
     audio_total, infer_total = 0.0, 0.0
     for language in ("en", "zh"):
         subset = [c for c in clips if c.language == language]
@@ -241,6 +246,7 @@ async def main(quick: bool) -> dict:
         for i, clip in enumerate(subset, 1):
             progress(f"{language} {i}/{len(subset)} {clip.name} ({clip.seconds:.1f} s): offline")
             offline.append(engine.transcribe(clip.audio, language=language, beam_size=5).text)
+            offline_by_clip[clip.name] = offline[-1]
             progress(f"{language} {i}/{len(subset)} {clip.name}: streaming at real-time pace")
             async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
                 run = await stream_clip(scheduler, clip.audio, f"bench-{language}-{i}", language)
@@ -282,6 +288,10 @@ async def main(quick: bool) -> dict:
     }
     result["real_time_factor"] = infer_total / audio_total if audio_total else None
     cap_clips = [c for c in clips if c.human and c.language == "en"][:8]
+    result["capacity_offline_wer"] = error_rate(
+        "en", [" ".join(c.reference for c in cap_clips)],
+        [" ".join(offline_by_clip[c.name] for c in cap_clips)],
+    )
     result["capacity"] = await capacity(engine, cap_clips, [1, 2] if quick else [1, 2, 4, 6, 8])
     ok = [r["streams"] for r in result["capacity"] if r["ok"]]
     result["max_realtime_streams"] = max(ok) if ok else 0
@@ -304,10 +314,11 @@ def print_table(r: dict) -> None:
     for row in r["capacity"]:
         print(
             f"{row['streams']} streams: final after end p50 {row['final_after_end_p50']:.2f} s, "
-            f"p95 {row['final_after_end_p95']:.2f} s, max {row['final_after_end_max']:.2f} s "
-            f"{'ok' if row['ok'] else 'MISSED'}"
+            f"p95 {row['final_after_end_p95']:.2f} s, max {row['final_after_end_max']:.2f} s, "
+            f"WER {row['wer']:.3f} {'ok' if row['ok'] else 'MISSED'}"
         )
-    print(f"max simultaneous real-time streams: {r['max_realtime_streams']}")
+    print(f"max simultaneous real-time streams: {r['max_realtime_streams']} "
+          f"(offline WER of the same program: {r['capacity_offline_wer']:.3f})")
 
 
 if __name__ == "__main__":

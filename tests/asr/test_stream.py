@@ -175,3 +175,83 @@ async def test_words_invented_in_the_trailing_silence_are_dropped(
     [final] = finals(events)
     assert final.words and "invented" not in final.text
     assert all(w.probability >= 0.1 for w in final.words)
+
+
+class RecordingTranscriber:
+    """A fake engine that says one word per half second and records each pass's window."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.windows: list[float | None] = []
+        self.delay = delay
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 1, window_s: float | None = None,
+    ) -> Hypothesis:
+        self.gate.wait(30)
+        if self.delay:
+            threading.Event().wait(self.delay)
+        self.windows.append(window_s)
+        seconds = len(audio) / 16_000
+        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.3, 0.9) for i in range(int(seconds / 0.5))]
+        return Hypothesis(words, language="en", duration=seconds)
+
+
+async def _stream_paced(stream: StreamingTranscriber, audio: np.ndarray) -> list[EventBase]:
+    """Feed 20 ms blocks with a short real pause each (passes finish while audio flows)."""
+    events: list[EventBase] = []
+    collector = asyncio.create_task(_collect(stream, events))
+    for i in range(0, len(audio), BLOCK):
+        stream.push_audio(audio[i : i + BLOCK], i / 16_000)
+        await asyncio.sleep(0.004)
+    stream.end_input()
+    await asyncio.wait_for(collector, 30)
+    return events
+
+
+async def test_tentative_passes_use_a_shortened_window_and_the_pause_pass_becomes_the_final(
+    espeak_speech: np.ndarray,
+) -> None:
+    engine = RecordingTranscriber()
+    silence = np.zeros(24_000, np.float32)
+    audio = np.concatenate([silence, espeak_speech, espeak_speech, silence])
+    async with AsrScheduler(engine) as scheduler:
+        stream = StreamingTranscriber("iv-windows", scheduler)
+        events = await _stream_paced(stream, audio)
+    done = finals(events)
+    assert done
+    # tentative passes: buffer + margin, at least 10 s; the pass at the pause: 30 s
+    assert any(w is not None and 10.0 <= w < 30.0 for w in engine.windows)
+    assert None in engine.windows
+    # every final came from the pass started when the silence began: no extra pass
+    m = scheduler.metrics
+    assert m.finals_from_pause_pass == len(done) == m.finals_emitted
+    assert m.final_passes == engine.windows.count(None)
+
+
+async def test_finals_get_a_shortened_window_while_other_finals_wait(
+    espeak_speech: np.ndarray,
+) -> None:
+    engine = RecordingTranscriber()
+    engine.gate.clear()  # inference stalls: every stream's final queues up
+    audio = np.concatenate([espeak_speech, np.zeros(24_000, np.float32)])
+    async with AsrScheduler(engine) as scheduler:
+        streams = [StreamingTranscriber(f"iv-busy{k}", scheduler) for k in range(3)]
+        collected: list[list[EventBase]] = [[] for _ in streams]
+        tasks = [
+            asyncio.create_task(_collect(s, c))
+            for s, c in zip(streams, collected, strict=True)
+        ]
+        for i in range(0, len(audio), BLOCK):
+            for s in streams:
+                s.push_audio(audio[i : i + BLOCK], i / 16_000)
+            await asyncio.sleep(0)
+        for s in streams:
+            s.end_input()
+        engine.gate.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert all(len(finals(c)) == 1 for c in collected)  # late, shortened, never dropped
+    assert scheduler.metrics.finals_shortened >= 1
+    assert any(w is not None and w < 30.0 for w in engine.windows)
