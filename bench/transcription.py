@@ -223,7 +223,7 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
     return rows
 
 
-async def main(quick: bool) -> dict:
+async def main(quick: bool, streams: list[int] | None = None) -> dict:
     if not SHARED.is_dir():
         raise SystemExit("../shared/data is not present")
     prepare_whisper_base(ROOT / "models")
@@ -240,7 +240,7 @@ async def main(quick: bool) -> dict:
     all_partial, all_final_after, all_word_final = [], [], []
     offline_by_clip: dict[str, str] = {}
     audio_total, infer_total = 0.0, 0.0
-    for language in ("en", "zh"):
+    for language in () if streams else ("en", "zh"):
         subset = [c for c in clips if c.language == language]
         offline, streaming = [], []
         for i, clip in enumerate(subset, 1):
@@ -286,13 +286,17 @@ async def main(quick: bool) -> dict:
         "final_after_utterance_end_p50": pct(all_final_after, 50),
         "final_after_utterance_end_p95": pct(all_final_after, 95),
     }
-    result["real_time_factor"] = infer_total / audio_total if audio_total else None
+    result["real_time_factor"] = infer_total / audio_total if audio_total else 0.0
     cap_clips = [c for c in clips if c.human and c.language == "en"][:8]
+    for c in cap_clips:
+        if c.name not in offline_by_clip:
+            offline_by_clip[c.name] = engine.transcribe(c.audio, language="en", beam_size=5).text
     result["capacity_offline_wer"] = error_rate(
         "en", [" ".join(c.reference for c in cap_clips)],
         [" ".join(offline_by_clip[c.name] for c in cap_clips)],
     )
-    result["capacity"] = await capacity(engine, cap_clips, [1, 2] if quick else [1, 2, 4, 6, 8])
+    counts = streams or ([1, 2] if quick else [1, 2, 4, 6, 8])
+    result["capacity"] = await capacity(engine, cap_clips, counts)
     ok = [r["streams"] for r in result["capacity"] if r["ok"]]
     result["max_realtime_streams"] = max(ok) if ok else 0
     return result
@@ -308,7 +312,7 @@ def print_table(r: dict) -> None:
             f"{ratio:6.2f}  {d['clips']}"
         )
     lat = r["latency"]
-    for k, v in lat.items():
+    for k, v in lat.items() if r["languages"] else ():
         print(f"{k:32} {v:.2f} s" if v is not None else f"{k:32} -")
     print(f"{'real-time factor (1 stream)':32} {r['real_time_factor']:.2f}")
     for row in r["capacity"]:
@@ -324,8 +328,12 @@ def print_table(r: dict) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="two clips, 1-2 streams")
+    parser.add_argument(
+        "--streams", help="only the capacity test, with these stream counts (e.g. 4,6)"
+    )
     args = parser.parse_args()
-    res = asyncio.run(main(args.quick))
+    counts = [int(x) for x in args.streams.split(",")] if args.streams else None
+    res = asyncio.run(main(args.quick, counts))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(res, indent=2, ensure_ascii=False))
     print_table(res)

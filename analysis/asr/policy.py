@@ -138,9 +138,12 @@ class CommitPolicy:
         self._anchor = []
         return self._commit(self._fresh(hypothesis))
 
-    def trim_point(self, buffer_start: float, buffer_end: float) -> float | None:
+    def trim_point(
+        self, buffer_start: float, buffer_end: float, trim_after_s: float | None = None
+    ) -> float | None:
         """Where the audio buffer may be cut now, or None to keep it whole."""
-        if buffer_end - buffer_start <= self.trim_after_s or not self.committed:
+        after = self.trim_after_s if trim_after_s is None else trim_after_s
+        if buffer_end - buffer_start <= after or not self.committed:
             return None
         if self._last_committed_end <= buffer_start:
             return None

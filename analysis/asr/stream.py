@@ -49,8 +49,8 @@ class StreamSettings:
     # A full-window pass starts this long after silence begins: when the silence lasts long
     # enough to end the utterance, that pass is usually already done and becomes the final.
     pause_pass_ms: int = 100
-    pause_pass_busy_ms: int = 300  # the same while other passes wait (fewer wasted passes)
-    # While other finals wait, a final pass encodes a shortened window (at least this long)
+    pause_pass_busy_ms: int = 500  # the same while other passes wait (fewer wasted passes)
+    # While other passes wait, a final pass encodes a shortened window (at least this long)
     # too: finals stay on time under load at some cost in accuracy. 0 = always 30 s.
     busy_final_window_min_s: float = 5.0
     # Only full-window passes commit words (and so let the buffer be trimmed): in a long
@@ -67,6 +67,7 @@ class StreamSettings:
     # The buffer is cut after committed words only past this length: below it, the final
     # pass hears the whole utterance at once (measured: fewer misheard first words).
     trim_after_s: float = 12.0
+    busy_trim_after_s: float = 6.0  # while passes wait: shorter buffers, cheaper passes
     max_buffer_s: float = 20.0
 
 
@@ -322,7 +323,8 @@ class StreamingTranscriber:
         utt.skips_seen = 0
         s = self.settings
         anchor = (
-            len(utt.buffer) / SAMPLE_RATE > s.trim_after_s
+            len(utt.buffer) / SAMPLE_RATE
+            > (s.busy_trim_after_s if self.scheduler.waiting() else s.trim_after_s)
             and (utt.audio_end - max(utt.full_requested, utt.start)) / SAMPLE_RATE
             >= s.anchor_every_s
         )
@@ -368,7 +370,7 @@ class StreamingTranscriber:
         needed = 5.0 * math.ceil((len(audio) / SAMPLE_RATE + s.partial_window_margin_s) / 5.0)
         if not final and not full and s.partial_window_min_s > 0:
             window = max(s.partial_window_min_s, needed)
-        elif final and s.busy_final_window_min_s > 0 and self.scheduler.waiting(Priority.FINAL):
+        elif final and s.busy_final_window_min_s > 0 and self.scheduler.waiting():
             window = max(s.busy_final_window_min_s, needed)
             if window < FULL_WINDOW_S:
                 self.scheduler.metrics.finals_shortened += 1
@@ -474,7 +476,8 @@ class StreamingTranscriber:
             self._absolute(utt, hyp, buffer_start), self._t(buffer_start), self._t(buffer_end),
             commit=commit,
         )
-        cut = utt.policy.trim_point(self._t(utt.start), self._t(utt.audio_end))
+        busy = self.settings.busy_trim_after_s if self.scheduler.waiting() else None
+        cut = utt.policy.trim_point(self._t(utt.start), self._t(utt.audio_end), busy)
         if cut is not None:
             drop = min(len(utt.buffer), round((cut - self._t(utt.start)) * SAMPLE_RATE))
             if drop > 0:
