@@ -92,6 +92,14 @@ class LiveAnalysis:
         elif kind == "video" and self.face is not None and self._face_ready:
             self._video(frame)
 
+    def audio_stopped(self) -> None:
+        """The candidate's media ended (left, disconnected): what they said is finalized now."""
+        if self.transcriber is not None:
+            try:
+                self.transcriber.flush()
+            except Exception:
+                log.exception("transcriber could not finalize on disconnect")
+
     def new_segment(self) -> None:
         """A rejoin: audio restarts with a fresh resampler and clock anchor."""
         self._resampler = AudioResampler16k()

@@ -228,7 +228,7 @@ async def main(quick: bool, streams: list[int] | None = None) -> dict:
         raise SystemExit("../shared/data is not present")
     prepare_whisper_base(ROOT / "models")
     engine = WhisperEngine.from_settings(ASR, ROOT / "models")
-    engine.load()
+    engine.warm_up()
     clips = load_clips()
     if quick:
         clips = [c for c in clips if c.name in {"en/jfk.flac", "zh/BAC009S0764W0121.wav"}]

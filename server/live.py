@@ -200,6 +200,8 @@ class LiveRoom:
             await obs.close()
         self.observers.clear()
         result = await peer.close()
+        if self.analysis is not None:
+            self.analysis.audio_stopped()
         async with self.services.sessions() as session, session.begin():
             rec = await session.get(Recording, rec_id)
             if rec is not None:

@@ -134,10 +134,10 @@ class WhisperEngine:
                     cpu_threads=self.cpu_threads, num_workers=self.num_workers,
                     local_files_only=Path(self.model_path).is_dir(),
                 )
-                self._warm_up()
 
-    def _warm_up(self) -> None:
-        """One tiny pass per common window: the first pass of a shape is several times slower."""
+    def warm_up(self) -> None:
+        """One tiny pass per common window: the first pass of a shape is slower (benchmarks)."""
+        self.load()
         noise = np.random.default_rng(0).normal(0, 1e-3, SAMPLE_RATE).astype(np.float32)
         for window in (None, 10.0):
             _window.frames = window_frames(window)

@@ -191,6 +191,16 @@ class StreamingTranscriber:
         self._maybe_partial()
         self._maybe_report_backlog()
 
+    def flush(self) -> None:
+        """The audio stopped for now (the candidate left): finalize the open utterance.
+
+        The stream stays open; audio pushed later (a rejoin) starts a new utterance.
+        """
+        if self._ended or self._vad is None:
+            return
+        self._apply(self._vad.flush())
+        self._vad = None
+
     def end_input(self) -> None:
         """No more audio: finalize what is open; ``events()`` ends after the last final."""
         if self._ended:

@@ -255,3 +255,31 @@ async def test_finals_get_a_shortened_window_while_other_finals_wait(
     assert all(len(finals(c)) == 1 for c in collected)  # late, shortened, never dropped
     assert scheduler.metrics.finals_shortened >= 1
     assert any(w is not None and w < 30.0 for w in engine.windows)
+
+
+async def test_flush_finalizes_speech_cut_off_by_a_disconnect_and_the_stream_goes_on(
+    espeak_speech: np.ndarray,
+) -> None:
+    async with AsrScheduler(RecordingTranscriber()) as scheduler:
+        stream = StreamingTranscriber("iv-cut", scheduler)
+        events: list[EventBase] = []
+        collector = asyncio.create_task(_collect(stream, events))
+        for i in range(0, len(espeak_speech), BLOCK):  # no trailing silence: still speaking
+            stream.push_audio(espeak_speech[i : i + BLOCK], i / 16_000)
+            await asyncio.sleep(0)
+        stream.flush()  # the candidate left
+        for _ in range(200):
+            if finals(events):
+                break
+            await asyncio.sleep(0.01)
+        assert len(finals(events)) == 1, "finalized at once, not when the interview ends"
+        rejoin = 100.0
+        audio = np.concatenate([espeak_speech, np.zeros(24_000, np.float32)])
+        for i in range(0, len(audio), BLOCK):
+            stream.push_audio(audio[i : i + BLOCK], rejoin + i / 16_000)
+            await asyncio.sleep(0)
+        stream.end_input()
+        await asyncio.wait_for(collector, 30)
+    done = finals(events)
+    assert len(done) == 2 and done[1].start >= rejoin
+    assert done[0].utterance_id != done[1].utterance_id
