@@ -36,9 +36,9 @@ class AsrSettings(BaseSettings):
     )
     device: str = "cpu"
     compute_type: str = "int8"
-    # Every pass encodes a full 30 s window: about 1.3 s on 2 cores with one pass at a time,
-    # 1.8 s each with two at once on one core each. One pass on all cores answers sooner;
-    # two passes on one core each get ~50% more done (more simultaneous interviews).
+    # A full-window pass takes about 0.75 s on 2 cores with one pass at a time, 1.2 s each
+    # with two at once on one core each (1.6 passes/s instead of 1.35): one pass on all cores
+    # answers sooner; two passes on one core each get ~20% more done.
     cpu_threads: int = Field(
         default_factory=lambda: max(1, min(4, os.cpu_count() or 1)),
         description="Threads inside one inference pass (default: the machine's cores, up to 4).",
