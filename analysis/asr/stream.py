@@ -410,17 +410,20 @@ class StreamingTranscriber:
         if self.language is None and hyp.language and long_enough:
             self.language = hyp.language
 
-    async def _run_partial(self, utt: _Utterance, job: PassJob) -> None:
+    async def _result(self, job: PassJob) -> tuple[PassInput, Hypothesis] | None:
+        """A pass's input and hypothesis; None if it was dropped, cancelled or failed."""
         try:
-            result = await job.future
+            return await job.future
         except asyncio.CancelledError:
-            return
+            return None
         except Exception as exc:
             self._fail(exc)
-            return
-        finally:
-            if utt.partial is job:
-                utt.partial = None
+            return None
+
+    async def _run_partial(self, utt: _Utterance, job: PassJob) -> None:
+        result = await self._result(job)
+        if utt.partial is job:
+            utt.partial = None
         if result is None:
             return
         inp, hyp = result
@@ -434,16 +437,9 @@ class StreamingTranscriber:
                 self._maybe_partial()
 
     async def _run_pause_pass(self, utt: _Utterance, job: PassJob) -> None:
-        try:
-            result = await job.future
-        except asyncio.CancelledError:
-            return
-        except Exception as exc:
-            self._fail(exc)
-            return
-        finally:
-            if utt.pause_job is job:
-                utt.pause_job = None
+        result = await self._result(job)
+        if utt.pause_job is job:
+            utt.pause_job = None
         if result is None:
             return
         inp, hyp = result
