@@ -11,8 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from server.auth import Principal, can_access, token_from_request
 from server.errors import BadInput, Forbidden, NotFound, NotSignedIn
-from server.services import services
-from server.storage.models import Interview
+from server.services import Services, services
+from server.storage.models import Interview, Job
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,6 +59,19 @@ async def interview_for(request: web.Request, who: Principal, interview_id: str)
         if not await can_access(session, who, interview):
             raise Forbidden("You do not have access to this interview.")
         return interview
+
+
+async def interview_and_job(
+    request: web.Request, who: Principal
+) -> tuple[Interview, Job, Services]:
+    """The interview of the ``iid`` route parameter (404/403 first) and its job (404)."""
+    interview = await interview_for(request, who, request.match_info["iid"])
+    svc = services(request)
+    async with svc.sessions() as session:
+        job = await session.get(Job, interview.job_id)
+    if job is None:
+        raise NotFound("The interview's job no longer exists.")
+    return interview, job, svc
 
 
 def as_json(obj: Any) -> Any:

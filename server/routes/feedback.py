@@ -19,12 +19,12 @@ from analysis.competency.model import Language
 from analysis.events import FeedbackSent
 from analysis.scoring.feedback import CandidateFeedback, compose_feedback, non_score_problems
 from server.auth import Principal
-from server.errors import BadInput, Conflict, NotFound
+from server.errors import BadInput, Conflict
 from server.notify import EmailDeliveryError, EmailSender, SmtpConfig, not_configured_hint
 from server.reports import store
 from server.routes.api import audit
-from server.routes.common import interview_for, principal, read_json
-from server.services import Services, services
+from server.routes.common import interview_and_job, principal, read_json
+from server.services import Services
 from server.storage.models import Candidate, CandidateFeedbackRow, Interview, Job
 
 routes = web.RouteTableDef()
@@ -39,12 +39,7 @@ class FeedbackIn(BaseModel):
 
 async def _enabled(request: web.Request, who: Principal) -> tuple[Interview, Job, Services]:
     """The interview (401/403/404 first), if its job enables candidate feedback (else 409)."""
-    interview = await interview_for(request, who, request.match_info["iid"])
-    svc = services(request)
-    async with svc.sessions() as session:
-        job = await session.get(Job, interview.job_id)
-    if job is None:
-        raise NotFound("The interview's job no longer exists.")
+    interview, job, svc = await interview_and_job(request, who)
     options = await store.job_options(svc.sessions, job.id)
     if not options.candidate_feedback:
         raise Conflict(

@@ -39,7 +39,7 @@ from server.reports.view import (
     questions_of,
 )
 from server.routes.api import audit
-from server.routes.common import interview_for, principal, read_json
+from server.routes.common import interview_and_job, interview_for, principal, read_json
 from server.services import Services, services
 from server.storage.models import Candidate, HumanRatingRow, Interview, Job
 
@@ -58,18 +58,6 @@ class DecisionIn(BaseModel):
 
 
 # -- lookups ----------------------------------------------------------------------------
-
-
-async def _interview_and_job(
-    request: web.Request, who: Principal
-) -> tuple[Interview, Job, Services]:
-    interview = await interview_for(request, who, request.match_info["iid"])
-    svc = services(request)
-    async with svc.sessions() as session:
-        job = await session.get(Job, interview.job_id)
-    if job is None:
-        raise NotFound("The interview's job no longer exists.")
-    return interview, job, svc
 
 
 async def _job_for(request: web.Request, who: Principal) -> tuple[Job, Services]:
@@ -92,7 +80,7 @@ async def _score(
 
 
 async def _view(request: web.Request, who: Principal) -> ReportView:
-    interview, job, svc = await _interview_and_job(request, who)
+    interview, job, svc = await interview_and_job(request, who)
     events = await svc.events.history(interview.id)
     score = await _score(svc, interview, job, events)
     rating_rows = await store.ratings(svc.sessions, interview.id)
@@ -147,7 +135,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 async def get_score(request: web.Request) -> web.Response:
     """The score with the job's current scorer version (computed and stored on first use)."""
     who = principal(request)
-    interview, job, svc = await _interview_and_job(request, who)
+    interview, job, svc = await interview_and_job(request, who)
     return _json(await _score(svc, interview, job))
 
 
@@ -155,7 +143,7 @@ async def get_score(request: web.Request) -> web.Response:
 async def list_scores(request: web.Request) -> web.Response:
     """Every stored, dated score of the interview, oldest first (never changed in place)."""
     who = principal(request)
-    interview, _job, svc = await _interview_and_job(request, who)
+    interview, _job, svc = await interview_and_job(request, who)
     rows = await store.score_rows(svc.sessions, interview.id)
     return web.json_response([r.score for r in rows])
 
@@ -201,7 +189,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 async def list_ratings(request: web.Request) -> web.Response:
     """Every rating given on this interview (with reviewer and time), oldest first."""
     who = principal(request)
-    interview, _job, svc = await _interview_and_job(request, who)
+    interview, _job, svc = await interview_and_job(request, who)
     rows = await store.ratings(svc.sessions, interview.id)
     return web.json_response(
         [
@@ -222,7 +210,7 @@ async def list_ratings(request: web.Request) -> web.Response:
 async def add_rating(request: web.Request) -> web.Response:
     """A reviewer rates one competency (1-5) with an optional note."""
     who = principal(request)
-    interview, job, svc = await _interview_and_job(request, who)
+    interview, job, svc = await interview_and_job(request, who)
     body = await read_json(request, RatingIn)
     model = store.competency_model(job)
     known = [c.id for c in model.competencies]
@@ -258,7 +246,7 @@ async def add_rating(request: web.Request) -> web.Response:
 async def get_decision(request: web.Request) -> web.Response:
     """The candidate's status and every recorded decision."""
     who = principal(request)
-    interview, _job, svc = await _interview_and_job(request, who)
+    interview, _job, svc = await interview_and_job(request, who)
     history = await store.decisions(svc.sessions, interview.id)
     status = store.candidate_status(interview.id, history)
     return web.json_response(
@@ -273,7 +261,7 @@ async def get_decision(request: web.Request) -> web.Response:
 async def decide(request: web.Request) -> web.Response:
     """A person advances, holds or rejects the candidate; recorded with person and time."""
     who = principal(request)
-    interview, _job, svc = await _interview_and_job(request, who)
+    interview, _job, svc = await interview_and_job(request, who)
     body = await read_json(request, DecisionIn)
     if interview.status != "finished":
         raise Conflict("Decide after the interview has finished.", code="not_finished")
