@@ -8,7 +8,7 @@ with recording segments, which carry their start on the same clock.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -19,13 +19,22 @@ def utcnow() -> datetime:
 
 
 class EventBase(BaseModel):
-    """Fields every event carries."""
+    """Fields every event carries.
+
+    ``seq`` is the event's position in its interview's log (1, 2, 3, ...), assigned when it
+    is appended (0 before). A live-only event (``durable`` False) is published but never
+    stored; it carries the ``seq`` of the newest stored event its publisher knew of, so a
+    client that sees a larger ``seq`` than it holds knows it missed a stored event.
+    """
 
     model_config = ConfigDict(frozen=True)
+
+    durable: ClassVar[bool] = True
 
     interview_id: str
     at: datetime = Field(default_factory=utcnow)
     t: float = 0.0
+    seq: int = 0
 
 
 class ConsentRecorded(EventBase):
@@ -163,7 +172,9 @@ class WordTiming(BaseModel):
 
 
 class TranscriptPartial(EventBase):
-    """Tentative text of the utterance in progress: may still change."""
+    """Tentative text of the utterance in progress: may still change (live only, not stored)."""
+
+    durable: ClassVar[bool] = False
 
     type: Literal["transcript_partial"] = "transcript_partial"
     utterance_id: str

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+# Field limits, defined once: the observer socket (server/protocol.py) and the browser
+# (web_client/protocol.js, generated) use these same types.
+QuestionText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)
+]
+NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
+QuestionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+CompetencyId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Score = Annotated[int, Field(ge=1, le=5)]
 
 
 class CommandBase(BaseModel):
@@ -92,34 +102,34 @@ class InjectQuestion(CommandBase):
     ``now`` right after the current answer."""
 
     type: Literal["inject_question"] = "inject_question"
-    text: str = Field(min_length=1, max_length=2000)
+    text: QuestionText
     by: str
     position: Literal["next", "now"] = "next"
 
 
 class ApproveFollowup(CommandBase):
     type: Literal["approve_followup"] = "approve_followup"
-    question_id: str
+    question_id: QuestionId
     by: str
 
 
 class SkipFollowup(CommandBase):
     type: Literal["skip_followup"] = "skip_followup"
-    question_id: str
+    question_id: QuestionId
     by: str
 
 
 class AddObserverNote(CommandBase):
     type: Literal["add_observer_note"] = "add_observer_note"
     by: str
-    text: str = Field(min_length=1, max_length=10000)
+    text: NoteText
 
 
 class GiveLiveRating(CommandBase):
     type: Literal["give_live_rating"] = "give_live_rating"
     by: str
-    competency_id: str
-    score: int = Field(ge=1, le=5)
+    competency_id: CompetencyId
+    score: Score
 
 
 class CandidateDisconnected(CommandBase):
