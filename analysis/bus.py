@@ -4,7 +4,9 @@ The in-memory bus serves a single process (the default). The Redis bus uses
 pub/sub channels so several server processes and workers see the same events.
 Slow subscribers never block publishers: each subscription has a bounded queue
 and drops its oldest event when full (the event log in the database is the
-durable record; the bus is for live viewers).
+durable record; the bus is for live viewers, who see the gap in ``Event.seq`` and
+catch up from the log). Drops are never silent: they are counted in
+:class:`BusMetrics` and logged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from analysis.events import Event, parse_event
@@ -21,6 +24,21 @@ from analysis.events import Event, parse_event
 log = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 1000
+DROP_LOG_EVERY = 100
+"""A slow subscriber's first drop is logged, then every this many."""
+
+
+@dataclass
+class BusMetrics:
+    """Events the bus could not deliver, by cause (for the metrics endpoint)."""
+
+    dropped_slow_subscriber: int = 0
+    publish_failed: int = 0
+    malformed: int = 0
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters as a JSON-ready dict."""
+        return asdict(self)
 
 
 class Subscription:
@@ -33,11 +51,21 @@ class Subscription:
         self.dropped = 0
 
     def deliver(self, event: Event | None) -> None:
-        """Queue an event without blocking; drop the oldest when full."""
+        """Queue an event without blocking; drop the oldest when full (counted and logged)."""
         if self._queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 self._queue.get_nowait()
                 self.dropped += 1
+                self._bus.metrics.dropped_slow_subscriber += 1
+                if self.dropped % DROP_LOG_EVERY == 1:
+                    log.warning(
+                        "slow bus subscriber: dropped its oldest events",
+                        extra={
+                            "interview_id": self.interview_id,
+                            "dropped": self.dropped,
+                            "dropped_total": self._bus.metrics.dropped_slow_subscriber,
+                        },
+                    )
         self._queue.put_nowait(event)
 
     async def get(self, wait: float | None = None) -> Event | None:
@@ -70,10 +98,31 @@ class EventBus(ABC):
 
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = {}
+        self.metrics = BusMetrics()
+
+    async def publish(self, event: Event) -> None:
+        """Send an event to every subscriber of its interview; a failure is logged, not raised.
+
+        Stored events are safe in the log (viewers catch up from it); the bus is best effort.
+        """
+        try:
+            await self._send(event)
+        except Exception:
+            self.metrics.publish_failed += 1
+            log.warning(
+                "could not publish an event",
+                exc_info=True,
+                extra={
+                    "interview_id": event.interview_id,
+                    "event_type": event.type,
+                    "seq": event.seq,
+                    "publish_failed_total": self.metrics.publish_failed,
+                },
+            )
 
     @abstractmethod
-    async def publish(self, event: Event) -> None:
-        """Send an event to every subscriber of its interview."""
+    async def _send(self, event: Event) -> None:
+        """Deliver ``event`` (raises on failure)."""
 
     def subscribe(self, interview_id: str) -> Subscription:
         """A subscription to one interview's events (attach with ``async with``)."""
@@ -107,7 +156,7 @@ class EventBus(ABC):
 class InMemoryBus(EventBus):
     """Single-process bus."""
 
-    async def publish(self, event: Event) -> None:
+    async def _send(self, event: Event) -> None:
         """Deliver to local subscribers."""
         self._fan_out(event)
 
@@ -136,9 +185,12 @@ class RedisBus(EventBus):
         self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
 
     async def publish(self, event: Event) -> None:
-        """Publish the event's JSON on its interview channel."""
+        """Publish the event's JSON on its interview channel (logged and counted on failure)."""
         if self._redis is None:
             raise RuntimeError("RedisBus.start() was not called")
+        await super().publish(event)
+
+    async def _send(self, event: Event) -> None:
         await self._redis.publish(self.PREFIX + event.interview_id, event.model_dump_json())
 
     async def _read(self) -> None:
@@ -157,7 +209,11 @@ class RedisBus(EventBus):
             try:
                 event = parse_event(msg["data"])
             except Exception:
-                log.warning("dropped malformed event from redis", extra={"channel": msg["channel"]})
+                self.metrics.malformed += 1
+                log.warning(
+                    "dropped malformed event from redis",
+                    extra={"channel": msg["channel"], "malformed_total": self.metrics.malformed},
+                )
                 continue
             self._fan_out(event)
 

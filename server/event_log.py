@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analysis.bus import EventBus
 from analysis.events import Event, parse_event
@@ -26,47 +26,74 @@ def dedupe_key(event: Event) -> str | None:
 
 
 class EventLog:
-    """The durable, ordered record of what happened in each interview."""
+    """The durable, ordered record of what happened in each interview.
+
+    Stored events are numbered 1, 2, 3, ... per interview by the database row order (a unique
+    ``(interview_id, seq)`` makes two processes appending at once retry instead of sharing a
+    number), so the sequence holds however many server processes share the bus. Live-only
+    events (``durable`` False, e.g. partial transcripts) are published but never stored.
+    """
 
     def __init__(self, sessions: async_sessionmaker[Any], bus: EventBus) -> None:
         self._sessions = sessions
         self._bus = bus
         self._locks: dict[str, asyncio.Lock] = {}
+        self._last_seq: dict[str, int] = {}
 
     async def append(self, event: Event) -> bool:
-        """Store and publish ``event``; False if it was a duplicate and was dropped."""
-        lock = self._locks.setdefault(event.interview_id, asyncio.Lock())
+        """Store (if durable) and publish ``event``; False if it was a duplicate and was dropped."""
+        iid = event.interview_id
+        lock = self._locks.setdefault(iid, asyncio.Lock())
         async with lock:
-            for _attempt in range(5):
-                try:
-                    async with self._sessions() as session, session.begin():
-                        seq = await session.scalar(
-                            select(func.coalesce(func.max(EventRow.seq), 0)).where(
-                                EventRow.interview_id == event.interview_id
-                            )
-                        )
-                        session.add(
-                            EventRow(
-                                interview_id=event.interview_id,
-                                seq=int(seq or 0) + 1,
-                                type=event.type,
-                                t=event.t,
-                                at=event.at,
-                                dedupe_key=dedupe_key(event),
-                                payload=event.model_dump(mode="json"),
-                            )
-                        )
-                    break
-                except IntegrityError:
-                    key = dedupe_key(event)
-                    if key and await self._exists(event.interview_id, key):
-                        log.info("dropped duplicate event", extra={"event_type": event.type})
-                        return False
-                    await asyncio.sleep(0.01)  # seq race with another process: retry
-            else:
-                raise RuntimeError("could not append event after retries")
-        await self._bus.publish(event)
+            if not event.durable:
+                last = self._last_seq.get(iid)
+                if last is None:
+                    last = self._last_seq[iid] = await self._max_seq(iid)
+                await self._bus.publish(event.model_copy(update={"seq": last}))
+                return True
+            stored = await self._store(event)
+            if stored is None:
+                return False
+            self._last_seq[iid] = stored.seq
+            # Published under the lock: this process publishes its events in seq order.
+            await self._bus.publish(stored)
         return True
+
+    async def _store(self, event: Event) -> Event | None:
+        """Insert with the next seq; None if a deduplicated event was already stored."""
+        for _attempt in range(5):
+            try:
+                async with self._sessions() as session, session.begin():
+                    seq = await self._max_seq(event.interview_id, session) + 1
+                    stored = event.model_copy(update={"seq": seq})
+                    session.add(
+                        EventRow(
+                            interview_id=event.interview_id,
+                            seq=seq,
+                            type=event.type,
+                            t=event.t,
+                            at=event.at,
+                            dedupe_key=dedupe_key(event),
+                            payload=stored.model_dump(mode="json"),
+                        )
+                    )
+                return stored
+            except IntegrityError:
+                key = dedupe_key(event)
+                if key and await self._exists(event.interview_id, key):
+                    log.info("dropped duplicate event", extra={"event_type": event.type})
+                    return None
+                await asyncio.sleep(0.01)  # seq race with another process: retry
+        raise RuntimeError("could not append event after retries")
+
+    async def _max_seq(self, interview_id: str, session: AsyncSession | None = None) -> int:
+        query = select(func.coalesce(func.max(EventRow.seq), 0)).where(
+            EventRow.interview_id == interview_id
+        )
+        if session is not None:
+            return int(await session.scalar(query) or 0)
+        async with self._sessions() as own:
+            return int(await own.scalar(query) or 0)
 
     async def _exists(self, interview_id: str, key: str) -> bool:
         async with self._sessions() as session:
@@ -77,15 +104,21 @@ class EventLog:
             )
             return row is not None
 
-    async def history(self, interview_id: str, types: Sequence[str] | None = None) -> list[Event]:
-        """Every stored event of an interview, in order."""
+    async def history(
+        self, interview_id: str, types: Sequence[str] | None = None, *, after: int = 0
+    ) -> list[Event]:
+        """The stored events of an interview with ``seq`` above ``after``, in order."""
         async with self._sessions() as session:
-            query = select(EventRow.payload).where(EventRow.interview_id == interview_id)
+            query = select(EventRow.seq, EventRow.payload).where(
+                EventRow.interview_id == interview_id, EventRow.seq > after
+            )
             if types:
                 query = query.where(EventRow.type.in_(list(types)))
-            rows = await session.scalars(query.order_by(EventRow.seq))
-            return [parse_event(p) for p in rows]
+            rows = await session.execute(query.order_by(EventRow.seq))
+            # Rows written before events carried seq get it from the row.
+            return [parse_event({**payload, "seq": seq}) for seq, payload in rows]
 
     def forget(self, interview_id: str) -> None:
-        """Drop the per-interview lock when the interview is over."""
+        """Drop the per-interview lock and counter when the interview is over."""
         self._locks.pop(interview_id, None)
+        self._last_seq.pop(interview_id, None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from analysis.events import Event
@@ -357,3 +358,16 @@ def violation_of(exc: ValidationError) -> Violation:
             message=f"Invalid {tag.replace('_', ' ')} message: {field}: {first['msg']}.",
         ),
     )
+
+
+async def send(ws: web.WebSocketResponse, message: Outgoing) -> None:
+    """Send one typed message as JSON, if the socket is still open."""
+    if not ws.closed:
+        await ws.send_str(message.model_dump_json())
+
+
+async def refuse(ws: web.WebSocketResponse, violation: Violation) -> None:
+    """Answer a protocol violation: send its error (if any), then close with its code."""
+    if violation.error is not None:
+        await send(ws, violation.error)
+    await ws.close(code=violation.close_code, message=violation.reason.encode())

@@ -14,7 +14,14 @@ from server.auth import COOKIE, require_admin
 from server.errors import BadInput, Conflict, Forbidden, NotSignedIn
 from server.passwords import hash_password, verify_password
 from server.retention import erase_interview
-from server.routes.common import as_json, interview_for, now, principal, read_json
+from server.routes.common import (
+    after_seq,
+    as_json,
+    interview_for,
+    now,
+    principal,
+    read_json,
+)
 from server.services import services
 from server.storage.models import (
     AuditEntry,
@@ -299,10 +306,10 @@ async def share_interview(request: web.Request) -> web.Response:
 
 @routes.get("/api/interviews/{iid}/events")
 async def interview_events(request: web.Request) -> web.Response:
-    """The interview's event log, in order."""
+    """The interview's event log in order; ``?after=N``: only events with ``seq`` above N."""
     who = principal(request)
     interview = await interview_for(request, who, request.match_info["iid"])
-    events = await services(request).events.history(interview.id)
+    events = await services(request).events.history(interview.id, after=after_seq(request))
     return web.json_response([e.model_dump(mode="json") for e in events])
 
 
@@ -345,6 +352,7 @@ async def metrics(request: web.Request) -> web.Response:
             "recorder_frames": sum(rec.frames_in for rec in recorders),
             "recorder_dropped_frames": sum(rec.dropped for rec in recorders),
             "transcription": svc.transcribers.metrics() if svc.transcribers is not None else None,
+            "bus": svc.bus.metrics.snapshot(),
         }
     )
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
+from typing import Any, assert_never
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel
@@ -15,17 +14,28 @@ from media.candidate_peer import BadOffer
 from server.errors import BadInput, Forbidden, Gone, InvalidInvite
 from server.live import get_room
 from server.pages import page
+from server.protocol import (
+    CLOSE_BAD_MESSAGE,
+    AnswerDoneRequest,
+    CandidateAnswer,
+    ErrorMessage,
+    FinishRequest,
+    Heartbeat,
+    HeartbeatAck,
+    Offer,
+    ProtocolError,
+    ReadyRequest,
+    Welcome,
+    parse_candidate,
+    refuse,
+    send,
+)
 from server.routes.common import now, read_json
 from server.services import Services, services
 from server.storage.models import Consent, Interview, Invite, Job
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-
-# Close codes sent to the candidate's page (4000 + the closest HTTP status).
-CLOSE_BAD_MESSAGE = 4400
-CLOSE_UNKNOWN_TYPE = 4404
-CLOSE_TOO_LARGE = 4413
 
 
 class ConsentIn(BaseModel):
@@ -160,7 +170,7 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
     room = await get_room(svc, interview)
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
-    await ws.send_json({"type": "welcome", "interview_id": interview.id})
+    await send(ws, Welcome(interview_id=interview.id))
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -181,41 +191,28 @@ async def _on_candidate_message(
     svc: Services, room: Any, ws: web.WebSocketResponse, raw: str
 ) -> None:
     try:
-        msg = json.loads(raw)
-        kind = msg["type"]
-    except (ValueError, KeyError, TypeError):
-        await ws.close(code=CLOSE_BAD_MESSAGE, message=b"messages must be JSON objects with a type")
+        msg = parse_candidate(raw)
+    except ProtocolError as exc:
+        await refuse(ws, exc.violation)
         return
-    if kind == "offer":
-        sdp = msg.get("sdp")
-        if not isinstance(sdp, str) or not sdp.startswith("v=0"):
-            await ws.send_json(
-                {"type": "error", "code": "bad_sdp", "message": "The offer is not valid SDP."}
-            )
-            await ws.close(code=CLOSE_BAD_MESSAGE, message=b"malformed SDP offer")
-            return
-        if len(sdp.encode()) > svc.settings.max_sdp_bytes:
-            await ws.close(code=CLOSE_TOO_LARGE, message=b"SDP offer too large")
-            return
-        try:
-            answer = await room.join(sdp, ws)
-        except BadOffer as exc:
-            await ws.send_json({"type": "error", "code": "bad_sdp", "message": str(exc)})
-            await ws.close(code=CLOSE_BAD_MESSAGE, message=b"unusable SDP offer")
-            return
-        await ws.send_json({"type": "answer", "sdp": answer, "segment": room.segment})
-        await room.after_join()
-    elif kind == "answer_done":
-        qid = str(msg.get("question_id") or (room.current_question or {}).get("question_id", ""))
-        await room.answer_done(qid[:64], "button")
-    elif kind == "ready":
-        await room.candidate_ready()
-    elif kind == "heartbeat":
-        await ws.send_json({"type": "heartbeat_ack"})
-    elif kind == "finish":
-        await room.end("finished by candidate")
-    else:
-        await ws.send_json(
-            {"type": "error", "code": "unknown_type", "message": "Unknown message type."}
-        )
-        await ws.close(code=CLOSE_UNKNOWN_TYPE, message=b"unknown message type")
+    match msg:
+        case Offer(sdp=sdp):
+            try:
+                answer = await room.join(sdp, ws)
+            except BadOffer as exc:
+                await send(ws, ErrorMessage(code="bad_sdp", message=str(exc)))
+                await ws.close(code=CLOSE_BAD_MESSAGE, message=b"unusable SDP offer")
+                return
+            await send(ws, CandidateAnswer(sdp=answer, segment=room.segment))
+            await room.after_join()
+        case AnswerDoneRequest(question_id=question_id):
+            qid = question_id or (room.current_question or {}).get("question_id", "")
+            await room.answer_done(str(qid), "button")
+        case ReadyRequest():
+            await room.candidate_ready()
+        case Heartbeat():
+            await send(ws, HeartbeatAck())
+        case FinishRequest():
+            await room.end("finished by candidate")
+        case _:
+            assert_never(msg)

@@ -41,6 +41,14 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise BadInput(f"Invalid field '{where}': {first['msg']}.") from exc
 
 
+def after_seq(request: web.Request) -> int:
+    """``?after=N``: the caller already holds the interview's events up to sequence number N."""
+    after = request.query.get("after", "0")
+    if not after.isdigit():
+        raise BadInput("after must be a whole number (an event sequence number).")
+    return int(after)
+
+
 def principal(request: web.Request) -> Principal:
     """The signed-in HR user, or 401."""
     token = token_from_request(request)

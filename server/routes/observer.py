@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+from typing import assert_never
 
 from aiohttp import WSMsgType, web
 
+from analysis.bus import Subscription
 from media.candidate_peer import BadOffer, ObserverPeer
 from server.live import LiveRoom, get_room
 from server.pages import page
-from server.routes.common import interview_for, principal
+from server.protocol import (
+    CLOSE_UNKNOWN_TYPE,
+    AddNote,
+    ApproveSuggestion,
+    AskQuestion,
+    ErrorMessage,
+    History,
+    LiveEvent,
+    ObserverAnswer,
+    Offer,
+    Ping,
+    Pong,
+    ProtocolError,
+    RateCompetency,
+    SkipSuggestion,
+    ViewMessage,
+    ViewRequest,
+    parse_observer,
+    refuse,
+    send,
+)
+from server.routes.common import after_seq, interview_for, principal
 from server.services import services
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-
-MAX_QUESTION_CHARS = 1000
-OBSERVER_COMMANDS = ("approve_followup", "skip_followup", "add_observer_note", "give_live_rating")
 
 
 @routes.get("/observe/{iid}")
@@ -46,13 +65,13 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
     peer: ObserverPeer | None = None
+    after = after_seq(request)
     async with svc.bus.subscribe(interview.id) as sub:
-        history = await svc.events.history(interview.id)
-        await ws.send_json(
-            {"type": "history", "events": [e.model_dump(mode="json") for e in history]}
-        )
-        pump = asyncio.create_task(_pump(sub, ws))
-        await ws.send_json({"type": "view", "view": room.observer_view()})
+        history = await svc.events.history(interview.id, after=after)
+        last_seq = history[-1].seq if history else after
+        await send(ws, History(after=after, last_seq=last_seq, events=history))
+        pump = asyncio.create_task(_pump(sub, ws, last_seq))
+        await send(ws, ViewMessage(view=room.observer_view()))
         await room.set_observers(+1)
         try:
             async for msg in ws:
@@ -71,67 +90,51 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _pump(sub: object, ws: web.WebSocketResponse) -> None:
-    async for event in sub:  # type: ignore[attr-defined]
+async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> None:
+    """Forward live events; stored events the history already carried are skipped."""
+    async for event in sub:
         if ws.closed:
             return
-        await ws.send_json({"type": "event", "event": event.model_dump(mode="json")})
+        if event.durable and event.seq <= after:
+            continue
+        await send(ws, LiveEvent(event=event))
 
 
 async def _on_observer_message(
     room: LiveRoom, ws: web.WebSocketResponse, by: str, raw: str, peer: ObserverPeer | None
 ) -> ObserverPeer | None:
     try:
-        msg = json.loads(raw)
-        kind = msg["type"]
-    except (ValueError, KeyError, TypeError):
-        await ws.close(code=4400, message=b"messages must be JSON objects with a type")
-        return peer
-    if kind == "offer":
-        sdp = msg.get("sdp")
-        if (
-            not isinstance(sdp, str)
-            or not sdp.startswith("v=0")
-            or len(sdp) > room.services.settings.max_sdp_bytes
-        ):
-            await ws.send_json(
-                {"type": "error", "code": "bad_sdp", "message": "The offer is not valid SDP."}
-            )
-            return peer
-        if peer is not None:
-            await room.drop_observer(peer)
-        try:
-            peer, answer = await room.observe(sdp)
-        except BadOffer as exc:
-            await ws.send_json({"type": "error", "code": "bad_sdp", "message": str(exc)})
-            return None
-        await ws.send_json({"type": "answer", "sdp": answer, "live": room.peer is not None})
-    elif kind == "inject_question":
-        text = str(msg.get("text", "")).strip()
-        position = msg.get("position", "now")
-        if not text or len(text) > MAX_QUESTION_CHARS or position not in ("now", "next"):
-            await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "bad_question",
-                    "message": f"A question needs 1 to {MAX_QUESTION_CHARS} characters.",
-                }
-            )
+        msg = parse_observer(raw)
+    except ProtocolError as exc:
+        violation = exc.violation
+        if violation.close_code == CLOSE_UNKNOWN_TYPE or violation.error is None:
+            await refuse(ws, violation)
         else:
+            # Staff typed something wrong (too long, out of range): say so, stay connected.
+            await send(ws, violation.error)
+        return peer
+    match msg:
+        case Offer(sdp=sdp):
+            if peer is not None:
+                await room.drop_observer(peer)
+            try:
+                peer, answer = await room.observe(sdp)
+            except BadOffer as exc:
+                await send(ws, ErrorMessage(code="bad_sdp", message=str(exc)))
+                return None
+            await send(ws, ObserverAnswer(sdp=answer, live=room.peer is not None))
+        case AskQuestion(text=text, position=position):
             refused = await room.inject_question(text, by, position)
             if refused:
-                await ws.send_json({"type": "error", "code": "refused", "message": refused})
-    elif kind in OBSERVER_COMMANDS:
-        refused = await room.observer_command(kind, msg, by)
-        if refused:
-            await ws.send_json({"type": "error", "code": "refused", "message": refused})
-    elif kind == "view":
-        await ws.send_json({"type": "view", "view": room.observer_view()})
-    elif kind == "ping":
-        await ws.send_json({"type": "pong"})
-    else:
-        await ws.send_json(
-            {"type": "error", "code": "unknown_type", "message": "Unknown message type."}
-        )
-        await ws.close(code=4404, message=b"unknown message type")
+                await send(ws, ErrorMessage(code="refused", message=refused))
+        case ApproveSuggestion() | SkipSuggestion() | AddNote() | RateCompetency():
+            refused = await room.observer_command(msg.type, msg.model_dump(), by)
+            if refused:
+                await send(ws, ErrorMessage(code="refused", message=refused))
+        case ViewRequest():
+            await send(ws, ViewMessage(view=room.observer_view()))
+        case Ping():
+            await send(ws, Pong())
+        case _:
+            assert_never(msg)
     return peer
