@@ -1,5 +1,6 @@
 import { t, applyI18n, installToggle, setLang, lang } from "/static/i18n.js";
-import { ToServer, FromServer, wsUrl, iceGathered } from "/static/protocol.js";
+import { CandidateIn, CandidateOut, Close, encode, parse } from "/static/protocol.js";
+import { wsUrl, iceGathered } from "/static/common.js";
 
 const token = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -85,12 +86,12 @@ function connect() {
   $("room-status").textContent = t("connecting");
   ws = new WebSocket(wsUrl(`/ws/candidate/${token}`));
   ws.onopen = offer;
-  ws.onmessage = (m) => onMessage(JSON.parse(m.data));
+  ws.onmessage = (m) => { const msg = parse("CandidateOut", m.data); if (msg) onMessage(msg); };
   ws.onclose = (e) => {
     if (pc) { pc.close(); pc = null; }
     if (finished || e.code === 1000) return;
-    if (e.code === 4409) return fatal(e.reason);
-    if (e.code >= 4400 && e.code < 4500 && e.code !== 4404) return fatal(e.reason || `Error ${e.code}`);
+    if (e.code === Close.REPLACED) return fatal(e.reason);
+    if (e.code >= 4400 && e.code < 4500 && e.code !== Close.UNKNOWN_TYPE) return fatal(e.reason || `Error ${e.code}`);
     $("room-status").textContent = t("reconnecting");
     retries += 1;
     setTimeout(connect, Math.min(10000, 1000 * retries));
@@ -103,20 +104,20 @@ async function offer() {
   pc.onconnectionstatechange = () => { if (pc && pc.connectionState === "connected") { retries = 0; $("room-status").textContent = t("connected"); } };
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
-  ws.send(JSON.stringify({ type: ToServer.OFFER, sdp: pc.localDescription.sdp }));
+  send({ type: CandidateIn.OFFER, sdp: pc.localDescription.sdp });
 }
 
 async function onMessage(msg) {
   switch (msg.type) {
-    case FromServer.ANSWER: await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
-    case FromServer.QUESTION: showQuestion(msg); break;
-    case "show_greeting": showGreeting(msg); break;
-    case "show_question": showQuestion(msg); break;
-    case "answer_clock_started": startClock(msg.time_left, "time_left"); break;
-    case "show_acknowledgement": $("ack").textContent = msg.text; $("answer-done").disabled = true; stopClock(); break;
-    case "show_completion": completion = msg; break;
-    case FromServer.ENDED: endScreen(); break;
-    case FromServer.ERROR: $("room-status").textContent = msg.message; break;
+    case CandidateOut.ANSWER: await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
+    case CandidateOut.QUESTION: showQuestion(msg); break;
+    case CandidateOut.SHOW_GREETING: showGreeting(msg); break;
+    case CandidateOut.SHOW_QUESTION: showQuestion(msg); break;
+    case CandidateOut.ANSWER_CLOCK_STARTED: startClock(msg.time_left, "time_left"); break;
+    case CandidateOut.SHOW_ACKNOWLEDGEMENT: $("ack").textContent = msg.text; $("answer-done").disabled = true; stopClock(); break;
+    case CandidateOut.SHOW_COMPLETION: completion = msg; break;
+    case CandidateOut.ENDED: endScreen(); break;
+    case CandidateOut.ERROR: $("room-status").textContent = msg.message; break;
   }
 }
 
@@ -154,7 +155,7 @@ function showGreeting(msg) {
 
 $("ready").addEventListener("click", () => {
   $("ready").classList.add("hidden");
-  if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: "ready" }));
+  send({ type: CandidateIn.READY });
 });
 
 function speak(text, language) {
@@ -180,14 +181,16 @@ function showQuestion(msg) {
 
 $("answer-done").addEventListener("click", () => {
   if (!ws || ws.readyState !== 1 || !currentQuestion) return;
-  ws.send(JSON.stringify({ type: ToServer.ANSWER_DONE, question_id: currentQuestion.question_id }));
+  send({ type: CandidateIn.ANSWER_DONE, question_id: currentQuestion.question_id });
   $("answer-done").disabled = true;
 });
 $("finish").addEventListener("click", () => {
   if (!confirm(t("finish_confirm"))) return;
   finished = true;
-  if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: ToServer.FINISH }));
+  send({ type: CandidateIn.FINISH });
 });
-setInterval(() => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: ToServer.HEARTBEAT })); }, 15000);
+setInterval(() => send({ type: CandidateIn.HEARTBEAT }), 15000);
+
+function send(msg) { if (ws && ws.readyState === 1) ws.send(encode("CandidateIn", msg)); }
 
 start().catch((e) => fatal(String(e)));

@@ -1,9 +1,13 @@
 import { t, applyI18n, installToggle } from "/static/i18n.js";
-import { wsUrl, iceGathered, fmtTime, describeEvent } from "/static/protocol.js";
+import { ObserverIn, ObserverOut, EventType, Close, FIELDS, encode, parse } from "/static/protocol.js";
+import { wsUrl, iceGathered, fmtTime, describeEvent } from "/static/common.js";
+import { EventStream } from "/static/event_stream.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
 let ws = null, pc = null, offerTimer = null, partialEl = null;
+const stream = new EventStream(iid, (e, live) => onEvent(e, live));
+window.candorEvents = stream; // for tests and debugging: lastSeq, duplicates, catchUps
 
 installToggle($("lang"));
 applyI18n();
@@ -32,16 +36,16 @@ function showSignals(e) {
 }
 
 function onEvent(e, live) {
-  if (e.type === "transcript_partial") return showPartial(e);
-  if (e.type === "face_sampled") return showSignals(e);
-  if (e.type === "followup_suggested") { suggestion = e; $("suggestion-text").textContent = e.text; $("suggestion-reason").textContent = e.reason; $("suggestion").classList.remove("hidden"); }
-  if (["followup_approved", "followup_skipped", "question_shown"].includes(e.type) && suggestion) { suggestion = null; $("suggestion").classList.add("hidden"); }
-  if (e.type === "question_shown") markPlan(e.question_id);
-  if (e.type === "transcript_final") showFinal(e);
+  if (e.type === EventType.TRANSCRIPT_PARTIAL) return showPartial(e);
+  if (e.type === EventType.FACE_SAMPLED) return showSignals(e);
+  if (e.type === EventType.FOLLOWUP_SUGGESTED) { suggestion = e; $("suggestion-text").textContent = e.text; $("suggestion-reason").textContent = e.reason; $("suggestion").classList.remove("hidden"); }
+  if ([EventType.FOLLOWUP_APPROVED, EventType.FOLLOWUP_SKIPPED, EventType.QUESTION_SHOWN].includes(e.type) && suggestion) { suggestion = null; $("suggestion").classList.add("hidden"); }
+  if (e.type === EventType.QUESTION_SHOWN) markPlan(e.question_id);
+  if (e.type === EventType.TRANSCRIPT_FINAL) showFinal(e);
   addEvent(e);
-  if (e.type === "candidate_joined" || e.type === "media_started") { $("live-state").textContent = "live"; if (live) scheduleOffer(); }
-  if (e.type === "candidate_left") $("live-state").textContent = "offline";
-  if (e.type === "interview_ended") $("live-state").textContent = "ended";
+  if (e.type === EventType.CANDIDATE_JOINED || e.type === EventType.MEDIA_STARTED) { $("live-state").textContent = "live"; if (live) scheduleOffer(); }
+  if (e.type === EventType.CANDIDATE_LEFT) $("live-state").textContent = "offline";
+  if (e.type === EventType.INTERVIEW_ENDED) $("live-state").textContent = "ended";
 }
 
 function showPartial(e) {
@@ -65,37 +69,47 @@ async function offer() {
   pc.ontrack = (ev) => { media.addTrack(ev.track); $("remote").srcObject = media; $("video-note").classList.add("hidden"); $("remote").play().catch(() => {}); };
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
-  ws.send(JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp }));
+  send({ type: ObserverIn.OFFER, sdp: pc.localDescription.sdp });
 }
 
 function connect() {
-  ws = new WebSocket(wsUrl(`/ws/observer/${iid}`));
+  // A reconnect asks only for what it has not seen, so no event is shown twice.
+  ws = new WebSocket(wsUrl(`/ws/observer/${iid}?after=${stream.lastSeq}`));
   ws.onopen = () => scheduleOffer();
   ws.onmessage = async (m) => {
-    const msg = JSON.parse(m.data);
-    if (msg.type === "history") { $("timeline").innerHTML = ""; $("transcript").innerHTML = ""; partialEl = null; msg.events.forEach((e) => onEvent(e, false)); }
-    else if (msg.type === "event") onEvent(msg.event, true);
-    else if (msg.type === "view") renderView(msg.view);
-    else if (msg.type === "answer" && pc) await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
-    else if (msg.type === "error") $("inject-error").textContent = msg.message;
+    const msg = parse("ObserverOut", m.data);
+    if (!msg) return;
+    switch (msg.type) {
+      case ObserverOut.HISTORY:
+        if (msg.after === 0) { $("timeline").innerHTML = ""; $("transcript").innerHTML = ""; partialEl = null; stream.reset(); }
+        msg.events.forEach((e) => stream.receive(e, false));
+        break;
+      case ObserverOut.EVENT: stream.receive(msg.event, true); break;
+      case ObserverOut.VIEW: renderView(msg.view); break;
+      case ObserverOut.ANSWER: if (pc) await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
+      case ObserverOut.ERROR: $("inject-error").textContent = msg.message; break;
+    }
   };
-  ws.onclose = (e) => { if (e.code === 4401 || e.code === 4403) return; setTimeout(connect, 2000); };
+  ws.onclose = (e) => { if (e.code === 4401 || e.code === 4403 || e.code === Close.UNKNOWN_TYPE) return; setTimeout(connect, 2000); };
 }
 
-function send(msg) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(msg)); }
+function send(msg) {
+  if (!ws || ws.readyState !== 1) return;
+  try { ws.send(encode("ObserverIn", msg)); } catch (err) { $("inject-error").textContent = err.message; }
+}
 
 function inject(position) {
   const text = $("inject-text").value.trim();
   $("inject-error").textContent = "";
   if (!text || !ws || ws.readyState !== 1) return;
-  send({ type: "inject_question", text, position });
+  send({ type: ObserverIn.INJECT_QUESTION, text, position });
   $("inject-text").value = "";
 }
 $("inject-form").addEventListener("submit", (ev) => { ev.preventDefault(); inject("now"); });
 $("ask-next").addEventListener("click", () => inject("next"));
-$("approve").addEventListener("click", () => suggestion && send({ type: "approve_followup", question_id: suggestion.question_id }));
-$("skip").addEventListener("click", () => suggestion && send({ type: "skip_followup", question_id: suggestion.question_id }));
-$("save-note").addEventListener("click", () => { const text = $("note").value.trim(); if (text) { send({ type: "add_observer_note", text }); $("note").value = ""; } });
+$("approve").addEventListener("click", () => suggestion && send({ type: ObserverIn.APPROVE_FOLLOWUP, question_id: suggestion.question_id }));
+$("skip").addEventListener("click", () => suggestion && send({ type: ObserverIn.SKIP_FOLLOWUP, question_id: suggestion.question_id }));
+$("save-note").addEventListener("click", () => { const text = $("note").value.trim(); if (text) { send({ type: ObserverIn.ADD_OBSERVER_NOTE, text }); $("note").value = ""; } });
 
 function renderView(view) {
   if (!view) { $("plan").parentElement.classList.add("hidden"); $("ratings").parentElement.classList.add("hidden"); return; }
@@ -111,7 +125,7 @@ function renderView(view) {
     const row = document.createElement("p");
     row.innerHTML = `<label></label> <select><option value="">–</option>${[1, 2, 3, 4, 5].map((n) => `<option>${n}</option>`).join("")}</select>`;
     row.querySelector("label").textContent = name;
-    row.querySelector("select").addEventListener("change", (ev) => ev.target.value && send({ type: "give_live_rating", competency_id: id, score: Number(ev.target.value) }));
+    row.querySelector("select").addEventListener("change", (ev) => ev.target.value && send({ type: ObserverIn.GIVE_LIVE_RATING, competency_id: id, score: Number(ev.target.value) }));
     $("ratings").appendChild(row);
   }
   if (view.current) markPlan(view.current.id);
@@ -119,4 +133,6 @@ function renderView(view) {
 function markPlan(qid) { for (const li of $("plan").children) li.classList.toggle("current", li.dataset.qid === qid); }
 $("unmute").addEventListener("click", () => { $("remote").muted = false; $("remote").play().catch(() => {}); });
 
+$("inject-text").maxLength = FIELDS.ObserverIn.inject_question.text.maxLength;
+$("note").maxLength = FIELDS.ObserverIn.add_observer_note.text.maxLength;
 connect();

@@ -1,5 +1,5 @@
 import { applyI18n, installToggle, t } from "/static/i18n.js";
-import { fmtTime, describeEvent } from "/static/protocol.js";
+import { fmtTime, describeEvent } from "/static/common.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);

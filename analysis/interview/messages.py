@@ -10,7 +10,7 @@ from analysis.competency.model import Language
 
 
 class MessageBase(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ShowGreeting(MessageBase):
