@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from analysis.events import Event, parse_event
 from server.storage.models import EventRow
 
 log = logging.getLogger(__name__)
+
+APPEND_ATTEMPTS = 20
 
 
 def dedupe_key(event: Event) -> str | None:
@@ -61,7 +64,7 @@ class EventLog:
 
     async def _store(self, event: Event) -> Event | None:
         """Insert with the next seq; None if a deduplicated event was already stored."""
-        for _attempt in range(5):
+        for _attempt in range(APPEND_ATTEMPTS):
             try:
                 async with self._sessions() as session, session.begin():
                     seq = await self._max_seq(event.interview_id, session) + 1
@@ -83,7 +86,8 @@ class EventLog:
                 if key and await self._exists(event.interview_id, key):
                     log.info("dropped duplicate event", extra={"event_type": event.type})
                     return None
-                await asyncio.sleep(0.01)  # seq race with another process: retry
+                # Another process took this seq: retry at a random moment (no lockstep).
+                await asyncio.sleep(random.uniform(0.001, 0.02))
         raise RuntimeError("could not append event after retries")
 
     async def _max_seq(self, interview_id: str, session: AsyncSession | None = None) -> int:
