@@ -1,5 +1,5 @@
 import { t, applyI18n, installToggle } from "/static/i18n.js";
-import { ObserverIn, ObserverOut, EventType, Close, FIELDS, encode, parse } from "/static/protocol.js";
+import { ObserverIn, ObserverOut, EventType, Close, ErrorCode, FIELDS, encode, parse } from "/static/protocol.js";
 import { wsUrl, iceGathered, fmtTime, describeEvent } from "/static/common.js";
 import { EventStream } from "/static/event_stream.js";
 
@@ -59,22 +59,39 @@ function showFinal(e) {
 
 function scheduleOffer() { clearTimeout(offerTimer); offerTimer = setTimeout(offer, 400); }
 
+// Offers are answered in order on the socket: `offered` holds the connection each pending answer
+// belongs to, so an answer to an offer that a newer one replaced is dropped, not applied to the
+// newer connection (which would then never connect).
+let offered = [];
+
 async function offer() {
   if (!ws || ws.readyState !== 1) return;
   if (pc) pc.close();
-  pc = new RTCPeerConnection();
-  pc.addTransceiver("video", { direction: "recvonly" });
-  pc.addTransceiver("audio", { direction: "recvonly" });
+  const mine = new RTCPeerConnection();
+  pc = mine;
+  mine.addTransceiver("video", { direction: "recvonly" });
+  mine.addTransceiver("audio", { direction: "recvonly" });
   const media = new MediaStream();
-  pc.ontrack = (ev) => { media.addTrack(ev.track); $("remote").srcObject = media; $("video-note").classList.add("hidden"); $("remote").play().catch(() => {}); };
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGathered(pc);
-  send({ type: ObserverIn.OFFER, sdp: pc.localDescription.sdp });
+  mine.ontrack = (ev) => { media.addTrack(ev.track); $("remote").srcObject = media; $("video-note").classList.add("hidden"); $("remote").play().catch(() => {}); };
+  mine.onconnectionstatechange = () => { if (pc === mine) $("remote").dataset.connection = mine.connectionState; };
+  await mine.setLocalDescription(await mine.createOffer());
+  await iceGathered(mine);
+  if (pc !== mine || !ws || ws.readyState !== 1) return; // a newer offer took over meanwhile
+  offered.push(mine);
+  send({ type: ObserverIn.OFFER, sdp: mine.localDescription.sdp });
+}
+
+async function answered(msg) {
+  const target = offered.shift();
+  if (msg.type === ObserverOut.ANSWER && target === pc && pc.signalingState === "have-local-offer") {
+    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+  }
 }
 
 function connect() {
   // A reconnect asks only for what it has not seen, so no event is shown twice.
   ws = new WebSocket(wsUrl(`/ws/observer/${iid}?after=${stream.lastSeq}`));
+  offered = [];
   ws.onopen = () => scheduleOffer();
   ws.onmessage = async (m) => {
     const msg = parse("ObserverOut", m.data);
@@ -86,8 +103,11 @@ function connect() {
         break;
       case ObserverOut.EVENT: stream.receive(msg.event, true); break;
       case ObserverOut.VIEW: renderView(msg.view); break;
-      case ObserverOut.ANSWER: if (pc) await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
-      case ObserverOut.ERROR: $("inject-error").textContent = msg.message; break;
+      case ObserverOut.ANSWER: await answered(msg); break;
+      case ObserverOut.ERROR:
+        if (msg.code === ErrorCode.BAD_SDP) await answered(msg);
+        $("inject-error").textContent = msg.message;
+        break;
     }
   };
   ws.onclose = (e) => { if (e.code === 4401 || e.code === 4403 || e.code === Close.UNKNOWN_TYPE) return; setTimeout(connect, 2000); };

@@ -10,8 +10,16 @@ import pytest
 from tests.browser.conftest import LiveServer
 from tests.media_files import fake_camera_y4m, speech_file, to_wav
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, new_interview
+from tests.server.test_live_media import wait_for_event
 
 pytestmark = pytest.mark.browser
+
+# Resolves with the video's width once a decoded frame of the observer's video is presented.
+FIRST_FRAME = """() => new Promise((resolve) => {
+  const video = document.getElementById("remote");
+  if (video.videoWidth > 0) return resolve(video.videoWidth);
+  video.requestVideoFrameCallback(() => resolve(video.videoWidth));
+})"""
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -58,7 +66,13 @@ async def test_candidate_observer_and_review_in_real_chromium(
     obs_ctx = await browser_factory("observer")
     obs = await obs_ctx.new_page()
     await sign_in_page(obs, live_server.url, f"/observe/{iv['id']}")
-    await obs.wait_for_function("document.getElementById('remote').videoWidth > 0", timeout=20000)
+    # The observer's video, signal by signal (a slow machine only waits longer, nothing races):
+    # the server receives the candidate's video, the observer's connection is up, a frame shows.
+    await wait_for_event(live_server.api, iv["id"], "media_started", count=2, timeout=60)
+    await obs.wait_for_selector("#remote[data-connection=connected]", timeout=60000)
+    async with asyncio.timeout(60):
+        width = await obs.evaluate(FIRST_FRAME)
+    assert width > 0
     t1 = await obs.evaluate("document.getElementById('remote').currentTime")
     await asyncio.sleep(1.5)
     t2 = await obs.evaluate("document.getElementById('remote').currentTime")
