@@ -89,7 +89,6 @@ class Settings(BaseSettings):
     notice_version: str = "2026-11-v1"
     retention_days: int = 180
     max_ws_message_bytes: int = 64 * 1024
-    max_sdp_bytes: int = 32 * 1024
     facial_analysis: FacialMode = "integrity_only"
     face_sample_fps: float = Field(
         5.0, gt=0, le=30, description="Video frames analysed per second."
