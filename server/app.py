@@ -22,7 +22,16 @@ from server.invites import InviteCodec
 from server.keys import master_key_bytes, secret_key_bytes
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
-from server.routes import api, candidate, competency, feedback, observer, recordings, reports
+from server.routes import (
+    api,
+    candidate,
+    competency,
+    feedback,
+    members,
+    observer,
+    recordings,
+    reports,
+)
 from server.services import SERVICES, Services
 from server.storage.db import make_engine, migrate, sessionmaker
 from server.storage.models import Recording
@@ -133,6 +142,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
     app.add_routes(recordings.routes)
     app.add_routes(reports.routes)
     app.add_routes(feedback.routes)
+    app.add_routes(members.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

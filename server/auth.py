@@ -1,4 +1,4 @@
-"""HR sign-in sessions (signed cookie or bearer token) and per-interview access checks."""
+"""HR sign-in sessions (signed cookie or bearer token); who may do what: server/policy.py."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import select
 
 from server.errors import Forbidden, NotSignedIn
 from server.signing import BadSignature, Signer
-from server.storage.models import Interview, InterviewAccess, User
+from server.storage.models import User
 
 COOKIE = "candor_session"
 
@@ -65,19 +64,6 @@ def token_from_request(request: web.Request) -> str | None:
     if header.startswith("Bearer "):
         return header[7:].strip()
     return request.cookies.get(COOKIE)
-
-
-async def can_access(session: object, principal: Principal, interview: Interview) -> bool:
-    """Admins, the interview's creator and recruiters it is shared with may access it."""
-    if principal.is_admin or interview.created_by == principal.user_id:
-        return True
-    row = await session.scalar(  # type: ignore[attr-defined]
-        select(InterviewAccess).where(
-            InterviewAccess.interview_id == interview.id,
-            InterviewAccess.user_id == principal.user_id,
-        )
-    )
-    return row is not None
 
 
 def require_admin(principal: Principal) -> None:

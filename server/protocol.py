@@ -39,7 +39,9 @@ MAX_SDP_CHARS = 32 * 1024
 
 Sdp = Annotated[str, StringConstraints(pattern=r"^v=0", max_length=MAX_SDP_CHARS)]
 Position = Literal["now", "next"]
-ErrorCode = Literal["bad_message", "bad_sdp", "bad_question", "unknown_type", "refused"]
+ErrorCode = Literal[
+    "bad_message", "bad_sdp", "bad_question", "unknown_type", "refused", "forbidden"
+]
 
 
 class Incoming(BaseModel):

@@ -24,7 +24,7 @@ export const LIVE_ONLY_EVENTS = Object.freeze(["transcript_partial"]);
 export const Close = Object.freeze({"BAD_MESSAGE": 4400, "UNKNOWN_TYPE": 4404, "REPLACED": 4409, "TOO_LARGE": 4413});
 
 /** Codes of `error` messages. */
-export const ErrorCode = Object.freeze({"BAD_MESSAGE": "bad_message", "BAD_SDP": "bad_sdp", "BAD_QUESTION": "bad_question", "UNKNOWN_TYPE": "unknown_type", "REFUSED": "refused"});
+export const ErrorCode = Object.freeze({"BAD_MESSAGE": "bad_message", "BAD_SDP": "bad_sdp", "BAD_QUESTION": "bad_question", "UNKNOWN_TYPE": "unknown_type", "REFUSED": "refused", "FORBIDDEN": "forbidden"});
 
 /** Fields of every message by direction and type: JSON type, limits, required. */
 export const FIELDS = Object.freeze({
@@ -39,7 +39,7 @@ export const FIELDS = Object.freeze({
     answer: {"sdp": {"type": "string", "required": true}, "segment": {"type": "integer", "required": true}},
     answer_clock_started: {"question_id": {"type": "string", "required": true}, "time_left": {"type": "number", "required": true}},
     ended: {"reason": {"type": "string", "required": true}},
-    error: {"code": {"type": "string", "enum": ["bad_message", "bad_sdp", "bad_question", "unknown_type", "refused"], "required": true}, "message": {"type": "string", "required": true}},
+    error: {"code": {"type": "string", "enum": ["bad_message", "bad_sdp", "bad_question", "unknown_type", "refused", "forbidden"], "required": true}, "message": {"type": "string", "required": true}},
     heartbeat_ack: {},
     question: {"question_id": {"type": "string", "required": true}, "text": {"type": "string", "required": true}},
     show_acknowledgement: {"question_id": {"type": "string", "required": true}, "text": {"type": "string", "required": true}},
@@ -60,7 +60,7 @@ export const FIELDS = Object.freeze({
   },
   ObserverOut: {
     answer: {"sdp": {"type": "string", "required": true}, "live": {"type": "boolean", "required": true}},
-    error: {"code": {"type": "string", "enum": ["bad_message", "bad_sdp", "bad_question", "unknown_type", "refused"], "required": true}, "message": {"type": "string", "required": true}},
+    error: {"code": {"type": "string", "enum": ["bad_message", "bad_sdp", "bad_question", "unknown_type", "refused", "forbidden"], "required": true}, "message": {"type": "string", "required": true}},
     event: {"event": {"type": "any", "required": true}},
     history: {"after": {"type": "integer"}, "last_seq": {"type": "integer", "required": true}, "events": {"type": "array", "required": true}},
     pong: {},
@@ -247,7 +247,7 @@ export function isDurable(event) {
  * Something the browser sent was refused; ``message`` is for people.
  * @typedef {Object} ErrorMessage
  * @property {"error"} type
- * @property {("bad_message"|"bad_sdp"|"bad_question"|"unknown_type"|"refused")} code
+ * @property {("bad_message"|"bad_sdp"|"bad_question"|"unknown_type"|"refused"|"forbidden")} code
  * @property {string} message
  */
 

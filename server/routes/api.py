@@ -10,18 +10,20 @@ from sqlalchemy import select
 
 from analysis.competency import list_templates, load_template
 from analysis.interview import PlanSettings
-from server.auth import COOKIE, require_admin
-from server.errors import BadInput, Conflict, Forbidden, NotSignedIn
+from server.auth import COOKIE
+from server.errors import BadInput, Conflict, NotSignedIn
 from server.passwords import hash_password, verify_password
+from server.policy import Role
 from server.retention import erase_interview
-from server.routes.common import (
-    after_seq,
-    as_json,
-    interview_for,
-    now,
-    principal,
-    read_json,
+from server.routes.access import (
+    member_jobs,
+    require,
+    require_candidate,
+    require_interview,
+    require_job,
+    visible_interviews,
 )
+from server.routes.common import after_seq, as_json, now, principal, read_json
 from server.services import services
 from server.storage.models import (
     AuditEntry,
@@ -30,6 +32,7 @@ from server.storage.models import (
     InterviewAccess,
     Invite,
     Job,
+    JobMember,
     User,
 )
 
@@ -45,7 +48,7 @@ class UserIn(BaseModel):
     email: str = Field(min_length=3, max_length=255)
     password: str = Field(min_length=10, max_length=1024)
     name: str = Field("", max_length=255)
-    role: Literal["admin", "recruiter"] = "recruiter"
+    role: Role = "recruiter"
 
 
 class JobIn(BaseModel):
@@ -120,9 +123,8 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.post("/api/users")
 async def create_user(request: web.Request) -> web.Response:
-    """Admins add HR users."""
-    who = principal(request)
-    require_admin(who)
+    """Admins add HR users with any role (server/policy.py)."""
+    who = await require(request, "users.manage")
     body = await read_json(request, UserIn)
     async with services(request).sessions() as session, session.begin():
         email = body.email.strip().lower()
@@ -138,8 +140,8 @@ async def create_user(request: web.Request) -> web.Response:
 
 @routes.post("/api/jobs")
 async def create_job(request: web.Request) -> web.Response:
-    """Create a job."""
-    who = principal(request)
+    """Create a job; its creator becomes its owner."""
+    who = await require(request, "jobs.create")
     body = await read_json(request, JobIn)
     model = None
     if body.template:
@@ -163,6 +165,10 @@ async def create_job(request: web.Request) -> web.Response:
             plan_settings=body.plan_settings,
         )
         session.add(job)
+        await session.flush()
+        session.add(
+            JobMember(job_id=job.id, user_id=who.user_id, role="owner", added_by=who.user_id)
+        )
     warnings: list[str] = []
     if model is not None:
         from analysis.competency import parse_competency_model
@@ -175,20 +181,29 @@ async def create_job(request: web.Request) -> web.Response:
 
 @routes.get("/api/jobs")
 async def list_jobs(request: web.Request) -> web.Response:
-    """List jobs."""
-    principal(request)
+    """The jobs the signed-in user is a member of (every job for admins), with their role in it."""
+    who = await require(request, "jobs.list")
     async with services(request).sessions() as session:
-        jobs = (await session.scalars(select(Job).order_by(Job.created_at))).all()
-    return web.json_response([as_json(j) for j in jobs])
+        rows = (
+            await session.execute(
+                select(Job, JobMember.role)
+                .outerjoin(
+                    JobMember, (JobMember.job_id == Job.id) & (JobMember.user_id == who.user_id)
+                )
+                .where(member_jobs(who))
+                .order_by(Job.created_at)
+            )
+        ).all()
+    return web.json_response([{**as_json(j), "my_role": r} for j, r in rows])
 
 
 @routes.post("/api/candidates")
 async def create_candidate(request: web.Request) -> web.Response:
-    """Create a candidate record."""
-    principal(request)
+    """Create a candidate record (attachable to interviews of the creator's jobs)."""
+    who = await require(request, "candidates.create")
     body = await read_json(request, CandidateIn)
     async with services(request).sessions() as session, session.begin():
-        cand = Candidate(name=body.name, email=body.email)
+        cand = Candidate(name=body.name, email=body.email, created_by=who.user_id)
         session.add(cand)
     return web.json_response(as_json(cand), status=201)
 
@@ -218,14 +233,12 @@ async def _issue_invite(request: web.Request, interview_id: str) -> dict[str, st
 
 @routes.post("/api/interviews")
 async def create_interview(request: web.Request) -> web.Response:
-    """Schedule an interview and return its one-time invite link."""
-    who = principal(request)
+    """Schedule an interview on one of your jobs and return its one-time invite link."""
+    principal(request)
     body = await read_json(request, InterviewIn)
+    who, _job, _svc = await require_job(request, body.job_id, "job.interview.create")
+    await require_candidate(request, who, body.candidate_id, "candidate.attach")
     async with services(request).sessions() as session, session.begin():
-        if await session.get(Job, body.job_id) is None:
-            raise BadInput("No such job.")
-        if await session.get(Candidate, body.candidate_id) is None:
-            raise BadInput("No such candidate.")
         interview = Interview(
             job_id=body.job_id,
             candidate_id=body.candidate_id,
@@ -241,8 +254,9 @@ async def create_interview(request: web.Request) -> web.Response:
 @routes.post("/api/interviews/{iid}/invite")
 async def reissue_invite(request: web.Request) -> web.Response:
     """A fresh invite link (the old one stops working)."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    interview = (
+        await require_interview(request, request.match_info["iid"], "interview.manage")
+    ).interview
     if interview.status == "finished":
         raise Conflict("This interview is finished; schedule a new one instead.")
     return web.json_response(await _issue_invite(request, interview.id), status=201)
@@ -251,18 +265,14 @@ async def reissue_invite(request: web.Request) -> web.Response:
 @routes.get("/api/interviews")
 async def list_interviews(request: web.Request) -> web.Response:
     """Interviews the signed-in user may see."""
-    who = principal(request)
+    who = await require(request, "interviews.list")
     async with services(request).sessions() as session:
         query = (
             select(Interview, Candidate.name, Job.title)
             .join(Candidate, Candidate.id == Interview.candidate_id)
             .join(Job, Job.id == Interview.job_id)
+            .where(visible_interviews(who))
         )
-        if not who.is_admin:
-            shared = select(InterviewAccess.interview_id).where(
-                InterviewAccess.user_id == who.user_id
-            )
-            query = query.where((Interview.created_by == who.user_id) | Interview.id.in_(shared))
         rows = (await session.execute(query.order_by(Interview.created_at.desc()))).all()
     return web.json_response(
         [{**as_json(i), "candidate_name": n, "job_title": t} for i, n, t in rows]
@@ -272,8 +282,8 @@ async def list_interviews(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}")
 async def get_interview(request: web.Request) -> web.Response:
     """One interview with its job and candidate."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    grant = await require_interview(request, request.match_info["iid"], "interview.view")
+    who, interview = grant.who, grant.interview
     async with services(request).sessions() as session:
         job = await session.get(Job, interview.job_id)
         cand = await session.get(Candidate, interview.candidate_id)
@@ -289,11 +299,9 @@ async def get_interview(request: web.Request) -> web.Response:
 
 @routes.post("/api/interviews/{iid}/access")
 async def share_interview(request: web.Request) -> web.Response:
-    """Let a recruiter observe and review this interview."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
-    if not (who.is_admin or interview.created_by == who.user_id):
-        raise Forbidden("Only the interview's owner or an admin may share it.")
+    """Assign this interview to a user (an interviewer, or someone outside the job)."""
+    grant = await require_interview(request, request.match_info["iid"], "interview.assign")
+    who, interview = grant.who, grant.interview
     body = await read_json(request, AccessIn)
     async with services(request).sessions() as session, session.begin():
         if await session.get(User, body.user_id) is None:
@@ -307,8 +315,9 @@ async def share_interview(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}/events")
 async def interview_events(request: web.Request) -> web.Response:
     """The interview's event log in order; ``?after=N``: only events with ``seq`` above N."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    interview = (
+        await require_interview(request, request.match_info["iid"], "interview.view")
+    ).interview
     events = await services(request).events.history(interview.id, after=after_seq(request))
     return web.json_response([e.model_dump(mode="json") for e in events])
 
@@ -318,8 +327,8 @@ async def end_interview(request: web.Request) -> web.Response:
     """HR ends a running interview."""
     from server.live import get_room
 
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    grant = await require_interview(request, request.match_info["iid"], "interview.manage")
+    who, interview = grant.who, grant.interview
     room = await get_room(services(request), interview)
     await room.end("ended by recruiter")
     await audit(request, who.user_id, "end_interview", interview.id)
@@ -329,10 +338,8 @@ async def end_interview(request: web.Request) -> web.Response:
 @routes.delete("/api/interviews/{iid}")
 async def delete_interview(request: web.Request) -> web.Response:
     """Erase an interview's recordings, events and consents (right to deletion)."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
-    if not (who.is_admin or interview.created_by == who.user_id):
-        raise Forbidden("Only the interview's owner or an admin may delete it.")
+    grant = await require_interview(request, request.match_info["iid"], "interview.delete")
+    who, interview = grant.who, grant.interview
     await erase_interview(services(request), interview.id)
     await audit(request, who.user_id, "delete_interview", interview.id)
     return web.json_response({"ok": True})
@@ -341,8 +348,7 @@ async def delete_interview(request: web.Request) -> web.Response:
 @routes.get("/api/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Live rooms and transcription counters (backlog, skipped partials); admins only."""
-    who = principal(request)
-    require_admin(who)
+    await require(request, "metrics.read")
     svc = services(request)
     rooms = list(svc.rooms.values())
     recorders = [r.peer.recorder for r in rooms if r.peer is not None and r.peer.recorder]
@@ -359,9 +365,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 @routes.get("/api/audit")
 async def audit_log(request: web.Request) -> web.Response:
-    """The newest audit entries (who did what to which record); admins only."""
-    who = principal(request)
-    require_admin(who)
+    """The newest audit entries (who did what to which record); admins and auditors."""
+    await require(request, "audit.read")
     limit = min(int(request.query.get("limit", "200") or 200), 1000)
     async with services(request).sessions() as session:
         rows = (

@@ -1,4 +1,7 @@
-"""Helpers shared by route modules: JSON bodies, the signed-in principal, interview lookup."""
+"""Helpers shared by route modules: JSON bodies, the signed-in principal, row JSON.
+
+Access checks (jobs, interviews, roles) live in server/routes/access.py.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from server.auth import Principal, can_access, token_from_request
-from server.errors import BadInput, Forbidden, NotFound, NotSignedIn
-from server.services import Services, services
-from server.storage.models import Interview, Job
+from server.auth import Principal, token_from_request
+from server.errors import BadInput, NotSignedIn
+from server.services import services
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -55,31 +57,6 @@ def principal(request: web.Request) -> Principal:
     if not token:
         raise NotSignedIn("Please sign in to continue.")
     return services(request).auth.check(token, now())
-
-
-async def interview_for(request: web.Request, who: Principal, interview_id: str) -> Interview:
-    """The interview if it exists (404) and ``who`` may access it (403)."""
-    svc = services(request)
-    async with svc.sessions() as session:
-        interview = await session.get(Interview, interview_id)
-        if interview is None:
-            raise NotFound("No such interview.")
-        if not await can_access(session, who, interview):
-            raise Forbidden("You do not have access to this interview.")
-        return interview
-
-
-async def interview_and_job(
-    request: web.Request, who: Principal
-) -> tuple[Interview, Job, Services]:
-    """The interview of the ``iid`` route parameter (404/403 first) and its job (404)."""
-    interview = await interview_for(request, who, request.match_info["iid"])
-    svc = services(request)
-    async with svc.sessions() as session:
-        job = await session.get(Job, interview.job_id)
-    if job is None:
-        raise NotFound("The interview's job no longer exists.")
-    return interview, job, svc
 
 
 def as_json(obj: Any) -> Any:

@@ -21,10 +21,11 @@ from analysis.competency import (
     to_yaml,
 )
 from server.auth import Principal
-from server.errors import BadInput, Forbidden, NotFound, TooLarge
+from server.errors import BadInput, NotFound, TooLarge
 from server.pages import page
+from server.routes.access import require, require_job
 from server.routes.api import audit
-from server.routes.common import principal, read_json
+from server.routes.common import read_json
 from server.services import services
 from server.storage.models import Job
 
@@ -76,22 +77,6 @@ def language_mismatch(job: Job, model: CompetencyModel) -> web.Response | None:
         job_language=job.language,
         model_language=model.language,
     )
-
-
-async def _job(request: web.Request, job_id: str) -> Job:
-    async with services(request).sessions() as session:
-        job = await session.get(Job, job_id)
-    if job is None:
-        raise NotFound("No such job.")
-    return job
-
-
-async def _editable_job(request: web.Request, who: Principal) -> Job:
-    """The job in the URL if ``who`` may change its competency model (admins and its creator)."""
-    job = await _job(request, request.match_info["jid"])
-    if not (who.is_admin or job.created_by == who.user_id):
-        raise Forbidden("Only an administrator or the person who created this job may edit it.")
-    return job
 
 
 def _stored_model(job: Job) -> CompetencyModel:
@@ -157,14 +142,14 @@ async def jobs_page(_request: web.Request) -> web.StreamResponse:
 @routes.get("/api/templates")
 async def templates(request: web.Request) -> web.Response:
     """The built-in templates: key, languages and job title per language."""
-    principal(request)
+    await require(request, "templates.read")
     return web.json_response([t.model_dump(mode="json") for t in list_templates()])
 
 
 @routes.get("/api/templates/{key}")
 async def template(request: web.Request) -> web.Response:
     """One built-in template in ``?language=`` (default en) as JSON."""
-    principal(request)
+    await require(request, "templates.read")
     model = _template(request.match_info["key"], _language_param(request))
     return web.json_response(model.model_dump(mode="json"))
 
@@ -172,16 +157,14 @@ async def template(request: web.Request) -> web.Response:
 @routes.get("/api/jobs/{jid}/competency-model")
 async def get_model(request: web.Request) -> web.Response:
     """The job's competency model as JSON (404 when it has none yet)."""
-    principal(request)
-    job = await _job(request, request.match_info["jid"])
+    _who, job, _svc = await require_job(request, request.match_info["jid"], "job.read")
     return web.json_response(_stored_model(job).model_dump(mode="json"))
 
 
 @routes.put("/api/jobs/{jid}/competency-model")
 async def put_model(request: web.Request) -> web.Response:
     """Replace the job's competency model with a JSON body, validated."""
-    who = principal(request)
-    job = await _editable_job(request, who)
+    who, job, _svc = await require_job(request, request.match_info["jid"], "job.edit")
     try:
         data = json.loads(await _body(request) or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -198,8 +181,7 @@ async def put_model(request: web.Request) -> web.Response:
 @routes.post("/api/jobs/{jid}/competency-model/from-template")
 async def model_from_template(request: web.Request) -> web.Response:
     """Copy a built-in template onto the job (``language`` defaults to the job's)."""
-    who = principal(request)
-    job = await _editable_job(request, who)
+    who, job, _svc = await require_job(request, request.match_info["jid"], "job.edit")
     body = await read_json(request, FromTemplateIn)
     language = body.language or job.language
     if language not in LANGUAGES:
@@ -210,8 +192,8 @@ async def model_from_template(request: web.Request) -> web.Response:
 @routes.get("/api/jobs/{jid}/competency-model.yaml")
 async def get_model_yaml(request: web.Request) -> web.Response:
     """The job's competency model as a YAML download."""
-    principal(request)
-    model = _stored_model(await _job(request, request.match_info["jid"]))
+    _who, job, _svc = await require_job(request, request.match_info["jid"], "job.read")
+    model = _stored_model(job)
     return web.Response(
         text=to_yaml(model),
         content_type="application/yaml",
@@ -223,8 +205,7 @@ async def get_model_yaml(request: web.Request) -> web.Response:
 @routes.put("/api/jobs/{jid}/competency-model.yaml")
 async def put_model_yaml(request: web.Request) -> web.Response:
     """Replace the job's competency model with a raw YAML body, validated."""
-    who = principal(request)
-    job = await _editable_job(request, who)
+    who, job, _svc = await require_job(request, request.match_info["jid"], "job.edit")
     raw = await _body(request)
     try:
         text = raw.decode("utf-8")

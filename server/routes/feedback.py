@@ -22,8 +22,9 @@ from server.auth import Principal
 from server.errors import BadInput, Conflict
 from server.notify import EmailDeliveryError, EmailSender, SmtpConfig, not_configured_hint
 from server.reports import store
+from server.routes.access import interview_and_job
 from server.routes.api import audit
-from server.routes.common import interview_and_job, principal, read_json
+from server.routes.common import read_json
 from server.services import Services
 from server.storage.models import Candidate, CandidateFeedbackRow, Interview, Job
 
@@ -37,9 +38,10 @@ class FeedbackIn(BaseModel):
     send: bool = False
 
 
-async def _enabled(request: web.Request, who: Principal) -> tuple[Interview, Job, Services]:
+async def _enabled(request: web.Request) -> tuple[Principal, Interview, Job, Services]:
     """The interview (401/403/404 first), if its job enables candidate feedback (else 409)."""
-    interview, job, svc = await interview_and_job(request, who)
+    grant, job, svc = await interview_and_job(request, "interview.feedback")
+    interview = grant.interview
     options = await store.job_options(svc.sessions, job.id)
     if not options.candidate_feedback:
         raise Conflict(
@@ -48,7 +50,7 @@ async def _enabled(request: web.Request, who: Principal) -> tuple[Interview, Job
             'settings (PUT /api/jobs/{id}/scoring with "candidate_feedback": true).',
             code="feedback_disabled",
         )
-    return interview, job, svc
+    return grant.who, interview, job, svc
 
 
 async def _draft(svc: Services, interview: Interview, job: Job) -> CandidateFeedback:
@@ -109,8 +111,7 @@ def email_text(
 @routes.get("/api/interviews/{iid}/feedback")
 async def get_feedback(request: web.Request) -> web.Response:
     """A fresh draft (not stored, not sent), email readiness and the messages approved so far."""
-    who = principal(request)
-    interview, job, svc = await _enabled(request, who)
+    _who, interview, job, svc = await _enabled(request)
     draft = await _draft(svc, interview, job)
     async with svc.sessions() as session:
         candidate = await session.get(Candidate, interview.candidate_id)
@@ -158,8 +159,7 @@ async def _deliver(
 @routes.post("/api/interviews/{iid}/feedback")
 async def send_feedback(request: web.Request) -> web.Response:
     """A person approves the (edited) message and sends it; stored with who and when."""
-    who = principal(request)
-    interview, job, svc = await _enabled(request, who)
+    who, interview, job, svc = await _enabled(request)
     body = await read_json(request, FeedbackIn)
     if not body.send:
         raise BadInput(

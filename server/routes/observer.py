@@ -13,6 +13,7 @@ from analysis.bus import Subscription
 from media.candidate_peer import BadOffer, ObserverPeer
 from server.live import LiveRoom, get_room
 from server.pages import page
+from server.policy import Action
 from server.protocol import (
     CLOSE_UNKNOWN_TYPE,
     AddNote,
@@ -34,32 +35,42 @@ from server.protocol import (
     refuse,
     send,
 )
-from server.routes.common import after_seq, interview_for, principal
+from server.routes.access import InterviewGrant, refuse_access, require_interview
+from server.routes.common import after_seq
 from server.services import services
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
+# What each socket message needs beyond watching (server/policy.py).
+MESSAGE_ACTIONS: dict[str, Action] = {
+    "inject_question": "interview.ask",
+    "approve_followup": "interview.ask",
+    "skip_followup": "interview.ask",
+    "add_observer_note": "interview.note",
+    "give_live_rating": "interview.rate",
+}
+
 
 @routes.get("/observe/{iid}")
 async def observer_page(request: web.Request) -> web.StreamResponse:
     """The live observer page (signed-in users with access only)."""
-    await interview_for(request, principal(request), request.match_info["iid"])
+    await require_interview(request, request.match_info["iid"], "interview.observe")
     return page("observer.html")
 
 
 @routes.get("/review/{iid}")
 async def review_page(request: web.Request) -> web.StreamResponse:
     """The review page (signed-in users with access only)."""
-    await interview_for(request, principal(request), request.match_info["iid"])
+    await require_interview(request, request.match_info["iid"], "interview.read")
     return page("review.html")
 
 
 @routes.get("/ws/observer/{iid}")
 async def observer_socket(request: web.Request) -> web.StreamResponse:
     """Live events to the observer; questions and media offers from the observer."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    grant = await require_interview(request, request.match_info["iid"], "interview.observe")
+    interview = grant.interview
     svc = services(request)
     room = await get_room(svc, interview)
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
@@ -77,7 +88,7 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     break
-                peer = await _on_observer_message(room, ws, who.email, msg.data, peer)
+                peer = await _on_observer_message(request, grant, room, ws, msg.data, peer)
                 if ws.closed:
                     break
         finally:
@@ -101,8 +112,14 @@ async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> Non
 
 
 async def _on_observer_message(
-    room: LiveRoom, ws: web.WebSocketResponse, by: str, raw: str, peer: ObserverPeer | None
+    request: web.Request,
+    grant: InterviewGrant,
+    room: LiveRoom,
+    ws: web.WebSocketResponse,
+    raw: str,
+    peer: ObserverPeer | None,
 ) -> ObserverPeer | None:
+    by = grant.who.email
     try:
         msg = parse_observer(raw)
     except ProtocolError as exc:
@@ -112,6 +129,11 @@ async def _on_observer_message(
         else:
             # Staff typed something wrong (too long, out of range): say so, stay connected.
             await send(ws, violation.error)
+        return peer
+    action = MESSAGE_ACTIONS.get(msg.type)
+    if action is not None and not grant.can(action):
+        denied = await refuse_access(request, grant.who, action, grant.interview.id)
+        await send(ws, ErrorMessage(code="forbidden", message=denied.message))
         return peer
     match msg:
         case Offer(sdp=sdp):

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from media.crypto import DecryptionError, EncryptedReader
 from server.errors import InterviewError, NotFound
+from server.routes.access import require_interview
 from server.routes.api import audit
-from server.routes.common import as_json, interview_for, principal
+from server.routes.common import as_json
 from server.services import services
 from server.storage.models import Recording
 
@@ -28,8 +29,8 @@ class RangeNotSatisfiable(InterviewError):
 @routes.get("/api/interviews/{iid}/recordings")
 async def list_recordings(request: web.Request) -> web.Response:
     """The interview's recording segments in order."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    grant = await require_interview(request, request.match_info["iid"], "interview.read")
+    interview = grant.interview
     async with services(request).sessions() as session:
         rows = (
             await session.scalars(
@@ -68,8 +69,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 @routes.get("/api/interviews/{iid}/recordings/{rid}/media")
 async def play_recording(request: web.Request) -> web.StreamResponse:
     """Decrypt and stream a finished segment; supports Range so the player can seek."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    grant = await require_interview(request, request.match_info["iid"], "interview.read")
+    who, interview = grant.who, grant.interview
     svc = services(request)
     async with svc.sessions() as session:
         rec = await session.get(Recording, request.match_info["rid"])

@@ -25,8 +25,9 @@ from analysis.scoring import (
 )
 from analysis.scoring.calibration import MIN_INTERVIEWS
 from server.auth import Principal
-from server.errors import BadInput, Conflict, Forbidden, NotFound
+from server.errors import BadInput, Conflict
 from server.pages import page
+from server.policy import Action
 from server.reports import store
 from server.reports.pdf import render_pdf
 from server.reports.view import (
@@ -38,9 +39,10 @@ from server.reports.view import (
     injected_of,
     questions_of,
 )
+from server.routes.access import interview_and_job, require_interview, require_job
 from server.routes.api import audit
-from server.routes.common import interview_and_job, interview_for, principal, read_json
-from server.services import Services, services
+from server.routes.common import read_json
+from server.services import Services
 from server.storage.models import Candidate, HumanRatingRow, Interview, Job
 
 routes = web.RouteTableDef()
@@ -60,18 +62,6 @@ class DecisionIn(BaseModel):
 # -- lookups ----------------------------------------------------------------------------
 
 
-async def _job_for(request: web.Request, who: Principal) -> tuple[Job, Services]:
-    """The job in the URL if ``who`` is an admin or created it."""
-    svc = services(request)
-    async with svc.sessions() as session:
-        job = await session.get(Job, request.match_info["jid"])
-    if job is None:
-        raise NotFound("No such job.")
-    if not (who.is_admin or job.created_by == who.user_id):
-        raise Forbidden("Only an administrator or the person who created this job may do this.")
-    return job, svc
-
-
 async def _score(
     svc: Services, interview: Interview, job: Job, events: list[Event] | None = None
 ) -> InterviewScore:
@@ -79,8 +69,9 @@ async def _score(
     return await store.ensure_score(svc.sessions, interview, job, history, svc.now())
 
 
-async def _view(request: web.Request, who: Principal) -> ReportView:
-    interview, job, svc = await interview_and_job(request, who)
+async def _view(request: web.Request, action: Action) -> tuple[Principal, ReportView]:
+    grant, job, svc = await interview_and_job(request, action)
+    interview = grant.interview
     events = await svc.events.history(interview.id)
     score = await _score(svc, interview, job, events)
     rating_rows = await store.ratings(svc.sessions, interview.id)
@@ -91,7 +82,7 @@ async def _view(request: web.Request, who: Principal) -> ReportView:
         candidate = await session.get(Candidate, interview.candidate_id)
     rows = await store.score_rows(svc.sessions, interview.id)
     by_row = {r.id: r.score["id"] for r in rows}
-    return ReportView(
+    return grant.who, ReportView(
         interview=InterviewInfo(
             id=interview.id,
             candidate=candidate.name if candidate else "",
@@ -134,17 +125,15 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 @routes.get("/api/interviews/{iid}/score")
 async def get_score(request: web.Request) -> web.Response:
     """The score with the job's current scorer version (computed and stored on first use)."""
-    who = principal(request)
-    interview, job, svc = await interview_and_job(request, who)
-    return _json(await _score(svc, interview, job))
+    grant, job, svc = await interview_and_job(request, "interview.read")
+    return _json(await _score(svc, grant.interview, job))
 
 
 @routes.get("/api/interviews/{iid}/scores")
 async def list_scores(request: web.Request) -> web.Response:
     """Every stored, dated score of the interview, oldest first (never changed in place)."""
-    who = principal(request)
-    interview, _job, svc = await interview_and_job(request, who)
-    rows = await store.score_rows(svc.sessions, interview.id)
+    grant, _job, svc = await interview_and_job(request, "interview.read")
+    rows = await store.score_rows(svc.sessions, grant.interview.id)
     return web.json_response([r.score for r in rows])
 
 
@@ -152,8 +141,7 @@ async def list_scores(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}/report.json")
 async def get_report(request: web.Request) -> web.Response:
     """The report as JSON."""
-    who = principal(request)
-    view = await _view(request, who)
+    who, view = await _view(request, "interview.read")
     await audit(request, who.user_id, "view_report", view.interview.id)
     return _json(view)
 
@@ -161,8 +149,7 @@ async def get_report(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}/report.pdf")
 async def get_report_pdf(request: web.Request) -> web.Response:
     """The printable report."""
-    who = principal(request)
-    view = await _view(request, who)
+    who, view = await _view(request, "interview.export")
     data = await asyncio.to_thread(render_pdf, view)
     await audit(request, who.user_id, "download_report", view.interview.id)
     return web.Response(
@@ -178,7 +165,7 @@ async def get_report_pdf(request: web.Request) -> web.Response:
 @routes.get("/report/{iid}")
 async def report_page(request: web.Request) -> web.StreamResponse:
     """The report page (signed-in users with access only)."""
-    await interview_for(request, principal(request), request.match_info["iid"])
+    await require_interview(request, request.match_info["iid"], "interview.read")
     return page("report.html")
 
 
@@ -188,9 +175,8 @@ async def report_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/interviews/{iid}/ratings")
 async def list_ratings(request: web.Request) -> web.Response:
     """Every rating given on this interview (with reviewer and time), oldest first."""
-    who = principal(request)
-    interview, _job, svc = await interview_and_job(request, who)
-    rows = await store.ratings(svc.sessions, interview.id)
+    grant, _job, svc = await interview_and_job(request, "interview.read")
+    rows = await store.ratings(svc.sessions, grant.interview.id)
     return web.json_response(
         [
             {
@@ -209,8 +195,8 @@ async def list_ratings(request: web.Request) -> web.Response:
 @routes.post("/api/interviews/{iid}/ratings")
 async def add_rating(request: web.Request) -> web.Response:
     """A reviewer rates one competency (1-5) with an optional note."""
-    who = principal(request)
-    interview, job, svc = await interview_and_job(request, who)
+    grant, job, svc = await interview_and_job(request, "interview.rate")
+    who, interview = grant.who, grant.interview
     body = await read_json(request, RatingIn)
     model = store.competency_model(job)
     known = [c.id for c in model.competencies]
@@ -245,10 +231,9 @@ async def add_rating(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}/decision")
 async def get_decision(request: web.Request) -> web.Response:
     """The candidate's status and every recorded decision."""
-    who = principal(request)
-    interview, _job, svc = await interview_and_job(request, who)
-    history = await store.decisions(svc.sessions, interview.id)
-    status = store.candidate_status(interview.id, history)
+    grant, _job, svc = await interview_and_job(request, "interview.read")
+    history = await store.decisions(svc.sessions, grant.interview.id)
+    status = store.candidate_status(grant.interview.id, history)
     return web.json_response(
         {
             "status": status.model_dump(mode="json"),
@@ -260,8 +245,8 @@ async def get_decision(request: web.Request) -> web.Response:
 @routes.post("/api/interviews/{iid}/decision")
 async def decide(request: web.Request) -> web.Response:
     """A person advances, holds or rejects the candidate; recorded with person and time."""
-    who = principal(request)
-    interview, _job, svc = await interview_and_job(request, who)
+    grant, _job, svc = await interview_and_job(request, "interview.decide")
+    who, interview = grant.who, grant.interview
     body = await read_json(request, DecisionIn)
     if interview.status != "finished":
         raise Conflict("Decide after the interview has finished.", code="not_finished")
@@ -291,15 +276,14 @@ async def decide(request: web.Request) -> web.Response:
 @routes.get("/api/jobs/{jid}/scoring")
 async def get_job_scoring(request: web.Request) -> web.Response:
     """The job's scoring options (threshold, delivery signals)."""
-    job, svc = await _job_for(request, principal(request))
+    _who, job, svc = await require_job(request, request.match_info["jid"], "job.settings")
     return _json(await store.job_options(svc.sessions, job.id))
 
 
 @routes.put("/api/jobs/{jid}/scoring")
 async def put_job_scoring(request: web.Request) -> web.Response:
     """Change the job's scoring options; stored scores stay as they were."""
-    who = principal(request)
-    job, svc = await _job_for(request, who)
+    who, job, svc = await require_job(request, request.match_info["jid"], "job.edit")
     options = await read_json(request, store.JobScoringOptions)
     await store.save_job_options(svc.sessions, job.id, options)
     await audit(request, who.user_id, "edit_job_scoring", job.id)
@@ -309,8 +293,7 @@ async def put_job_scoring(request: web.Request) -> web.Response:
 @routes.post("/api/jobs/{jid}/calibrate")
 async def calibrate_job(request: web.Request) -> web.Response:
     """Fit the job's weights to human ratings; stores a new, dated scorer version."""
-    who = principal(request)
-    job, svc = await _job_for(request, who)
+    who, job, svc = await require_job(request, request.match_info["jid"], "job.calibrate")
     base = await store.current_version(svc.sessions, job.id)
     samples = []
     async with svc.sessions() as session:
@@ -344,7 +327,7 @@ async def calibrate_job(request: web.Request) -> web.Response:
 @routes.get("/api/jobs/{jid}/calibration.json")
 async def get_calibration(request: web.Request) -> web.Response:
     """The job's scorer versions with their calibration reports, newest first."""
-    job, svc = await _job_for(request, principal(request))
+    _who, job, svc = await require_job(request, request.match_info["jid"], "job.settings")
     rows = await store.job_versions(svc.sessions, job.id)
     current = await store.current_version(svc.sessions, job.id)
     return web.json_response(
@@ -362,6 +345,6 @@ async def get_calibration(request: web.Request) -> web.Response:
 
 @routes.get("/calibration/{jid}")
 async def calibration_page(request: web.Request) -> web.StreamResponse:
-    """The calibration page (admins and the job's creator)."""
-    await _job_for(request, principal(request))
+    """The calibration page (admins and the job's recruiters)."""
+    await require_job(request, request.match_info["jid"], "job.settings")
     return page("calibration.html")

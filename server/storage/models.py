@@ -32,7 +32,7 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """An HR user: ``admin`` sees everything, ``recruiter`` only interviews shared with them."""
+    """An HR user; ``role`` is one of server.policy.ROLES (what each may do: docs/security.md)."""
 
     __tablename__ = "users"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -64,6 +64,7 @@ class Candidate(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(255), default="")
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -82,8 +83,21 @@ class Interview(Base):
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+class JobMember(Base):
+    """Who works on a job: ``owner`` (manages members; the creator) or ``member``."""
+
+    __tablename__ = "job_members"
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    added_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class InterviewAccess(Base):
-    """Which recruiters may observe and review an interview (least privilege)."""
+    """An interview assigned to one user (an interviewer, or a share outside the job's members)."""
 
     __tablename__ = "interview_access"
     interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), primary_key=True)

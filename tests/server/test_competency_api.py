@@ -169,7 +169,7 @@ async def test_a_recruiter_may_not_edit_someone_elses_job(admin: TestClient) -> 
     assert (await admin.put(base, json=model)).status == 403
     assert (await apply_template(admin, job["id"])).status == 403
     assert (await admin.put(f"{base}.yaml", data=b"id: x")).status == 403
-    assert (await admin.get(base)).status == 404  # reading is allowed; there is nothing yet
+    assert (await admin.get(base)).status == 403  # not a member of the job: not even reading
 
     own = await new_job(admin)
     assert (await apply_template(admin, own["id"])).status == 200

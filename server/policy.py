@@ -1,0 +1,158 @@
+"""Who may do what: one table of permissions per role, checked against the user's relation.
+
+Every route asks ``can(principal, action, relation)`` through the helpers in
+``server/routes/access.py``. ``relation`` is how the user stands to the job or interview the
+action is about (see ``Relation``); global actions need ``Relation.NONE``. The table is the
+single place to read or change the rules; docs/security.md ("Roles") explains it for people.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Literal, get_args
+
+from server.auth import Principal
+
+Role = Literal["admin", "recruiter", "hiring_manager", "interviewer", "auditor"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+JobRole = Literal["owner", "member"]
+JOB_ROLES: tuple[JobRole, ...] = get_args(JobRole)
+# Roles that can be members of a job; interviewers are assigned to single interviews instead.
+JOB_MEMBER_ROLES: tuple[Role, ...] = ("recruiter", "hiring_manager")
+
+
+class Relation(IntEnum):
+    """How a user stands to a job or interview; a higher relation includes the lower ones."""
+
+    NONE = 0
+    ASSIGNED = 1  # the interview is assigned (shared) to the user
+    MEMBER = 2  # a member of the job (of the interview's job)
+    OWNER = 3  # an owner of the job
+
+    @classmethod
+    def of_job_role(cls, job_role: str) -> Relation:
+        """The relation a ``job_members.role`` gives."""
+        return cls.OWNER if job_role == "owner" else cls.MEMBER
+
+
+Action = Literal[
+    # global
+    "users.manage",
+    "jobs.create",
+    "jobs.list",
+    "templates.read",
+    "candidates.create",
+    "interviews.list",
+    "metrics.read",
+    "audit.read",
+    "compliance.read",
+    # about one job
+    "job.read",
+    "job.edit",
+    "job.settings",
+    "job.calibrate",
+    "job.members.edit",
+    "job.interview.create",
+    # about one candidate
+    "candidate.attach",
+    # about one interview
+    "interview.view",
+    "interview.observe",
+    "interview.read",
+    "interview.export",
+    "interview.rate",
+    "interview.note",
+    "interview.ask",
+    "interview.decide",
+    "interview.feedback",
+    "interview.manage",
+    "interview.assign",
+    "interview.delete",
+]
+ACTIONS: tuple[Action, ...] = get_args(Action)
+
+_N, _A, _M, _O = Relation.NONE, Relation.ASSIGNED, Relation.MEMBER, Relation.OWNER
+
+# For each role: the actions it may take and the least relation each one needs.
+PERMISSIONS: dict[str, dict[Action, Relation]] = {
+    "admin": dict.fromkeys(ACTIONS, _N),
+    "recruiter": {
+        "jobs.create": _N,
+        "jobs.list": _N,
+        "templates.read": _N,
+        "candidates.create": _N,
+        "interviews.list": _N,
+        "job.read": _M,
+        "job.edit": _M,
+        "job.settings": _M,
+        "job.calibrate": _M,
+        "job.members.edit": _O,
+        "job.interview.create": _M,
+        "candidate.attach": _M,
+        "interview.view": _A,
+        "interview.observe": _A,
+        "interview.read": _A,
+        "interview.export": _A,
+        "interview.rate": _A,
+        "interview.note": _A,
+        "interview.ask": _A,
+        "interview.decide": _A,
+        "interview.feedback": _A,
+        "interview.manage": _A,
+        "interview.assign": _M,
+        "interview.delete": _M,
+    },
+    "hiring_manager": {
+        "jobs.list": _N,
+        "templates.read": _N,
+        "interviews.list": _N,
+        "job.read": _M,
+        "interview.view": _A,
+        "interview.observe": _A,
+        "interview.read": _A,
+        "interview.rate": _A,
+        "interview.note": _A,
+        "interview.decide": _A,
+    },
+    "interviewer": {
+        "interviews.list": _N,
+        "interview.view": _A,
+        "interview.observe": _A,
+        "interview.rate": _A,
+        "interview.note": _A,
+    },
+    "auditor": {
+        "audit.read": _N,
+        "compliance.read": _N,
+    },
+}
+
+# What a refused user reads: the reason, and what to do next.
+_REFUSAL: dict[str, str] = {
+    "job": "Only this job's members may do this; ask the job's owner or an administrator "
+    "to add you to the job.",
+    "interview": "You do not have access to this interview; ask the job's owner or an "
+    "administrator to add you to the job or assign the interview to you.",
+    "candidate": "This candidate belongs to jobs you are not a member of; create a new "
+    "candidate or ask the job's owner to add you.",
+}
+
+
+def can(who: Principal, action: Action, relation: Relation = Relation.NONE) -> bool:
+    """Whether ``who`` may take ``action`` on something they stand to in ``relation``."""
+    need = PERMISSIONS.get(who.role, {}).get(action)
+    return need is not None and relation >= need
+
+
+def role_allows(role: str, action: Action) -> bool:
+    """Whether ``role`` may take ``action`` at all (with the best relation)."""
+    return action in PERMISSIONS.get(role, {})
+
+
+def refusal(who: Principal, action: Action) -> str:
+    """A clear 403 message for a refused ``action``."""
+    if not role_allows(who.role, action):
+        name = who.role.replace("_", " ")
+        return f"Your role ({name}) may not do this ({action}); ask an administrator."
+    return _REFUSAL.get(action.split(".")[0], "You may not do this; ask an administrator.")
