@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, exists, select, true
+from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import Principal
@@ -137,19 +137,20 @@ async def require_candidate(
     return candidate
 
 
+def _my_jobs(who: Principal) -> Select[str]:
+    return select(JobMember.job_id).where(JobMember.user_id == who.user_id)
+
+
 def member_jobs(who: Principal) -> ColumnElement[bool]:
     """A filter on ``Job`` for the jobs ``who`` may list (all of them for admins)."""
     if who.is_admin:
         return true()
-    return exists().where(JobMember.job_id == Job.id, JobMember.user_id == who.user_id)
+    return Job.id.in_(_my_jobs(who))
 
 
 def visible_interviews(who: Principal) -> ColumnElement[bool]:
     """A filter on ``Interview``: those of ``who``'s jobs and those assigned to them."""
     if who.is_admin:
         return true()
-    of_jobs = exists().where(JobMember.job_id == Interview.job_id, JobMember.user_id == who.user_id)
-    assigned = exists().where(
-        InterviewAccess.interview_id == Interview.id, InterviewAccess.user_id == who.user_id
-    )
-    return of_jobs | assigned
+    assigned = select(InterviewAccess.interview_id).where(InterviewAccess.user_id == who.user_id)
+    return Interview.job_id.in_(_my_jobs(who)) | Interview.id.in_(assigned)

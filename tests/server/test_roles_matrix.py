@@ -1,0 +1,232 @@
+"""Every route × every role × own/other job, against the real app and database.
+
+The list of routes comes from the app's router: a route added without an entry in EXPECTED
+fails ``test_every_route_has_an_expectation``. Each entry says which roles may call the route
+on their own job (or interview) and which on another's; everyone else must get 403, and every
+403 must leave an ``access_refused`` audit entry. "Allowed" means the access check passed: any
+answer but 401, 403 or a server error (a 400 for a body the route did not like is fine).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from server.app import create_app
+from server.services import SERVICES
+from server.storage.models import AuditEntry
+from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
+from tests.server.roles_world import ROLES, TEMPLATE, Seed, World, call, seed, seed_world
+
+A, R, H, I, U = "admin", "recruiter", "hiring_manager", "interviewer", "auditor"
+ALL = frozenset(ROLES)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route on their own job/interview and on another's."""
+
+    own: frozenset[str]
+    other: frozenset[str]
+    body: Any = None
+    fresh: bool = False  # the call destroys its target: use a new interview each time
+
+
+def job(*roles: str, body: Any = None, fresh: bool = False) -> Rule:
+    """Scoped to a job or interview: ``roles`` on their own; only admins on another's."""
+    return Rule(frozenset(roles), frozenset({A}), body, fresh)
+
+
+def anyone(*roles: str, body: Any = None) -> Rule:
+    """Not about a job: ``roles`` may call it whichever job is in question."""
+    return Rule(frozenset(roles), frozenset(roles), body)
+
+
+PUBLIC = Rule(ALL, ALL)  # no sign-in needed (pages' shells, invite links, sign-in itself)
+
+EXPECTED: dict[tuple[str, str], Rule] = {
+    # sign-in, users, jobs, candidates
+    ("POST", "/api/login"): Rule(
+        ALL, ALL, body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    ),
+    ("POST", "/api/logout"): PUBLIC,
+    ("GET", "/api/me"): anyone(*ALL),
+    ("POST", "/api/users"): anyone(
+        A, body={"email": "new{n}@example.com", "password": "a long password 1", "role": R}
+    ),
+    ("POST", "/api/jobs"): anyone(A, R, body={"title": "Analyst"}),
+    ("GET", "/api/jobs"): anyone(A, R, H),
+    ("POST", "/api/candidates"): anyone(A, R, body={"name": "Zhang Wei"}),
+    ("GET", "/api/metrics"): anyone(A),
+    ("GET", "/api/audit"): anyone(A, U),
+    # interviews
+    ("POST", "/api/interviews"): job(A, R, body={"job_id": "{jid}", "candidate_id": "{cid}"}),
+    ("GET", "/api/interviews"): anyone(A, R, H, I),
+    ("GET", "/api/interviews/{iid}"): job(A, R, H, I),
+    ("POST", "/api/interviews/{iid}/invite"): job(A, R),
+    ("POST", "/api/interviews/{iid}/access"): job(A, R, body={"user_id": "{spare}"}),
+    ("GET", "/api/interviews/{iid}/events"): job(A, R, H, I),
+    ("POST", "/api/interviews/{iid}/end"): job(A, R),
+    ("DELETE", "/api/interviews/{iid}"): job(A, R, fresh=True),
+    ("GET", "/api/interviews/{iid}/recordings"): job(A, R, H),
+    ("GET", "/api/interviews/{iid}/recordings/{rid}/media"): job(A, R, H),
+    # pages about one interview or job
+    ("GET", "/observe/{iid}"): job(A, R, H, I),
+    ("GET", "/review/{iid}"): job(A, R, H),
+    ("GET", "/ws/observer/{iid}"): job(A, R, H, I),
+    ("GET", "/report/{iid}"): job(A, R, H),
+    ("GET", "/calibration/{jid}"): job(A, R),
+    # scores, reports, ratings, decisions, feedback
+    ("GET", "/api/interviews/{iid}/score"): job(A, R, H),
+    ("GET", "/api/interviews/{iid}/scores"): job(A, R, H),
+    ("GET", "/api/interviews/{iid}/report"): job(A, R, H),
+    ("GET", "/api/interviews/{iid}/report.json"): job(A, R, H),
+    ("GET", "/api/interviews/{iid}/report.pdf"): job(A, R),  # an export
+    ("GET", "/api/interviews/{iid}/ratings"): job(A, R, H),
+    ("POST", "/api/interviews/{iid}/ratings"): job(
+        A, R, H, I, body={"competency_id": "code_quality", "score": 4}
+    ),
+    ("GET", "/api/interviews/{iid}/decision"): job(A, R, H),
+    ("POST", "/api/interviews/{iid}/decision"): job(A, R, H, body={"decision": "hold"}),
+    ("GET", "/api/interviews/{iid}/feedback"): job(A, R),
+    ("POST", "/api/interviews/{iid}/feedback"): job(A, R, body={"text": "Thanks", "send": True}),
+    # jobs: competency model, scoring settings, calibration, members
+    ("GET", "/api/templates"): anyone(A, R, H),
+    ("GET", "/api/templates/{key}"): anyone(A, R, H),
+    ("GET", "/api/jobs/{jid}/competency-model"): job(A, R, H),
+    ("GET", "/api/jobs/{jid}/competency-model.yaml"): job(A, R, H),
+    ("PUT", "/api/jobs/{jid}/competency-model"): job(A, R, body={"id": "x"}),
+    ("PUT", "/api/jobs/{jid}/competency-model.yaml"): job(A, R, body="id: x"),
+    ("POST", "/api/jobs/{jid}/competency-model/from-template"): job(A, R, body={"key": TEMPLATE}),
+    ("GET", "/api/jobs/{jid}/scoring"): job(A, R),
+    ("PUT", "/api/jobs/{jid}/scoring"): job(A, R, body={"threshold": 60}),
+    ("POST", "/api/jobs/{jid}/calibrate"): job(A, R),
+    ("GET", "/api/jobs/{jid}/calibration"): job(A, R),
+    ("GET", "/api/jobs/{jid}/calibration.json"): job(A, R),
+    ("GET", "/api/jobs/{jid}/members"): job(A, R, H),
+    ("POST", "/api/jobs/{jid}/members"): job(A, R, body={"user_id": "{spare}"}),
+    ("DELETE", "/api/jobs/{jid}/members/{uid}"): job(A, R),
+    # public: page shells (their data comes from the API above) and the candidate's invite
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/jobs"): PUBLIC,
+    ("GET", "/static"): PUBLIC,
+    ("GET", "/i/{token}"): PUBLIC,
+    ("GET", "/api/join/{token}"): PUBLIC,
+    ("POST", "/api/join/{token}/consent"): Rule(
+        ALL, ALL, body={"recording": True, "ai_analysis": True, "notice_version": "{notice}"}
+    ),
+    ("GET", "/ws/candidate/{token}"): PUBLIC,
+}
+
+
+def registered_routes(app: web.Application) -> list[tuple[str, str]]:
+    """(method, path template) of every route the app serves, HEAD left out (it mirrors GET)."""
+    out = []
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        out.append((route.method, route.resource.canonical if route.resource else ""))
+    return sorted(set(out))
+
+
+def test_every_route_has_an_expectation(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path))
+    routes = registered_routes(app)
+    missing = [r for r in routes if r not in EXPECTED]
+    assert not missing, f"routes without an entry in EXPECTED (say who may call them): {missing}"
+    stale = [r for r in EXPECTED if r not in routes]
+    assert not stale, f"EXPECTED names routes the app no longer has: {stale}"
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[TestClient, World]]:
+    app = create_app(make_settings(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+        yield client, await seed_world(client)
+
+
+def fill(template: Any, values: dict[str, str]) -> Any:
+    """Put ids into a path or body template."""
+    if isinstance(template, str):
+        for key, value in values.items():
+            template = template.replace("{" + key + "}", value)
+        return template
+    if isinstance(template, dict):
+        return {k: fill(v, values) for k, v in template.items()}
+    return template
+
+
+async def refusals(client: TestClient) -> int:
+    """How many refused accesses the audit log holds."""
+    svc = client.app[SERVICES]  # type: ignore[index]
+    async with svc.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "access_refused")
+        )
+    return int(count or 0)
+
+
+async def test_every_route_every_role_own_and_other_job(
+    world: tuple[TestClient, World],
+) -> None:
+    client, w = world
+    assert w.other is not None
+    notice = (await (await client.get(f"/api/join/{w.own['admin'].token}")).json())[
+        "notice_version"
+    ]
+    failures: list[str] = []
+    refused = 0
+    for (method, path), rule in sorted(EXPECTED.items(), key=lambda kv: kv[1].fresh):
+        if rule is PUBLIC or path in ("/api/login", "/api/join/{token}/consent"):
+            target = "/static/style.css" if path == "/static" else path
+            values = {"token": w.own["admin"].token, "notice": notice}
+            resp = await client.request(
+                method, fill(target, values), json=fill(rule.body, values)
+            )
+            if resp.status in (401, 403) or resp.status >= 500:
+                failures.append(f"{method} {path} anonymous: {resp.status}, expected public")
+            continue
+        for role, scope in itertools.product(ROLES, ("own", "other")):
+            target_seed: Seed = w.own[role] if scope == "own" else w.other
+            if rule.fresh:
+                owner = "stranger" if scope == "other" else ("admin" if role != R else R)
+                target_seed = await seed(client, w.tokens[owner], target_seed.job)
+            values = {
+                "iid": target_seed.interview,
+                "jid": target_seed.job,
+                "cid": target_seed.candidate,
+                "rid": "no-such-recording",
+                "uid": "no-such-user",
+                "key": TEMPLATE,
+                "spare": w.users["spare"],
+                "n": str(len(failures)) + role + scope,
+            }
+            status, data = await call(
+                client, w.tokens[role], method, fill(path, values), fill(rule.body, values)
+            )
+            allowed = role in (rule.own if scope == "own" else rule.other)
+            where = f"{method} {path} as {role} on {scope} job"
+            if status >= 500 or status == 401:
+                failures.append(f"{where}: {status} {data}")
+            elif allowed and status == 403:
+                failures.append(f"{where}: refused (403 {data}) but should be allowed")
+            elif not allowed and status != 403:
+                failures.append(f"{where}: {status}, should be refused with 403")
+            elif status == 403:
+                refused += 1
+                message = data.get("message", "") if isinstance(data, dict) else str(data)
+                if "ask" not in message and "ask" not in str(data):
+                    failures.append(f"{where}: 403 without a next step: {message!r}")
+    assert not failures, "\n".join(failures)
+    assert await refusals(client) == refused, "every refusal is audited"
