@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.server.helpers import ADMIN_PASSWORD, sign_in
 
 ROLES = ("admin", "recruiter", "hiring_manager", "interviewer", "auditor")
 PASSWORD = "a long password for roles"
+Client = TestClient[web.Request, web.Application]
 TEMPLATE = "software_engineer"
 
 
@@ -46,7 +48,7 @@ class World:
 
 
 async def call(
-    client: TestClient, token: str, method: str, path: str, body: Any = None
+    client: Client, token: str, method: str, path: str, body: Any = None
 ) -> tuple[int, Any]:
     """One request with a bearer token; (status, JSON body or text)."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -57,13 +59,13 @@ async def call(
     return resp.status, raw.decode("utf-8", "replace")
 
 
-async def _ok(client: TestClient, token: str, method: str, path: str, body: Any = None) -> Any:
+async def _ok(client: Client, token: str, method: str, path: str, body: Any = None) -> Any:
     status, data = await call(client, token, method, path, body)
     assert status in (200, 201), (method, path, status, data)
     return data
 
 
-async def seed(client: TestClient, token: str, job: str | None = None) -> Seed:
+async def seed(client: Client, token: str, job: str | None = None) -> Seed:
     """A job (unless given), a candidate and an interview, made by ``token``'s user."""
     if job is None:
         made = await _ok(
@@ -77,7 +79,7 @@ async def seed(client: TestClient, token: str, job: str | None = None) -> Seed:
     return Seed(job=job, candidate=cand["id"], interview=iv["id"], token=iv["invite_token"])
 
 
-async def add_user(client: TestClient, admin: str, email: str, role: str) -> tuple[str, str]:
+async def add_user(client: Client, admin: str, email: str, role: str) -> tuple[str, str]:
     """Create a user with ``role``; (user id, bearer token)."""
     user = await _ok(
         client, admin, "POST", "/api/users", {"email": email, "password": PASSWORD, "role": role}
@@ -87,7 +89,7 @@ async def add_user(client: TestClient, admin: str, email: str, role: str) -> tup
     return str(user["id"]), token
 
 
-async def seed_world(client: TestClient) -> World:
+async def seed_world(client: Client) -> World:
     """Users for every role plus a stranger and a spare, and their jobs and interviews."""
     w = World()
     admin = await sign_in(client, "admin@example.com", ADMIN_PASSWORD)

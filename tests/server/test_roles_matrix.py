@@ -24,9 +24,9 @@ from server.app import create_app
 from server.services import SERVICES
 from server.storage.models import AuditEntry
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
-from tests.server.roles_world import ROLES, TEMPLATE, Seed, World, call, seed, seed_world
+from tests.server.roles_world import ROLES, TEMPLATE, Client, Seed, World, call, seed, seed_world
 
-A, R, H, I, U = "admin", "recruiter", "hiring_manager", "interviewer", "auditor"
+A, R, H, IV, U = "admin", "recruiter", "hiring_manager", "interviewer", "auditor"
 ALL = frozenset(ROLES)
 
 
@@ -54,9 +54,7 @@ PUBLIC = Rule(ALL, ALL)  # no sign-in needed (pages' shells, invite links, sign-
 
 EXPECTED: dict[tuple[str, str], Rule] = {
     # sign-in, users, jobs, candidates
-    ("POST", "/api/login"): Rule(
-        ALL, ALL, body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    ),
+    ("POST", "/api/login"): Rule(ALL, ALL, body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
     ("POST", "/api/logout"): PUBLIC,
     ("GET", "/api/me"): anyone(*ALL),
     ("POST", "/api/users"): anyone(
@@ -69,19 +67,19 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/audit"): anyone(A, U),
     # interviews
     ("POST", "/api/interviews"): job(A, R, body={"job_id": "{jid}", "candidate_id": "{cid}"}),
-    ("GET", "/api/interviews"): anyone(A, R, H, I),
-    ("GET", "/api/interviews/{iid}"): job(A, R, H, I),
+    ("GET", "/api/interviews"): anyone(A, R, H, IV),
+    ("GET", "/api/interviews/{iid}"): job(A, R, H, IV),
     ("POST", "/api/interviews/{iid}/invite"): job(A, R),
     ("POST", "/api/interviews/{iid}/access"): job(A, R, body={"user_id": "{spare}"}),
-    ("GET", "/api/interviews/{iid}/events"): job(A, R, H, I),
+    ("GET", "/api/interviews/{iid}/events"): job(A, R, H, IV),
     ("POST", "/api/interviews/{iid}/end"): job(A, R),
     ("DELETE", "/api/interviews/{iid}"): job(A, R, fresh=True),
     ("GET", "/api/interviews/{iid}/recordings"): job(A, R, H),
     ("GET", "/api/interviews/{iid}/recordings/{rid}/media"): job(A, R, H),
     # pages about one interview or job
-    ("GET", "/observe/{iid}"): job(A, R, H, I),
+    ("GET", "/observe/{iid}"): job(A, R, H, IV),
     ("GET", "/review/{iid}"): job(A, R, H),
-    ("GET", "/ws/observer/{iid}"): job(A, R, H, I),
+    ("GET", "/ws/observer/{iid}"): job(A, R, H, IV),
     ("GET", "/report/{iid}"): job(A, R, H),
     ("GET", "/calibration/{jid}"): job(A, R),
     # scores, reports, ratings, decisions, feedback
@@ -92,7 +90,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/interviews/{iid}/report.pdf"): job(A, R),  # an export
     ("GET", "/api/interviews/{iid}/ratings"): job(A, R, H),
     ("POST", "/api/interviews/{iid}/ratings"): job(
-        A, R, H, I, body={"competency_id": "code_quality", "score": 4}
+        A, R, H, IV, body={"competency_id": "code_quality", "score": 4}
     ),
     ("GET", "/api/interviews/{iid}/decision"): job(A, R, H),
     ("POST", "/api/interviews/{iid}/decision"): job(A, R, H, body={"decision": "hold"}),
@@ -148,7 +146,7 @@ def test_every_route_has_an_expectation(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[TestClient, World]]:
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Client, World]]:
     app = create_app(make_settings(tmp_path))
     async with TestClient(TestServer(app)) as client:
         yield client, await seed_world(client)
@@ -165,9 +163,9 @@ def fill(template: Any, values: dict[str, str]) -> Any:
     return template
 
 
-async def refusals(client: TestClient) -> int:
+async def refusals(client: Client) -> int:
     """How many refused accesses the audit log holds."""
-    svc = client.app[SERVICES]  # type: ignore[index]
+    svc = client.app[SERVICES]
     async with svc.sessions() as session:
         count = await session.scalar(
             select(func.count())
@@ -178,7 +176,7 @@ async def refusals(client: TestClient) -> int:
 
 
 async def test_every_route_every_role_own_and_other_job(
-    world: tuple[TestClient, World],
+    world: tuple[Client, World],
 ) -> None:
     client, w = world
     assert w.other is not None
@@ -191,9 +189,7 @@ async def test_every_route_every_role_own_and_other_job(
         if rule is PUBLIC or path in ("/api/login", "/api/join/{token}/consent"):
             target = "/static/style.css" if path == "/static" else path
             values = {"token": w.own["admin"].token, "notice": notice}
-            resp = await client.request(
-                method, fill(target, values), json=fill(rule.body, values)
-            )
+            resp = await client.request(method, fill(target, values), json=fill(rule.body, values))
             if resp.status in (401, 403) or resp.status >= 500:
                 failures.append(f"{method} {path} anonymous: {resp.status}, expected public")
             continue
