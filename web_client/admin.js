@@ -12,9 +12,17 @@ async function api(path, body) {
   return data;
 }
 
+let me = null;
+// The server decides (server/policy.py); this only chooses which controls to show.
+const may = (action) => !!me && (me.can || []).includes(action);
+
 async function refresh() {
-  const me = await api("/api/me");
-  $("me").textContent = me.email;
+  me = await api("/api/me");
+  $("me").textContent = `${me.email} · ${t(`role_${me.role}`)}`;
+  $("jobs-link").classList.toggle("hidden", !may("jobs.list"));
+  $("create-card").classList.toggle("hidden", !(may("job.interview.create") && may("candidates.create")));
+  $("list-card").classList.toggle("hidden", !may("interviews.list"));
+  if (!may("interviews.list")) return;
   const rows = await api("/api/interviews");
   $("list").innerHTML = "";
   for (const r of rows) {
@@ -25,6 +33,7 @@ async function refresh() {
     tr.querySelector(".badge").textContent = r.status;
     const [obs, rev] = tr.querySelectorAll("a");
     obs.href = `/observe/${r.id}`; rev.href = `/review/${r.id}`;
+    if (!may("interview.read")) { rev.previousSibling.remove(); rev.remove(); }
     $("list").appendChild(tr);
   }
   applyI18n($("list"));
@@ -63,4 +72,4 @@ function renderTemplates() {
 document.addEventListener("langchange", renderTemplates);
 loadTemplates().catch(() => {});
 document.addEventListener("langchange", refresh);
-refresh().catch((e) => { $("error").textContent = e.message; });
+refresh().catch((e) => { $("page-error").textContent = e.message; });

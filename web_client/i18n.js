@@ -50,7 +50,14 @@ const STRINGS = {
     // jobs.html: competency models
     cm_jobs_link: "Jobs & competency models", cm_jobs_title: "Jobs and competency models", cm_model: "Competency model",
     cm_no_jobs: "No jobs yet.", cm_new_job: "New job", cm_none: "none", cm_open: "Open", cm_model_for: "Competency model:",
-    cm_read_only: "You can read this model. Only an administrator or the person who created the job can change it.",
+    cm_read_only: "You can read this model. Only an administrator or a recruiter on this job can change it.",
+    // jobs.html: who works on a job (roles: docs/security.md)
+    role_admin: "Administrator", role_recruiter: "Recruiter", role_hiring_manager: "Hiring manager",
+    role_interviewer: "Interviewer", role_auditor: "Auditor", job_role_owner: "Owner", job_role_member: "Member",
+    members_title: "People on this job", member_user_role: "Role", member_job_role: "Role in this job",
+    member_add: "Add", member_remove: "Remove", members_none: "Nobody yet.",
+    members_hint: "Owners add recruiters and hiring managers by email. Interviewers are assigned to single interviews, not to jobs.",
+    member_remove_confirm: "Remove {email} from this job? They lose access to its interviews at once.",
     cm_template: "Built-in template", cm_load_template: "Load template", cm_competency: "Competency", cm_weight: "Weight",
     cm_indicators: "Indicators", cm_questions: "Questions", cm_yaml_label: "Model (YAML)", cm_save: "Save",
     cm_download: "Download YAML", cm_upload: "Upload YAML", cm_saved: "Saved.",
@@ -148,7 +155,14 @@ const STRINGS = {
     // jobs.html：胜任力模型
     cm_jobs_link: "职位与胜任力模型", cm_jobs_title: "职位与胜任力模型", cm_model: "胜任力模型",
     cm_no_jobs: "还没有职位。", cm_new_job: "新建职位", cm_none: "无", cm_open: "打开", cm_model_for: "胜任力模型：",
-    cm_read_only: "您可以查看此模型。只有管理员或职位创建者可以修改。",
+    cm_read_only: "您可以查看此模型。只有管理员或该职位的招聘专员可以修改。",
+    // jobs.html：职位成员（角色说明见 docs/security.md）
+    role_admin: "管理员", role_recruiter: "招聘专员", role_hiring_manager: "用人经理",
+    role_interviewer: "面试官", role_auditor: "审计员", job_role_owner: "负责人", job_role_member: "成员",
+    members_title: "该职位的成员", member_user_role: "角色", member_job_role: "在此职位中的角色",
+    member_add: "添加", member_remove: "移除", members_none: "还没有成员。",
+    members_hint: "负责人可通过电子邮件添加招聘专员和用人经理。面试官按单场面试分配，而不是加入职位。",
+    member_remove_confirm: "将 {email} 从此职位移除吗？对方将立即失去该职位所有面试的访问权限。",
     cm_template: "内置模板", cm_load_template: "载入模板", cm_competency: "胜任力", cm_weight: "权重",
     cm_indicators: "行为指标", cm_questions: "问题", cm_yaml_label: "模型（YAML）", cm_save: "保存",
     cm_download: "下载 YAML", cm_upload: "上传 YAML", cm_saved: "已保存。",

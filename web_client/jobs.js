@@ -98,9 +98,77 @@ function showProblems(problems) {
   }
 }
 
-function canEdit(job) {
-  return !!me && (me.role === "admin" || job.created_by === me.id);
+// The server decides (server/policy.py); these only choose which controls to show.
+function may(action) {
+  return !!me && (me.can || []).includes(action);
 }
+
+function canEdit(job) {
+  return me.role === "admin" || (may("job.edit") && !!job.my_role);
+}
+
+function canManageMembers(job) {
+  return me.role === "admin" || (may("job.members.edit") && job.my_role === "owner");
+}
+
+let members = [];
+
+async function loadMembers(job) {
+  $("members-error").textContent = "";
+  try {
+    members = await api(`/api/jobs/${encodeURIComponent(job.id)}/members`);
+  } catch (e) {
+    members = [];
+    $("members-error").textContent = e.message;
+  }
+  renderMembers();
+}
+
+function renderMembers() {
+  $("members-card").classList.toggle("hidden", !current);
+  if (!current) return;
+  const manage = canManageMembers(current);
+  $("add-member").classList.toggle("hidden", !manage);
+  $("no-members").classList.toggle("hidden", members.length > 0);
+  const body = $("members");
+  body.innerHTML = "";
+  for (const m of members) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = "<td></td><td></td><td></td><td></td>";
+    tr.children[0].textContent = m.email;
+    tr.children[1].textContent = t(`role_${m.user_role}`);
+    tr.children[2].textContent = t(`job_role_${m.role}`);
+    if (manage) {
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = t("member_remove");
+      remove.addEventListener("click", () => removeMember(m));
+      tr.children[3].appendChild(remove);
+    }
+    body.appendChild(tr);
+  }
+}
+
+async function removeMember(m) {
+  if (!confirm(t("member_remove_confirm", { email: m.email }))) return;
+  $("members-error").textContent = "";
+  try {
+    await api(`/api/jobs/${encodeURIComponent(current.id)}/members/${encodeURIComponent(m.user_id)}`, { method: "DELETE" });
+    await loadMembers(current);
+  } catch (e) { $("members-error").textContent = e.message; }
+}
+
+$("add-member").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("members-error").textContent = "";
+  try {
+    await api(`/api/jobs/${encodeURIComponent(current.id)}/members`, {
+      method: "POST", json: { email: $("member-email").value, role: $("member-role").value },
+    });
+    $("member-email").value = "";
+    await loadMembers(current);
+  } catch (e) { $("members-error").textContent = e.message; }
+});
 
 function languageName(code) {
   return code === "zh" ? "中文" : code === "en" ? "English" : code;
@@ -197,6 +265,7 @@ async function selectJob(id) {
   try { await loadModelInto(current); } catch (e) { showError(e); }
   renderJobs();
   renderJob();
+  await loadMembers(current);
 }
 
 async function afterSave(saved) {
@@ -251,6 +320,7 @@ $("new-job").addEventListener("submit", async (ev) => {
   try {
     const job = await api("/api/jobs", { method: "POST", json: { title: $("new-title").value, language: $("new-language").value } });
     $("new-title").value = "";
+    job.my_role = "owner";
     jobs.push(job);
     await selectJob(job.id);
   } catch (e) { $("jobs-error").textContent = problemsOf(e).join(" "); }
@@ -258,7 +328,8 @@ $("new-job").addEventListener("submit", async (ev) => {
 
 async function start() {
   me = await api("/api/me");
-  $("me").textContent = me.email;
+  $("me").textContent = `${me.email} · ${t(`role_${me.role}`)}`;
+  $("new-job").classList.toggle("hidden", !may("jobs.create"));
   [jobs, templates] = await Promise.all([api("/api/jobs"), api("/api/templates")]);
   renderTemplates();
   renderJobs();
@@ -270,7 +341,9 @@ document.addEventListener("langchange", () => {
   renderTemplates();
   renderJobs();
   renderJob();
+  renderMembers();
   applyI18n();
+  if (me) $("me").textContent = `${me.email} · ${t(`role_${me.role}`)}`;
   if (lastError) showProblems(problemsOf(lastError));
 });
 start().catch((e) => { $("jobs-error").textContent = problemsOf(e).join(" "); });

@@ -13,7 +13,7 @@ from analysis.interview import PlanSettings
 from server.auth import COOKIE
 from server.errors import BadInput, Conflict, NotSignedIn
 from server.passwords import hash_password, verify_password
-from server.policy import Role
+from server.policy import PERMISSIONS, Role
 from server.retention import erase_interview
 from server.routes.access import (
     member_jobs,
@@ -116,9 +116,10 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
-    """Who is signed in."""
+    """Who is signed in, and the actions their role may take (on their jobs, for job actions)."""
     who = principal(request)
-    return web.json_response({"id": who.user_id, "role": who.role, "email": who.email})
+    can = sorted(PERMISSIONS.get(who.role, {}))
+    return web.json_response({"id": who.user_id, "role": who.role, "email": who.email, "can": can})
 
 
 @routes.post("/api/users")
