@@ -46,7 +46,7 @@ async def _enabled(request: web.Request) -> tuple[Principal, Interview, Job, Ser
     if not options.candidate_feedback:
         raise Conflict(
             "Candidate feedback is turned off for this job, so no message can be drafted or "
-            "sent. An administrator or the job's creator can turn it on in the job's scoring "
+            "sent. An administrator or a recruiter on the job can turn it on in the job's scoring "
             'settings (PUT /api/jobs/{id}/scoring with "candidate_feedback": true).',
             code="feedback_disabled",
         )
