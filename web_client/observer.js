@@ -12,7 +12,13 @@ window.candorEvents = stream; // for tests and debugging: lastSeq, duplicates, c
 installToggle($("lang"));
 applyI18n();
 
-fetch(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => { $("who").textContent = `${b.candidate?.name || ""} · ${b.job?.title || ""}`; });
+fetch(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => {
+  $("who").textContent = `${b.candidate?.name || ""} · ${b.job?.title || ""}`;
+  // The server refuses what the role may not do (server/policy.py); hide those controls.
+  const can = b.can || [];
+  if (!can.includes("interview.ask")) for (const id of ["inject-form", "approve", "skip"]) $(id).classList.add("hidden");
+  if (!can.includes("interview.note")) for (const id of ["note", "save-note"]) $(id).classList.add("hidden");
+});
 
 function addEvent(e) {
   const li = document.createElement("li");

@@ -64,6 +64,10 @@ function render() {
 }
 
 async function main() {
+  // Hide the PDF export from roles that may not export (server/policy.py decides).
+  fetch(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => {
+    if (!(b.can || []).includes("interview.export")) $("pdf-link").classList.add("hidden");
+  }).catch(() => {});
   const r = await fetch(`/api/interviews/${iid}/report.json`);
   const body = await r.json();
   if (!r.ok) { $("error").textContent = body.message; $("error").classList.remove("hidden"); return; }

@@ -239,6 +239,10 @@ async function refreshReport() {
 
 async function main() {
   const info = await getJson(`/api/interviews/${iid}`);
+  // The server refuses what the role may not do (server/policy.py); hide those controls.
+  const can = info.can || [];
+  if (!can.includes("interview.export")) $("pdf-link").classList.add("hidden");
+  if (!can.includes("interview.decide")) document.querySelectorAll("#decision-note, [data-decision]").forEach((b) => b.classList.add("hidden"));
   $("who").textContent = `${info.candidate?.name || ""} · ${info.job?.title || ""}`;
   segments = (await getJson(`/api/interviews/${iid}/recordings`)).filter((s) => s.status === "final");
   events = await getJson(`/api/interviews/${iid}/events`);

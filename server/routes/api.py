@@ -13,7 +13,7 @@ from analysis.interview import PlanSettings
 from server.auth import COOKIE
 from server.errors import BadInput, Conflict, NotSignedIn
 from server.passwords import hash_password, verify_password
-from server.policy import PERMISSIONS, Role
+from server.policy import ACTIONS, PERMISSIONS, Role
 from server.retention import erase_interview
 from server.routes.access import (
     member_jobs,
@@ -289,9 +289,11 @@ async def get_interview(request: web.Request) -> web.Response:
         job = await session.get(Job, interview.job_id)
         cand = await session.get(Candidate, interview.candidate_id)
     await audit(request, who.user_id, "view_interview", interview.id)
+    can = [a for a in ACTIONS if a.startswith("interview.") and grant.can(a)]
     return web.json_response(
         {
             **as_json(interview),
+            "can": can,
             "job": as_json(job) if job else None,
             "candidate": as_json(cand) if cand else None,
         }
