@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from server.errors import Forbidden, NotSignedIn
+from server.errors import NotSignedIn
 from server.signing import BadSignature, Signer
 from server.storage.models import User
 
@@ -64,9 +64,3 @@ def token_from_request(request: web.Request) -> str | None:
     if header.startswith("Bearer "):
         return header[7:].strip()
     return request.cookies.get(COOKIE)
-
-
-def require_admin(principal: Principal) -> None:
-    """Raise 403 unless the principal is an admin."""
-    if not principal.is_admin:
-        raise Forbidden("Only administrators may do this.")
