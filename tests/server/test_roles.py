@@ -209,3 +209,27 @@ async def test_migration_keeps_everyones_access(db_url: str) -> None:
         candidate = await session.get(Candidate, "c1")
         assert candidate is not None and candidate.created_by == "bob"
     await engine.dispose()
+
+
+async def test_pages_learn_what_the_user_may_do(world: tuple[Client, World]) -> None:
+    client, w = world
+    _, me = await call(client, w.tokens["hiring_manager"], "GET", "/api/me")
+    assert me["role"] == "hiring_manager" and "interview.decide" in me["can"]
+    assert "interview.export" not in me["can"] and "job.edit" not in me["can"]
+    iid = w.own["interviewer"].interview
+    _, info = await call(client, w.tokens["interviewer"], "GET", f"/api/interviews/{iid}")
+    assert info["can"] == [
+        "interview.view",
+        "interview.observe",
+        "interview.rate",
+        "interview.note",
+    ]
+    status, refused = await call(
+        client, w.tokens["interviewer"], "GET", f"/api/interviews/{iid}/report.pdf"
+    )
+    assert status == 403
+    assert refused["message"] == (
+        "Your role (interviewer) may not do this (interview.export); ask an administrator."
+    )
+    _, me = await call(client, w.tokens["auditor"], "GET", "/api/me")
+    assert me["can"] == ["audit.read", "compliance.read"]
