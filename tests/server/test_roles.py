@@ -159,6 +159,16 @@ async def _upgrade(conn: AsyncConnection, url: str, revision: str) -> None:
     await conn.run_sync(run)
 
 
+async def _downgrade(conn: AsyncConnection, url: str, revision: str) -> None:
+    cfg = alembic_config(url)
+
+    def run(sync_conn: object) -> None:
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, revision)
+
+    await conn.run_sync(run)
+
+
 async def test_migration_keeps_everyones_access(db_url: str) -> None:
     engine = make_engine(db_url)
     now = datetime(2026, 11, 1, tzinfo=UTC)
@@ -208,6 +218,13 @@ async def test_migration_keeps_everyones_access(db_url: str) -> None:
         assert sorted(a.user_id for a in access) == ["bob", "carol"]
         candidate = await session.get(Candidate, "c1")
         assert candidate is not None and candidate.created_by == "bob"
+    # The migration steps back down and up again.
+    async with engine.begin() as conn:
+        await _downgrade(conn, db_url, "0003")
+    async with engine.begin() as conn:
+        await _upgrade(conn, db_url, "head")
+    async with sessionmaker(engine)() as session:
+        assert len((await session.scalars(select(JobMember))).all()) == 1
     await engine.dispose()
 
 

@@ -57,8 +57,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("candidates", schema=None) as batch_op:
-        batch_op.drop_column("created_by")
+    # Not a batch (table copy): SQLite refuses to drop ``candidates`` while interviews point
+    # at it; SQLite 3.35+ and PostgreSQL both drop a plain column in place.
+    op.execute("ALTER TABLE candidates DROP COLUMN created_by")
     with op.batch_alter_table("job_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_job_members_user_id"))
     op.drop_table("job_members")
