@@ -8,12 +8,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from server.auth import Principal
 from server.errors import BadInput, Conflict, NotFound
 from server.policy import JOB_MEMBER_ROLES, JobRole
 from server.routes.access import require_job
 from server.routes.api import audit
 from server.routes.common import read_json
+from server.services import Services
 from server.storage.models import JobMember, User
 
 routes = web.RouteTableDef()
@@ -64,6 +67,20 @@ async def add_member(request: web.Request) -> web.Response:
     """Add a recruiter or hiring manager to the job, or change their role in it."""
     who, job, svc = await require_job(request, request.match_info["jid"], "job.members.edit")
     body = await read_json(request, MemberIn)
+    try:
+        member, user = await _upsert(svc, who, job.id, body)
+    except IntegrityError:
+        raise Conflict(
+            "Someone changed this job's members at the same time; reload and try again."
+        ) from None
+    await audit(request, who.user_id, f"job_member_{body.role}", job.id)
+    return web.json_response(_member_json(member, user), status=201)
+
+
+async def _upsert(
+    svc: Services, who: Principal, job_id: str, body: MemberIn
+) -> tuple[JobMember, User]:
+    """Add the user to the job or change their role in it."""
     async with svc.sessions() as session, session.begin():
         if body.user_id:
             user = await session.get(User, body.user_id)
@@ -74,21 +91,20 @@ async def add_member(request: web.Request) -> web.Response:
             raise BadInput("No user with this id or email; an administrator can create the user.")
         if user.role not in JOB_MEMBER_ROLES:
             raise BadInput(
-                f"A {user.role.replace('_', ' ')} cannot be a job member: only recruiters and "
-                "hiring managers can. Assign interviews to interviewers with "
+                "Only recruiters and hiring managers can be job members; this user is an "
+                f"{user.role.replace('_', ' ')}. Assign interviews to interviewers with "
                 "POST /api/interviews/{id}/access; administrators see every job already."
             )
-        member = await session.get(JobMember, (job.id, user.id))
+        member = await session.get(JobMember, (job_id, user.id))
         if member is None:
             member = JobMember(
-                job_id=job.id, user_id=user.id, added_by=who.user_id, added_at=svc.now()
+                job_id=job_id, user_id=user.id, added_by=who.user_id, added_at=svc.now()
             )
             session.add(member)
         elif member.role == "owner" and body.role != "owner":
-            await _keep_an_owner(session, job.id)
+            await _keep_an_owner(session, job_id)
         member.role = body.role
-    await audit(request, who.user_id, f"job_member_{body.role}", job.id)
-    return web.json_response(_member_json(member, user), status=201)
+    return member, user
 
 
 @routes.delete("/api/jobs/{jid}/members/{uid}")
