@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         description="Base64 of 32 bytes wrapping every recording key. "
         "Default: generated once into data_dir/master.key (mode 600).",
     )
+    master_key_file: Path | None = Field(
+        None,
+        description="File holding the master key (base64), kept outside data_dir: the "
+        "recommended setup, so a copy of the data folder alone cannot be decrypted.",
+    )
     secret_key: SecretStr | None = Field(
         None, description="Signs invites and sign-in sessions. Default: data_dir/secret.key."
     )

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MAGIC = b"CNDR1"
 CHUNK = 64 * 1024
@@ -46,30 +48,39 @@ def _aad(index: int, last: bool) -> bytes:
 
 
 class MasterKey:
-    """The key-encryption key; wraps and unwraps per-recording data keys."""
+    """The key-encryption key; wraps and unwraps per-recording and per-record data keys."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("master key must be 32 bytes (base64 of 32 random bytes)")
         self._aead = AESGCM(key)
+        self._search = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"candor-search-v1"
+        ).derive(key)
+
+    @property
+    def search_key(self) -> bytes:
+        """The HMAC key for searchable hashes (email, phone), derived from this key."""
+        return self._search
 
     @classmethod
     def from_b64(cls, text: str) -> MasterKey:
         """Build from base64 text (as stored in settings)."""
         return cls(base64.b64decode(text))
 
-    def wrap(self, data_key: bytes) -> str:
-        """Encrypt a data key; returns base64 text for the header."""
+    def wrap(self, data_key: bytes, context: bytes = b"") -> str:
+        """Encrypt a data key (bound to ``context``); returns base64 text."""
         nonce = os.urandom(12)
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, data_key, b"candor-dek")).decode()
+        sealed = self._aead.encrypt(nonce, data_key, b"candor-dek" + context)
+        return base64.b64encode(nonce + sealed).decode()
 
-    def unwrap(self, wrapped: str) -> bytes:
-        """Decrypt a data key wrapped by :meth:`wrap`."""
+    def unwrap(self, wrapped: str, context: bytes = b"") -> bytes:
+        """Decrypt a data key wrapped by :meth:`wrap` with the same ``context``."""
         raw = base64.b64decode(wrapped)
         try:
-            return self._aead.decrypt(raw[:12], raw[12:], b"candor-dek")
+            return self._aead.decrypt(raw[:12], raw[12:], b"candor-dek" + context)
         except InvalidTag as exc:
-            raise DecryptionError("recording key does not match this master key") from exc
+            raise DecryptionError("data key does not match this master key") from exc
 
 
 class EncryptedWriter:
@@ -97,7 +108,8 @@ class EncryptedWriter:
                 "framed": framed,
             }
         ).encode()
-        self._fh: BinaryIO = open(path, "xb")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh: BinaryIO = os.fdopen(fd, "wb")
         self._fh.write(MAGIC + struct.pack(">H", len(header)) + header)
         self._fh.flush()
         self._buf = bytearray()
@@ -258,3 +270,30 @@ def read_unclosed(path: Path, master: MasterKey) -> bytes:
                     pass
                 break
     return b"".join(kept)
+
+
+def rewrap_header(path: Path, old: MasterKey, new: MasterKey) -> bool:
+    """Re-wrap a recording's data key under ``new`` in place; the chunks are not touched.
+
+    Idempotent: a header already wrapped by ``new`` is left as is (returns False), so a
+    rotation cut off half way can simply be run again.
+    """
+    with open(path, "r+b") as fh:
+        if fh.read(len(MAGIC)) != MAGIC:
+            raise DecryptionError("not a Candor encrypted recording")
+        (hlen,) = struct.unpack(">H", fh.read(2))
+        header = json.loads(fh.read(hlen))
+        try:
+            new.unwrap(header["key"])
+            return False
+        except DecryptionError:
+            pass
+        header["key"] = new.wrap(old.unwrap(header["key"]))
+        blob = json.dumps(header).encode()
+        if len(blob) != hlen:  # same field sizes, same JSON: cannot happen unless edited
+            raise DecryptionError("recording header changed size; not rewritten")
+        fh.seek(len(MAGIC) + 2)
+        fh.write(blob)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True

@@ -19,7 +19,8 @@ from server.bootstrap import ensure_admin
 from server.errors import error_middleware
 from server.event_log import EventLog
 from server.invites import InviteCodec
-from server.keys import master_key_bytes, secret_key_bytes
+from server.encryption.keyring import KeyRing
+from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
 from server.routes import (
@@ -79,13 +80,15 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        private_dir(settings.recordings_dir)
+        master = MasterKey(master_key_bytes(settings))
+        keyring = KeyRing(master)
         engine = make_engine(settings.db_url)
-        await migrate(engine, settings.db_url)
+        await migrate(engine, settings.db_url, keyring)
         bus = make_bus(settings.bus, settings.redis_url)
         await bus.start()
-        sessions = sessionmaker(engine)
+        sessions = sessionmaker(engine, keyring)
         secret = secret_key_bytes(settings)
         svc = Services(
             settings=settings,
@@ -93,7 +96,8 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
             sessions=sessions,
             bus=bus,
             events=EventLog(sessions, bus),
-            master=MasterKey(master_key_bytes(settings)),
+            master=master,
+            keyring=keyring,
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
         )

@@ -113,14 +113,15 @@ class EventLog:
     ) -> list[Event]:
         """The stored events of an interview with ``seq`` above ``after``, in order."""
         async with self._sessions() as session:
-            query = select(EventRow.seq, EventRow.payload).where(
+            # Whole rows, not the payload column: payloads are decrypted when rows load.
+            query = select(EventRow).where(
                 EventRow.interview_id == interview_id, EventRow.seq > after
             )
             if types:
                 query = query.where(EventRow.type.in_(list(types)))
-            rows = await session.execute(query.order_by(EventRow.seq))
+            rows = await session.scalars(query.order_by(EventRow.seq))
             # Rows written before events carried seq get it from the row.
-            return [parse_event({**payload, "seq": seq}) for seq, payload in rows]
+            return [parse_event({**r.payload, "seq": r.seq}) for r in rows]
 
     def forget(self, interview_id: str) -> None:
         """Drop the per-interview lock and counter when the interview is over."""

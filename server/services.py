@@ -14,6 +14,7 @@ from analysis.bus import EventBus
 from config.settings import Settings
 from media.crypto import MasterKey
 from server.auth import SessionCodec
+from server.encryption.keyring import KeyRing
 from server.event_log import EventLog
 from server.invites import InviteCodec
 
@@ -28,6 +29,7 @@ class Services:
     bus: EventBus
     events: EventLog
     master: MasterKey
+    keyring: KeyRing  # field data keys (server/encryption)
     invites: InviteCodec
     auth: SessionCodec
     rooms: dict[str, Any] = field(default_factory=dict)  # interview id -> server.live.LiveRoom

@@ -62,6 +62,12 @@ class JobIn(BaseModel):
 class CandidateIn(BaseModel):
     name: str = Field(min_length=1, max_length=255)
     email: str = Field("", max_length=255)
+    phone: str = Field("", max_length=40)
+
+
+def candidate_json(cand: Candidate) -> dict[str, Any]:
+    """A candidate for the API (without the search hashes)."""
+    return {k: v for k, v in as_json(cand).items() if not k.endswith("_hmac")}
 
 
 class InterviewIn(BaseModel):
@@ -204,9 +210,29 @@ async def create_candidate(request: web.Request) -> web.Response:
     who = await require(request, "candidates.create")
     body = await read_json(request, CandidateIn)
     async with services(request).sessions() as session, session.begin():
-        cand = Candidate(name=body.name, email=body.email, created_by=who.user_id)
+        cand = Candidate(
+            name=body.name, email=body.email, phone=body.phone, created_by=who.user_id
+        )
         session.add(cand)
-    return web.json_response(as_json(cand), status=201)
+    return web.json_response(candidate_json(cand), status=201)
+
+
+@routes.get("/api/candidates")
+async def find_candidates(request: web.Request) -> web.Response:
+    """Candidates with exactly this ``email`` or ``phone`` (matched by keyed hash)."""
+    principal(request)
+    svc = services(request)
+    email, phone = request.query.get("email", ""), request.query.get("phone", "")
+    if not (email or phone) or (email and phone):
+        raise BadInput("Search by one of ?email= or ?phone=.")
+    kind, value = ("email", email) if email else ("phone", phone)
+    digest = svc.keyring.search_hash(kind, value)
+    if digest is None:
+        return web.json_response([])
+    column = Candidate.email_hmac if kind == "email" else Candidate.phone_hmac
+    async with svc.sessions() as session:
+        rows = (await session.scalars(select(Candidate).where(column == digest))).all()
+    return web.json_response([candidate_json(c) for c in rows])
 
 
 def invite_url(request: web.Request, token: str) -> str:
@@ -269,14 +295,14 @@ async def list_interviews(request: web.Request) -> web.Response:
     who = await require(request, "interviews.list")
     async with services(request).sessions() as session:
         query = (
-            select(Interview, Candidate.name, Job.title)
+            select(Interview, Candidate, Job.title)  # the entity: names decrypt on load
             .join(Candidate, Candidate.id == Interview.candidate_id)
             .join(Job, Job.id == Interview.job_id)
             .where(visible_interviews(who))
         )
         rows = (await session.execute(query.order_by(Interview.created_at.desc()))).all()
     return web.json_response(
-        [{**as_json(i), "candidate_name": n, "job_title": t} for i, n, t in rows]
+        [{**as_json(i), "candidate_name": c.name, "job_title": t} for i, c, t in rows]
     )
 
 
@@ -295,7 +321,7 @@ async def get_interview(request: web.Request) -> web.Response:
             **as_json(interview),
             "can": can,
             "job": as_json(job) if job else None,
-            "candidate": as_json(cand) if cand else None,
+            "candidate": candidate_json(cand) if cand else None,
         }
     )
 

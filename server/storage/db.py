@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from server.encryption.keyring import KeyRing
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +28,34 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases or in-memory)."""
+    if not url.startswith("sqlite"):
+        return None
+    rest = url.split(":///", 1)[1] if ":///" in url else ""
+    rest = rest.split("?", 1)[0]
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+def private_sqlite_files(url: str) -> None:
+    """Create the SQLite file with mode 600 (its -wal/-shm inherit it); tighten old ones."""
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for extra in ("", "-wal", "-shm", "-journal"):
+        f = path.with_name(path.name + extra)
+        if f.exists():
+            os.chmod(f, 0o600)
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys and WAL for concurrent readers."""
     engine = create_async_engine(url, pool_pre_ping=True)
     if url.startswith("sqlite"):
+        private_sqlite_files(url)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: object, _record: object) -> None:
@@ -39,12 +68,17 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
-async def migrate(engine: AsyncEngine, url: str) -> None:
-    """Bring the schema to the newest revision, logging each step."""
+async def migrate(engine: AsyncEngine, url: str, keyring: KeyRing | None = None) -> None:
+    """Bring the schema to the newest revision, logging each step.
+
+    With ``keyring``, the migration that introduces field encryption also encrypts the
+    rows stored before it (without one, `python run.py encrypt-existing` does it later).
+    """
     cfg = alembic_config(url)
 
     def _upgrade(sync_conn: object) -> None:
         cfg.attributes["connection"] = sync_conn
+        cfg.attributes["keyring"] = keyring
         command.upgrade(cfg, "head")
 
     async with engine.begin() as conn:
@@ -52,6 +86,9 @@ async def migrate(engine: AsyncEngine, url: str) -> None:
     log.info("database schema is up to date")
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
-    """A session factory that keeps objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def sessionmaker(engine: AsyncEngine, keyring: KeyRing) -> async_sessionmaker[Any]:
+    """A session factory that keeps objects usable after commit and encrypts personal data."""
+    from server.encryption.fields import KEYRING, install
+
+    install()
+    return async_sessionmaker(engine, expire_on_commit=False, info={KEYRING: keyring})

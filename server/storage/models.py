@@ -58,12 +58,16 @@ class Job(Base):
 
 
 class Candidate(Base):
-    """A person invited to interview. Personal data: never logged."""
+    """A person invited to interview. Personal data: never logged; encrypted at rest."""
 
     __tablename__ = "candidates"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(255))
-    email: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(Text)  # encrypted (server/encryption)
+    email: Mapped[str] = mapped_column(Text, default="")  # encrypted
+    phone: Mapped[str] = mapped_column(Text, default="")  # encrypted
+    # Keyed hashes (HMAC-SHA256) of the normalised email and phone, for exact search.
+    email_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    phone_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -127,7 +131,7 @@ class Consent(Base):
     ai_analysis: Mapped[bool] = mapped_column(Boolean)
     facial_analysis: Mapped[str] = mapped_column(String(20))
     agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    user_agent: Mapped[str] = mapped_column(Text, default="")  # encrypted
 
 
 class EventRow(Base):
@@ -162,6 +166,17 @@ class Recording(Base):
     duration: Mapped[float] = mapped_column(Float, default=0.0)
     size: Mapped[int] = mapped_column(Integer, default=0)
     mime: Mapped[str] = mapped_column(String(60), default="video/mp4")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataKey(Base):
+    """A field data key (AES-256) wrapped by the master key; id is ``candidate:<id>`` or
+    ``interview:<id>``. Deleting the row makes that person's or interview's fields unreadable.
+    """
+
+    __tablename__ = "data_keys"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    wrapped: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

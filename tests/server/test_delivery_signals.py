@@ -59,7 +59,7 @@ async def run_interview(tmp_path: Path, mode: str, seconds: float = 4.0) -> tupl
         async with app[SERVICES].sessions() as session:
             from sqlalchemy import select
 
-            rows = (await session.scalars(select(EventRow.payload))).all()
+            rows = [r.payload for r in (await session.scalars(select(EventRow))).all()]
         return events + [dict(r) for r in rows], analysis
 
 

@@ -156,11 +156,9 @@ async def _answer(
 async def feedback_events(api: TestClient, iid: str) -> list[dict[str, Any]]:
     async with services_of(api).sessions() as session:
         rows = await session.scalars(
-            select(EventRow.payload).where(
-                EventRow.interview_id == iid, EventRow.type == "feedback_sent"
-            )
+            select(EventRow).where(EventRow.interview_id == iid, EventRow.type == "feedback_sent")
         )
-        return list(rows.all())
+        return [r.payload for r in rows.all()]
 
 
 # -- the flow --------------------------------------------------------------------------

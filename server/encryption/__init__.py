@@ -1,0 +1,1 @@
+"""Field-by-field encryption of personal data at rest (docs/security.md, "Encryption at rest")."""
