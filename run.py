@@ -1,4 +1,4 @@
-"""Candor command line: serve, prepare-models, worker."""
+"""Candor command line: serve, prepare-models, worker, rotate-master-key, encrypt-existing."""
 
 from __future__ import annotations
 
@@ -99,6 +99,41 @@ async def run_workers(settings: Settings) -> int:
     return 0
 
 
+def rotate_key(settings: Settings, new_key_file: str | None) -> int:
+    """Re-wrap every data key under a new master key (server stopped); prints what changed."""
+    from pathlib import Path
+
+    from server.encryption.commands import rotate_master_key
+    from server.encryption.commands import new_master_key
+    from server.keys import KeyFileError, master_key_file
+
+    try:
+        key = new_master_key(Path(new_key_file) if new_key_file else None)
+        report = asyncio.run(rotate_master_key(settings, key))
+    except KeyFileError as exc:
+        print(f"Master key not rotated: {exc}.", file=sys.stderr)
+        return 2
+    print(
+        f"Re-wrapped {report.recordings} recording keys ({report.recordings_already} already "
+        f"done), {report.data_keys} field data keys ({report.data_keys_already} already done), "
+        f"rehashed {report.candidates} candidates."
+    )
+    path = master_key_file(settings)
+    if path is None:
+        print("Now set CANDOR_MASTER_KEY to the new key before starting the server.")
+    else:
+        print(f"The new master key is in {path}. Destroy every copy of the old key.")
+    return 0
+
+
+def encrypt_existing(settings: Settings) -> int:
+    """Encrypt personal data stored in plaintext by an older version."""
+    from server.encryption.commands import encrypt_existing_rows
+
+    print(f"Encrypted {asyncio.run(encrypt_existing_rows(settings))} rows.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="run.py", description="Candor interview server")
@@ -108,6 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--port", type=int)
     sub.add_parser("prepare-models", help="join and verify the bundled model files")
     sub.add_parser("worker", help="run transcription workers fed through Redis Streams")
+    p_rotate = sub.add_parser(
+        "rotate-master-key",
+        help="re-wrap every data key under a new master key (from CANDOR_NEW_MASTER_KEY or "
+        "--new-key-file); stop the server first",
+    )
+    p_rotate.add_argument("--new-key-file", help="file holding the new key (base64 of 32 bytes)")
+    sub.add_parser("encrypt-existing", help="encrypt personal data stored in plaintext")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in ("host", "port") and v is not None}
     settings = Settings(**overrides)
@@ -117,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         return prepare_models(settings)
     if command == "worker":
         return asyncio.run(run_workers(settings))
+    if command == "rotate-master-key":
+        return rotate_key(settings, args.new_key_file)
+    if command == "encrypt-existing":
+        return encrypt_existing(settings)
     serve(settings)
     return 0
 

@@ -35,7 +35,8 @@ async def pg_url() -> AsyncIterator[str]:
 
 
 async def test_migrations_api_and_event_log_work_on_postgresql(tmp_path: Path, pg_url: str) -> None:
-    app = create_app(make_settings(tmp_path, database_url=pg_url))
+    settings = make_settings(tmp_path, database_url=pg_url)
+    app = create_app(settings)
     async with TestClient(TestServer(app)) as client:
         await sign_in(client)
         iv = await new_interview(client)
@@ -50,7 +51,7 @@ async def test_migrations_api_and_event_log_work_on_postgresql(tmp_path: Path, p
         listed = await (await client.get("/api/interviews")).json()
         assert [i["id"] for i in listed] == [iv["id"]]
     # A second start on the same database finds the schema up to date and the admin present.
-    app2 = create_app(make_settings(tmp_path, database_url=pg_url))
+    app2 = create_app(settings)  # the same master key: personal data is encrypted with it
     async with TestClient(TestServer(app2)) as client2:
         await sign_in(client2)
         assert len(await (await client2.get("/api/interviews")).json()) == 1

@@ -26,16 +26,19 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("candidates", schema=None) as batch_op:
-        batch_op.alter_column("name", existing_type=sa.String(length=255), type_=sa.Text())
-        batch_op.alter_column("email", existing_type=sa.String(length=255), type_=sa.Text())
-        batch_op.add_column(sa.Column("phone", sa.Text(), nullable=False, server_default=""))
-        batch_op.add_column(sa.Column("email_hmac", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("phone_hmac", sa.String(length=64), nullable=True))
-        batch_op.create_index(batch_op.f("ix_candidates_email_hmac"), ["email_hmac"])
-        batch_op.create_index(batch_op.f("ix_candidates_phone_hmac"), ["phone_hmac"])
-    with op.batch_alter_table("consents", schema=None) as batch_op:
-        batch_op.alter_column("user_agent", existing_type=sa.String(length=400), type_=sa.Text())
+    # Sealed values outgrow VARCHAR(255/400). SQLite does not enforce lengths, and
+    # recreating the referenced candidates table there would trip its foreign keys.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("candidates", "name", existing_type=sa.String(length=255), type_=sa.Text())
+        op.alter_column("candidates", "email", existing_type=sa.String(length=255), type_=sa.Text())
+        op.alter_column(
+            "consents", "user_agent", existing_type=sa.String(length=400), type_=sa.Text()
+        )
+    op.add_column("candidates", sa.Column("phone", sa.Text(), nullable=False, server_default=""))
+    op.add_column("candidates", sa.Column("email_hmac", sa.String(length=64), nullable=True))
+    op.add_column("candidates", sa.Column("phone_hmac", sa.String(length=64), nullable=True))
+    op.create_index("ix_candidates_email_hmac", "candidates", ["email_hmac"])
+    op.create_index("ix_candidates_phone_hmac", "candidates", ["phone_hmac"])
 
     # Seal what was stored in plaintext before (the app passes its key ring in).
     ring = context.config.attributes.get("keyring")
@@ -52,14 +55,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Sealed values stay sealed: decrypting them back would need the key ring here.
-    with op.batch_alter_table("consents", schema=None) as batch_op:
-        batch_op.alter_column("user_agent", existing_type=sa.Text(), type_=sa.String(length=400))
+    op.drop_index("ix_candidates_phone_hmac", table_name="candidates")
+    op.drop_index("ix_candidates_email_hmac", table_name="candidates")
     with op.batch_alter_table("candidates", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_candidates_phone_hmac"))
-        batch_op.drop_index(batch_op.f("ix_candidates_email_hmac"))
         batch_op.drop_column("phone_hmac")
         batch_op.drop_column("email_hmac")
         batch_op.drop_column("phone")
-        batch_op.alter_column("email", existing_type=sa.Text(), type_=sa.String(length=255))
-        batch_op.alter_column("name", existing_type=sa.Text(), type_=sa.String(length=255))
     op.drop_table("data_keys")
