@@ -103,8 +103,7 @@ def rotate_key(settings: Settings, new_key_file: str | None) -> int:
     """Re-wrap every data key under a new master key (server stopped); prints what changed."""
     from pathlib import Path
 
-    from server.encryption.commands import rotate_master_key
-    from server.encryption.commands import new_master_key
+    from server.encryption.commands import new_master_key, rotate_master_key
     from server.keys import KeyFileError, master_key_file
 
     try:

@@ -28,7 +28,9 @@ def decode_key(text: str, where: str) -> bytes:
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise KeyFileError(f"{where} is not base64; it must hold base64 of 32 random bytes") from exc
+        raise KeyFileError(
+            f"{where} is not base64; it must hold base64 of 32 random bytes"
+        ) from exc
     if len(key) != 32:
         raise KeyFileError(f"{where} must hold base64 of exactly 32 bytes, not {len(key)}")
     return key

@@ -29,9 +29,7 @@ def _encrypt_table(
     rows = conn.execute(select(*_identity_columns(spec), *cols)).mappings().all()
     changed = 0
     for row in rows:
-        plain = {
-            c: row[c] for c in spec.columns if row[c] is not None and not is_sealed(row[c])
-        }
+        plain = {c: row[c] for c in spec.columns if row[c] is not None and not is_sealed(row[c])}
         if not plain:
             continue
         ident = SimpleNamespace(**{k: row[k] for k in _IDENTITY if k in row})

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, event, update
+from sqlalchemy import Connection, Table, event, update
 from sqlalchemy.orm import Mapper, QueryContext, Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
@@ -126,9 +126,7 @@ def from_bytes(spec: EncryptedTable, column: str, plain: bytes) -> Any:
     return json.loads(plain) if column in spec.json_columns else plain.decode()
 
 
-def seal_value(
-    spec: EncryptedTable, aead: AESGCM, row: str, column: str, value: Any
-) -> str | None:
+def seal_value(spec: EncryptedTable, aead: AESGCM, row: str, column: str, value: Any) -> str | None:
     """The stored form of one value (None stays None)."""
     if value is None:
         return None
@@ -214,7 +212,7 @@ def _after_write(mapper: Mapper[Any], conn: Connection, target: Any) -> None:
         row = spec.row(target)
         assert row is not None
         values = {c: seal_value(spec, aead, row, c, v) for c, v in plain.items()}
-        table = mapper.local_table
+        table = cast(Table, mapper.local_table)
         conn.execute(update(table).where(table.c.id == target.id).values(values))
     for col, value in plain.items():
         set_committed_value(target, col, value)

@@ -59,7 +59,9 @@ def open_sealed(aead: AESGCM, token: str, ad: bytes) -> bytes:
     try:
         return aead.decrypt(raw[:12], raw[12:], ad)
     except InvalidTag as exc:
-        raise FieldDecryptionError("a field failed authentication (wrong key, moved or edited)") from exc
+        raise FieldDecryptionError(
+            "a field failed authentication (wrong key, moved or edited)"
+        ) from exc
 
 
 def is_sealed(value: object) -> bool:

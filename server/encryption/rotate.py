@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from media.crypto import MAGIC, DecryptionError, MasterKey, rewrap_header
 from server.encryption.fields import BY_MODEL, open_value
@@ -53,7 +53,9 @@ def rotate_recordings(folder: Path, old: MasterKey, new: MasterKey, report: Rota
             report.recordings_already += 1
 
 
-def _rewrap_data_keys(conn: Connection, old: MasterKey, new: MasterKey, report: RotationReport) -> None:
+def _rewrap_data_keys(
+    conn: Connection, old: MasterKey, new: MasterKey, report: RotationReport
+) -> None:
     for key_id, wrapped in conn.execute(select(DataKey.id, DataKey.wrapped)).all():
         ctx = key_context(key_id)
         try:
@@ -69,19 +71,21 @@ def _rewrap_data_keys(conn: Connection, old: MasterKey, new: MasterKey, report: 
 
 def _rehash_candidates(conn: Connection, ring: KeyRing, report: RotationReport) -> None:
     spec = BY_MODEL[Candidate]
-    table = Candidate.__table__
+    table = cast(Table, Candidate.__table__)
     rows = conn.execute(select(table.c.id, table.c.email, table.c.phone)).all()
     for cid, email, phone in rows:
         aead = ring.existing_key(conn, f"candidate:{cid}", {})
-        values: dict[str, Any] = {
-            "email_hmac": ring.search_hash("email", open_value(spec, aead, cid, "email", email) or ""),
-            "phone_hmac": ring.search_hash("phone", open_value(spec, aead, cid, "phone", phone) or ""),
-        }
+        values: dict[str, Any] = {}
+        for kind, stored in (("email", email), ("phone", phone)):
+            plain = open_value(spec, aead, cid, kind, stored) or ""
+            values[f"{kind}_hmac"] = ring.search_hash(kind, plain)
         conn.execute(update(table).where(table.c.id == cid).values(values))
         report.candidates += 1
 
 
-def rotate_database(conn: Connection, old: MasterKey, new: MasterKey, report: RotationReport) -> None:
+def rotate_database(
+    conn: Connection, old: MasterKey, new: MasterKey, report: RotationReport
+) -> None:
     """Re-wrap the field data keys and recompute search hashes, in the caller's transaction."""
     _rewrap_data_keys(conn, old, new, report)
     _rehash_candidates(conn, KeyRing(new), report)

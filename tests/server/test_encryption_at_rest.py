@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from alembic import command
 from sqlalchemy import select
@@ -33,7 +34,6 @@ from server.storage.models import Candidate, EventRow, Recording
 from tests.server.helpers import consent, make_settings, sign_in
 from tests.server.test_interviewer_channels import FAST_PLAN, ScriptedClock
 from tests.server.test_live_media import wait_for_event
-from tests.server.test_postgres import pg_url
 from tests.server.test_reports import STRONG, run_interview
 
 NAME = "Zhao Xiaoming 赵晓明"
@@ -45,6 +45,15 @@ DECISION_NOTE = "Advance to the onsite loop with the platform team"
 SENTENCE = "I formed two hypotheses, a race condition in the payment cache"
 SECRETS = [NAME, "赵晓明", EMAIL, "13800138000", "138 0013 8000", NOTE, RATING_NOTE, DECISION_NOTE]
 SECRETS.append(SENTENCE)
+
+
+Client = TestClient[web.Request, web.Application]
+
+
+def app_of(api: Client) -> web.Application:
+    """The running app of a test client."""
+    assert api.app is not None
+    return api.app
 
 
 def key_b64() -> str:
@@ -70,14 +79,14 @@ class Recorded:
     cid: str
 
 
-async def start(settings: Settings, clock: ScriptedClock | None = None) -> TestClient:
+async def start(settings: Settings, clock: ScriptedClock | None = None) -> Client:
     client = TestClient(TestServer(create_app(settings, now=clock)))
     await client.start_server()
     await sign_in(client)
     return client
 
 
-async def full_interview(api: TestClient, clock: ScriptedClock) -> Recorded:
+async def full_interview(api: Client, clock: ScriptedClock) -> Recorded:
     """Candidate, recorded interview with transcript, note, rating, decision and feedback."""
     job = await (
         await api.post(
@@ -98,7 +107,9 @@ async def full_interview(api: TestClient, clock: ScriptedClock) -> Recorded:
     assert cand["name"] == NAME and "email_hmac" not in cand
     iv = dict(
         await (
-            await api.post("/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]})
+            await api.post(
+                "/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+            )
         ).json()
     )
     await consent(api, iv["invite_token"])
@@ -108,7 +119,7 @@ async def full_interview(api: TestClient, clock: ScriptedClock) -> Recorded:
 
     await run_interview(api, iv, lambda _i, _q: STRONG, advance)
     await wait_for_event(api, iv["id"], "recording_finalized")
-    svc = api.server.app[SERVICES]
+    svc = app_of(api)[SERVICES]
     await svc.events.append(ObserverNoteAdded(interview_id=iv["id"], t=99.0, by="hr", text=NOTE))
     competency = (await (await api.get(f"/api/interviews/{iv['id']}/score")).json())[
         "competencies"
@@ -131,7 +142,7 @@ async def full_interview(api: TestClient, clock: ScriptedClock) -> Recorded:
     return Recorded(iid=iv["id"], cid=cand["id"])
 
 
-async def reads_back(api: TestClient, rec: Recorded) -> None:
+async def reads_back(api: Client, rec: Recorded) -> None:
     """The app still shows everything in plaintext to a signed-in reviewer."""
     got = await (await api.get(f"/api/interviews/{rec.iid}")).json()
     assert got["candidate"]["name"] == NAME and got["candidate"]["email"] == EMAIL
@@ -180,7 +191,7 @@ async def test_a_value_moved_to_another_row_or_column_does_not_decrypt(
         for name in ("Ada Example", "Bob Example"):
             resp = await api.post("/api/candidates", json={"name": name, "email": f"{name}@x.org"})
             ids.append((await resp.json())["id"])
-        svc = api.server.app[SERVICES]
+        svc = app_of(api)[SERVICES]
         db = sqlite3.connect(settings.data_dir / "candor.db")
         try:
             rows = dict(db.execute("SELECT id, name FROM candidates").fetchall())
@@ -218,11 +229,15 @@ async def test_events_are_bound_to_their_position_in_the_log(tmp_path: Path) -> 
         cand = await resp.json()
         job = await (await api.post("/api/jobs", json={"title": "T"})).json()
         iv = await (
-            await api.post("/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]})
+            await api.post(
+                "/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+            )
         ).json()
-        svc = api.server.app[SERVICES]
+        svc = app_of(api)[SERVICES]
         for text in ("first note", "second note"):
-            await svc.events.append(ObserverNoteAdded(interview_id=iv["id"], t=1.0, by="hr", text=text))
+            await svc.events.append(
+                ObserverNoteAdded(interview_id=iv["id"], t=1.0, by="hr", text=text)
+            )
         db = sqlite3.connect(settings.data_dir / "candor.db")
         try:
             payloads = db.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall()
@@ -305,8 +320,10 @@ async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: 
             "INSERT INTO candidates (id, name, email, created_at) VALUES (?,?,?,?)",
             ("c1", NAME, EMAIL, "2026-11-01 00:00:00"),
         )
-        db.execute("INSERT INTO jobs (id, title, language, created_at) VALUES ('j1','T','en',?)",
-                   ("2026-11-01 00:00:00",))
+        db.execute(
+            "INSERT INTO jobs (id, title, language, created_at) VALUES ('j1','T','en',?)",
+            ("2026-11-01 00:00:00",),
+        )
         db.execute(
             "INSERT INTO interviews (id, job_id, candidate_id, status, created_at) "
             "VALUES ('i1','j1','c1','finished','2026-11-01 00:00:00')"
@@ -368,7 +385,7 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     api = await start(settings, clock)
     try:
         rec = await full_interview(api, clock)
-        async with api.server.app[SERVICES].sessions() as session:
+        async with app_of(api)[SERVICES].sessions() as session:
             recordings = (await session.scalars(select(Recording))).all()
         assert recordings and all(r.status == "final" for r in recordings)
     finally:
@@ -389,7 +406,8 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     monkeypatch.delenv("CANDOR_MASTER_KEY", raising=False)
     assert await asyncio.to_thread(run_main, ["rotate-master-key"]) == 0
     assert key_file.read_text().strip() == new_key and mode(key_file) == 0o600
-    assert await asyncio.to_thread(run_main, ["rotate-master-key"]) == 2  # same key again: refused, nothing done
+    # The same key again is refused, and nothing is done.
+    assert await asyncio.to_thread(run_main, ["rotate-master-key"]) == 2
 
     # Ciphertext untouched: recording chunks and sealed fields are byte for byte the same.
     assert recording_bodies(settings.recordings_dir) == bodies
@@ -424,7 +442,7 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     key_file.write_text(old_key + "\n")
     api = await start(settings)
     try:
-        async with api.server.app[SERVICES].sessions() as session:
+        async with app_of(api)[SERVICES].sessions() as session:
             with pytest.raises(DecryptionError):
                 await session.get(Candidate, rec.cid)
             with pytest.raises(DecryptionError):
@@ -447,10 +465,12 @@ async def test_fields_are_encrypted_and_searchable_on_postgresql(
         ).json()
         job = await (await api.post("/api/jobs", json={"title": "T"})).json()
         iv = await (
-            await api.post("/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]})
+            await api.post(
+                "/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+            )
         ).json()
         await consent(api, iv["invite_token"])
-        svc = api.server.app[SERVICES]
+        svc = app_of(api)[SERVICES]
         await svc.events.append(ObserverNoteAdded(interview_id=iv["id"], t=1.0, by="hr", text=NOTE))
         got = await (await api.get(f"/api/interviews/{iv['id']}")).json()
         assert got["candidate"]["name"] == NAME and got["candidate"]["phone"] == PHONE
