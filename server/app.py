@@ -16,10 +16,11 @@ from media.crypto import MasterKey
 from media.recorder import finalize_recording
 from server.auth import SessionCodec
 from server.bootstrap import ensure_admin
+from server.encryption.keyring import KeyRing
+from server.encryption.shred import check_master_key
 from server.errors import error_middleware
 from server.event_log import EventLog
 from server.invites import InviteCodec
-from server.encryption.keyring import KeyRing
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
@@ -85,10 +86,15 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         master = MasterKey(master_key_bytes(settings))
         keyring = KeyRing(master)
         engine = make_engine(settings.db_url)
-        await migrate(engine, settings.db_url, keyring)
+        sessions = sessionmaker(engine, keyring)
+        try:
+            await migrate(engine, settings.db_url, keyring)
+            await check_master_key(sessions, keyring)
+        except BaseException:
+            await engine.dispose()
+            raise
         bus = make_bus(settings.bus, settings.redis_url)
         await bus.start()
-        sessions = sessionmaker(engine, keyring)
         secret = secret_key_bytes(settings)
         svc = Services(
             settings=settings,

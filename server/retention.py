@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from server.encryption.shred import destroy_data_keys
 from server.services import Services
 from server.storage.models import (
     AuditEntry,
@@ -36,6 +37,7 @@ async def erase_interview(svc: Services, interview_id: str) -> None:
         row = await session.get(Interview, interview_id)
         if row is not None:
             await session.delete(row)
+        await destroy_data_keys(session, svc.keyring, [f"interview:{interview_id}"])
     await asyncio.to_thread(
         shutil.rmtree, svc.settings.recordings_dir / interview_id, ignore_errors=True
     )

@@ -27,14 +27,18 @@ from config.settings import Settings
 from media.crypto import MAGIC, DecryptionError, EncryptedReader, MasterKey
 from run import main as run_main
 from server.app import create_app
-from server.encryption.keyring import FieldDecryptionError, key_context
+from server.encryption.keyring import FieldDecryptionError, KeyRing, key_context
+from server.keys import KeyFileError
 from server.services import SERVICES
-from server.storage.db import alembic_config, make_engine
+from server.storage.db import alembic_config, make_engine, sessionmaker
 from server.storage.models import Candidate, EventRow, Recording
+from tests.server import test_postgres as postgres_fixtures
 from tests.server.helpers import consent, make_settings, sign_in
 from tests.server.test_interviewer_channels import FAST_PLAN, ScriptedClock
 from tests.server.test_live_media import wait_for_event
 from tests.server.test_reports import STRONG, run_interview
+
+pg_url = postgres_fixtures.pg_url  # a fresh PostgreSQL database per test
 
 NAME = "Zhao Xiaoming 赵晓明"
 EMAIL = "zhao.xiaoming@example.org"
@@ -439,17 +443,25 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     for key_id, wrapped in wrapped_after:
         with pytest.raises(DecryptionError):
             old.unwrap(wrapped, key_context(key_id))
+    # The app refuses to start with the old key, saying which key it needs.
     key_file.write_text(old_key + "\n")
-    api = await start(settings)
+    with pytest.raises(KeyFileError, match="does not open the data keys"):
+        await start(settings)
+    engine = make_engine(settings.db_url)
     try:
-        async with app_of(api)[SERVICES].sessions() as session:
+        sessions = sessionmaker(engine, KeyRing(old))
+        async with sessions() as session:
             with pytest.raises(DecryptionError):
                 await session.get(Candidate, rec.cid)
             with pytest.raises(DecryptionError):
                 (await session.scalars(select(EventRow))).all()
-        assert await (await api.get("/api/candidates", params={"email": EMAIL})).json() == []
+            digest = KeyRing(old).search_hash("email", EMAIL)
+            assert (
+                await session.scalar(select(Candidate.id).where(Candidate.email_hmac == digest))
+                is None
+            )
     finally:
-        await api.close()
+        await engine.dispose()
 
 
 @pytest.mark.postgres
