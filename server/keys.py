@@ -84,6 +84,11 @@ def master_key_bytes(settings: Settings) -> bytes:
                 f"CANDOR_MASTER_KEY_FILE names {path}, which does not exist; create it with "
                 "base64 of 32 random bytes (e.g. `head -c32 /dev/urandom | base64`), mode 600"
             )
+        if path.stat().st_mode & 0o077:
+            log.warning(
+                "the master key file can be read by other users; chmod 600 it",
+                extra={"path": str(path)},
+            )
         return decode_key(path.read_text(), f"the master key file {path}")
     return _load_or_create(settings.data_dir / "master.key", 32)
 

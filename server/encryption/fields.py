@@ -137,6 +137,8 @@ def open_value(spec: EncryptedTable, aead: AESGCM, row: str, column: str, stored
     """The plaintext of one stored value (None stays None)."""
     if stored is None:
         return None
+    if stored == "" and column not in spec.json_columns:
+        return ""  # blanked (e.g. erased by a bulk UPDATE): there is nothing to protect
     if not isinstance(stored, str):
         raise FieldDecryptionError(
             f"{spec.table}.{column} holds unencrypted data; run `python run.py encrypt-existing`"
@@ -231,8 +233,8 @@ def open_row(session: Session, target: Any, attrs: set[str] | None = None) -> No
     assert row is not None
     for col in cols:
         stored = loaded[col]
-        if spec.db_assigned_id and stored == PLACEHOLDER:
-            continue  # only while its own transaction seals it
+        if stored == PLACEHOLDER:
+            continue  # blank, or (db-assigned ids) its own transaction has yet to seal it
         set_committed_value(target, col, open_value(spec, aead, row, col, stored))
 
 

@@ -293,16 +293,17 @@ def mode(path: Path) -> int:
 
 async def test_database_key_files_and_data_folder_are_private(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, master_key=None, secret_key=None)
-    os.umask(0o022)
+    umask = os.umask(0o022)  # the usual umask: the modes must not depend on a stricter one
     api = await start(settings)
     try:
         await api.post("/api/candidates", json={"name": "Ada"})
         data = settings.data_dir
         assert mode(data) == 0o700 and mode(settings.recordings_dir) == 0o700
-        for name in ("candor.db", "candor.db-wal", "master.key", "secret.key"):
+        for name in ("candor.db", "candor.db-wal", "candor.db-shm", "master.key", "secret.key"):
             assert mode(data / name) == 0o600, name
     finally:
         await api.close()
+        os.umask(umask)
 
 
 async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: Path) -> None:
@@ -395,7 +396,7 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     finally:
         await api.close()
     bodies = recording_bodies(settings.recordings_dir)
-    assert bodies
+    assert bodies and all(mode(path) == 0o600 for path in bodies)
     db = sqlite3.connect(settings.data_dir / "candor.db")
     try:
         before = db.execute(sealed_values()).fetchall()
