@@ -306,19 +306,26 @@ async def test_database_key_files_and_data_folder_are_private(tmp_path: Path) ->
         os.umask(umask)
 
 
-async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
-    settings.data_dir.mkdir(parents=True)
+async def upgrade_to(settings: Settings, revision: str) -> None:
+    """Migrate the database as plain Alembic would: no key ring."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     cfg = alembic_config(settings.db_url)
 
-    def to_0003(conn: Any) -> None:
+    def upgrade(conn: Any) -> None:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(to_0003)
-    await engine.dispose()
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def plaintext_database(settings: Settings) -> None:
+    """A database of the version before field encryption, with personal data in it."""
+    await upgrade_to(settings, "0003")
     db = sqlite3.connect(settings.data_dir / "candor.db")
     try:
         db.execute(
@@ -346,6 +353,10 @@ async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: 
     finally:
         db.close()
     assert NAME in leaks(settings) and NOTE in leaks(settings)  # the scan sees plaintext
+
+
+async def reads_plaintext_rows_back(settings: Settings) -> None:
+    """The app shows the upgraded rows, finds the candidate by email; the file leaks nothing."""
     api = await start(settings)
     try:
         got = await (await api.get("/api/interviews/i1")).json()
@@ -357,6 +368,27 @@ async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: 
     finally:
         await api.close()
     assert leaks(settings) == []
+
+
+async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    await plaintext_database(settings)
+    await reads_plaintext_rows_back(settings)
+
+
+async def test_encrypt_existing_seals_rows_left_by_a_migration_run_without_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path)
+    await plaintext_database(settings)
+    await upgrade_to(settings, "head")  # plain `alembic upgrade head`: no key, rows stay
+    assert NAME in leaks(settings)
+    assert settings.master_key is not None
+    monkeypatch.setenv("CANDOR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CANDOR_MASTER_KEY", settings.master_key.get_secret_value())
+    assert await asyncio.to_thread(run_main, ["encrypt-existing"]) == 0
+    assert await asyncio.to_thread(run_main, ["encrypt-existing"]) == 0  # idempotent
+    await reads_plaintext_rows_back(settings)
 
 
 def recording_bodies(folder: Path) -> dict[Path, bytes]:
