@@ -17,6 +17,7 @@ from media.recorder import finalize_recording
 from server.auth import SessionCodec
 from server.bootstrap import ensure_admin
 from server.encryption.keyring import KeyRing
+from server.encryption.running import RunningLock
 from server.encryption.shred import check_master_key
 from server.errors import error_middleware
 from server.event_log import EventLog
@@ -85,6 +86,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         private_dir(settings.recordings_dir)
         master = MasterKey(master_key_bytes(settings))
         keyring = KeyRing(master)
+        running = RunningLock(settings.data_dir, exclusive=False)  # no key rotation meanwhile
         engine = make_engine(settings.db_url)
         sessions = sessionmaker(engine, keyring)
         try:
@@ -92,6 +94,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
             await check_master_key(sessions, keyring)
         except BaseException:
             await engine.dispose()
+            running.release()
             raise
         bus = make_bus(settings.bus, settings.redis_url)
         await bus.start()
@@ -132,6 +135,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
             await svc.transcribers.aclose()
         await bus.aclose()
         await engine.dispose()
+        running.release()
 
     app.cleanup_ctx.append(lifecycle)
 

@@ -11,6 +11,7 @@ from media.crypto import MasterKey
 from server.encryption.existing import encrypt_existing
 from server.encryption.keyring import KeyRing
 from server.encryption.rotate import RotationReport, rotate_database, rotate_recordings
+from server.encryption.running import RunningLock
 from server.keys import (
     KeyFileError,
     decode_key,
@@ -52,17 +53,21 @@ async def rotate_master_key(settings: Settings, new_key: bytes) -> RotationRepor
     old, new = MasterKey(old_bytes), MasterKey(new_key)
     report = RotationReport()
     private_dir(settings.data_dir)
-    await asyncio.to_thread(rotate_recordings, settings.recordings_dir, old, new, report)
-    engine = make_engine(settings.db_url)
+    lock = RunningLock(settings.data_dir, exclusive=True)
     try:
-        await migrate(engine, settings.db_url, KeyRing(old))
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda c: rotate_database(c, old, new, report))
+        await asyncio.to_thread(rotate_recordings, settings.recordings_dir, old, new, report)
+        engine = make_engine(settings.db_url)
+        try:
+            await migrate(engine, settings.db_url, KeyRing(old))
+            async with engine.begin() as conn:
+                await conn.run_sync(lambda c: rotate_database(c, old, new, report))
+        finally:
+            await engine.dispose()
+        path = master_key_file(settings)
+        if path is not None:
+            write_key_file(path, new_key, replace=True)
     finally:
-        await engine.dispose()
-    path = master_key_file(settings)
-    if path is not None:
-        write_key_file(path, new_key, replace=True)
+        lock.release()
     return report
 
 

@@ -264,6 +264,7 @@ def install() -> None:
     if not event.contains(Session, "after_commit", _forget_pending):
         event.listen(Session, "after_commit", _forget_pending)
         event.listen(Session, "after_rollback", _forget_pending)
+        event.listen(Session, "after_soft_rollback", _forget_pending)  # savepoints too
 
 
 def is_encrypted(value: Any) -> bool:

@@ -419,12 +419,20 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     key_file.write_text(old_key + "\n")
     clock = ScriptedClock()
     settings = make_settings(tmp_path, master_key=None, master_key_file=key_file)
+    new_key = key_b64()
+    monkeypatch.setenv("CANDOR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CANDOR_MASTER_KEY_FILE", str(key_file))
+    monkeypatch.setenv("CANDOR_NEW_MASTER_KEY", new_key)
+    monkeypatch.delenv("CANDOR_MASTER_KEY", raising=False)
     api = await start(settings, clock)
     try:
         rec = await full_interview(api, clock)
         async with app_of(api)[SERVICES].sessions() as session:
             recordings = (await session.scalars(select(Recording))).all()
         assert recordings and all(r.status == "final" for r in recordings)
+        # Not while a server runs on this data folder: it would keep wrapping with the old key.
+        assert await asyncio.to_thread(run_main, ["rotate-master-key"]) == 2
+        assert key_file.read_text().strip() == old_key
     finally:
         await api.close()
     bodies = recording_bodies(settings.recordings_dir)
@@ -436,11 +444,6 @@ async def test_master_key_rotation_rewraps_keys_and_leaves_ciphertext_alone(
     finally:
         db.close()
 
-    new_key = key_b64()
-    monkeypatch.setenv("CANDOR_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CANDOR_MASTER_KEY_FILE", str(key_file))
-    monkeypatch.setenv("CANDOR_NEW_MASTER_KEY", new_key)
-    monkeypatch.delenv("CANDOR_MASTER_KEY", raising=False)
     assert await asyncio.to_thread(run_main, ["rotate-master-key"]) == 0
     assert key_file.read_text().strip() == new_key and mode(key_file) == 0o600
     # The same key again is refused, and nothing is done.
