@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from alembic import command
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from analysis.events import ObserverNoteAdded
@@ -27,6 +28,7 @@ from config.settings import Settings
 from media.crypto import MAGIC, DecryptionError, EncryptedReader, MasterKey
 from run import main as run_main
 from server.app import create_app
+from server.encryption.commands import rotate_master_key
 from server.encryption.keyring import FieldDecryptionError, KeyRing, key_context
 from server.keys import KeyFileError
 from server.services import SERVICES
@@ -539,3 +541,18 @@ async def test_fields_are_encrypted_and_searchable_on_postgresql(
         await conn.close()
     assert "enc1:" in raw
     assert [s for s in SECRETS if s in raw] == []
+    # Rotation on PostgreSQL: with the key in CANDOR_MASTER_KEY the operator sets the new one.
+    new_key = key_b64()
+    report = await rotate_master_key(settings, base64.b64decode(new_key))
+    assert report.data_keys >= 2 and report.candidates == 1
+    rotated = settings.model_copy(update={"master_key": SecretStr(new_key)})
+    api = await start(rotated)
+    try:
+        got = await (await api.get(f"/api/interviews/{iv['id']}")).json()
+        assert got["candidate"]["name"] == NAME
+        found = await (await api.get("/api/candidates", params={"email": EMAIL})).json()
+        assert [c["id"] for c in found] == [cand["id"]]
+    finally:
+        await api.close()
+    with pytest.raises(KeyFileError):
+        await start(settings)  # the old key
