@@ -43,6 +43,7 @@ Action = Literal[
     "jobs.list",
     "templates.read",
     "candidates.create",
+    "candidates.find",  # by email or phone; only candidates the user may see
     "interviews.list",
     "metrics.read",
     "audit.read",
@@ -82,6 +83,7 @@ PERMISSIONS: dict[str, dict[Action, Relation]] = {
         "jobs.list": _N,
         "templates.read": _N,
         "candidates.create": _N,
+        "candidates.find": _N,
         "interviews.list": _N,
         "job.read": _M,
         "job.edit": _M,

@@ -8,7 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, select, update
 
-from server.encryption.fields import TABLES, EncryptedTable, seal_value
+from server.encryption.fields import TABLES, EncryptedTable, open_value, seal_value
 from server.encryption.keyring import KeyRing, is_sealed
 from server.storage.models import Candidate, Interview
 
@@ -59,3 +59,27 @@ def encrypt_existing(conn: Connection, ring: KeyRing) -> int:
     for iid in conn.scalars(select(Interview.__table__.c.id)):
         ring.key(conn, f"interview:{iid}", pending)
     return sum(_encrypt_table(conn, ring, spec, pending) for spec in TABLES)
+
+
+def _decrypt_table(conn: Connection, ring: KeyRing, spec: EncryptedTable) -> int:
+    table = spec.model.__table__
+    cols = [table.c[c] for c in spec.columns]
+    rows = conn.execute(select(*_identity_columns(spec), *cols)).mappings().all()
+    changed = 0
+    for row in rows:
+        sealed = {c: row[c] for c in spec.columns if is_sealed(row[c])}
+        if not sealed:
+            continue
+        ident = SimpleNamespace(**{k: row[k] for k in _IDENTITY if k in row})
+        ref = spec.row(ident)
+        assert ref is not None
+        aead = ring.existing_key(conn, spec.key_id(ident), {})
+        values = {c: open_value(spec, aead, ref, c, v) for c, v in sealed.items()}
+        conn.execute(update(table).where(table.c.id == row["id"]).values(values))
+        changed += 1
+    return changed
+
+
+def decrypt_all(conn: Connection, ring: KeyRing) -> int:
+    """Put every sealed value back in plaintext (only to step the schema down)."""
+    return sum(_decrypt_table(conn, ring, spec) for spec in TABLES)

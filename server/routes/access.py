@@ -154,3 +154,11 @@ def visible_interviews(who: Principal) -> ColumnElement[bool]:
         return true()
     assigned = select(InterviewAccess.interview_id).where(InterviewAccess.user_id == who.user_id)
     return Interview.job_id.in_(_my_jobs(who)) | Interview.id.in_(assigned)
+
+
+def visible_candidates(who: Principal) -> ColumnElement[bool]:
+    """A filter on ``Candidate``: those ``who`` created or who interview for ``who``'s jobs."""
+    if who.is_admin:
+        return true()
+    in_my_jobs = select(Interview.candidate_id).where(Interview.job_id.in_(_my_jobs(who)))
+    return (Candidate.created_by == who.user_id) | Candidate.id.in_(in_my_jobs)

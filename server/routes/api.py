@@ -21,6 +21,7 @@ from server.routes.access import (
     require_candidate,
     require_interview,
     require_job,
+    visible_candidates,
     visible_interviews,
 )
 from server.routes.common import after_seq, as_json, now, principal, read_json
@@ -219,8 +220,8 @@ async def create_candidate(request: web.Request) -> web.Response:
 
 @routes.get("/api/candidates")
 async def find_candidates(request: web.Request) -> web.Response:
-    """Candidates with exactly this ``email`` or ``phone`` (matched by keyed hash)."""
-    principal(request)
+    """Candidates the user may see with exactly this ``email`` or ``phone`` (by keyed hash)."""
+    who = await require(request, "candidates.find")
     svc = services(request)
     email, phone = request.query.get("email", ""), request.query.get("phone", "")
     if not (email or phone) or (email and phone):
@@ -231,7 +232,8 @@ async def find_candidates(request: web.Request) -> web.Response:
         return web.json_response([])
     column = Candidate.email_hmac if kind == "email" else Candidate.phone_hmac
     async with svc.sessions() as session:
-        rows = (await session.scalars(select(Candidate).where(column == digest))).all()
+        query = select(Candidate).where(column == digest, visible_candidates(who))
+        rows = (await session.scalars(query)).all()
     return web.json_response([candidate_json(c) for c in rows])
 
 

@@ -285,6 +285,18 @@ async def test_candidates_are_found_by_email_or_phone_through_the_keyed_hash(
         finally:
             db.close()
         assert all(h[0] and len(h[0]) == 64 and "example" not in h[0] for h in hashes)
+        # A recruiter finds only candidates they may see (their own, or of their jobs).
+        password = "a long password 1"
+        resp = await api.post(
+            "/api/users",
+            json={"email": "rec@example.com", "password": password, "role": "recruiter"},
+        )
+        assert resp.status == 201, await resp.text()
+        api.session.cookie_jar.clear()
+        await sign_in(api, "rec@example.com", password)
+        assert await find(email=EMAIL) == []
+        mine = await (await api.post("/api/candidates", json={"name": "C", "email": EMAIL})).json()
+        assert await find(email=EMAIL) == [mine["id"]]
     finally:
         await api.close()
 
@@ -308,15 +320,18 @@ async def test_database_key_files_and_data_folder_are_private(tmp_path: Path) ->
         os.umask(umask)
 
 
-async def upgrade_to(settings: Settings, revision: str) -> None:
-    """Migrate the database as plain Alembic would: no key ring."""
+async def upgrade_to(
+    settings: Settings, revision: str, ring: KeyRing | None = None, *, down: bool = False
+) -> None:
+    """Migrate the database as plain Alembic would (no key ring) or as the app does."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     cfg = alembic_config(settings.db_url)
 
     def upgrade(conn: Any) -> None:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        cfg.attributes["keyring"] = ring
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
     try:
         async with engine.begin() as conn:
@@ -375,6 +390,14 @@ async def reads_plaintext_rows_back(settings: Settings) -> None:
 async def test_rows_stored_before_encryption_are_encrypted_on_upgrade(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     await plaintext_database(settings)
+    await reads_plaintext_rows_back(settings)
+    # Stepping down decrypts (with the key; refused without it), stepping up seals again.
+    assert settings.master_key is not None
+    ring = KeyRing(MasterKey.from_b64(settings.master_key.get_secret_value()))
+    with pytest.raises(RuntimeError, match="needs the master key"):
+        await upgrade_to(settings, "0003", down=True)
+    await upgrade_to(settings, "0003", ring, down=True)
+    assert NAME in leaks(settings) and NOTE in leaks(settings)
     await reads_plaintext_rows_back(settings)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,7 +14,9 @@ from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from media.crypto import MasterKey
 from server.app import create_app
+from server.encryption.keyring import KeyRing
 from server.services import SERVICES
 from server.storage.db import alembic_config, make_engine
 from server.storage.models import AuditEntry, Candidate, InterviewAccess, JobMember
@@ -149,11 +152,15 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await admin.close()
 
 
+RING = KeyRing(MasterKey(os.urandom(32)))
+
+
 async def _upgrade(conn: AsyncConnection, url: str, revision: str) -> None:
     cfg = alembic_config(url)
 
     def run(sync_conn: object) -> None:
         cfg.attributes["connection"] = sync_conn
+        cfg.attributes["keyring"] = RING  # as the app migrates: personal data (de)crypted
         command.upgrade(cfg, revision)
 
     await conn.run_sync(run)
@@ -164,6 +171,7 @@ async def _downgrade(conn: AsyncConnection, url: str, revision: str) -> None:
 
     def run(sync_conn: object) -> None:
         cfg.attributes["connection"] = sync_conn
+        cfg.attributes["keyring"] = RING  # as the app migrates: personal data (de)crypted
         command.downgrade(cfg, revision)
 
     await conn.run_sync(run)
@@ -211,7 +219,7 @@ async def test_migration_keeps_everyones_access(db_url: str) -> None:
         await _upgrade(conn, db_url, "head")
     from server.storage.db import sessionmaker
 
-    async with sessionmaker(engine)() as session:
+    async with sessionmaker(engine, RING)() as session:
         members = (await session.scalars(select(JobMember))).all()
         assert [(m.job_id, m.user_id, m.role) for m in members] == [("job1", "alice", "owner")]
         access = (await session.scalars(select(InterviewAccess))).all()
@@ -223,7 +231,7 @@ async def test_migration_keeps_everyones_access(db_url: str) -> None:
         await _downgrade(conn, db_url, "0003")
     async with engine.begin() as conn:
         await _upgrade(conn, db_url, "head")
-    async with sessionmaker(engine)() as session:
+    async with sessionmaker(engine, RING)() as session:
         assert len((await session.scalars(select(JobMember))).all()) == 1
     await engine.dispose()
 

@@ -54,11 +54,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Sealed values stay sealed: decrypting them back would need the key ring here.
+    # Decrypt first: the data keys go with the data_keys table.
+    bind = op.get_bind()
+    ring = context.config.attributes.get("keyring")
+    if ring is not None:
+        from server.encryption.existing import decrypt_all
+
+        decrypt_all(bind, ring)
+    elif bind.execute(sa.text("SELECT count(*) FROM data_keys")).scalar():
+        raise RuntimeError(
+            "stepping below 0004_crypto decrypts the personal data, which needs the master key: "
+            "downgrade through server.storage.db with the key ring, or keep this version"
+        )
     op.drop_index("ix_candidates_phone_hmac", table_name="candidates")
     op.drop_index("ix_candidates_email_hmac", table_name="candidates")
-    with op.batch_alter_table("candidates", schema=None) as batch_op:
-        batch_op.drop_column("phone_hmac")
-        batch_op.drop_column("email_hmac")
-        batch_op.drop_column("phone")
+    # Plain DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch table copy of candidates would
+    # trip the foreign keys pointing at it.
+    for column in ("phone_hmac", "email_hmac", "phone"):
+        op.execute(f"ALTER TABLE candidates DROP COLUMN {column}")
     op.drop_table("data_keys")
