@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
-from tests.server.helpers import make_settings, sign_in
+from tests.server.helpers import AppClient, make_settings, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
 BASE_ARGS = [
@@ -33,7 +33,7 @@ class LiveServer:
     """A running app and an API client signed in as admin."""
 
     url: str
-    api: TestClient
+    api: AppClient
 
 
 @pytest.fixture

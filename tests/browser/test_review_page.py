@@ -146,7 +146,7 @@ async def test_review_page_charts_full_mode_face_measures_on_the_time_axis(
     from server.services import SERVICES
 
     iv = await finished_interview(live_server, tmp_path)
-    events = live_server.api.server.app[SERVICES].events
+    events = live_server.api.app[SERVICES].events
     for i in range(5):
         await events.append(
             FaceSampled(

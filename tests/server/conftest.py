@@ -9,11 +9,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
-from tests.server.helpers import make_settings, sign_in
+from tests.server.helpers import AppClient, make_settings, sign_in
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+async def client(tmp_path: Path) -> AsyncIterator[AppClient]:
     """An HTTP client bound to a freshly started app."""
     app = create_app(make_settings(tmp_path))
     async with TestClient(TestServer(app)) as c:
@@ -21,7 +21,7 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
 
 
 @pytest.fixture
-async def admin(client: TestClient) -> TestClient:
+async def admin(client: AppClient) -> AppClient:
     """The client, signed in as the first admin."""
     await sign_in(client)
     return client

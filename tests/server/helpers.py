@@ -7,9 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from config.settings import Settings
+
+AppClient = TestClient[web.Request, web.Application]
+"""A test client bound to the real app (what the `client` and `admin` fixtures give)."""
 
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -32,7 +36,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 async def sign_in(
-    client: TestClient, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
+    client: AppClient, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
 ) -> str:
     """Sign in (the client keeps the cookie); returns the bearer token."""
     resp = await client.post("/api/login", json={"email": email, "password": password})
@@ -40,7 +44,7 @@ async def sign_in(
     return str((await resp.json())["token"])
 
 
-async def new_interview(client: TestClient, language: str = "en") -> dict[str, Any]:
+async def new_interview(client: AppClient, language: str = "en") -> dict[str, Any]:
     """Create a job, a candidate and an interview as the signed-in user."""
     job = await (
         await client.post("/api/jobs", json={"title": "Engineer", "language": language})
@@ -53,7 +57,7 @@ async def new_interview(client: TestClient, language: str = "en") -> dict[str, A
     return dict(await resp.json())
 
 
-async def consent(client: TestClient, token: str, ai: bool = True) -> None:
+async def consent(client: AppClient, token: str, ai: bool = True) -> None:
     """Agree to the current notice as the candidate."""
     notice = await (await client.get(f"/api/join/{token}")).json()
     resp = await client.post(

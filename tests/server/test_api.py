@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aiohttp.test_utils import TestClient
-
 from server.services import SERVICES
-from tests.server.helpers import consent, new_interview, sign_in
+from tests.server.helpers import AppClient, consent, new_interview, sign_in
 
 
-async def test_sign_in_rejects_a_wrong_password(client: TestClient) -> None:
+async def test_sign_in_rejects_a_wrong_password(client: AppClient) -> None:
     resp = await client.post("/api/login", json={"email": "admin@example.com", "password": "nope"})
     assert resp.status == 401
     assert (await resp.json())["error"] == "bad_credentials"
 
 
-async def test_api_refuses_anyone_not_signed_in(client: TestClient) -> None:
+async def test_api_refuses_anyone_not_signed_in(client: AppClient) -> None:
     assert (await client.get("/api/interviews")).status == 401
     assert (await client.post("/api/jobs", json={"title": "x"})).status == 401
 
 
-async def test_admin_creates_an_interview_and_gets_an_invite_link(admin: TestClient) -> None:
+async def test_admin_creates_an_interview_and_gets_an_invite_link(admin: AppClient) -> None:
     iv = await new_interview(admin)
     assert iv["invite_url"].endswith(iv["invite_token"])
     page = await admin.get(f"/i/{iv['invite_token']}")
@@ -29,7 +27,7 @@ async def test_admin_creates_an_interview_and_gets_an_invite_link(admin: TestCli
     assert "candidate.js" in await page.text()
 
 
-async def test_bad_json_gets_a_clear_400(admin: TestClient) -> None:
+async def test_bad_json_gets_a_clear_400(admin: AppClient) -> None:
     resp = await admin.post(
         "/api/jobs", data=b"{not json", headers={"Content-Type": "application/json"}
     )
@@ -40,7 +38,7 @@ async def test_bad_json_gets_a_clear_400(admin: TestClient) -> None:
     assert "language" in (await resp.json())["message"]
 
 
-async def test_forged_invite_gets_401_and_creates_nothing(admin: TestClient) -> None:
+async def test_forged_invite_gets_401_and_creates_nothing(admin: AppClient) -> None:
     iv = await new_interview(admin)
     forged = iv["invite_token"][:-3] + ("AAA" if not iv["invite_token"].endswith("AAA") else "BBB")
     page = await admin.get(f"/i/{forged}")
@@ -55,9 +53,9 @@ async def test_forged_invite_gets_401_and_creates_nothing(admin: TestClient) -> 
     assert events == []
 
 
-async def test_expired_invite_gets_410(admin: TestClient) -> None:
+async def test_expired_invite_gets_410(admin: AppClient) -> None:
     iv = await new_interview(admin)
-    svc = admin.server.app[SERVICES]
+    svc = admin.app[SERVICES]
     past = datetime.now(UTC) - timedelta(days=10)
     from server.storage.models import Invite
 
@@ -71,14 +69,14 @@ async def test_expired_invite_gets_410(admin: TestClient) -> None:
     assert "expired" in await resp.text()
 
 
-async def test_reissued_invite_revokes_the_old_link(admin: TestClient) -> None:
+async def test_reissued_invite_revokes_the_old_link(admin: AppClient) -> None:
     iv = await new_interview(admin)
     new = await (await admin.post(f"/api/interviews/{iv['id']}/invite")).json()
     assert (await admin.get(f"/i/{iv['invite_token']}")).status == 410
     assert (await admin.get(f"/i/{new['invite_token']}")).status == 200
 
 
-async def test_finished_interview_link_gets_410(admin: TestClient) -> None:
+async def test_finished_interview_link_gets_410(admin: AppClient) -> None:
     iv = await new_interview(admin)
     assert (await admin.post(f"/api/interviews/{iv['id']}/end")).status == 200
     resp = await admin.get(f"/api/join/{iv['invite_token']}")
@@ -86,7 +84,7 @@ async def test_finished_interview_link_gets_410(admin: TestClient) -> None:
     assert (await resp.json())["error"] == "interview_finished"
 
 
-async def test_consent_is_stored_with_notice_version_and_logged(admin: TestClient) -> None:
+async def test_consent_is_stored_with_notice_version_and_logged(admin: AppClient) -> None:
     iv = await new_interview(admin)
     token = iv["invite_token"]
     notice = await (await admin.get(f"/api/join/{token}")).json()
@@ -107,7 +105,7 @@ async def test_consent_is_stored_with_notice_version_and_logged(admin: TestClien
     assert (await (await admin.get(f"/api/join/{token}")).json())["consented"] is True
 
 
-async def test_recruiter_without_access_gets_403_until_shared(admin: TestClient) -> None:
+async def test_recruiter_without_access_gets_403_until_shared(admin: AppClient) -> None:
     iv = await new_interview(admin)
     resp = await admin.post(
         "/api/users",
@@ -136,7 +134,7 @@ async def test_recruiter_without_access_gets_403_until_shared(admin: TestClient)
     assert len(await (await admin.get("/api/interviews")).json()) == 1
 
 
-async def test_pages_refuse_anyone_not_signed_in(admin: TestClient) -> None:
+async def test_pages_refuse_anyone_not_signed_in(admin: AppClient) -> None:
     iv = await new_interview(admin)
     admin.session.cookie_jar.clear()
     for path in (f"/observe/{iv['id']}", f"/review/{iv['id']}"):
@@ -145,7 +143,7 @@ async def test_pages_refuse_anyone_not_signed_in(admin: TestClient) -> None:
         assert "/login" in await resp.text()
 
 
-async def test_delete_erases_the_interview(admin: TestClient) -> None:
+async def test_delete_erases_the_interview(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     assert (await admin.delete(f"/api/interviews/{iv['id']}")).status == 200
@@ -153,14 +151,14 @@ async def test_delete_erases_the_interview(admin: TestClient) -> None:
     assert (await admin.get(f"/i/{iv['invite_token']}")).status == 401
 
 
-async def test_metrics_are_for_admins(admin: TestClient) -> None:
+async def test_metrics_are_for_admins(admin: AppClient) -> None:
     data = await (await admin.get("/api/metrics")).json()
     assert data["live_rooms"] == 0 and data["transcription"] is None
     admin.session.cookie_jar.clear()
     assert (await admin.get("/api/metrics")).status == 401
 
 
-async def test_a_job_asking_for_more_questions_than_its_bank_is_warned(admin: TestClient) -> None:
+async def test_a_job_asking_for_more_questions_than_its_bank_is_warned(admin: AppClient) -> None:
     resp = await admin.post(
         "/api/jobs",
         json={

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from aiohttp.test_utils import TestClient
 
-from tests.server.helpers import sign_in
+from tests.server.helpers import AppClient, sign_in
 
 
-async def new_job(client: TestClient, language: str = "en") -> dict[str, Any]:
+async def new_job(client: AppClient, language: str = "en") -> dict[str, Any]:
     """A job created by the signed-in user."""
     resp = await client.post("/api/jobs", json={"title": "Supervisor", "language": language})
     assert resp.status == 201, await resp.text()
@@ -18,7 +17,7 @@ async def new_job(client: TestClient, language: str = "en") -> dict[str, Any]:
 
 
 async def apply_template(
-    client: TestClient, job_id: str, key: str = "production_supervisor", **extra: str
+    client: AppClient, job_id: str, key: str = "production_supervisor", **extra: str
 ) -> Any:
     resp = await client.post(
         f"/api/jobs/{job_id}/competency-model/from-template", json={"key": key, **extra}
@@ -26,7 +25,7 @@ async def apply_template(
     return resp
 
 
-async def test_lists_the_built_in_templates_with_both_languages(admin: TestClient) -> None:
+async def test_lists_the_built_in_templates_with_both_languages(admin: AppClient) -> None:
     resp = await admin.get("/api/templates")
     assert resp.status == 200
     templates = {t["key"]: t for t in await resp.json()}
@@ -41,7 +40,7 @@ async def test_lists_the_built_in_templates_with_both_languages(admin: TestClien
     assert supervisor["titles"]["en"] == "Production Supervisor"
 
 
-async def test_shows_one_template_in_the_language_asked_for(admin: TestClient) -> None:
+async def test_shows_one_template_in_the_language_asked_for(admin: AppClient) -> None:
     resp = await admin.get("/api/templates/production_supervisor?language=zh")
     assert resp.status == 200
     model = await resp.json()
@@ -51,7 +50,7 @@ async def test_shows_one_template_in_the_language_asked_for(admin: TestClient) -
     assert (await admin.get("/api/templates/production_supervisor?language=fr")).status == 400
 
 
-async def test_applies_a_template_to_a_job_in_the_job_language(admin: TestClient) -> None:
+async def test_applies_a_template_to_a_job_in_the_job_language(admin: AppClient) -> None:
     job = await new_job(admin, "zh")
     assert (await admin.get(f"/api/jobs/{job['id']}/competency-model")).status == 404
     resp = await apply_template(admin, job["id"])
@@ -65,7 +64,7 @@ async def test_applies_a_template_to_a_job_in_the_job_language(admin: TestClient
     ]
 
 
-async def test_an_invalid_model_gets_400_listing_every_problem(admin: TestClient) -> None:
+async def test_an_invalid_model_gets_400_listing_every_problem(admin: AppClient) -> None:
     job = await new_job(admin)
     model = await (await admin.get("/api/templates/production_supervisor?language=en")).json()
     model["competencies"][0]["weight"] = 30  # 30 + 30 + 30 = 90
@@ -82,7 +81,7 @@ async def test_an_invalid_model_gets_400_listing_every_problem(admin: TestClient
     assert (await admin.get(f"/api/jobs/{job['id']}/competency-model")).status == 404
 
 
-async def test_field_errors_name_where_they_are(admin: TestClient) -> None:
+async def test_field_errors_name_where_they_are(admin: AppClient) -> None:
     job = await new_job(admin)
     resp = await admin.put(
         f"/api/jobs/{job['id']}/competency-model",
@@ -94,7 +93,7 @@ async def test_field_errors_name_where_they_are(admin: TestClient) -> None:
     assert any(e.startswith("competencies:") for e in errors), errors
 
 
-async def test_a_model_in_another_language_than_the_job_is_refused(admin: TestClient) -> None:
+async def test_a_model_in_another_language_than_the_job_is_refused(admin: AppClient) -> None:
     job = await new_job(admin, "en")
     zh = await (await admin.get("/api/templates/customer_service?language=zh")).json()
     resp = await admin.put(f"/api/jobs/{job['id']}/competency-model", json=zh)
@@ -108,7 +107,7 @@ async def test_a_model_in_another_language_than_the_job_is_refused(admin: TestCl
     assert (await resp.json())["error"] == "language_mismatch"
 
 
-async def test_yaml_round_trip_through_the_api(admin: TestClient) -> None:
+async def test_yaml_round_trip_through_the_api(admin: AppClient) -> None:
     job = await new_job(admin, "zh")
     assert (await apply_template(admin, job["id"], "software_engineer")).status == 200
     resp = await admin.get(f"/api/jobs/{job['id']}/competency-model.yaml")
@@ -134,7 +133,7 @@ async def test_yaml_round_trip_through_the_api(admin: TestClient) -> None:
     assert yaml.safe_load(again) == data
 
 
-async def test_a_yaml_syntax_error_gets_400_with_the_line(admin: TestClient) -> None:
+async def test_a_yaml_syntax_error_gets_400_with_the_line(admin: AppClient) -> None:
     job = await new_job(admin)
     broken = "id: x\njob_title: X\nlanguage: en\ncompetencies:\n  - id: a\n    name: [unclosed\n"
     resp = await admin.put(f"/api/jobs/{job['id']}/competency-model.yaml", data=broken.encode())
@@ -146,7 +145,7 @@ async def test_a_yaml_syntax_error_gets_400_with_the_line(admin: TestClient) -> 
     assert "not valid YAML" in body["message"]
 
 
-async def test_a_yaml_body_above_256_kib_is_refused(admin: TestClient) -> None:
+async def test_a_yaml_body_above_256_kib_is_refused(admin: AppClient) -> None:
     job = await new_job(admin)
     resp = await admin.put(
         f"/api/jobs/{job['id']}/competency-model.yaml", data=b"#" * (256 * 1024 + 1)
@@ -155,7 +154,7 @@ async def test_a_yaml_body_above_256_kib_is_refused(admin: TestClient) -> None:
     assert "256 KiB" in (await resp.json())["message"]
 
 
-async def test_a_recruiter_may_not_edit_someone_elses_job(admin: TestClient) -> None:
+async def test_a_recruiter_may_not_edit_someone_elses_job(admin: AppClient) -> None:
     job = await new_job(admin)
     resp = await admin.post(
         "/api/users",
@@ -175,7 +174,7 @@ async def test_a_recruiter_may_not_edit_someone_elses_job(admin: TestClient) -> 
     assert (await apply_template(admin, own["id"])).status == 200
 
 
-async def test_not_signed_in_gets_401(client: TestClient) -> None:
+async def test_not_signed_in_gets_401(client: AppClient) -> None:
     assert (await client.get("/api/templates")).status == 401
     assert (await client.get("/api/templates/production_supervisor")).status == 401
     assert (await client.get("/api/jobs/x/competency-model")).status == 401
@@ -186,12 +185,12 @@ async def test_not_signed_in_gets_401(client: TestClient) -> None:
     assert resp.status == 401
 
 
-async def test_an_unknown_job_gets_404(admin: TestClient) -> None:
+async def test_an_unknown_job_gets_404(admin: AppClient) -> None:
     assert (await admin.get("/api/jobs/nope/competency-model")).status == 404
     assert (await apply_template(admin, "nope")).status == 404
 
 
-async def test_the_jobs_page_is_served(client: TestClient) -> None:
+async def test_the_jobs_page_is_served(client: AppClient) -> None:
     resp = await client.get("/jobs")
     assert resp.status == 200
     assert "jobs.js" in await resp.text()

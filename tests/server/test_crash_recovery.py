@@ -39,7 +39,7 @@ async def test_a_recording_cut_off_by_a_crash_is_recovered_on_the_next_start(
             shutil.copy(rec_path, snapshot)
             await cand.leave()
         await wait_for_event(api, iv["id"], "recording_finalized")
-        svc = api.server.app[SERVICES]
+        svc = api.app[SERVICES]
         async with svc.sessions() as session, session.begin():
             rec = await session.scalar(select(Recording))
             assert rec is not None

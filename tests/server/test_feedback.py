@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from analysis.events import QuestionAnswered, QuestionShown, TranscriptFinal
 from server.storage.models import CandidateFeedbackRow, EventRow, Interview
 from tests.browser import conftest as browser_fixtures
-from tests.server.helpers import sign_in
+from tests.server.helpers import AppClient, sign_in
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview, services_of
 
@@ -76,7 +76,7 @@ def clock() -> ScriptedClock:
 @pytest.fixture
 async def api(
     tmp_path: Path, clock: ScriptedClock, smtp: tuple[Inbox, int]
-) -> AsyncIterator[TestClient]:
+) -> AsyncIterator[AppClient]:
     client = await make_client(
         tmp_path,
         clock,
@@ -94,7 +94,7 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:
     return smtp[0]
 
 
-async def new_job(api: TestClient, language: str = "en", feedback: bool = True) -> str:
+async def new_job(api: AppClient, language: str = "en", feedback: bool = True) -> str:
     title = "Backend engineer" if language == "en" else "后端工程师"
     job = await (
         await api.post(
@@ -108,13 +108,13 @@ async def new_job(api: TestClient, language: str = "en", feedback: bool = True) 
     return str(job["id"])
 
 
-async def new_candidate(api: TestClient, name: str = "Li Lei", mail: str = CANDIDATE_EMAIL) -> str:
+async def new_candidate(api: AppClient, name: str = "Li Lei", mail: str = CANDIDATE_EMAIL) -> str:
     resp = await api.post("/api/candidates", json={"name": name, "email": mail})
     assert resp.status == 201, await resp.text()
     return str((await resp.json())["id"])
 
 
-async def strong_interview(api: TestClient, job_id: str, cand_id: str) -> str:
+async def strong_interview(api: AppClient, job_id: str, cand_id: str) -> str:
     """A finished interview with one strong, specific answer."""
     iid = await logged_interview(api, job_id, cand_id, 0)
     await _answer(api, iid, "q9", "logical_thinking", "Tell me about a hard bug.", STRONG, "en")
@@ -122,7 +122,7 @@ async def strong_interview(api: TestClient, job_id: str, cand_id: str) -> str:
 
 
 async def _answer(
-    api: TestClient, iid: str, qid: str, cid: str, question: str, text: str, language: str
+    api: AppClient, iid: str, qid: str, cid: str, question: str, text: str, language: str
 ) -> None:
     svc = services_of(api)
     t = 500.0 + 60 * int(qid[1:])
@@ -153,7 +153,7 @@ async def _answer(
     )
 
 
-async def feedback_events(api: TestClient, iid: str) -> list[dict[str, Any]]:
+async def feedback_events(api: AppClient, iid: str) -> list[dict[str, Any]]:
     async with services_of(api).sessions() as session:
         rows = await session.scalars(
             select(EventRow).where(EventRow.interview_id == iid, EventRow.type == "feedback_sent")
@@ -165,7 +165,7 @@ async def feedback_events(api: TestClient, iid: str) -> list[dict[str, Any]]:
 
 
 async def test_a_person_edits_approves_and_sends_the_draft(
-    api: TestClient, inbox: Inbox, clock: ScriptedClock
+    api: AppClient, inbox: Inbox, clock: ScriptedClock
 ) -> None:
     iid = await strong_interview(api, await new_job(api), await new_candidate(api))
     url = f"/api/interviews/{iid}/feedback"
@@ -224,7 +224,7 @@ async def test_a_person_edits_approves_and_sends_the_draft(
     assert after["sent"] is True and [m["status"] for m in after["messages"]] == ["sent"]
 
 
-async def test_a_mandarin_message_arrives_in_mandarin(api: TestClient, inbox: Inbox) -> None:
+async def test_a_mandarin_message_arrives_in_mandarin(api: AppClient, inbox: Inbox) -> None:
     job_id = await new_job(api, "zh")
     cand = await new_candidate(api, "李雷")
     resp = await api.post("/api/interviews", json={"job_id": job_id, "candidate_id": cand})
@@ -278,7 +278,7 @@ async def test_without_email_settings_the_message_is_stored_not_sent(
     assert inbox.envelopes == []
 
 
-async def test_a_candidate_without_an_address_is_not_emailed(api: TestClient, inbox: Inbox) -> None:
+async def test_a_candidate_without_an_address_is_not_emailed(api: AppClient, inbox: Inbox) -> None:
     iid = await strong_interview(api, await new_job(api), await new_candidate(api, mail=""))
     url = f"/api/interviews/{iid}/feedback"
     body = await (await api.get(url)).json()
@@ -308,7 +308,7 @@ async def test_an_unreachable_mail_server_is_reported(tmp_path: Path, clock: Scr
 # -- only when the job enables it, only for people with access -------------------------
 
 
-async def test_a_job_without_candidate_feedback_answers_409(api: TestClient, inbox: Inbox) -> None:
+async def test_a_job_without_candidate_feedback_answers_409(api: AppClient, inbox: Inbox) -> None:
     job_id = await new_job(api, feedback=False)
     iid = await strong_interview(api, job_id, await new_candidate(api))
     url = f"/api/interviews/{iid}/feedback"
@@ -325,7 +325,7 @@ async def test_a_job_without_candidate_feedback_answers_409(api: TestClient, inb
         assert count == 0
 
 
-async def test_a_running_interview_has_no_draft_yet(api: TestClient) -> None:
+async def test_a_running_interview_has_no_draft_yet(api: AppClient) -> None:
     job_id = await new_job(api)
     cand = await new_candidate(api)
     resp = await api.post("/api/interviews", json={"job_id": job_id, "candidate_id": cand})
@@ -334,7 +334,7 @@ async def test_a_running_interview_has_no_draft_yet(api: TestClient) -> None:
     assert resp.status == 409 and (await resp.json())["error"] == "not_finished"
 
 
-async def test_feedback_needs_sign_in_and_access(api: TestClient, inbox: Inbox) -> None:
+async def test_feedback_needs_sign_in_and_access(api: AppClient, inbox: Inbox) -> None:
     iid = await strong_interview(api, await new_job(api), await new_candidate(api))
     resp = await api.post(
         "/api/users",

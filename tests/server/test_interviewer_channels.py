@@ -16,7 +16,7 @@ from analysis.events import TranscriptFinal
 from media.client_peer import CandidateClient, PatternVideoTrack
 from server.app import create_app
 from server.services import SERVICES
-from tests.server.helpers import consent, make_settings, sign_in
+from tests.server.helpers import AppClient, consent, make_settings, sign_in
 from tests.server.test_live_media import wait_for_event
 
 FAST_PLAN = {"question_count": 3, "transcript_grace": 0, "include_practice": False}
@@ -40,7 +40,7 @@ def clock() -> ScriptedClock:
     return ScriptedClock()
 
 
-async def make_client(tmp_path: Path, clock: ScriptedClock, **overrides: Any) -> TestClient:
+async def make_client(tmp_path: Path, clock: ScriptedClock, **overrides: Any) -> AppClient:
     app = create_app(make_settings(tmp_path, **overrides), now=clock)
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -49,13 +49,13 @@ async def make_client(tmp_path: Path, clock: ScriptedClock, **overrides: Any) ->
 
 
 @pytest.fixture
-async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[TestClient]:
+async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[AppClient]:
     client = await make_client(tmp_path, clock)
     yield client
     await client.close()
 
 
-async def planned_interview(api: TestClient, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+async def planned_interview(api: AppClient, plan: dict[str, Any] | None = None) -> dict[str, Any]:
     job = await (
         await api.post(
             "/api/jobs",
@@ -74,7 +74,7 @@ async def planned_interview(api: TestClient, plan: dict[str, Any] | None = None)
     return iv
 
 
-async def join(api: TestClient, http: ClientSession, token: str) -> CandidateClient:
+async def join(api: AppClient, http: ClientSession, token: str) -> CandidateClient:
     cand = CandidateClient(str(api.make_url("")), token, http)
     answer = await cand.join(video=PatternVideoTrack())
     # Media flowing means the peer connection is up (and there is something to record).
@@ -87,7 +87,7 @@ async def join(api: TestClient, http: ClientSession, token: str) -> CandidateCli
             await asyncio.sleep(0.1)
 
 
-async def test_a_three_question_interview_runs_to_completion(api: TestClient) -> None:
+async def test_a_three_question_interview_runs_to_completion(api: AppClient) -> None:
     iv = await planned_interview(api)
     async with ClientSession() as http:
         cand = await join(api, http, iv["invite_token"])
@@ -118,7 +118,7 @@ async def test_a_three_question_interview_runs_to_completion(api: TestClient) ->
 
 
 async def test_reconnect_mid_answer_resumes_the_same_question(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     iv = await planned_interview(api)
     async with ClientSession() as http:
@@ -143,7 +143,7 @@ async def test_reconnect_mid_answer_resumes_the_same_question(
     assert [a["question_id"] for a in answered] == [q1["question_id"]]
 
 
-async def test_two_simultaneous_injections_are_both_asked_in_order(api: TestClient) -> None:
+async def test_two_simultaneous_injections_are_both_asked_in_order(api: AppClient) -> None:
     iv = await planned_interview(api)
     async with ClientSession() as http:
         cand = await join(api, http, iv["invite_token"])
@@ -177,7 +177,7 @@ async def test_two_simultaneous_injections_are_both_asked_in_order(api: TestClie
 
 
 async def test_time_limit_on_the_scripted_clock_ends_an_answer(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     iv = await planned_interview(api, {**FAST_PLAN, "answer_time_limit": 60, "thinking_time": 5})
     async with ClientSession() as http:
@@ -227,7 +227,7 @@ async def test_a_hanging_llm_endpoint_falls_back_to_the_rules(
             await cand.send({"type": "ready"})
             q1 = await cand.next_message("show_question")
             obs = await api.ws_connect(f"/ws/observer/{iv['id']}")
-            room = api.server.app[SERVICES].rooms[iv["id"]]
+            room = api.app[SERVICES].rooms[iv["id"]]
             await room.transcript_final(
                 TranscriptFinal(
                     interview_id=iv["id"],

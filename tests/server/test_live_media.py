@@ -8,16 +8,15 @@ from pathlib import Path
 
 import av
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient
 
 from media.client_peer import CandidateClient, PatternVideoTrack
 from server.services import SERVICES
 from tests.media_files import duration_of, speech_file
-from tests.server.helpers import consent, new_interview
+from tests.server.helpers import AppClient, consent, new_interview
 
 
 async def wait_for_event(
-    admin: TestClient, iid: str, kind: str, count: int = 1, timeout: float = 30
+    admin: AppClient, iid: str, kind: str, count: int = 1, timeout: float = 30
 ) -> list[dict]:
     async with asyncio.timeout(timeout):
         while True:
@@ -28,7 +27,7 @@ async def wait_for_event(
             await asyncio.sleep(0.2)
 
 
-async def fetch_recording(admin: TestClient, iid: str) -> list[tuple[dict, bytes]]:
+async def fetch_recording(admin: AppClient, iid: str) -> list[tuple[dict, bytes]]:
     segs = await (await admin.get(f"/api/interviews/{iid}/recordings")).json()
     out = []
     for seg in segs:
@@ -45,7 +44,7 @@ def audio_seconds(data: bytes) -> float:
 
 
 async def test_streamed_audio_and_video_are_recorded_encrypted_and_playable(
-    admin: TestClient, tmp_path: Path
+    admin: AppClient, tmp_path: Path
 ) -> None:
     audio = speech_file(tmp_path)
     streamed = duration_of(audio)
@@ -67,12 +66,12 @@ async def test_streamed_audio_and_video_are_recorded_encrypted_and_playable(
         frames = sum(1 for _ in c.decode(video))
     assert frames > 5 * streamed  # about 15 fps were sent
     # At rest the file is encrypted: the MP4 signature is not on disk.
-    svc = admin.server.app[SERVICES]
+    svc = admin.app[SERVICES]
     on_disk = next((svc.settings.recordings_dir / iv["id"]).glob("*.cnd")).read_bytes()
     assert b"ftyp" not in on_disk[:4096] and b"ftyp" in data[:64]
 
 
-async def test_range_requests_let_the_player_seek(admin: TestClient, tmp_path: Path) -> None:
+async def test_range_requests_let_the_player_seek(admin: AppClient, tmp_path: Path) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     async with ClientSession() as http:
@@ -94,7 +93,7 @@ async def test_range_requests_let_the_player_seek(admin: TestClient, tmp_path: P
 
 
 async def test_rejoin_after_a_drop_continues_as_a_new_segment(
-    admin: TestClient, tmp_path: Path
+    admin: AppClient, tmp_path: Path
 ) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
@@ -120,7 +119,7 @@ async def test_rejoin_after_a_drop_continues_as_a_new_segment(
             assert sum(1 for _ in c.decode(c.streams.video[0])) > 10
 
 
-async def test_questions_from_observers_reach_the_candidate(admin: TestClient) -> None:
+async def test_questions_from_observers_reach_the_candidate(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     async with ClientSession() as http:

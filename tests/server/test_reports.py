@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient
 
 from analysis.events import (
     QuestionAnswered,
@@ -31,7 +30,7 @@ from analysis.interview.commands import SpeechStarted, SpeechStopped
 from media.client_peer import CandidateClient, PatternVideoTrack
 from server.services import SERVICES, Services
 from server.storage.models import HumanDecisionRow, Interview
-from tests.server.helpers import sign_in
+from tests.server.helpers import AppClient, sign_in
 from tests.server.test_interviewer_channels import (
     FAST_PLAN,
     ScriptedClock,
@@ -42,7 +41,7 @@ from tests.server.test_interviewer_channels import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def services_of(api: TestClient) -> Services:
+def services_of(api: AppClient) -> Services:
     """The running app's services."""
     app = api.app
     assert app is not None
@@ -55,7 +54,7 @@ def clock() -> ScriptedClock:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[TestClient]:
+async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[AppClient]:
     client = await make_client(tmp_path, clock)
     yield client
     await client.close()
@@ -89,7 +88,7 @@ async def _next_screen(cand: CandidateClient, timeout: float = 20) -> dict[str, 
 
 
 async def run_interview(
-    api: TestClient,
+    api: AppClient,
     iv: dict[str, Any],
     answer_for: Callable[[int, dict[str, Any]], str],
     wait: Callable[[float], Awaitable[None]],
@@ -137,7 +136,7 @@ async def run_interview(
     return shown
 
 
-async def finished_interview(api: TestClient, clock: ScriptedClock) -> dict[str, Any]:
+async def finished_interview(api: AppClient, clock: ScriptedClock) -> dict[str, Any]:
     """A planned interview run to the end: strong first answer, vague second, then strong."""
     iv = await planned_interview(api, FAST_PLAN)
 
@@ -148,7 +147,7 @@ async def finished_interview(api: TestClient, clock: ScriptedClock) -> dict[str,
     return iv
 
 
-async def _status(api: TestClient, iid: str) -> str:
+async def _status(api: AppClient, iid: str) -> str:
     async with services_of(api).sessions() as session:
         row = await session.get(Interview, iid)
         assert row is not None
@@ -159,7 +158,7 @@ async def _status(api: TestClient, iid: str) -> str:
 
 
 async def test_a_finished_interview_is_scored_with_evidence_and_stored_once(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     iv = await finished_interview(api, clock)
     assert await _status(api, iv["id"]) == "finished"
@@ -201,7 +200,7 @@ async def test_a_finished_interview_is_scored_with_evidence_and_stored_once(
     assert len(await (await api.get(f"/api/interviews/{iv['id']}/scores")).json()) == 1
 
 
-async def test_a_running_interview_is_not_scored(api: TestClient) -> None:
+async def test_a_running_interview_is_not_scored(api: AppClient) -> None:
     iv = await planned_interview(api, FAST_PLAN)
     resp = await api.get(f"/api/interviews/{iv['id']}/score")
     assert resp.status == 409
@@ -212,7 +211,7 @@ async def test_a_running_interview_is_not_scored(api: TestClient) -> None:
 
 
 async def test_report_shows_followups_ratings_beside_ai_and_focus_points(
-    api: TestClient, clock: ScriptedClock, tmp_path: Path
+    api: AppClient, clock: ScriptedClock, tmp_path: Path
 ) -> None:
     iv = await finished_interview(api, clock)
     score = await (await api.get(f"/api/interviews/{iv['id']}/score")).json()
@@ -287,7 +286,7 @@ def assert_pdf_first_page_not_blank(data: bytes, tmp_path: Path, name: str) -> P
 
 
 async def test_ratings_are_checked_and_kept_per_reviewer(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     iv = await finished_interview(api, clock)
     url = f"/api/interviews/{iv['id']}/ratings"
@@ -306,7 +305,7 @@ async def test_ratings_are_checked_and_kept_per_reviewer(
 
 
 async def test_only_a_recorded_human_decision_moves_or_rejects_a_candidate(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     iv = await finished_interview(api, clock)
     # Scoring, reports and ratings never change the candidate's status.
@@ -350,7 +349,7 @@ def test_no_server_code_names_the_rejected_status() -> None:
     assert offenders == []
 
 
-async def test_a_running_interview_cannot_be_decided(api: TestClient) -> None:
+async def test_a_running_interview_cannot_be_decided(api: AppClient) -> None:
     iv = await planned_interview(api, FAST_PLAN)
     resp = await api.post(f"/api/interviews/{iv['id']}/decision", json={"decision": "reject"})
     assert resp.status == 409
@@ -359,7 +358,7 @@ async def test_a_running_interview_cannot_be_decided(api: TestClient) -> None:
 # -- access control --------------------------------------------------------------------
 
 
-async def test_every_endpoint_needs_sign_in_and_access(api: TestClient) -> None:
+async def test_every_endpoint_needs_sign_in_and_access(api: AppClient) -> None:
     iv = await planned_interview(api, FAST_PLAN)
     job_id = (await (await api.get(f"/api/interviews/{iv['id']}")).json())["job"]["id"]
     resp = await api.post(
@@ -421,7 +420,7 @@ def synthetic_answer(i: int, k: int) -> str:
     return " ".join(dict.fromkeys(picks))
 
 
-async def logged_interview(api: TestClient, job_id: str, cand_id: str, i: int) -> str:
+async def logged_interview(api: AppClient, job_id: str, cand_id: str, i: int) -> str:
     """A finished interview built from logged events: one answer per competency."""
     resp = await api.post("/api/interviews", json={"job_id": job_id, "candidate_id": cand_id})
     iid = (await resp.json())["id"]
@@ -487,7 +486,7 @@ async def logged_interview(api: TestClient, job_id: str, cand_id: str, i: int) -
 
 
 async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     job = await (
         await api.post(
@@ -550,7 +549,7 @@ async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
 
 
 async def test_job_scoring_options_drive_the_recommendation(
-    api: TestClient, clock: ScriptedClock
+    api: AppClient, clock: ScriptedClock
 ) -> None:
     job = await (
         await api.post(
@@ -581,7 +580,7 @@ ZH_ANSWER = (
 
 
 async def test_a_mandarin_report_prints_chinese_in_the_pdf(
-    api: TestClient, clock: ScriptedClock, tmp_path: Path
+    api: AppClient, clock: ScriptedClock, tmp_path: Path
 ) -> None:
     job = await (
         await api.post(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aiohttp.test_utils import TestClient
-
 from server.retention import purge_expired
 from server.services import SERVICES
 from server.storage.models import Interview
-from tests.server.helpers import consent, new_interview
+from tests.server.helpers import AppClient, consent, new_interview
 
 
-async def test_interviews_past_retention_are_erased_and_recent_ones_kept(admin: TestClient) -> None:
-    svc = admin.server.app[SERVICES]
+async def test_interviews_past_retention_are_erased_and_recent_ones_kept(admin: AppClient) -> None:
+    svc = admin.app[SERVICES]
     old, recent = await new_interview(admin), await new_interview(admin)
     for iv in (old, recent):
         await consent(admin, iv["invite_token"])

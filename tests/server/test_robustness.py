@@ -7,14 +7,13 @@ import io
 
 import av
 from aiohttp import ClientSession, WSMsgType
-from aiohttp.test_utils import TestClient
 
 from media.client_peer import CandidateClient, PatternVideoTrack
-from tests.server.helpers import consent, new_interview
+from tests.server.helpers import AppClient, consent, new_interview
 from tests.server.test_live_media import fetch_recording, wait_for_event
 
 
-async def candidate_ws(client: TestClient, token: str):  # type: ignore[no-untyped-def]
+async def candidate_ws(client: AppClient, token: str):  # type: ignore[no-untyped-def]
     ws = await client.ws_connect(f"/ws/candidate/{token}")
     assert (await ws.receive_json())["type"] == "welcome"
     return ws
@@ -27,7 +26,7 @@ async def closed_with(ws) -> int:  # type: ignore[no-untyped-def]
             return int(ws.close_code)
 
 
-async def test_join_without_consent_is_refused(admin: TestClient) -> None:
+async def test_join_without_consent_is_refused(admin: AppClient) -> None:
     iv = await new_interview(admin)
     resp = await admin.get(
         f"/ws/candidate/{iv['invite_token']}", headers={"Accept": "application/json"}
@@ -36,12 +35,12 @@ async def test_join_without_consent_is_refused(admin: TestClient) -> None:
     assert (await resp.json())["error"] == "consent_required"
 
 
-async def test_join_with_a_forged_link_is_refused(admin: TestClient) -> None:
+async def test_join_with_a_forged_link_is_refused(admin: AppClient) -> None:
     resp = await admin.get("/ws/candidate/abc.def", headers={"Accept": "application/json"})
     assert resp.status == 401
 
 
-async def test_oversized_message_closes_with_1009(admin: TestClient) -> None:
+async def test_oversized_message_closes_with_1009(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     ws = await candidate_ws(admin, iv["invite_token"])
@@ -49,7 +48,7 @@ async def test_oversized_message_closes_with_1009(admin: TestClient) -> None:
     assert await closed_with(ws) == 1009
 
 
-async def test_unknown_message_type_closes_with_4404(admin: TestClient) -> None:
+async def test_unknown_message_type_closes_with_4404(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     ws = await candidate_ws(admin, iv["invite_token"])
@@ -59,7 +58,7 @@ async def test_unknown_message_type_closes_with_4404(admin: TestClient) -> None:
     assert await closed_with(ws) == 4404
 
 
-async def test_not_json_closes_with_4400(admin: TestClient) -> None:
+async def test_not_json_closes_with_4400(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     ws = await candidate_ws(admin, iv["invite_token"])
@@ -67,7 +66,7 @@ async def test_not_json_closes_with_4400(admin: TestClient) -> None:
     assert await closed_with(ws) == 4400
 
 
-async def test_malformed_sdp_closes_with_4400(admin: TestClient) -> None:
+async def test_malformed_sdp_closes_with_4400(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     for sdp in ("not sdp", "v=0\r\nthis is not an offer\r\n"):
@@ -78,7 +77,7 @@ async def test_malformed_sdp_closes_with_4400(admin: TestClient) -> None:
         assert await closed_with(ws) == 4400
 
 
-async def test_oversized_sdp_closes_with_4413(admin: TestClient) -> None:
+async def test_oversized_sdp_closes_with_4413(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     ws = await candidate_ws(admin, iv["invite_token"])
@@ -86,7 +85,7 @@ async def test_oversized_sdp_closes_with_4413(admin: TestClient) -> None:
     assert await closed_with(ws) == 4413
 
 
-async def test_abuse_in_one_interview_does_not_disturb_another(admin: TestClient) -> None:
+async def test_abuse_in_one_interview_does_not_disturb_another(admin: AppClient) -> None:
     good = await new_interview(admin)
     bad = await new_interview(admin)
     await consent(admin, good["invite_token"])

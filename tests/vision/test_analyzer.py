@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vision_fakes import ScriptedDetector, face
-from vision_helpers import run_analyzer
 
 from analysis.events import AnalyzerFailed, FaceDeliverySummarized, FaceSampled
 from analysis.vision.analyzer import FaceAnalyzer, create_face_analyzer
 from analysis.vision.landmarker import FaceObservation
+from tests.vision.vision_fakes import ScriptedDetector, face
+from tests.vision.vision_helpers import run_analyzer
 
 FULL_ONLY = ("yaw", "pitch", "roll", "smile", "brow_raise", "mouth_open", "blink_rate")
 GREY = np.full((96, 96, 3), 128, np.uint8)

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from skimage import data, io
-from vision_helpers import run_analyzer, sampled_frames
 
 from analysis.events import FaceSampled
 from analysis.vision import measures as m
 from analysis.vision.analyzer import FaceAnalyzer, create_face_analyzer
 from analysis.vision.landmarker import MediaPipeFaceDetector
+from tests.vision.vision_helpers import run_analyzer, sampled_frames
 
 pytestmark = pytest.mark.model
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from voice_helpers import human_references, load_16k_mono
 
 from analysis.events import VoiceDeliverySummarized, WordTiming
 from analysis.voice.analyzer import VoiceAnalyzer, speech_units, summarize_voice
 from analysis.voice.fillers import count_fillers
+from tests.voice.voice_helpers import human_references, load_16k_mono
 
 
 def summary(language: str, text: str, audio: np.ndarray | None = None) -> VoiceDeliverySummarized:
