@@ -6,7 +6,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +36,7 @@ class EventLog:
     events (``durable`` False, e.g. partial transcripts) are published but never stored.
     """
 
-    def __init__(self, sessions: async_sessionmaker[Any], bus: EventBus) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
         self._sessions = sessions
         self._bus = bus
         self._locks: dict[str, asyncio.Lock] = {}

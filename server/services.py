@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from analysis.bus import EventBus
 from config.settings import Settings
@@ -25,7 +25,7 @@ class Services:
 
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[Any]
+    sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     events: EventLog
     master: MasterKey

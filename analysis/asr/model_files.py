@@ -60,11 +60,10 @@ def _stamp_matches(target: Path, stamp: Path) -> bool:
         info = target.stat()
     except (OSError, ValueError):
         return False
-    return (
-        data.get("sha256") == MODEL_SHA256
-        and data.get("size") == info.st_size
-        and data.get("mtime_ns") == info.st_mtime_ns
-    )
+    if not isinstance(data, dict):
+        return False
+    recorded = (data.get("sha256"), data.get("size"), data.get("mtime_ns"))
+    return recorded == (MODEL_SHA256, info.st_size, info.st_mtime_ns)
 
 
 def _join_parts(parts: list[Path], target: Path, progress: Progress | None) -> str:

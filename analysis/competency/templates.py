@@ -33,7 +33,7 @@ def _files() -> dict[tuple[str, Language], str]:
         stem = name[: -len(".yaml")]
         key, _, language = stem.rpartition(".")
         if key and language in LANGUAGES:
-            found[(key, language)] = entry.read_text(encoding="utf-8")  # type: ignore[index]
+            found[(key, language)] = entry.read_text(encoding="utf-8")
     return found
 
 

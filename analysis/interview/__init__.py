@@ -1,7 +1,8 @@
 """The interview: a plan built from a competency model and the state machine that runs it."""
 
-from analysis.interview.machine import InterviewMachine, ObserverView, Step
+from analysis.interview.machine import InterviewMachine, ObserverView
 from analysis.interview.plan import InterviewPlan, PlanError, PlanSettings, build_plan
+from analysis.interview.step import Step
 
 __all__ = [
     "InterviewMachine",

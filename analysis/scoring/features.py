@@ -18,6 +18,7 @@ Definitions (also in docs/scoring.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from analysis.competency.model import Competency
@@ -129,7 +130,7 @@ def compute(
 
 def feature_sentences(analysis: AnswerAnalysis, feature: str) -> list[AnalysedSentence]:
     """The sentences a feature's value rests on (for evidence)."""
-    picks = {
+    picks: dict[str, Callable[[AnalysedSentence], bool]] = {
         "story": lambda s: bool(s.cues & set(STAR)),
         "specificity": lambda s: bool(s.cues & set(SPECIFIC)),
         "ownership": lambda s: "i" in s.cues or s.we_only,

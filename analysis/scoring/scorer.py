@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,6 +144,17 @@ class AnswerScore(BaseModel):
     relevant_terms: list[str] = Field(default_factory=list)
 
 
+class _AnswerCommon(TypedDict):
+    """The fields an answer's score has whether or not it could be scored."""
+
+    question_id: str
+    competency_id: str
+    scorer_version: str
+    asr_confidence: float | None
+    size: int
+    relevant_terms: list[str]
+
+
 class CompetencyScore(BaseModel):
     """A competency's score: the mean of its scored answers, with their evidence."""
 
@@ -158,6 +169,15 @@ class CompetencyScore(BaseModel):
     features: dict[str, float] = Field(default_factory=dict)
     indicators: list[IndicatorEvidence] = Field(default_factory=list)
     answers: list[AnswerScore] = Field(default_factory=list)
+
+
+class _CompetencyCommon(TypedDict):
+    """The fields a competency's score has whether or not it could be scored."""
+
+    competency_id: str
+    name: str
+    weight: int
+    answers: list[AnswerScore]
 
 
 class InterviewScore(BaseModel):
@@ -290,7 +310,7 @@ def score_answer(
     analysis = analysis or feat.analyse(answer)
     language = answer.language
     relevant = feat.relevant_terms(analysis, competency)
-    common = {
+    common: _AnswerCommon = {
         "question_id": answer.question_id,
         "competency_id": competency.id,
         "scorer_version": version.id,
@@ -364,7 +384,7 @@ def _competency_score(
     competency: Competency, answers: list[AnswerScore], language: Language
 ) -> CompetencyScore:
     scored = [a for a in answers if a.status == "scored" and a.score is not None]
-    base = {
+    base: _CompetencyCommon = {
         "competency_id": competency.id,
         "name": competency.name,
         "weight": competency.weight,

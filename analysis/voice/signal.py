@@ -16,7 +16,8 @@ def frame_power(audio: np.ndarray, sample_rate: int, frame: float = FRAME_SECOND
     if n == 0:
         return np.zeros(0, dtype=np.float64)
     blocks = samples[: n * size].astype(np.float64).reshape(n, size)
-    return np.mean(blocks * blocks, axis=1)
+    power: np.ndarray = np.mean(blocks * blocks, axis=1)
+    return power
 
 
 def to_db(power: np.ndarray | float) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analysis.competency import CompetencyModel, CompetencyModelError, parse_competency_model
 from analysis.events import (
@@ -52,7 +52,7 @@ from server.storage.models import (
     ScorerVersionRow,
 )
 
-Sessions = async_sessionmaker[Any]
+Sessions = async_sessionmaker[AsyncSession]
 
 
 class JobScoringOptions(BaseModel):

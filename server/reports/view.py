@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -55,6 +56,10 @@ class AskedQuestion(BaseModel):
     answered_to: float | None = None
 
 
+FollowupOutcome = Literal["asked", "approved", "skipped", "suggested"]
+"""What became of a suggested follow-up (approved but not yet asked is "approved")."""
+
+
 class FollowupItem(BaseModel):
     """A suggested follow-up, why, and what became of it."""
 
@@ -66,7 +71,7 @@ class FollowupItem(BaseModel):
     reason: str
     rule: str
     source: str
-    outcome: str  # asked | skipped | suggested
+    outcome: FollowupOutcome
     by: str | None = None
     t: float
 
@@ -153,7 +158,7 @@ def questions_of(events: Sequence[Event]) -> list[AskedQuestion]:
 def followups_of(events: Sequence[Event]) -> list[FollowupItem]:
     """Suggested follow-ups with their reason and outcome (asked, skipped, suggested)."""
     asked = {e.question_id for e in events if isinstance(e, QuestionShown)}
-    decided: dict[str, tuple[str, str]] = {}
+    decided: dict[str, tuple[FollowupOutcome, str | None]] = {}
     for e in events:
         if isinstance(e, FollowupApproved):
             decided[e.question_id] = ("approved", e.by)
@@ -163,7 +168,7 @@ def followups_of(events: Sequence[Event]) -> list[FollowupItem]:
     for e in events:
         if not isinstance(e, FollowupSuggested):
             continue
-        outcome, by = decided.get(e.question_id, ("suggested", None))  # type: ignore[arg-type]
+        outcome, by = decided.get(e.question_id, ("suggested", None))
         if e.question_id in asked:
             outcome = "asked"
         out.append(

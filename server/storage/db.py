@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 if TYPE_CHECKING:
     from server.encryption.keyring import KeyRing
@@ -88,7 +93,7 @@ async def migrate(engine: AsyncEngine, url: str, keyring: KeyRing | None = None)
     log.info("database schema is up to date")
 
 
-def sessionmaker(engine: AsyncEngine, keyring: KeyRing) -> async_sessionmaker[Any]:
+def sessionmaker(engine: AsyncEngine, keyring: KeyRing) -> async_sessionmaker[AsyncSession]:
     """A session factory that keeps objects usable after commit and encrypts personal data."""
     from server.encryption.fields import KEYRING, install
 

@@ -16,7 +16,8 @@ from analysis.interview.commands import (
     SuggestFollowup,
     Tick,
 )
-from analysis.interview.machine import InterviewMachine, Step
+from analysis.interview.machine import InterviewMachine
+from analysis.interview.step import Step
 from analysis.interview.messages import CandidateMessage, ShowQuestion
 
 
