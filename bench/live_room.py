@@ -547,7 +547,10 @@ def summarize(
                 "recordings": recs,
             }
         )
-    col = lambda key: [p[key] for p in per if p[key] is not None]  # noqa: E731
+
+    def col(key: str) -> list[float]:
+        return [p[key] for p in per if p[key] is not None]
+
     offer, server_side, fin = (
         col("offer_to_first_frame_s"),
         col("server_joined_to_first_frame_s"),

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,8 +122,12 @@ def stream_settings(language: str) -> StreamSettings:
 
 
 async def stream_clip(
-    scheduler: AsrScheduler, audio: np.ndarray, interview: str, language: str,
-    lead: float = 0.5, tail: float = 1.5,
+    scheduler: AsrScheduler,
+    audio: np.ndarray,
+    interview: str,
+    language: str,
+    lead: float = 0.5,
+    tail: float = 1.5,
 ) -> StreamRun:
     """Feed at real-time pace; measure when each word's text first appears."""
     t0 = 1000.0
@@ -171,7 +176,9 @@ async def stream_clip(
     return run
 
 
-async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) -> list[dict]:
+async def capacity(
+    engine: WhisperEngine, clips: list[Clip], counts: list[int]
+) -> list[dict[str, Any]]:
     """N simultaneous real-time streams of the same program: do finals stay within 3 s?"""
     program = np.concatenate(
         [np.concatenate([c.audio, np.zeros(19_200, np.float32)]) for c in clips]  # 1.2 s pauses
@@ -223,7 +230,7 @@ async def capacity(engine: WhisperEngine, clips: list[Clip], counts: list[int]) 
     return rows
 
 
-async def main(quick: bool, streams: list[int] | None = None) -> dict:
+async def main(quick: bool, streams: list[int] | None = None) -> dict[str, Any]:
     if not SHARED.is_dir():
         raise SystemExit("../shared/data is not present")
     prepare_whisper_base(ROOT / "models")
@@ -232,7 +239,7 @@ async def main(quick: bool, streams: list[int] | None = None) -> dict:
     clips = load_clips()
     if quick:
         clips = [c for c in clips if c.name in {"en/jfk.flac", "zh/BAC009S0764W0121.wav"}]
-    result: dict = {
+    result: dict[str, Any] = {
         "model": "whisper-base int8 (bundled)",
         "settings": ASR.model_dump(),
         "languages": {},
@@ -292,7 +299,8 @@ async def main(quick: bool, streams: list[int] | None = None) -> dict:
         if c.name not in offline_by_clip:
             offline_by_clip[c.name] = engine.transcribe(c.audio, language="en", beam_size=5).text
     result["capacity_offline_wer"] = error_rate(
-        "en", [" ".join(c.reference for c in cap_clips)],
+        "en",
+        [" ".join(c.reference for c in cap_clips)],
         [" ".join(offline_by_clip[c.name] for c in cap_clips)],
     )
     counts = streams or ([1, 2] if quick else [1, 2, 4, 6, 8])
@@ -302,7 +310,7 @@ async def main(quick: bool, streams: list[int] | None = None) -> dict:
     return result
 
 
-def print_table(r: dict) -> None:
+def print_table(r: dict[str, Any]) -> None:
     print(f"\nTranscription benchmark ({r['model']})")
     print(f"{'lang':5} {'metric':6} {'offline':>8} {'streaming':>10} {'ratio':>6}  clips")
     for lang, d in r["languages"].items():
@@ -321,8 +329,10 @@ def print_table(r: dict) -> None:
             f"p95 {row['final_after_end_p95']:.2f} s, max {row['final_after_end_max']:.2f} s, "
             f"WER {row['wer']:.3f} {'ok' if row['ok'] else 'MISSED'}"
         )
-    print(f"max simultaneous real-time streams: {r['max_realtime_streams']} "
-          f"(offline WER of the same program: {r['capacity_offline_wer']:.3f})")
+    print(
+        f"max simultaneous real-time streams: {r['max_realtime_streams']} "
+        f"(offline WER of the same program: {r['capacity_offline_wer']:.3f})"
+    )
 
 
 if __name__ == "__main__":

@@ -29,15 +29,10 @@ def speech_file(tmp_path: Path) -> Path:
     return out
 
 
-def duration_of(path: Path, kind: str = "audio") -> float:
-    """Duration in seconds of the first stream of ``kind``, counting decoded samples/frames."""
+def duration_of(path: Path) -> float:
+    """Duration in seconds of the first audio stream, counting decoded samples."""
     with av.open(str(path)) as c:
-        stream = next(s for s in c.streams if s.type == kind)
-        total = 0.0
-        for frame in c.decode(stream):
-            if kind == "audio":
-                total += frame.samples / frame.sample_rate
-        return total
+        return sum(f.samples / f.sample_rate for f in c.decode(c.streams.audio[0]))
 
 
 def to_wav(src: Path, out: Path, rate: int = 48000) -> Path:

@@ -6,13 +6,16 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
 from tests.server.helpers import AppClient, make_settings, sign_in
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
 
 CHROMIUM = "/usr/bin/chromium"
 BASE_ARGS = [
@@ -26,6 +29,12 @@ BASE_ARGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+class BrowserFactory(Protocol):
+    """Launches a Chromium context with a fresh profile named ``name`` (the fixture's value)."""
+
+    async def __call__(self, name: str, extra_args: list[str] | None = None) -> BrowserContext: ...
 
 
 @dataclass
@@ -47,16 +56,16 @@ async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
 
 
 @pytest.fixture
-async def browser_factory(tmp_path: Path) -> AsyncIterator[Any]:
+async def browser_factory(tmp_path: Path) -> AsyncIterator[BrowserFactory]:
     """Launch Chromium contexts with fresh profiles; extra args per context (fake devices)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (scripts/install.sh --test installs it)")
     from playwright.async_api import async_playwright
 
-    contexts: list[Any] = []
+    contexts: list[BrowserContext] = []
     async with async_playwright() as pw:
 
-        async def launch(name: str, extra_args: list[str] | None = None) -> Any:
+        async def launch(name: str, extra_args: list[str] | None = None) -> BrowserContext:
             profile = tmp_path / f"profile-{name}"
             ctx = await pw.chromium.launch_persistent_context(
                 str(profile),

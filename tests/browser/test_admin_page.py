@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import BrowserFactory, LiveServer
 from tests.browser.test_live_room import sign_in_page
 
 pytestmark = pytest.mark.browser
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 async def test_admin_page_creates_an_interview_from_a_template(
     live_server: LiveServer,
-    browser_factory,  # type: ignore[no-untyped-def]
+    browser_factory: BrowserFactory,
 ) -> None:
     ctx = await browser_factory("admin")
     page = await ctx.new_page()
@@ -27,9 +27,9 @@ async def test_admin_page_creates_an_interview_from_a_template(
     link = await page.text_content("#invite-url")
     assert link and "/i/" in link
     await page.wait_for_selector("#list tr")
-    assert "王芳" in await page.text_content("#list")
+    assert "王芳" in (await page.text_content("#list") or "")
     jobs = await (await live_server.api.get("/api/jobs")).json()
     [job] = [j for j in jobs if j["title"] == "Support agent"]
     assert job["language"] == "zh" and job["competency_model"]["language"] == "zh"
     await page.click("#lang")  # the page switches language in place
-    assert "面试" in await page.text_content("body")
+    assert "面试" in (await page.text_content("body") or "")

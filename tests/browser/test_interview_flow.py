@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import BrowserFactory, LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import fake_camera_y4m, speech_file, to_wav
 
@@ -40,8 +40,8 @@ def quiet_then_speech(tmp_path: Path) -> Path:
 
 async def test_three_questions_to_completion_with_an_injected_question(
     live_server: LiveServer,
-    browser_factory,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    browser_factory: BrowserFactory,
+    tmp_path: Path,
 ) -> None:
     api = live_server.api
     job = await (
@@ -115,9 +115,9 @@ async def test_three_questions_to_completion_with_an_injected_question(
         )
         if await cand.is_visible("#ended"):
             break
-        shown.append(await cand.text_content("#question"))
+        shown.append(await cand.text_content("#question") or "")
     await cand.wait_for_selector("#ended:not(.hidden)", timeout=15000)
-    assert "review" in (await cand.text_content("#ended")).lower()
+    assert "review" in (await cand.text_content("#ended") or "").lower()
     assert shown[1] == first  # the interrupted question came back
 
     events = await (await api.get(f"/api/interviews/{iv['id']}/events")).json()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import BrowserFactory, LiveServer
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
 async def test_jobs_page_loads_a_template_and_shows_errors_in_chinese(
-    live_server: LiveServer, browser_factory: Any
+    live_server: LiveServer, browser_factory: BrowserFactory
 ) -> None:
     job = await (
         await live_server.api.post("/api/jobs", json={"title": "班组长", "language": "zh"})
@@ -42,7 +40,7 @@ async def test_jobs_page_loads_a_template_and_shows_errors_in_chinese(
     await page.click("#save")
     problem = page.locator("#cm-errors li").first
     await problem.wait_for()
-    assert "权重之和必须为 100，目前为 90" in await problem.text_content()
+    assert "权重之和必须为 100，目前为 90" in (await problem.text_content() or "")
 
     await page.fill("#yaml", "id: x\ncompetencies: [unclosed\n")
     await page.click("#save")

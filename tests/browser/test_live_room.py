@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import BrowserFactory, LiveServer
 from tests.media_files import fake_camera_y4m, speech_file, to_wav
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, new_interview
 from tests.server.test_live_media import wait_for_event
@@ -23,7 +24,7 @@ FIRST_FRAME = """() => new Promise((resolve) => {
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-async def sign_in_page(page, base: str, next_path: str) -> None:  # type: ignore[no-untyped-def]
+async def sign_in_page(page: Page, base: str, next_path: str) -> None:
     await page.goto(f"{base}/login?next={next_path}")
     await page.fill("#email", ADMIN_EMAIL)
     await page.fill("#password", ADMIN_PASSWORD)
@@ -33,8 +34,8 @@ async def sign_in_page(page, base: str, next_path: str) -> None:  # type: ignore
 
 async def test_candidate_observer_and_review_in_real_chromium(
     live_server: LiveServer,
-    browser_factory,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    browser_factory: BrowserFactory,
+    tmp_path: Path,
 ) -> None:
     wav = to_wav(speech_file(tmp_path), tmp_path / "mic.wav")
     y4m = fake_camera_y4m(tmp_path)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import BrowserFactory, LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import speech_file, to_wav
 from tests.server.helpers import consent
@@ -62,7 +62,7 @@ async def finished_interview(live_server: LiveServer, tmp_path: Path) -> dict[st
 
 async def test_review_page_plays_seeks_rates_and_decides(
     live_server: LiveServer,
-    browser_factory: Any,
+    browser_factory: BrowserFactory,
     tmp_path: Path,
 ) -> None:
     iv = await finished_interview(live_server, tmp_path)
@@ -139,7 +139,7 @@ async def test_review_page_plays_seeks_rates_and_decides(
 
 async def test_review_page_charts_full_mode_face_measures_on_the_time_axis(
     live_server: LiveServer,
-    browser_factory: Any,
+    browser_factory: BrowserFactory,
     tmp_path: Path,
 ) -> None:
     from analysis.events import FaceSampled

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
 
 from analysis.followup.llm import LlmFollowups, LlmFollowupSettings, make_strategy, parse_reply
 from analysis.followup.rules import RuleFollowups
@@ -86,7 +87,11 @@ async def stub() -> AsyncIterator[tuple[Stub, str]]:
 
 def settings_for(base_url: str, timeout: float = 1.5) -> LlmFollowupSettings:
     return LlmFollowupSettings(
-        enabled=True, base_url=base_url, model="stub-model", api_key="k-123", timeout=timeout
+        enabled=True,
+        base_url=base_url,
+        model="stub-model",
+        api_key=SecretStr("k-123"),
+        timeout=timeout,
     )
 
 

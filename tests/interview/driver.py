@@ -17,8 +17,8 @@ from analysis.interview.commands import (
     Tick,
 )
 from analysis.interview.machine import InterviewMachine
-from analysis.interview.step import Step
 from analysis.interview.messages import CandidateMessage, ShowQuestion
+from analysis.interview.step import Step
 
 
 class Driver:

@@ -119,7 +119,7 @@ def test_ten_questions_fit_every_template_and_follow_the_weights(key: str, langu
 
 def test_production_supervisor_ten_questions_are_4_3_3() -> None:
     for language in ("zh", "en"):
-        model = load_template("production_supervisor", language)  # type: ignore[arg-type]
+        model = load_template("production_supervisor", language)
         assert allocate(model, 10) == {
             "problem_solving": 4,
             "team_management": 3,

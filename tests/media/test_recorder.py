@@ -36,5 +36,5 @@ def test_recorded_frames_are_not_modified_and_the_segment_plays(tmp_path: Path) 
     assert [f.pts for f in frames] == [123_456 + i * 6000 for i in range(45)]
     result = finalize_recording(path, master)
     assert 2.5 < result.duration < 3.5
-    with av.open(io.BytesIO(EncryptedReader(path, master).read_all())) as c:
+    with av.open(io.BytesIO(EncryptedReader(path, master).read_all()), "r") as c:
         assert sum(1 for _ in c.decode(c.streams.video[0])) >= 40

@@ -63,6 +63,7 @@ async def test_expired_invite_gets_410(admin: AppClient) -> None:
         from sqlalchemy import select
 
         invite = await session.scalar(select(Invite).where(Invite.interview_id == iv["id"]))
+    assert invite is not None
     token = svc.invites.issue(invite.id, iv["id"], timedelta(hours=1), past)
     resp = await admin.get(f"/i/{token}")
     assert resp.status == 410

@@ -51,7 +51,7 @@ async def test_a_recording_cut_off_by_a_crash_is_recovered_on_the_next_start(
         segs = await (await api2.get(f"/api/interviews/{iv['id']}/recordings")).json()
         assert [s["status"] for s in segs] == ["final"]
         data = await (await api2.get(segs[0]["url"])).read()
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), "r") as c:
         frames = sum(1 for _ in c.decode(c.streams.video[0]))
     assert frames >= 15 * 2  # at least two of the four seconds survived
     assert segs[0]["duration"] > 2.0

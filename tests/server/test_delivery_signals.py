@@ -26,7 +26,9 @@ def astronaut() -> Any:
     return data.astronaut()
 
 
-async def run_interview(tmp_path: Path, mode: str, seconds: float = 4.0) -> tuple[list[dict], Any]:
+async def run_interview(
+    tmp_path: Path, mode: str, seconds: float = 4.0
+) -> tuple[list[dict[str, Any]], Any]:
     app = create_app(make_settings(tmp_path, facial_analysis=mode))
     async with TestClient(TestServer(app)) as api:
         await sign_in(api)

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from analysis.events import QuestionAnswered, QuestionShown, TranscriptFinal
 from server.storage.models import CandidateFeedbackRow, EventRow, Interview
 from tests.browser import conftest as browser_fixtures
+from tests.browser.conftest import BrowserFactory
 from tests.server.helpers import AppClient, sign_in
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview, services_of
@@ -357,7 +358,7 @@ async def test_feedback_needs_sign_in_and_access(api: AppClient, inbox: Inbox) -
 
 @pytest.mark.browser
 async def test_review_page_panel_shows_the_draft_and_sends_the_edit(
-    tmp_path: Path, smtp: tuple[Inbox, int], browser_factory: Any
+    tmp_path: Path, smtp: tuple[Inbox, int], browser_factory: BrowserFactory
 ) -> None:
     from aiohttp.test_utils import TestServer
 

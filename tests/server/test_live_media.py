@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 import av
 from aiohttp import ClientSession
@@ -17,7 +18,7 @@ from tests.server.helpers import AppClient, consent, new_interview
 
 async def wait_for_event(
     admin: AppClient, iid: str, kind: str, count: int = 1, timeout: float = 30
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     async with asyncio.timeout(timeout):
         while True:
             events = await (await admin.get(f"/api/interviews/{iid}/events")).json()
@@ -27,7 +28,7 @@ async def wait_for_event(
             await asyncio.sleep(0.2)
 
 
-async def fetch_recording(admin: AppClient, iid: str) -> list[tuple[dict, bytes]]:
+async def fetch_recording(admin: AppClient, iid: str) -> list[tuple[dict[str, Any], bytes]]:
     segs = await (await admin.get(f"/api/interviews/{iid}/recordings")).json()
     out = []
     for seg in segs:
@@ -38,7 +39,7 @@ async def fetch_recording(admin: AppClient, iid: str) -> list[tuple[dict, bytes]
 
 
 def audio_seconds(data: bytes) -> float:
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), "r") as c:
         stream = c.streams.audio[0]
         return sum(f.samples / f.sample_rate for f in c.decode(stream))
 
@@ -61,7 +62,7 @@ async def test_streamed_audio_and_video_are_recorded_encrypted_and_playable(
     assert seg["status"] == "final" and seg["segment"] == 1
     got = audio_seconds(data)
     assert abs(got - streamed) <= 0.1 * streamed, (got, streamed)
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), "r") as c:
         video = c.streams.video[0]
         frames = sum(1 for _ in c.decode(video))
     assert frames > 5 * streamed  # about 15 fps were sent
@@ -115,7 +116,7 @@ async def test_rejoin_after_a_drop_continues_as_a_new_segment(
     segs = await fetch_recording(admin, iv["id"])
     assert [s["segment"] for s, _ in segs] == [1, 2]
     for _seg, data in segs:
-        with av.open(io.BytesIO(data)) as c:
+        with av.open(io.BytesIO(data), "r") as c:
             assert sum(1 for _ in c.decode(c.streams.video[0])) > 10
 
 

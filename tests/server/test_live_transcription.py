@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import ClientSession
@@ -30,7 +31,7 @@ async def test_jfk_over_webrtc_yields_finals_with_the_famous_line(tmp_path: Path
         iv = await new_interview(api)
         await consent(api, iv["invite_token"], ai=True)
         obs = await api.ws_connect(f"/ws/observer/{iv['id']}")
-        seen: list[dict] = []
+        seen: list[dict[str, Any]] = []
 
         async def watch() -> None:
             async for msg in obs:

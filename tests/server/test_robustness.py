@@ -6,24 +6,25 @@ import asyncio
 import io
 
 import av
-from aiohttp import ClientSession, WSMsgType
+from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 
 from media.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import AppClient, consent, new_interview
 from tests.server.test_live_media import fetch_recording, wait_for_event
 
 
-async def candidate_ws(client: AppClient, token: str):  # type: ignore[no-untyped-def]
+async def candidate_ws(client: AppClient, token: str) -> ClientWebSocketResponse:
     ws = await client.ws_connect(f"/ws/candidate/{token}")
     assert (await ws.receive_json())["type"] == "welcome"
     return ws
 
 
-async def closed_with(ws) -> int:  # type: ignore[no-untyped-def]
+async def closed_with(ws: ClientWebSocketResponse) -> int:
     while True:
         msg = await ws.receive(timeout=10)
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING):
-            return int(ws.close_code)
+            assert ws.close_code is not None
+            return ws.close_code
 
 
 async def test_join_without_consent_is_refused(admin: AppClient) -> None:
@@ -105,5 +106,5 @@ async def test_abuse_in_one_interview_does_not_disturb_another(admin: AppClient)
     await wait_for_event(admin, good["id"], "recording_finalized")
     [(seg, data)] = await fetch_recording(admin, good["id"])
     assert seg["duration"] > 1.0
-    with av.open(io.BytesIO(data)) as c:
+    with av.open(io.BytesIO(data), "r") as c:
         assert sum(1 for _ in c.decode(c.streams.video[0])) > 10
