@@ -72,13 +72,19 @@ def test_each_recording_gets_its_own_key_and_nonces(tmp_path: Path) -> None:
     assert a[-1500:] != b[-1500:]
 
 
+def die(w: EncryptedWriter) -> None:
+    """Let go of the file as a dying process would: without writing the final chunk."""
+    w._fh.close()
+
+
 def test_a_crash_cut_file_keeps_every_whole_chunk(tmp_path: Path) -> None:
     master = MasterKey(os.urandom(32))
     path = tmp_path / "r.cnd"
     data = os.urandom(5500)
     w = EncryptedWriter(path, master, chunk_size=1000)
     w.write(data)
-    w.flush()  # never closed: the process "died" here
+    w.flush()
+    die(w)  # never closed: the process "died" here
     raw = path.read_bytes()
     path.write_bytes(raw[:-300])  # and the last chunk was torn
     recovered = read_unclosed(path, master)
@@ -110,6 +116,7 @@ def test_a_crash_cut_framed_file_keeps_every_sealed_chunk(tmp_path: Path) -> Non
     w.write(data[1000:2500])
     w.seal()
     w.write(data[2500:])  # buffered, never sealed: lost in the crash
+    die(w)
     raw = path.read_bytes()
     path.write_bytes(raw + b"\x00\x00\x10\x00torn")  # and a torn frame header
     assert read_unclosed(path, master) == data[:2500]
