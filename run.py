@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from config.logs import setup_logging
 from config.settings import Settings
 
 
-def _progress(label: str):  # type: ignore[no-untyped-def]
+def _progress(label: str) -> Callable[[object], None]:
     """A progress printer: percentages (every 10%) or messages."""
     last = [-10.0]
 

@@ -24,6 +24,7 @@ from analysis.asr.resample import AudioResampler16k
 from analysis.events import AnalyzerFailed, Event, TranscriptFinal
 from analysis.vision import FaceAnalyzer, FrameSampler, create_face_analyzer, video_frame_to_rgb
 from analysis.voice import VoiceAnalyzer
+from config.settings import FacialMode
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class LiveAnalysis:
         emit: Emit,
         clock: Callable[[], float],
         *,
-        facial_mode: str,
+        facial_mode: FacialMode,
         models_dir: Path,
         language: str,
         transcriber: Any = None,
@@ -50,7 +51,7 @@ class LiveAnalysis:
         self._clock = clock
         self.language = language
         self.face: FaceAnalyzer | None = create_face_analyzer(
-            facial_mode,  # type: ignore[arg-type]
+            facial_mode,
             interview_id=interview_id,
             models_dir=models_dir,
         )

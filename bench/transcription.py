@@ -14,6 +14,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ def load_clips() -> list[Clip]:
     return clips
 
 
-def normalizer(language: str):  # type: ignore[no-untyped-def]
+def normalizer(language: str) -> Callable[[str], str]:
     if language == "en":
         from whisper_normalizer.english import EnglishTextNormalizer
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from analysis.asr.engine import Transcriber
 from analysis.asr.scheduler import AsrScheduler
-from analysis.asr.stream import StreamingTranscriber, StreamSettings
+from analysis.asr.stream import StreamingTranscriber, StreamSettings, TranscriptionEvent
 from analysis.asr.vad import VadSettings
-from analysis.events import Event, TranscriptFinal, TranscriptPartial
+from analysis.events import TranscriptFinal, TranscriptPartial
 from config.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,11 +87,13 @@ class Transcribers:
         speaking: set[str] = set()
         async for event in stream.events():
             try:
-                await self._deliver(room, event, speaking)  # type: ignore[arg-type]
+                await self._deliver(room, event, speaking)
             except Exception:
                 log.exception("could not deliver a transcription event")
 
-    async def _deliver(self, room: LiveRoom, event: Event, speaking: set[str]) -> None:
+    async def _deliver(
+        self, room: LiveRoom, event: TranscriptionEvent, speaking: set[str]
+    ) -> None:
         from analysis.interview.commands import SpeechStarted, SpeechStopped
 
         interviewer = room.interviewer

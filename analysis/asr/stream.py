@@ -18,7 +18,6 @@ from analysis.asr.scheduler import AsrScheduler, PassInput, PassJob, Priority
 from analysis.asr.vad import SAMPLE_RATE, StreamingVad, VadEvent, VadSettings
 from analysis.events import (
     AnalyzerFailed,
-    EventBase,
     TranscriptFinal,
     TranscriptionBacklogged,
     TranscriptPartial,
@@ -27,7 +26,9 @@ from analysis.events import (
 
 log = logging.getLogger(__name__)
 
-EventCallback = Callable[[EventBase], Any]
+TranscriptionEvent = TranscriptPartial | TranscriptFinal | TranscriptionBacklogged | AnalyzerFailed
+"""Everything a transcription stream emits."""
+EventCallback = Callable[[TranscriptionEvent], Any]
 TAIL_TOLERANCE_S = 0.15
 TAIL_MIN_PROBABILITY = 0.1
 
@@ -133,7 +134,7 @@ class StreamingTranscriber:
         self._vad_session = vad_session
         self._vad: StreamingVad | None = None
         self._clock = clock
-        self._events: asyncio.Queue[EventBase | None] = asyncio.Queue()
+        self._events: asyncio.Queue[TranscriptionEvent | None] = asyncio.Queue()
         self._samples = 0  # absolute samples received
         self._anchor_sample = 0
         self._anchor_t = 0.0
@@ -228,7 +229,7 @@ class StreamingTranscriber:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def events(self) -> AsyncIterator[EventBase]:
+    async def events(self) -> AsyncIterator[TranscriptionEvent]:
         """Partials, finals and backlog reports, until input ended and all finals are out."""
         while True:
             event = await self._events.get()
@@ -244,7 +245,7 @@ class StreamingTranscriber:
         task.add_done_callback(self._pending.discard)
         return task
 
-    def _emit(self, event: EventBase | None) -> None:
+    def _emit(self, event: TranscriptionEvent | None) -> None:
         if event is None:
             self._closed.set()
             self.scheduler.close_stream(self._stream_key)

@@ -55,6 +55,7 @@ from analysis.interview.commands import (
 from analysis.interview.messages import (
     AnswerClockStarted,
     CandidateMessage,
+    QuestionKind,
     ShowAcknowledgement,
     ShowCompletion,
     ShowGreeting,
@@ -199,6 +200,7 @@ class InterviewMachine(ObserverCommands):
     def _question_message(self, q: AskedQuestion, now: float, *, resumed: bool) -> ShowQuestion:
         plan = self.state.plan
         language = plan.language
+        kind: QuestionKind
         if q.kind == "practice":
             kind, progress = "practice", texts.PRACTICE_LABEL[language]
         elif q.kind == "main":
@@ -217,7 +219,7 @@ class InterviewMachine(ObserverCommands):
         return ShowQuestion(
             question_id=q.id,
             text=q.text,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             index=q.index,
             total=plan.total,
             progress=progress,

@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from analysis.competency.model import Language
 
+QuestionKind = Literal["practice", "question", "followup"]
+"""How the candidate page labels a question."""
 
 class MessageBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -25,7 +27,7 @@ class ShowQuestion(MessageBase):
     type: Literal["show_question"] = "show_question"
     question_id: str
     text: str
-    kind: Literal["practice", "question", "followup"]
+    kind: QuestionKind
     index: int
     total: int
     progress: str

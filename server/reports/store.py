@@ -290,7 +290,7 @@ def decision_of(row: HumanDecisionRow) -> HumanDecision:
         interview_id=row.interview_id,
         person=row.person,
         at=_aware(row.at),
-        decision=row.decision,  # type: ignore[arg-type]
+        decision=row.decision,
         note=row.note,
     )
 

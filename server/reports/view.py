@@ -203,11 +203,12 @@ def delivery_of(events: Sequence[Event]) -> list[DeliveryItem]:
     out = []
     for qid in sorted(set(voice) | set(face), key=lambda q: _start(voice.get(q), face.get(q))):
         v, f = voice.get(qid), face.get(qid)
+        summary = v or f
         out.append(
             DeliveryItem(
                 question_id=qid,
                 start=_start(v, f),
-                end=(v or f).end if (v or f) else 0.0,  # type: ignore[union-attr]
+                end=summary.end if summary else 0.0,
                 unit=v.unit if v else None,
                 speaking_rate=v.speaking_rate if v else None,
                 pause_ratio=v.pause_ratio if v else None,

@@ -14,6 +14,7 @@ from analysis.competency import (
     LANGUAGES,
     CompetencyModel,
     CompetencyModelError,
+    Language,
     from_yaml,
     list_templates,
     load_template,
@@ -119,16 +120,16 @@ async def _body(request: web.Request) -> bytes:
     return raw
 
 
-def _language_param(request: web.Request, default: str = "en") -> str:
+def _language_param(request: web.Request, default: str = "en") -> Language:
     language = request.query.get("language", default)
     if language not in LANGUAGES:
         raise BadInput(f"Unknown language {language!r}: use 'zh' (Mandarin) or 'en' (English).")
     return language
 
 
-def _template(key: str, language: str) -> CompetencyModel:
+def _template(key: str, language: Language) -> CompetencyModel:
     try:
-        return load_template(key, language)  # type: ignore[arg-type]
+        return load_template(key, language)
     except KeyError as exc:
         raise NotFound(str(exc.args[0]), code="no_such_template") from None
 

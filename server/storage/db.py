@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -63,8 +64,8 @@ def make_engine(url: str) -> AsyncEngine:
         private_sqlite_files(url)
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: object, _record: object) -> None:
-            cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        def _pragmas(dbapi_conn: DBAPIConnection, _record: object) -> None:
+            cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")

@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from analysis.events import utcnow
+from analysis.scoring.decisions import DecisionKind
+from config.settings import FacialMode
 
 
 def new_id() -> str:
@@ -50,7 +52,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(255))
     language: Mapped[str] = mapped_column(String(8), default="en")
-    facial_analysis: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    facial_analysis: Mapped[FacialMode | None] = mapped_column(String(20), nullable=True)
     competency_model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     plan_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -129,7 +131,7 @@ class Consent(Base):
     notice_version: Mapped[str] = mapped_column(String(40))
     recording: Mapped[bool] = mapped_column(Boolean)
     ai_analysis: Mapped[bool] = mapped_column(Boolean)
-    facial_analysis: Mapped[str] = mapped_column(String(20))
+    facial_analysis: Mapped[FacialMode] = mapped_column(String(20))
     agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     user_agent: Mapped[str] = mapped_column(Text, default="")  # encrypted
 
@@ -249,7 +251,7 @@ class HumanDecisionRow(Base):
     )
     person_id: Mapped[str] = mapped_column(String(32))
     person: Mapped[str] = mapped_column(String(255))
-    decision: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[DecisionKind] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
