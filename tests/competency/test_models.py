@@ -15,6 +15,7 @@ from analysis.competency import (
     parse_competency_model,
     to_yaml,
 )
+from analysis.competency.model import Language
 
 REQUIRED_TEMPLATES = {
     "product_manager",
@@ -138,8 +139,10 @@ def test_templates_are_valid_and_parallel_across_languages(key: str) -> None:
 
 @pytest.mark.parametrize("key", sorted(REQUIRED_TEMPLATES))
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_template_bank_holds_enough_behavioural_questions(key: str, language: str) -> None:
-    model = load_template(key, language)  # type: ignore[arg-type]
+def test_every_template_bank_holds_enough_behavioural_questions(
+    key: str, language: Language
+) -> None:
+    model = load_template(key, language)
     for comp in model.competencies:
         assert len(comp.questions) >= 4, f"{key}.{language}: {comp.id} has {len(comp.questions)}"
     assert sum(len(c.questions) for c in model.competencies) >= 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from analysis.competency.model import Language
 from analysis.followup.rules import RuleFollowups, evaluate, suggest
 from analysis.followup.types import FollowupRequest
 
@@ -56,8 +57,8 @@ NO_NUMBERS_ZH = (
 )
 
 
-def first_rule(answer: str, language: str) -> str | None:
-    found = suggest(answer, language)  # type: ignore[arg-type]
+def first_rule(answer: str, language: Language) -> str | None:
+    found = suggest(answer, language)
     return found.rule if found else None
 
 
@@ -65,8 +66,10 @@ def first_rule(answer: str, language: str) -> str | None:
     ("answer", "language"),
     [(FAILURE_EN, "en"), (CONFLICT_EN, "en"), (FAILURE_ZH, "zh"), (CONFLICT_ZH, "zh")],
 )
-def test_a_failure_or_conflict_story_gets_the_lessons_question(answer: str, language: str) -> None:
-    found = suggest(answer, language)  # type: ignore[arg-type]
+def test_a_failure_or_conflict_story_gets_the_lessons_question(
+    answer: str, language: Language
+) -> None:
+    found = suggest(answer, language)
     assert found is not None and found.rule == "failure_lessons"
     expected = {"en": "What did you learn from it?", "zh": "你从这件事中学到了什么？"}
     assert found.text == expected[language]
@@ -95,8 +98,8 @@ def test_a_we_answer_gets_the_personal_role_question_in_mandarin() -> None:
 
 
 @pytest.mark.parametrize(("answer", "language"), [(COMPLETE_EN, "en"), (COMPLETE_ZH, "zh")])
-def test_a_complete_quantified_answer_gets_no_follow_up(answer: str, language: str) -> None:
-    assert evaluate(answer, language) == []  # type: ignore[arg-type]
+def test_a_complete_quantified_answer_gets_no_follow_up(answer: str, language: Language) -> None:
+    assert evaluate(answer, language) == []
 
 
 @pytest.mark.parametrize(
@@ -107,9 +110,9 @@ def test_a_complete_quantified_answer_gets_no_follow_up(answer: str, language: s
     ],
 )
 def test_an_outcome_without_numbers_asks_how_it_was_measured(
-    answer: str, language: str, text: str
+    answer: str, language: Language, text: str
 ) -> None:
-    found = suggest(answer, language)  # type: ignore[arg-type]
+    found = suggest(answer, language)
     assert found is not None and (found.rule, found.text) == ("measurable_result", text)
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from analysis.competency import load_template
+from analysis.competency.model import Language
 from analysis.interview.commands import (
     AddObserverNote,
     AddTranscript,
@@ -14,6 +15,7 @@ from analysis.interview.commands import (
     CandidateDisconnected,
     CandidateReady,
     CandidateReconnected,
+    Command,
     EndInterview,
     FinishAnswer,
     GiveLiveRating,
@@ -34,6 +36,7 @@ from analysis.interview.messages import (
     ShowQuestion,
 )
 from analysis.interview.plan import PlanSettings, build_plan
+from analysis.interview.step import Step
 from tests.interview.driver import Driver
 
 GOOD_EN = (
@@ -67,8 +70,8 @@ SETTINGS = PlanSettings(
 )
 
 
-def make_driver(language: str = "en", **changes: object) -> Driver:
-    model = load_template("software_engineer", language)  # type: ignore[arg-type]
+def make_driver(language: Language = "en", **changes: object) -> Driver:
+    model = load_template("software_engineer", language)
     plan = build_plan(model, SETTINGS.model_copy(update=changes))
     return Driver(InterviewMachine.new("iv-1", plan))
 
@@ -403,17 +406,17 @@ def test_ending_early_keeps_the_partial_answer() -> None:
     assert isinstance(d.messages[-1], ShowCompletion)
 
 
-def test_state_round_trips_through_json_at_every_step() -> None:
+def test_state_round_trips_through_json_at_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
     d = make_driver()
     original_send = d.send
 
-    def checked_send(command):  # type: ignore[no-untyped-def]
+    def checked_send(command: Command) -> Step:
         step = original_send(command)
         data = d.machine.to_dict()
         assert InterviewMachine.from_json(json.dumps(data)).to_dict() == data
         return step
 
-    d.send = checked_send  # type: ignore[method-assign]
+    monkeypatch.setattr(d, "send", checked_send)
     through_practice(d)
     d.speak(WE_EN, 20)
     d.wait(5)

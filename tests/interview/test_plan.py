@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from analysis.competency import list_templates, load_template, parse_competency_model
+from analysis.competency.model import Language
 from analysis.interview.plan import (
     InterviewPlan,
     PlanError,
@@ -18,8 +19,8 @@ from analysis.interview.plan import (
 
 @pytest.mark.parametrize("key", [t.key for t in list_templates()])
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_every_competency_is_covered(key: str, language: str) -> None:
-    model = load_template(key, language)  # type: ignore[arg-type]
+def test_every_competency_is_covered(key: str, language: Language) -> None:
+    model = load_template(key, language)
     for count in (3, 5, 7, 10):
         plan = build_plan(model, PlanSettings(question_count=count, seed=count))
         covered = {q.competency_id for q in plan.questions}
@@ -105,8 +106,10 @@ def test_a_count_beyond_the_bank_asks_every_question_once() -> None:
 
 @pytest.mark.parametrize("key", [t.key for t in list_templates()])
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_ten_questions_fit_every_template_and_follow_the_weights(key: str, language: str) -> None:
-    model = load_template(key, language)  # type: ignore[arg-type]
+def test_ten_questions_fit_every_template_and_follow_the_weights(
+    key: str, language: Language
+) -> None:
+    model = load_template(key, language)
     plan = build_plan(model, PlanSettings(question_count=10, seed=3))
     assert plan.total == 10 and not plan.capped and plan.notes == []
     assert plan.requested_count == 10 and plan.bank_size is not None and plan.bank_size >= 12

@@ -11,6 +11,7 @@ import pytest
 from analysis.events import AnalyzerFailed, FaceDeliverySummarized, FaceSampled
 from analysis.vision.analyzer import FaceAnalyzer, create_face_analyzer
 from analysis.vision.landmarker import FaceObservation
+from config.settings import FacialMode
 from tests.vision.vision_fakes import ScriptedDetector, face
 from tests.vision.vision_helpers import run_analyzer
 
@@ -22,9 +23,9 @@ def frames(seconds: float, fps: float = 5.0) -> list[tuple[float, np.ndarray]]:
     return [(i / fps, GREY) for i in range(round(seconds * fps))]
 
 
-def analyzer(mode: str, script: list[list[FaceObservation]]) -> FaceAnalyzer:
+def analyzer(mode: FacialMode, script: list[list[FaceObservation]]) -> FaceAnalyzer:
     made = create_face_analyzer(
-        mode,  # type: ignore[arg-type]
+        mode,
         interview_id="iv1",
         models_dir=Path("unused"),
         detector=ScriptedDetector(script),

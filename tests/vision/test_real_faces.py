@@ -12,6 +12,7 @@ from analysis.events import FaceSampled
 from analysis.vision import measures as m
 from analysis.vision.analyzer import FaceAnalyzer, create_face_analyzer
 from analysis.vision.landmarker import MediaPipeFaceDetector
+from config.settings import FacialMode
 from tests.vision.vision_helpers import run_analyzer, sampled_frames
 
 pytestmark = pytest.mark.model
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.model
 CLIPS = ["d0", "d3", "d6", "d10", "d18", "d19"]
 
 
-def analyzer(detector: MediaPipeFaceDetector, mode: str = "full") -> FaceAnalyzer:
+def analyzer(detector: MediaPipeFaceDetector, mode: FacialMode = "full") -> FaceAnalyzer:
     made = create_face_analyzer(
-        mode,  # type: ignore[arg-type]
+        mode,
         interview_id="iv1",
         models_dir=Path("unused"),
         detector=detector,
