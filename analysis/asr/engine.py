@@ -83,6 +83,7 @@ def _windowed_model_class() -> Any:
     """
     from faster_whisper import WhisperModel
 
+    # faster-whisper ships no types, so WhisperModel is Any and subclassing it is [misc].
     class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
         def encode(self, features: np.ndarray) -> Any:
             frames = getattr(_window, "frames", None)

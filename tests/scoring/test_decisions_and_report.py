@@ -52,6 +52,7 @@ def test_rejected_without_a_human_decision_is_refused() -> None:
     with pytest.raises(ValidationError, match="does not match"):
         CandidateStatus(interview_id="i1", status="rejected", decision=advance)
     with pytest.raises(TypeError):
+        # Deliberately ill-typed: the runtime guard against a plain dict is what is tested.
         status_from_decision({"interview_id": "i1", "person": "x", "decision": "reject"})  # type: ignore[arg-type]
     with pytest.raises(ValidationError):
         HumanDecision(interview_id="i1", person="", decision="reject")

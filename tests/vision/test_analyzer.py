@@ -56,6 +56,7 @@ def test_off_mode_has_no_analyzer_so_no_frame_is_decoded_and_no_measure_exists()
 
 def test_analyzer_refuses_off_mode() -> None:
     with pytest.raises(ValueError):
+        # Deliberately ill-typed: the runtime guard against "off" is what is tested.
         FaceAnalyzer("iv1", "off", ScriptedDetector([]))  # type: ignore[arg-type]
 
 
