@@ -25,6 +25,16 @@ class BadOffer(ValueError):
     """The SDP offer could not be used."""
 
 
+async def _settled(task: asyncio.Task[str] | None) -> None:
+    """Wait until an SDP negotiation has ended, however it ends (its outcome is not raised).
+
+    A peer connection must not be closed while ICE gathers: aioice then leaks the UDP
+    sockets it has already bound (they are only tracked once gathering completes).
+    """
+    if task is not None and not task.done():
+        await asyncio.wait([task])
+
+
 class CandidatePeer:
     """Accepts one offer, records every received track, fans tracks out to observers.
 
@@ -51,11 +61,23 @@ class CandidatePeer:
         self.sinks: list[FrameSink] = []
         self.recorder: SegmentRecorder | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._negotiation: asyncio.Task[str] | None = None
         self._closed = False
         self.first_frame_at: dict[str, float] = {}
 
     async def accept(self, sdp: str) -> str:
-        """Apply the candidate's offer and return our answer SDP."""
+        """Apply the candidate's offer and return our answer SDP (closes the peer on failure).
+
+        The negotiation runs to its end even if the caller is cancelled (see ``_settled``).
+        """
+        self._negotiation = asyncio.create_task(self._accept(sdp), name="candidate-negotiation")
+        try:
+            return await asyncio.shield(self._negotiation)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _accept(self, sdp: str) -> str:
 
         @self.pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
@@ -115,6 +137,7 @@ class CandidatePeer:
         if self._closed:
             return None
         self._closed = True
+        await _settled(self._negotiation)
         await self.pc.close()
         for task in self._tasks:
             task.cancel()
@@ -140,9 +163,23 @@ class ObserverPeer:
     def __init__(self) -> None:
         self.pc = RTCPeerConnection()
         self._proxies: list[MediaStreamTrack] = []
+        self._negotiation: asyncio.Task[str] | None = None
 
     async def accept(self, sdp: str, tracks: list[MediaStreamTrack]) -> str:
-        """Apply the observer's offer, attach the candidate's tracks, return the answer."""
+        """Apply the observer's offer, attach the candidate's tracks, return the answer.
+
+        On failure or cancellation the peer is closed once the negotiation has ended.
+        """
+        self._negotiation = asyncio.create_task(
+            self._accept(sdp, tracks), name="observer-negotiation"
+        )
+        try:
+            return await asyncio.shield(self._negotiation)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _accept(self, sdp: str, tracks: list[MediaStreamTrack]) -> str:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
@@ -156,6 +193,7 @@ class ObserverPeer:
 
     async def close(self) -> None:
         """Hang up and release the relay proxies."""
+        await _settled(self._negotiation)
         for proxy in self._proxies:
             proxy.stop()
         await self.pc.close()
