@@ -25,6 +25,7 @@ from analysis.events import (
     TranscriptFinal,
 )
 from analysis.interview.commands import CandidateReady, FinishAnswer, InjectQuestion
+from analysis.interview.machine import ObserverView
 from analysis.live import LiveAnalysis
 from media.candidate_peer import CandidatePeer, ObserverPeer
 from server.interviewer import Interviewer, machine_for, strategy_for_settings
@@ -292,11 +293,11 @@ class LiveRoom:
         step = await self.interviewer.handle(command)
         return step.rejected
 
-    def observer_view(self) -> dict[str, Any] | None:
+    def observer_view(self) -> ObserverView | None:
         """Plan, current question, queue and pending suggestion for observers."""
         if self.interviewer is None:
             return None
-        return self.interviewer.machine.observer_view().model_dump(mode="json")
+        return self.interviewer.machine.observer_view()
 
     async def set_observers(self, delta: int) -> None:
         """Count observers; the machine waits for approvals only while someone watches."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from analysis.events import EVENT_ADAPTER, Event, EventBase
 from server import protocol
@@ -24,7 +25,7 @@ OUTPUT = Path(__file__).resolve().parent.parent / "web_client" / "protocol.js"
 Schema = dict[str, Any]
 
 # (JavaScript name, adapter, schema mode, what it is)
-UNIONS: tuple[tuple[str, TypeAdapter[Any], str, str], ...] = (
+UNIONS: tuple[tuple[str, TypeAdapter[Any], JsonSchemaMode, str], ...] = (
     ("CandidateIn", protocol.CANDIDATE_IN, "validation", "candidate page → server"),
     ("CandidateOut", protocol.CANDIDATE_OUT, "serialization", "server → candidate page"),
     ("ObserverIn", protocol.OBSERVER_IN, "validation", "observer page → server"),
@@ -130,7 +131,7 @@ def render() -> str:
     ]
     fields: dict[str, dict[str, Schema]] = {}
     for js_name, adapter, mode, what in UNIONS:
-        schema = adapter.json_schema(mode=mode)  # type: ignore[arg-type]
+        schema = adapter.json_schema(mode=mode)
         for name, model in schema.get("$defs", {}).items():
             defs.setdefault(name, model)
         members = _members(schema)
