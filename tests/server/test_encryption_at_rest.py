@@ -87,8 +87,12 @@ class Recorded:
 
 async def start(settings: Settings, clock: ScriptedClock | None = None) -> Client:
     client = TestClient(TestServer(create_app(settings, now=clock)))
-    await client.start_server()
-    await sign_in(client)
+    try:
+        await client.start_server()
+        await sign_in(client)
+    except BaseException:
+        await client.close()  # an app that refuses to start must not leak the client session
+        raise
     return client
 
 
