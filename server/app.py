@@ -80,7 +80,7 @@ def _report_preload(task: asyncio.Task[object]) -> None:
         log.error("speech model failed to load", exc_info=task.exception())
 
 
-def make_throttle(settings: Settings, redis: object | None) -> Throttle:
+def make_throttle(settings: Settings, redis: object | None, secret: bytes) -> Throttle:
     """Sign-in back-off from the settings; counters in Redis when a client is given."""
     store: CounterStore = RedisCounters(redis) if redis is not None else MemoryCounters()
     base, cap = settings.signin_lockout_seconds, settings.signin_lockout_max_seconds
@@ -88,6 +88,7 @@ def make_throttle(settings: Settings, redis: object | None) -> Throttle:
         store,
         BackOff(free=settings.signin_free_failures, base=base, cap=cap),
         BackOff(free=settings.signin_address_free_failures, base=base, cap=cap),
+        secret,
     )
 
 
@@ -137,7 +138,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
             keyring=keyring,
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
-            throttle=make_throttle(settings, redis_client),
+            throttle=make_throttle(settings, redis_client, secret),
         )
         if now is not None:
             svc.now = now

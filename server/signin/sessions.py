@@ -67,10 +67,10 @@ class SessionStore:
             if _aware(row.expires_at) <= now:
                 raise NotSignedIn("Your session has expired. Please sign in again.")
             if now - _aware(row.last_seen_at) >= LAST_SEEN_EVERY:
-                async with db.begin():
-                    await db.execute(
-                        update(SessionRow).where(SessionRow.id == sid).values(last_seen_at=now)
-                    )
+                await db.execute(
+                    update(SessionRow).where(SessionRow.id == sid).values(last_seen_at=now)
+                )
+                await db.commit()
         return Principal(user_id=user.id, role=user.role, email=user.email, session_id=sid)
 
     async def revoke(self, session_id: str, now: datetime) -> None:

@@ -11,6 +11,7 @@ so a growing lock-out would need one limiter per level and still not reset on su
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -94,14 +95,10 @@ class RedisCounters:
         await self._redis.delete(self.PREFIX + key)
 
 
-def account_key(email: str) -> str:
-    """The counter key of an account (a hash: no address is stored in Redis)."""
-    return "acct:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-
-
-def address_key(address: str) -> str:
-    """The counter key of a client address."""
-    return "addr:" + address
+def counter_key(secret: bytes, kind: str, value: str) -> str:
+    """A keyed hash: no email or address is stored in Redis, and deployments never collide."""
+    mac = hmac.new(secret, f"{kind}:{value.strip().lower()}".encode(), hashlib.sha256)
+    return f"{kind}:{mac.hexdigest()[:32]}"
 
 
 @dataclass(frozen=True)
@@ -116,22 +113,28 @@ class Locked:
 class Throttle:
     """Decides whether a sign-in attempt may be tried and counts the failures."""
 
-    def __init__(self, store: CounterStore, account: BackOff, address: BackOff) -> None:
+    def __init__(
+        self, store: CounterStore, account: BackOff, address: BackOff, secret: bytes = b""
+    ) -> None:
         self._store = store
         self._policies = {"account": account, "address": address}
+        self._secret = secret
+
+    def _keys(self, email: str, address: str) -> list[tuple[str, str]]:
+        return [
+            ("account", counter_key(self._secret, "account", email)),
+            ("address", counter_key(self._secret, "address", address)),
+        ]
 
     async def retry_after(self, email: str, address: str, now: float) -> int:
         """Seconds until an attempt for this account from this address may be tried (0: now)."""
-        waits = [
-            (await self._store.get(key))[1] - now
-            for key in (account_key(email), address_key(address))
-        ]
+        waits = [(await self._store.get(key))[1] - now for _, key in self._keys(email, address)]
         return max(0, math.ceil(max(waits)))
 
     async def failed(self, email: str, address: str, now: float) -> list[Locked]:
         """Count a failure for both keys; returns the keys this failure locked first."""
         locked: list[Locked] = []
-        for kind, key in (("account", account_key(email)), ("address", address_key(address))):
+        for kind, key in self._keys(email, address):
             policy = self._policies[kind]
             failures, until = await self._store.fail(key, now, policy)
             if failures == policy.free:
@@ -140,4 +143,4 @@ class Throttle:
 
     async def succeeded(self, email: str) -> None:
         """A correct password resets the account (never the address: that is shared)."""
-        await self._store.clear(account_key(email))
+        await self._store.clear(counter_key(self._secret, "account", email))
