@@ -140,9 +140,7 @@ async def test_one_address_trying_many_accounts_is_throttled(client: Client) -> 
     assert resp.status == 429 and int(resp.headers["Retry-After"]) == 30
 
 
-async def test_a_lockout_is_audited_and_noticed_to_admins(
-    admin: Client, tmp_path: Path
-) -> None:
+async def test_a_lockout_is_audited_and_noticed_to_admins(admin: Client, tmp_path: Path) -> None:
     await add_recruiter(admin)
     for _ in range(5):
         await login(admin, REC_EMAIL, "not the password")
