@@ -348,8 +348,8 @@ async def admin_notices(request: web.Request) -> web.Response:
 async def check_link(request: web.Request) -> web.Response:
     """Whose password a link sets, so the page can greet them (401/410 when not usable)."""
     body = await read_json(request, LinkIn)
-    _link, user = await open_link(services(request), body.token)
-    return web.json_response({"email": user.email, "name": user.name, "purpose": _link.purpose})
+    link, user = await open_link(services(request), body.token)
+    return web.json_response({"email": user.email, "name": user.name, "purpose": link.purpose})
 
 
 @routes.post("/api/password-links/use")
