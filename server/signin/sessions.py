@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.auth import Principal, SessionCodec
@@ -18,6 +18,9 @@ from server.errors import NotSignedIn
 from server.storage.models import SessionRow, User
 
 LAST_SEEN_EVERY = timedelta(minutes=1)
+# Ended sessions stay this long (who signed in from where, for investigations), then go at
+# the user's next sign-in.
+KEEP_ENDED = timedelta(days=30)
 
 
 def _aware(at: datetime) -> datetime:
@@ -44,7 +47,14 @@ class SessionStore:
             client_address=address[:64],
             user_agent=user_agent[:400],
         )
+        gone = now - KEEP_ENDED
         async with self._db() as db, db.begin():
+            await db.execute(
+                delete(SessionRow).where(
+                    SessionRow.user_id == user.id,
+                    or_(SessionRow.expires_at < gone, SessionRow.revoked_at < gone),
+                )
+            )
             db.add(row)
         return self.codec.issue(row.id, row.expires_at), row
 

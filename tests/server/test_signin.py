@@ -305,13 +305,18 @@ async def test_disabling_a_user_ends_their_sessions_and_refuses_sign_in(admin: C
     assert (await login(admin, REC_EMAIL, REC_PASSWORD)).status == 200
 
 
-async def test_an_expired_session_row_is_refused(admin: Client) -> None:
+async def test_an_expired_session_row_is_refused_and_later_pruned(admin: Client) -> None:
     token = await sign_in(admin)
     svc = svc_of(admin)
     async with svc.sessions() as db, db.begin():
         await db.execute(update(SessionRow).values(expires_at=svc.now() - timedelta(seconds=1)))
     resp = await admin.get("/api/me", headers=bearer(token))
     assert resp.status == 401 and "expired" in (await resp.json())["message"]
+    async with svc.sessions() as db, db.begin():
+        await db.execute(update(SessionRow).values(expires_at=svc.now() - timedelta(days=31)))
+    await sign_in(admin)  # a sign-in drops the user's sessions that ended a month ago
+    async with svc.sessions() as db:
+        assert len((await db.scalars(select(SessionRow))).all()) == 1
 
 
 # -- one-time links and user management --------------------------------------------------
