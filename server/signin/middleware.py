@@ -34,3 +34,16 @@ def request_principal(request: web.Request) -> Principal:
     if isinstance(result, NotSignedIn):
         raise result
     raise NotSignedIn("Please sign in to continue.")
+
+
+async def still_signed_in(request: web.Request) -> bool:
+    """Whether the request's session is still live (a long-lived socket checks per message)."""
+    token = token_from_request(request)
+    if not token:
+        return False
+    svc = services(request)
+    try:
+        await svc.signin_sessions.principal(token, svc.now())
+    except NotSignedIn:
+        return False
+    return True

@@ -4,6 +4,7 @@ user management by admins (issue 11)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -414,3 +415,23 @@ async def test_deleting_a_user_keeps_their_interviews(admin: Client) -> None:
     listed = await (await admin.get("/api/interviews")).json()
     assert [i["id"] for i in listed] == [iv["id"]]
     assert listed[0]["created_by"] is None
+
+
+async def test_an_open_observer_socket_stops_taking_commands_after_logout(
+    admin: Client,
+) -> None:
+    from tests.server.helpers import new_interview
+
+    iv = await new_interview(admin)
+    token = (await (await login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)).json())["token"]
+    ws = await admin.ws_connect(f"/ws/observer/{iv['id']}", headers=bearer(token))
+    assert (await ws.receive_json())["type"] == "history"
+    await admin.post("/api/logout", headers=bearer(token))
+    await ws.send_json({"type": "inject_question", "text": "What did you learn?"})
+    async with asyncio.timeout(10):
+        while not ws.closed:
+            await ws.receive()
+    assert ws.close_code == 4401
+    await sign_in(admin)  # the logout answer cleared the client's cookie too
+    events = await (await admin.get(f"/api/interviews/{iv['id']}/events")).json()
+    assert "question_injected" not in [e["type"] for e in events]
