@@ -435,3 +435,39 @@ async def test_an_open_observer_socket_stops_taking_commands_after_logout(
     await sign_in(admin)  # the logout answer cleared the client's cookie too
     events = await (await admin.get(f"/api/interviews/{iv['id']}/events")).json()
     assert "question_injected" not in [e["type"] for e in events]
+
+
+async def test_a_database_from_before_sessions_upgrades_and_its_scrypt_users_sign_in(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from server.storage.db import alembic_config, make_engine
+
+    settings = make_settings(tmp_path)
+    settings.data_dir.mkdir(parents=True)
+    engine = make_engine(settings.db_url)
+    cfg = alembic_config(settings.db_url)
+
+    def to_0003(conn: Any) -> None:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(to_0003)
+        await conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, password_hash, role, created_at) "
+                "VALUES ('u1', :email, 'Admin', :hash, 'admin', CURRENT_TIMESTAMP)"
+            ),
+            {"email": ADMIN_EMAIL, "hash": scrypt_hash(ADMIN_PASSWORD)},
+        )
+    await engine.dispose()
+    async with TestClient(TestServer(create_app(settings))) as client:
+        token = await sign_in(client)
+        assert (await client.get("/api/me", headers=bearer(token))).status == 200
+        async with svc_of(client).sessions() as db:
+            user = await db.get(User, "u1")
+        assert user is not None and not user.disabled
+        assert user.password_hash.startswith("$argon2id$")
