@@ -24,6 +24,7 @@ from server.storage.models import AdminNoticeRow, AuditEntry, SessionRow, User
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, sign_in
 from tests.server.test_feedback import free_port
 from tests.server.test_invites_and_signing import scrypt_hash
+from tests.server.test_postgres import pg_url  # noqa: F401 - the PostgreSQL fixture
 
 Client = TestClient[web.Request, web.Application]
 REC_EMAIL = "rec@example.com"
@@ -471,3 +472,26 @@ async def test_a_database_from_before_sessions_upgrades_and_its_scrypt_users_sig
             user = await db.get(User, "u1")
         assert user is not None and not user.disabled
         assert user.password_hash.startswith("$argon2id$")
+
+
+@pytest.mark.postgres
+async def test_sessions_links_and_user_management_on_postgresql(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811 - the fixture imported from test_postgres
+) -> None:
+    settings = make_settings(tmp_path, database_url=pg_url)
+    async with TestClient(TestServer(create_app(settings))) as admin:
+        await sign_in(admin)
+        created = await (await admin.post("/api/users", json={"email": REC_EMAIL})).json()
+        token = created["link_url"].split("#", 1)[1]
+        use = {"token": token, "password": REC_PASSWORD}
+        assert (await admin.post("/api/password-links/use", json=use)).status == 200
+        rec = bearer((await (await login(admin, REC_EMAIL, REC_PASSWORD)).json())["token"])
+        assert (await admin.get("/api/me", headers=rec)).status == 200
+        assert (await admin.post(f"/api/users/{created['id']}/disable")).status == 200
+        assert (await admin.get("/api/me", headers=rec)).status == 401
+        for _ in range(5):
+            await login(admin, ADMIN_EMAIL, "not the password")
+        notices = await (await admin.get("/api/admin/notices")).json()
+        assert [n["kind"] for n in notices] == ["account_locked"]
+        assert (await admin.delete(f"/api/users/{created['id']}")).status == 200
