@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select, update
@@ -109,23 +111,46 @@ def _too_many(seconds: int) -> web.Response:
     )
 
 
+@dataclass
+class Attempt:
+    """One sign-in attempt: refused for ``wait`` seconds, or checked (``ok``, a fresh hash)."""
+
+    wait: int = 0
+    user: User | None = None
+    ok: bool = False
+    new_hash: str | None = None
+    locked: list[Locked] = field(default_factory=list)
+
+
+async def _attempt(svc: Services, email: str, address: str, password: str) -> Attempt:
+    """Check the throttle, then the password, and count a failure, in the key's turn."""
+    async with svc.throttle.turn(email, address):
+        wait = await svc.throttle.retry_after(email, address, svc.now().timestamp())
+        if wait > 0:
+            return Attempt(wait=wait)
+        async with svc.sessions() as db:
+            user = await db.scalar(select(User).where(User.email == email))
+        result = await svc.passwords.verify(password, user.password_hash if user else None)
+        if result.ok:
+            return Attempt(user=user, ok=True, new_hash=result.new_hash)
+        locked = await svc.throttle.failed(email, address, svc.now().timestamp())
+        return Attempt(user=user, locked=locked)
+
+
 @routes.post("/api/login")
 async def login(request: web.Request) -> web.Response:
     """Sign in with email and password; sets the session cookie and returns a bearer token."""
     body = await read_json(request, LoginIn)
     svc = services(request)
     email, address = body.email.strip().lower(), client_address(request)
-    wait = await svc.throttle.retry_after(email, address, svc.now().timestamp())
-    if wait > 0:
+    attempt = await _attempt(svc, email, address, body.password)
+    if attempt.wait > 0:
         await audit(request, None, "login_throttled", "")
-        return _too_many(wait)
-    async with svc.sessions() as db:
-        user = await db.scalar(select(User).where(User.email == email))
-    result = await svc.passwords.verify(body.password, user.password_hash if user else None)
-    if not result.ok or user is None:
-        locked = await svc.throttle.failed(email, address, svc.now().timestamp())
+        return _too_many(attempt.wait)
+    user = attempt.user
+    if not attempt.ok or user is None:
         await audit(request, None, "login_failed", user.id if user is not None else "unknown")
-        for lock in locked:
+        for lock in attempt.locked:
             await _lockout_notice(request, lock, user)
         raise NotSignedIn("Email or password is not correct.", code="bad_credentials")
     if user.disabled:
@@ -135,11 +160,8 @@ async def login(request: web.Request) -> web.Response:
             code="account_disabled",
         )
     await svc.throttle.succeeded(email)
-    if result.new_hash is not None:  # scrypt or older argon2 parameters: upgrade now
-        async with svc.sessions() as db, db.begin():
-            await db.execute(
-                update(User).where(User.id == user.id).values(password_hash=result.new_hash)
-            )
+    if attempt.new_hash is not None:  # scrypt or older argon2 parameters: upgrade now
+        await _set_password(svc, user.id, attempt.new_hash)
     token, _ = await svc.signin_sessions.start(
         user,
         svc.now(),

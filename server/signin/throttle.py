@@ -10,9 +10,12 @@ so a growing lock-out would need one limiter per level and still not reset on su
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -119,6 +122,30 @@ class Throttle:
         self._store = store
         self._policies = {"account": account, "address": address}
         self._secret = secret
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # key -> lock, holders+waiters
+
+    @contextlib.asynccontextmanager
+    async def turn(self, email: str, address: str) -> AsyncIterator[None]:
+        """One attempt at a time per account and per address, from check to counting.
+
+        Without it, concurrent attempts would all pass the check before the first failure
+        is counted. Hashing runs on one thread anyway, so this costs no throughput.
+        """
+        keys = [key for _, key in self._keys(email, address)]
+        async with contextlib.AsyncExitStack() as stack:
+            for key in keys:  # always account then address: no lock-order deadlock
+                lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+                self._locks[key] = (lock, users + 1)
+                stack.callback(self._release, key)
+                await stack.enter_async_context(lock)
+            yield
+
+    def _release(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
     def _keys(self, email: str, address: str) -> list[tuple[str, str]]:
         return [

@@ -134,6 +134,15 @@ async def test_repeated_failures_get_429_with_retry_after_doubling(admin: Client
     assert actions.count("login_failed") == 10 and "login_throttled" in actions
 
 
+async def test_concurrent_guesses_get_no_more_tries_than_one_by_one(client: Client) -> None:
+    svc = svc_of(client)
+    frozen = svc.now()
+    svc.now = lambda: frozen
+    guesses = [login(client, ADMIN_EMAIL, f"guess number {i}") for i in range(20)]
+    statuses = sorted(r.status for r in await asyncio.gather(*guesses))
+    assert statuses == [401] * 5 + [429] * 15
+
+
 async def test_one_address_trying_many_accounts_is_throttled(client: Client) -> None:
     svc = svc_of(client)
     frozen = svc.now()
