@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from server.errors import Gone, InvalidInvite
+from server.errors import Gone, NotFound
 from server.services import Services
 from server.storage.models import PasswordLinkRow, User
 
@@ -53,7 +53,7 @@ async def issue_link(
 
 
 async def open_link(svc: Services, token: str) -> tuple[PasswordLinkRow, User]:
-    """The unused, unexpired link and its user; 401 for an unknown token, 410 when spent."""
+    """The unused, unexpired link and its user; 404 for an unknown token, 410 when spent."""
     async with svc.sessions() as db:
         found = (
             await db.execute(
@@ -63,7 +63,7 @@ async def open_link(svc: Services, token: str) -> tuple[PasswordLinkRow, User]:
             )
         ).first()
     if found is None:
-        raise InvalidInvite(
+        raise NotFound(
             "This link is not valid. Ask an administrator for a new one.", code="invalid_link"
         )
     link, user = found

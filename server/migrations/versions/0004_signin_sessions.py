@@ -1,7 +1,7 @@
 """sign-in: server-side sessions, one-time password links, admin notices, disabled users
 
 Revision ID: 0004_signin
-Revises: 0003
+Revises: 0004_roles
 Create Date: 2026-11-28 19:00:00
 """
 
@@ -9,16 +9,17 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_signin"
-down_revision = "0003"
+down_revision = "0004_roles"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ALTER TABLE (not batch mode): on SQLite a batch rebuild drops ``users``, which
+    # the foreign keys of jobs, interviews and memberships forbid.
+    op.add_column(
+        "users", sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_table(
         "sessions",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -70,5 +71,4 @@ def downgrade() -> None:
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sessions_user_id"))
     op.drop_table("sessions")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("disabled")
+    op.drop_column("users", "disabled")
