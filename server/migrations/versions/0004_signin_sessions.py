@@ -1,7 +1,7 @@
 """sign-in: server-side sessions, one-time password links, admin notices, disabled users
 
 Revision ID: 0004_signin
-Revises: 0004_roles
+Revises: 0004_crypto
 Create Date: 2026-11-28 19:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_signin"
-down_revision = "0004_roles"
+down_revision = "0004_crypto"
 branch_labels = None
 depends_on = None
 
@@ -64,11 +64,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("admin_notices")
-    with op.batch_alter_table("password_links", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_password_links_user_id"))
-    op.drop_table("password_links")
-    with op.batch_alter_table("sessions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sessions_user_id"))
-    op.drop_table("sessions")
-    op.drop_column("users", "disabled")
+    # Each step checks first: SQLite runs DDL outside the transaction, so a later migration's
+    # failed downgrade (e.g. 0004_crypto without the key) can leave this one half undone.
+    inspector = sa.inspect(op.get_bind())
+    tables = set(inspector.get_table_names())
+    for table in ("admin_notices", "password_links", "sessions"):
+        if table in tables:
+            op.drop_table(table)  # their indexes go with them
+    if "disabled" in {c["name"] for c in inspector.get_columns("users")}:
+        op.drop_column("users", "disabled")
