@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from config.settings import Settings
 from server.services import Services
-from server.signin.policy import policy_error
+from server.signin.password_policy import policy_error
 from server.storage.models import User
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from server.routes.common import as_json, principal, read_json
 from server.services import Services, services
 from server.signin.links import issue_link, link_url, open_link, spend_link
 from server.signin.notices import notify_admins
-from server.signin.policy import check_password
+from server.signin.password_policy import check_password
 from server.signin.sessions import client_address
 from server.signin.throttle import Locked
 from server.storage.models import (

@@ -250,7 +250,7 @@ async def test_weak_passwords_are_refused_with_a_reason_in_both_languages(
 
 async def test_a_generated_first_admin_password_satisfies_the_policy(tmp_path: Path) -> None:
     from server.app import FIRST_ADMIN_PASSWORD
-    from server.signin.policy import policy_error
+    from server.signin.password_policy import policy_error
 
     settings = make_settings(tmp_path, admin_password=None)
     async with TestClient(TestServer(create_app(settings))) as client:
