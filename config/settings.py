@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         5.0, gt=0, le=30, description="Video frames analysed per second."
     )
     cookie_secure: bool = False
+    # Sign-in (docs/security.md "Sign-in"): failures in a row before a lock-out, per account
+    # and per client address; the first lock-out doubles with each further failure up to max.
+    signin_free_failures: int = Field(5, ge=1, description="Failed sign-ins per account.")
+    signin_address_free_failures: int = Field(20, ge=1, description="Per client address.")
+    signin_lockout_seconds: float = Field(30.0, gt=0, description="First lock-out.")
+    signin_lockout_max_seconds: float = Field(3600.0, gt=0, description="Longest lock-out.")
+    password_link_ttl_hours: float = Field(
+        72.0, gt=0, description="How long an invitation or password-reset link stays valid."
+    )
     # Email to candidates (the optional feedback message, docs/feedback.md). Unset host or
     # sender: messages are stored, marked "not sent: email not configured".
     smtp_host: str | None = Field(None, description="SMTP server for candidate email.")

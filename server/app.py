@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -26,6 +26,7 @@ from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
 from server.routes import (
+    accounts,
     api,
     candidate,
     competency,
@@ -36,6 +37,8 @@ from server.routes import (
     reports,
 )
 from server.services import SERVICES, Services
+from server.signin.middleware import session_middleware
+from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
 from server.storage.db import make_engine, migrate, sessionmaker
 from server.storage.models import Recording
 
@@ -77,9 +80,30 @@ def _report_preload(task: asyncio.Task[object]) -> None:
         log.error("speech model failed to load", exc_info=task.exception())
 
 
+def make_throttle(settings: Settings, redis: object | None, secret: bytes) -> Throttle:
+    """Sign-in back-off from the settings; counters in Redis when a client is given."""
+    store: CounterStore = RedisCounters(redis) if redis is not None else MemoryCounters()
+    base, cap = settings.signin_lockout_seconds, settings.signin_lockout_max_seconds
+    return Throttle(
+        store,
+        BackOff(free=settings.signin_free_failures, base=base, cap=cap),
+        BackOff(free=settings.signin_address_free_failures, base=base, cap=cap),
+        secret,
+    )
+
+
+def _page_handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return page(name)
+
+    return handler
+
+
 def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None) -> web.Application:
     """Build the app; services start and stop in cleanup_ctx. ``now`` replaces the clock."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, session_middleware], client_max_size=1024 * 1024
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         private_dir(settings.data_dir)
@@ -99,6 +123,11 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         bus = make_bus(settings.bus, settings.redis_url)
         await bus.start()
         secret = secret_key_bytes(settings)
+        redis_client = None
+        if settings.bus == "redis":
+            import redis.asyncio as aioredis
+
+            redis_client = aioredis.from_url(settings.redis_url)
         svc = Services(
             settings=settings,
             engine=engine,
@@ -109,6 +138,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
             keyring=keyring,
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
+            throttle=make_throttle(settings, redis_client, secret),
         )
         if now is not None:
             svc.now = now
@@ -134,6 +164,9 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         if svc.transcribers is not None:
             await svc.transcribers.aclose()
         await bus.aclose()
+        if redis_client is not None:
+            await redis_client.aclose()
+        await asyncio.to_thread(svc.passwords.close)
         await engine.dispose()
         running.release()
 
@@ -149,6 +182,7 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
                 await ws.close(code=1001, message=b"server shutting down")
 
     app.on_shutdown.append(on_shutdown)
+    app.add_routes(accounts.routes)
     app.add_routes(api.routes)
     app.add_routes(competency.routes)
     app.add_routes(candidate.routes)
@@ -166,5 +200,11 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
 
     app.router.add_get("/", index)
     app.router.add_get("/login", login_page)
+    for path, name in (
+        ("/users", "users.html"),
+        ("/account", "account.html"),
+        ("/set-password", "set_password.html"),
+    ):
+        app.router.add_get(path, _page_handler(name))
     app.router.add_static("/static", WEB_CLIENT, append_version=False)
     return app

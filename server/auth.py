@@ -9,7 +9,6 @@ from aiohttp import web
 
 from server.errors import NotSignedIn
 from server.signing import BadSignature, Signer
-from server.storage.models import User
 
 COOKIE = "candor_session"
 
@@ -21,6 +20,7 @@ class Principal:
     user_id: str
     role: str
     email: str
+    session_id: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -29,26 +29,28 @@ class Principal:
 
 
 class SessionCodec:
-    """Issues and checks sign-in tokens."""
+    """Issues and checks sign-in tokens; a token names a server-side session (``sessions``)."""
 
     def __init__(self, secret: bytes, ttl: timedelta) -> None:
         self._signer = Signer(secret, "session")
         self._ttl = ttl
 
-    def issue(self, user: User, now: datetime) -> str:
-        """A session token for ``user``."""
-        exp = int((now + self._ttl).timestamp())
-        return self._signer.sign({"uid": user.id, "role": user.role, "em": user.email, "exp": exp})
+    @property
+    def ttl(self) -> timedelta:
+        """How long a new session lasts."""
+        return self._ttl
 
-    def check(self, token: str, now: datetime) -> Principal:
-        """The principal of a valid, unexpired token."""
+    def issue(self, session_id: str, expires_at: datetime) -> str:
+        """A token for the session ``session_id`` (cookie value or bearer token)."""
+        return self._signer.sign({"sid": session_id, "exp": int(expires_at.timestamp())})
+
+    def session_id(self, token: str, now: datetime) -> str:
+        """The session id of a well-signed, unexpired token (the session row is checked next)."""
         try:
             data = self._signer.unsign(token)
             if now.timestamp() >= int(data["exp"]):
                 raise NotSignedIn("Your session has expired. Please sign in again.")
-            return Principal(
-                user_id=str(data["uid"]), role=str(data["role"]), email=str(data["em"])
-            )
+            return str(data["sid"])
         except (BadSignature, KeyError, ValueError, TypeError) as exc:
             raise NotSignedIn("Please sign in.") from exc
 

@@ -17,6 +17,9 @@ from server.auth import SessionCodec
 from server.encryption.keyring import KeyRing
 from server.event_log import EventLog
 from server.invites import InviteCodec
+from server.passwords import Passwords
+from server.signin.sessions import SessionStore
+from server.signin.throttle import BackOff, MemoryCounters, Throttle
 
 
 @dataclass
@@ -35,6 +38,14 @@ class Services:
     rooms: dict[str, Any] = field(default_factory=dict)  # interview id -> server.live.LiveRoom
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     transcribers: Any = None  # server.transcription.Transcribers when ASR is enabled
+    passwords: Passwords = field(default_factory=Passwords)
+    throttle: Throttle = field(
+        default_factory=lambda: Throttle(MemoryCounters(), BackOff(), BackOff(free=20))
+    )
+    signin_sessions: SessionStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signin_sessions = SessionStore(self.sessions, self.auth)
 
     @property
     def invite_ttl(self) -> timedelta:

@@ -20,6 +20,7 @@ async function refresh() {
   me = await api("/api/me");
   $("me").textContent = `${me.email} · ${t(`role_${me.role}`)}`;
   $("jobs-link").classList.toggle("hidden", !may("jobs.list"));
+  $("users-link").classList.toggle("hidden", !may("users.manage"));
   $("create-card").classList.toggle("hidden", !(may("job.interview.create") && may("candidates.create")));
   $("list-card").classList.toggle("hidden", !may("interviews.list"));
   if (!may("interviews.list")) return;

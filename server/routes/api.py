@@ -10,10 +10,8 @@ from sqlalchemy import select
 
 from analysis.competency import list_templates, load_template
 from analysis.interview import PlanSettings
-from server.auth import COOKIE
-from server.errors import BadInput, Conflict, NotSignedIn
-from server.passwords import hash_password, verify_password
-from server.policy import ACTIONS, PERMISSIONS, Role
+from server.errors import BadInput, Conflict
+from server.policy import ACTIONS
 from server.retention import erase_interview
 from server.routes.access import (
     member_jobs,
@@ -38,18 +36,6 @@ from server.storage.models import (
 )
 
 routes = web.RouteTableDef()
-
-
-class LoginIn(BaseModel):
-    email: str = Field(min_length=1, max_length=255)
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class UserIn(BaseModel):
-    email: str = Field(min_length=3, max_length=255)
-    password: str = Field(min_length=10, max_length=1024)
-    name: str = Field("", max_length=255)
-    role: Role = "recruiter"
 
 
 class JobIn(BaseModel):
@@ -87,63 +73,6 @@ async def audit(request: web.Request, user_id: str | None, action: str, target: 
     """Append to the audit trail."""
     async with services(request).sessions() as session, session.begin():
         session.add(AuditEntry(user_id=user_id, action=action, target=target))
-
-
-@routes.post("/api/login")
-async def login(request: web.Request) -> web.Response:
-    """Sign in with email and password; sets the session cookie and returns a token."""
-    body = await read_json(request, LoginIn)
-    svc = services(request)
-    async with svc.sessions() as session:
-        user = await session.scalar(select(User).where(User.email == body.email.strip().lower()))
-    if user is None or not verify_password(body.password, user.password_hash):
-        raise NotSignedIn("Email or password is not correct.", code="bad_credentials")
-    token = svc.auth.issue(user, now())
-    await audit(request, user.id, "login")
-    resp = web.json_response({"token": token, "user": {"id": user.id, "role": user.role}})
-    resp.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="Lax",
-        max_age=svc.auth.max_age,
-        secure=svc.settings.cookie_secure,
-        path="/",
-    )
-    return resp
-
-
-@routes.post("/api/logout")
-async def logout(request: web.Request) -> web.Response:
-    """Clear the session cookie."""
-    resp = web.json_response({"ok": True})
-    resp.del_cookie(COOKIE, path="/")
-    return resp
-
-
-@routes.get("/api/me")
-async def me(request: web.Request) -> web.Response:
-    """Who is signed in, and the actions their role may take (on their jobs, for job actions)."""
-    who = principal(request)
-    can = sorted(PERMISSIONS.get(who.role, {}))
-    return web.json_response({"id": who.user_id, "role": who.role, "email": who.email, "can": can})
-
-
-@routes.post("/api/users")
-async def create_user(request: web.Request) -> web.Response:
-    """Admins add HR users with any role (server/policy.py)."""
-    who = await require(request, "users.manage")
-    body = await read_json(request, UserIn)
-    async with services(request).sessions() as session, session.begin():
-        email = body.email.strip().lower()
-        if await session.scalar(select(User).where(User.email == email)):
-            raise Conflict("A user with this email already exists.")
-        user = User(
-            email=email, name=body.name, role=body.role, password_hash=hash_password(body.password)
-        )
-        session.add(user)
-    await audit(request, who.user_id, "create_user", user.id)
-    return web.json_response({"id": user.id, "email": user.email, "role": user.role}, status=201)
 
 
 @routes.post("/api/jobs")

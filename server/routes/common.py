@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from server.auth import Principal, token_from_request
-from server.errors import BadInput, NotSignedIn
-from server.services import services
+from server.auth import Principal
+from server.errors import BadInput
+from server.signin.middleware import request_principal
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,11 +52,8 @@ def after_seq(request: web.Request) -> int:
 
 
 def principal(request: web.Request) -> Principal:
-    """The signed-in HR user, or 401."""
-    token = token_from_request(request)
-    if not token:
-        raise NotSignedIn("Please sign in to continue.")
-    return services(request).auth.check(token, now())
+    """The signed-in HR user (a live server-side session, checked by the middleware), or 401."""
+    return request_principal(request)
 
 
 def as_json(obj: Any) -> Any:

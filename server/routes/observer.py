@@ -38,9 +38,11 @@ from server.protocol import (
 from server.routes.access import InterviewGrant, refuse_access, require_interview
 from server.routes.common import after_seq
 from server.services import services
+from server.signin.middleware import still_signed_in
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+CLOSE_SIGNED_OUT = 4401  # the observer's sign-in session ended (4000 + HTTP 401)
 
 # What each socket message needs beyond watching (server/policy.py).
 MESSAGE_ACTIONS: dict[str, Action] = {
@@ -87,6 +89,9 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
+                    break
+                if not await still_signed_in(request):  # logout, password change, disable
+                    await ws.close(code=CLOSE_SIGNED_OUT, message=b"session ended")
                     break
                 peer = await _on_observer_message(request, grant, room, ws, msg.data, peer)
                 if ws.closed:

@@ -9,7 +9,7 @@ import pytest
 
 from server.errors import Gone, InvalidInvite
 from server.invites import InviteCodec
-from server.passwords import hash_password, verify_password
+from server.passwords import hash_password, needs_rehash, verify_password
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -42,9 +42,28 @@ def test_expired_invite_is_gone() -> None:
         codec.check(token, NOW + timedelta(hours=2, seconds=1))
 
 
-def test_passwords_are_salted_scrypt_hashes() -> None:
+def test_passwords_are_salted_argon2id_hashes() -> None:
     h1, h2 = hash_password("s3cret pass"), hash_password("s3cret pass")
-    assert h1 != h2 and h1.startswith("scrypt$")
+    assert h1 != h2 and h1.startswith("$argon2id$")
     assert verify_password("s3cret pass", h1)
     assert not verify_password("s3cret pasS", h1)
     assert not verify_password("x", "garbage")
+    assert not needs_rehash(h1)
+
+
+def test_old_scrypt_hashes_still_verify_and_need_a_rehash() -> None:
+    old = scrypt_hash("s3cret pass")
+    assert verify_password("s3cret pass", old)
+    assert not verify_password("s3cret pasS", old)
+    assert needs_rehash(old)
+
+
+def scrypt_hash(password: str) -> str:
+    """A hash as the first release stored it (``scrypt$N$r$p$salt$hash``)."""
+    import base64
+    import hashlib
+
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    enc = base64.b64encode
+    return f"scrypt${2**14}$8$1${enc(salt).decode()}${enc(digest).decode()}"

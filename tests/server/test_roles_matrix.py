@@ -60,6 +60,17 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("POST", "/api/users"): anyone(
         A, body={"email": "new{n}@example.com", "password": "a long password 1", "role": R}
     ),
+    ("GET", "/api/users"): anyone(A),
+    ("POST", "/api/users/{uid}/disable"): anyone(A),
+    ("POST", "/api/users/{uid}/enable"): anyone(A),
+    ("POST", "/api/users/{uid}/password-link"): anyone(A),
+    ("DELETE", "/api/users/{uid}"): anyone(A),
+    ("GET", "/api/admin/notices"): anyone(A),
+    ("POST", "/api/me/password"): anyone(
+        *ALL, body={"current_password": "not it at all", "new_password": "unused password 1"}
+    ),
+    ("POST", "/api/password-links/check"): PUBLIC,  # the one-time link is the credential
+    ("POST", "/api/password-links/use"): PUBLIC,
     ("POST", "/api/jobs"): anyone(A, R, body={"title": "Analyst"}),
     ("GET", "/api/jobs"): anyone(A, R, H),
     ("POST", "/api/candidates"): anyone(A, R, body={"name": "Zhang Wei"}),
@@ -117,6 +128,9 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("GET", "/jobs"): PUBLIC,
+    ("GET", "/users"): PUBLIC,
+    ("GET", "/account"): PUBLIC,
+    ("GET", "/set-password"): PUBLIC,
     ("GET", "/static"): PUBLIC,
     ("GET", "/i/{token}"): PUBLIC,
     ("GET", "/api/join/{token}"): PUBLIC,

@@ -1,0 +1,1 @@
+"""Sign-in: sessions, throttling, password policy, one-time password links, admin notices."""
