@@ -79,11 +79,12 @@ async def test_an_old_scrypt_hash_is_replaced_by_argon2id_at_the_next_sign_in(
         )
     assert (await login(client, ADMIN_EMAIL, "wrong password here")).status == 401
     async with svc.sessions() as db:
-        assert (await db.scalar(select(User.password_hash))).startswith("scrypt$")
+        before = await db.scalar(select(User.password_hash))
+    assert before is not None and before.startswith("scrypt$")
     assert (await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status == 200
     async with svc.sessions() as db:
         stored = await db.scalar(select(User.password_hash))
-    assert stored.startswith("$argon2id$")
+    assert stored is not None and stored.startswith("$argon2id$")
     assert (await login(client, ADMIN_EMAIL, ADMIN_PASSWORD)).status == 200
 
 
