@@ -526,6 +526,7 @@ async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
         await rate(iid)
     before = await (await api.get(f"/api/interviews/{iids[0]}/score")).json()
     clock.advance(86400)
+    await sign_in(api)  # a day later the sign-in session has expired
     resp = await api.post(f"/api/jobs/{job['id']}/calibrate")
     assert resp.status == 201, await resp.text()
     result = await resp.json()
