@@ -1,6 +1,8 @@
 """The interview state machine: pure, synchronous, clock injected through ``now``.
 
     not_started -Start-> greeting -CandidateReady-> thinking(practice)
+    not_started -Start-> waiting (observer-led plan: no AI questions)
+    waiting -InjectQuestion-> thinking(observer question); deciding -nothing queued-> waiting
     thinking -speech or thinking time over-> answering
     thinking|answering -Done button | pause after min length | time limit-> deciding
     deciding -grace, then FollowupRequest-> (SuggestFollowup -> approve/skip) | NoFollowup
@@ -415,6 +417,8 @@ class InterviewMachine(ObserverCommands):
             pq = s.plan.questions[s.next_plan_index]
             s.next_plan_index += 1
             self._ask(self._from_plan(pq, s.next_plan_index), now, step)
+        elif s.plan.observer_led:
+            s.phase = "waiting"  # observers decide what comes next, and when it ends
         else:
             self._finish("completed", now, step)
 
@@ -466,8 +470,11 @@ class InterviewMachine(ObserverCommands):
         if s.phase != "not_started":
             step.rejected = "the interview has already started"
             return
-        s.phase = "greeting"
         s.started_at = now
+        if s.plan.observer_led:
+            s.phase = "waiting"
+            return
+        s.phase = "greeting"
         step.messages.append(ShowGreeting(text=s.plan.greeting, language=s.plan.language))
 
     def _ready(self, cmd: CandidateReady, now: float, step: Step) -> None:

@@ -66,6 +66,9 @@ class ObserverCommands:
             by=queued.by,
             position=queued.position,
         )
+        if s.phase == "waiting":
+            self._advance(now, step)  # an observer-led interview with nothing asked yet
+            return
         if cmd.position == "now" and self._interruptible():
             # The candidate has not started answering: ask the observer's question at once
             # and bring the interrupted question back right after it.

@@ -115,6 +115,10 @@ class InterviewPlan(BaseModel):
         default_factory=list,
         description="Things the admin should know, e.g. the count was capped at the bank size.",
     )
+    observer_led: bool = Field(
+        default=False,
+        description="No AI questions: the interview waits for observers' questions until ended.",
+    )
 
     @property
     def total(self) -> int:
@@ -227,4 +231,23 @@ def build_plan(model: CompetencyModel, settings: PlanSettings | None = None) -> 
         requested_count=requested,
         bank_size=available,
         notes=notes,
+    )
+
+
+def observer_plan(job_title: str, language: Language) -> InterviewPlan:
+    """A plan with no AI questions: observers ask everything (a job without a competency model)."""
+    settings = PlanSettings(include_practice=False)
+    return InterviewPlan(
+        model_id="",
+        job_title=job_title,
+        language=language,
+        settings=settings,
+        greeting="",
+        practice=None,
+        questions=[],
+        closing=texts.COMPLETION[language],
+        next_steps=texts.NEXT_STEPS[language],
+        requested_count=0,
+        bank_size=0,
+        observer_led=True,
     )

@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 
 from analysis.interview.plan import InterviewPlan
 
-Phase = Literal["not_started", "greeting", "thinking", "answering", "deciding", "finished"]
+Phase = Literal[
+    "not_started", "greeting", "waiting", "thinking", "answering", "deciding", "finished"
+]
 AskedKind = Literal["practice", "main", "followup", "observer"]
 EndReason = Literal["button", "silence", "timeout", "left"]
 STATE_VERSION = 1
