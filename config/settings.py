@@ -14,7 +14,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from analysis.followup.llm import LlmFollowupSettings
+from config.followup import LlmFollowupSettings
 
 FacialMode = Literal["off", "integrity_only", "full"]
 

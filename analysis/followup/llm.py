@@ -16,15 +16,13 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analysis.followup.rules import RuleFollowups
 from analysis.followup.types import FollowupRequest, FollowupStrategy, FollowupSuggestion
+from config.followup import MAX_TIMEOUT, LlmFollowupSettings
 
 log = logging.getLogger(__name__)
 
-MAX_TIMEOUT = 1.9
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 SYSTEM_PROMPT = (
@@ -37,28 +35,6 @@ SYSTEM_PROMPT = (
     'for the recruiter>"}. Write the follow-up in the language named by "language" '
     "(zh: Simplified Chinese, en: English)."
 )
-
-
-class LlmFollowupSettings(BaseSettings):
-    """Where the optional LLM lives (environment: CANDOR_FOLLOWUP_LLM_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="CANDOR_FOLLOWUP_LLM_", extra="ignore")
-
-    enabled: bool = False
-    base_url: str = Field(
-        default="http://127.0.0.1:11434/v1",
-        description="OpenAI-compatible API root; /chat/completions is appended.",
-    )
-    model: str = Field(default="", description="Model name the endpoint expects.")
-    api_key: SecretStr | None = None
-    timeout: float = Field(
-        default=1.5,
-        gt=0,
-        le=MAX_TIMEOUT,
-        description="Seconds for the whole request; the rules answer after that (< 2 s total).",
-    )
-    temperature: float = 0.2
-    max_tokens: int = 200
 
 
 def _user_message(request: FollowupRequest) -> str:

@@ -166,7 +166,7 @@ RULES: tuple[Rule, ...] = (
         _only_we,
         {"en": "What did you do yourself?", "zh": "你本人具体做了什么？"},
         {
-            "en": "The answer only says \"we\"; the candidate's own role is unclear.",
+            "en": 'The answer only says "we"; the candidate\'s own role is unclear.',
             "zh": "回答只说了“我们”，候选人本人的角色不清楚。",
         },
     ),
@@ -248,6 +248,9 @@ class RuleFollowups:
     async def propose(self, request: FollowupRequest) -> FollowupSuggestion | None:
         """A follow-up for this answer, or None."""
         return self.propose_now(request)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
     def propose_now(self, request: FollowupRequest) -> FollowupSuggestion | None:
         """Synchronous form, for callers without an event loop."""

@@ -46,3 +46,7 @@ class FollowupStrategy(Protocol):
     async def propose(self, request: FollowupRequest) -> FollowupSuggestion | None:
         """A follow-up for this answer, or None when the answer needs none."""
         ...
+
+    async def aclose(self) -> None:
+        """Release what the strategy holds (an HTTP session); called when the interview closes."""
+        ...
