@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/live_room.py [--counts 1,2,4] [--seconds 20] [--analysis]
 
 For each count N it starts a fresh server (``run.py serve`` in a subprocess, temporary data
-dir), lets N aiortc candidates (media/client_peer.py, the same signaling as the browser)
+dir), lets N aiortc candidates (tests/client_peer.py, the same signaling as the browser)
 join N interviews at once and stream a real face+speech clip, samples the server's CPU
 and RSS every 0.5 s, then checks every recording was finalized. Prints a table and
 writes bench/results/live_room.json. The candidates run in this process and share the
@@ -41,7 +41,7 @@ from aiohttp import ClientSession, ClientTimeout
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from media.client_peer import CandidateClient, PatternVideoTrack  # noqa: E402
+from tests.client_peer import CandidateClient, PatternVideoTrack  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 CLIP = SHARED / "video" / "liveportrait_d10.mp4"  # 15 s, 512x512 H.264 30 fps, AAC speech

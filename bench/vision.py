@@ -124,27 +124,39 @@ def main() -> None:
             print(f"[{i}/{len(clips)}] {clip.name} ...", file=sys.stderr, flush=True)
             rows.append(bench_clip(detector, clip, args.fps))
         paced_clip = next((c for c in clips if c.name == "liveportrait_d3.mp4"), clips[0])
-        print(f"paced run: {args.paced_seconds:.0f} s of {paced_clip.name} at {args.fps:g} fps",
-              file=sys.stderr, flush=True)
+        print(
+            f"paced run: {args.paced_seconds:.0f} s of {paced_clip.name} at {args.fps:g} fps",
+            file=sys.stderr,
+            flush=True,
+        )
         paced = paced_cpu_share(detector, paced_clip, args.fps, args.paced_seconds)
 
-    header = (f"{'clip':38} {'size':>9} {'frames':>6} {'lm p50':>7} {'lm p95':>7} "
-              f"{'an p50':>7} {'an p95':>7} {'found':>6} {'cpu@' + format(args.fps, 'g'):>7}")
+    header = (
+        f"{'clip':38} {'size':>9} {'frames':>6} {'lm p50':>7} {'lm p95':>7} "
+        f"{'an p50':>7} {'an p95':>7} {'found':>6} {'cpu@' + format(args.fps, 'g'):>7}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['clip']:38} {r['resolution']:>9} {r['frames']:>6} "
-              f"{r['landmarker_ms_p50']:7.1f} {r['landmarker_ms_p95']:7.1f} "
-              f"{r['analyzer_ms_p50']:7.1f} {r['analyzer_ms_p95']:7.1f} "
-              f"{r['face_found_rate']:6.0%} {r['cpu_share_derived']:7.1%}")
+        print(
+            f"{r['clip']:38} {r['resolution']:>9} {r['frames']:>6} "
+            f"{r['landmarker_ms_p50']:7.1f} {r['landmarker_ms_p95']:7.1f} "
+            f"{r['analyzer_ms_p50']:7.1f} {r['analyzer_ms_p95']:7.1f} "
+            f"{r['face_found_rate']:6.0%} {r['cpu_share_derived']:7.1%}"
+        )
     print("\nms per sampled frame (lm: landmarker only; an: FaceAnalyzer.push_frame, full mode).")
     print(f"cpu@{args.fps:g} = mean analyzer ms x {args.fps:g} / 1000, share of one core.")
-    print(f"paced: process CPU / wall over {paced['seconds']:.1f} s at {args.fps:g} fps "
-          f"({paced['clip']}): {paced['cpu_share']:.1%} of one core")
+    print(
+        f"paced: process CPU / wall over {paced['seconds']:.1f} s at {args.fps:g} fps "
+        f"({paced['clip']}): {paced['cpu_share']:.1%} of one core"
+    )
 
     result = {
-        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpu": cpu_name(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "fps": args.fps,
         "clips": rows,
         "paced": paced,

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     session_ttl_hours: float = 12.0
     notice_version: str = "2026-11-v1"
     retention_days: int = 180
+    reconnect_timeout_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        description="A disconnected candidate who is not back within this is marked abandoned.",
+    )
     max_ws_message_bytes: int = 64 * 1024
     facial_analysis: FacialMode = "integrity_only"
     face_sample_fps: float = Field(

@@ -39,6 +39,8 @@ from server.routes import (
 from server.services import SERVICES, Services
 from server.signin.middleware import session_middleware
 from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
+from server.session import InterviewSession
+from server.sessions import SessionRegistry
 from server.storage.db import make_engine, migrate, sessionmaker
 from server.storage.models import Recording
 
@@ -99,8 +101,16 @@ def _page_handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResp
     return handler
 
 
-def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None) -> web.Application:
-    """Build the app; services start and stop in cleanup_ctx. ``now`` replaces the clock."""
+def create_app(
+    settings: Settings,
+    *,
+    now: Callable[[], datetime] | None = None,
+    tick_seconds: float = 1.0,
+) -> web.Application:
+    """Build the app; services start and stop in cleanup_ctx.
+
+    ``now`` replaces the clock and ``tick_seconds`` the live interviews' timer interval.
+    """
     app = web.Application(
         middlewares=[error_middleware, session_middleware], client_max_size=1024 * 1024
     )
@@ -142,44 +152,45 @@ def create_app(settings: Settings, *, now: Callable[[], datetime] | None = None)
         )
         if now is not None:
             svc.now = now
+        registry = SessionRegistry(
+            lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds)
+        )
+        svc.live = registry
         if settings.asr.enabled:
             from server.transcription import Transcribers
 
             svc.transcribers = Transcribers(settings)
             if settings.asr.preload:
-                preload = svc.transcribers.preload()
+                preload = registry.spawn(svc.transcribers.preload(), "asr-preload")
                 preload.add_done_callback(_report_preload)
         app[SERVICES] = svc
-        app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
-        sweeper = asyncio.create_task(run_sweeper(svc), name="retention-sweeper")
-        recovered = await recover_recordings(svc)
-        if recovered:
-            log.warning(
-                "recovered recordings left open by a previous run", extra={"count": recovered}
-            )
-        yield
-        sweeper.cancel()
-        for room in list(svc.rooms.values()):
-            await room.aclose()
-        if svc.transcribers is not None:
-            await svc.transcribers.aclose()
-        await bus.aclose()
-        if redis_client is not None:
-            await redis_client.aclose()
-        await asyncio.to_thread(svc.passwords.close)
-        await engine.dispose()
-        running.release()
+        try:
+            app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
+            registry.spawn(run_sweeper(svc), "retention-sweeper")
+            recovered = await recover_recordings(svc)
+            if recovered:
+                log.warning(
+                    "recovered recordings left open by a previous run", extra={"count": recovered}
+                )
+            yield
+        finally:
+            # Sessions and background tasks end (and are awaited) before what they use closes.
+            await registry.aclose()
+            if svc.transcribers is not None:
+                await svc.transcribers.aclose()
+            await bus.aclose()
+            if redis_client is not None:
+                await redis_client.aclose()
+            await asyncio.to_thread(svc.passwords.close)
+            await engine.dispose()
+            running.release()
 
     app.cleanup_ctx.append(lifecycle)
 
     async def on_shutdown(app: web.Application) -> None:
         svc = app.get(SERVICES)
-        if svc is None:
-            return
-        for room in list(svc.rooms.values()):
-            ws = room.candidate_ws
-            if ws is not None and not ws.closed:
-                await ws.close(code=1001, message=b"server shutting down")
+        if svc is not None:
+            await svc.live.aclose()  # closes candidates' and observers' sockets too
 
     app.on_shutdown.append(on_shutdown)
     app.add_routes(accounts.routes)

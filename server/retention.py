@@ -28,9 +28,7 @@ SWEEP_EVERY = 3600.0  # seconds
 
 async def erase_interview(svc: Services, interview_id: str) -> None:
     """Delete an interview's recordings (files and rows), events, consents and invites."""
-    room = svc.rooms.pop(interview_id, None)
-    if room is not None:
-        await room.aclose()
+    await svc.live.stop(interview_id)
     async with svc.sessions() as session, session.begin():
         for model in (Recording, EventRow, Consent, Invite, InterviewAccess):
             await session.execute(delete(model).where(model.interview_id == interview_id))

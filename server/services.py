@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +21,10 @@ from server.passwords import Passwords
 from server.signin.sessions import SessionStore
 from server.signin.throttle import BackOff, MemoryCounters, Throttle
 
+if TYPE_CHECKING:  # both need Services themselves
+    from server.sessions import SessionRegistry
+    from server.transcription import Transcribers
+
 
 @dataclass
 class Services:
@@ -35,9 +39,9 @@ class Services:
     keyring: KeyRing  # field data keys (server/encryption)
     invites: InviteCodec
     auth: SessionCodec
-    rooms: dict[str, Any] = field(default_factory=dict)  # interview id -> server.live.LiveRoom
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    transcribers: Any = None  # server.transcription.Transcribers when ASR is enabled
+    transcribers: Transcribers | None = None  # when ASR is enabled
+    live: SessionRegistry = field(init=False)  # the live interviews (server/sessions.py)
     passwords: Passwords = field(default_factory=Passwords)
     throttle: Throttle = field(
         default_factory=lambda: Throttle(MemoryCounters(), BackOff(), BackOff(free=20))

@@ -1,21 +1,19 @@
-"""Live transcription for rooms: one shared model and scheduler, one stream per interview."""
+"""Live transcription: one shared model and scheduler, one stream per interview.
+
+The interview's session reads each stream's events (server/session.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from analysis.asr.engine import Transcriber
 from analysis.asr.scheduler import AsrScheduler
 from analysis.asr.stream import StreamingTranscriber, StreamSettings, TranscriptionEvent
 from analysis.asr.vad import VadSettings
-from analysis.events import TranscriptFinal, TranscriptPartial
 from config.settings import Settings
-
-if TYPE_CHECKING:
-    from server.live import LiveRoom
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +26,13 @@ class Transcribers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.scheduler: AsrScheduler | None = None
-        self._streams: dict[str, tuple[StreamingTranscriber, asyncio.Task[None]]] = {}
+        self._streams: dict[str, StreamingTranscriber] = {}
         self._lock = asyncio.Lock()
         self._vad_session: Any = None  # one Silero session for every stream (state is per stream)
 
-    def preload(self) -> asyncio.Task[Any]:
-        """Load the model in the background so the first candidate does not wait."""
-        return asyncio.create_task(self._ensure_scheduler(), name="asr-preload")
+    async def preload(self) -> AsrScheduler:
+        """Load the model ahead of time so the first candidate does not wait."""
+        return await self._ensure_scheduler()
 
     async def _ensure_scheduler(self) -> AsrScheduler:
         async with self._lock:
@@ -64,12 +62,12 @@ class Transcribers:
                 self._vad_session = await asyncio.to_thread(load_silero_session)
             return self.scheduler
 
-    async def open(self, room: LiveRoom, language: str) -> StreamingTranscriber:
-        """A stream for ``room``; its events flow back into the room in order."""
+    async def open(self, interview_id: str, language: str) -> StreamingTranscriber:
+        """A stream for one interview; its owner reads ``events()`` until it closes."""
         scheduler = await self._ensure_scheduler()
         asr = self.settings.asr
         stream = StreamingTranscriber(
-            room.interview_id,
+            interview_id,
             scheduler,
             StreamSettings(
                 vad=VadSettings(min_silence_ms=asr.min_silence_ms),
@@ -79,56 +77,20 @@ class Transcribers:
             ),
             vad_session=self._vad_session,
         )
-        task = asyncio.create_task(self._forward(room, stream), name="transcript-forward")
-        self._streams[room.interview_id] = (stream, task)
+        self._streams[interview_id] = stream
         return stream
 
-    async def _forward(self, room: LiveRoom, stream: StreamingTranscriber) -> None:
-        speaking: set[str] = set()
-        async for event in stream.events():
-            try:
-                await self._deliver(room, event, speaking)
-            except Exception:
-                log.exception("could not deliver a transcription event")
-
-    async def _deliver(
-        self, room: LiveRoom, event: TranscriptionEvent, speaking: set[str]
-    ) -> None:
-        from analysis.interview.commands import SpeechStarted, SpeechStopped
-
-        interviewer = room.interviewer
-        if isinstance(event, TranscriptPartial):
-            if event.utterance_id not in speaking:
-                speaking.add(event.utterance_id)
-                if interviewer is not None:
-                    at = event.words[0].start if event.words else event.t
-                    await interviewer.handle(SpeechStarted(at=at))
-            await room.emit(event)
-        elif isinstance(event, TranscriptFinal):
-            if interviewer is not None and event.utterance_id not in speaking:
-                await interviewer.handle(SpeechStarted(at=event.start))
-            speaking.discard(event.utterance_id)
-            if room.analysis is not None:
-                room.analysis.words_heard(event)
-            await room.transcript_final(event)
-            if interviewer is not None:
-                await interviewer.handle(SpeechStopped(at=event.end))
-        else:
-            await room.emit(event)
-
-    async def close(self, room: LiveRoom) -> None:
-        """Finish the room's stream: every utterance still open becomes a final."""
-        entry = self._streams.pop(room.interview_id, None)
-        if entry is None:
+    async def close(self, interview_id: str) -> None:
+        """Finish an interview's stream: every utterance still open becomes a final."""
+        stream = self._streams.pop(interview_id, None)
+        if stream is None:
             return
-        stream, task = entry
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
                 await stream.aclose()
-                await task
         except TimeoutError:
             log.warning("transcription did not finish in time; pending finals dropped")
-            task.cancel()
+            stream.end_input()
 
     def metrics(self) -> dict[str, Any]:
         """Counters for the metrics endpoint."""
@@ -143,11 +105,8 @@ class Transcribers:
 
     async def aclose(self) -> None:
         """Stop all streams and the workers."""
-        for stream, task in list(self._streams.values()):
+        for stream in self._streams.values():
             stream.end_input()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         self._streams.clear()
         if self.scheduler is not None:
             await self.scheduler.aclose()

@@ -41,8 +41,12 @@ class Transcriber(Protocol):
     """What the scheduler needs from an engine (fakes implement this in tests)."""
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         """Transcribe 16 kHz mono float32 audio (blocking; call from a worker thread).
 
@@ -103,8 +107,12 @@ class WhisperEngine:
     """faster-whisper WhisperModel loaded once; thread-safe ``transcribe`` for its workers."""
 
     def __init__(
-        self, model_path: str | Path, device: str = "cpu", compute_type: str = "int8",
-        cpu_threads: int = 2, num_workers: int = 1,
+        self,
+        model_path: str | Path,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 2,
+        num_workers: int = 1,
     ) -> None:
         self.model_path = str(model_path)
         self.device = device
@@ -121,8 +129,10 @@ class WhisperEngine:
         from analysis.asr.model_files import resolve_model_path
 
         return cls(
-            resolve_model_path(asr, models_dir), device=asr.device,
-            compute_type=asr.compute_type, cpu_threads=asr.cpu_threads,
+            resolve_model_path(asr, models_dir),
+            device=asr.device,
+            compute_type=asr.compute_type,
+            cpu_threads=asr.cpu_threads,
             num_workers=max(1, asr.workers),
         )
 
@@ -131,8 +141,11 @@ class WhisperEngine:
         with self._load_lock:
             if self._model is None:
                 self._model = _windowed_model_class()(
-                    self.model_path, device=self.device, compute_type=self.compute_type,
-                    cpu_threads=self.cpu_threads, num_workers=self.num_workers,
+                    self.model_path,
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.cpu_threads,
+                    num_workers=self.num_workers,
                     local_files_only=Path(self.model_path).is_dir(),
                 )
 
@@ -144,16 +157,24 @@ class WhisperEngine:
             _window.frames = window_frames(window)
             try:
                 segments, _ = self._model.transcribe(
-                    noise, language="en", beam_size=1, word_timestamps=True,
-                    condition_on_previous_text=False, vad_filter=False,
+                    noise,
+                    language="en",
+                    beam_size=1,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                    vad_filter=False,
                 )
                 list(segments)
             finally:
                 _window.frames = None
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         """One pass with word timestamps; Mandarin comes out Simplified with punctuation."""
         self.load()
@@ -170,8 +191,13 @@ class WhisperEngine:
         _window.frames = frames
         try:
             segments, info = self._model.transcribe(
-                audio, language=language, initial_prompt=initial or None, beam_size=beam_size,
-                word_timestamps=True, condition_on_previous_text=False, vad_filter=False,
+                audio,
+                language=language,
+                initial_prompt=initial or None,
+                beam_size=beam_size,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
                 temperature=[0.0, 0.4, 0.8],
                 without_timestamps=True,  # one segment: a live buffer fits one window
                 max_new_tokens=min(200, int(10 + 8 * duration)),  # bounds a repetition loop
@@ -179,7 +205,8 @@ class WhisperEngine:
                 # ratio), not for a low log-probability: short live buffers often score low,
                 # and each re-decode costs as much as the first one. Silero VAD already
                 # decided this is speech, so Whisper's no-speech skip is off too.
-                log_prob_threshold=None, no_speech_threshold=None,
+                log_prob_threshold=None,
+                no_speech_threshold=None,
             )
             # Decode here, in the worker thread. Without timestamps the first window is one
             # segment; asking for more would make faster-whisper go on from the last word's
@@ -202,7 +229,9 @@ class WhisperEngine:
                 end = min(max(start, float(w.end)), duration)
                 words.append(Word(text, start, end, float(w.probability)))
         return Hypothesis(
-            words=words, language=detected,
+            words=words,
+            language=detected,
             language_probability=float(info.language_probability or 0.0),
-            avg_logprob=float(np.mean(logprobs)) if logprobs else 0.0, duration=duration,
+            avg_logprob=float(np.mean(logprobs)) if logprobs else 0.0,
+            duration=duration,
         )

@@ -109,9 +109,7 @@ def prepare_whisper_base(models_dir: Path, progress: Progress | None = None) -> 
         info = target.stat()
         stamp_tmp = stamp.with_suffix(".tmp")
         stamp_tmp.write_text(
-            json.dumps(
-                {"sha256": MODEL_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
-            )
+            json.dumps({"sha256": MODEL_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
         )
         os.replace(stamp_tmp, stamp)
     elif progress is not None:

@@ -34,9 +34,7 @@ class PolicyUpdate:
 
 def _key(text: str) -> str:
     """Compare words without case, spacing or punctuation."""
-    return "".join(
-        ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum()
-    )
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
 
 
 def join_words(words: Sequence[Word]) -> str:
@@ -87,8 +85,13 @@ class CommitPolicy:
             self._last_committed_end = max(self._last_committed_end, words[-1].end)
         return list(words)
 
-    def insert(self, hypothesis: Sequence[Word], buffer_start: float = 0.0,
-               buffer_end: float | None = None, commit: bool = True) -> PolicyUpdate:
+    def insert(
+        self,
+        hypothesis: Sequence[Word],
+        buffer_start: float = 0.0,
+        buffer_end: float | None = None,
+        commit: bool = True,
+    ) -> PolicyUpdate:
         """Feed the hypothesis for the current buffer; commit what two hypotheses agree on.
 
         ``commit=False``: a cheaper, less reliable pass (a shortened encoder window). It
@@ -111,7 +114,7 @@ class CommitPolicy:
             cut = buffer_end - self.keep_tail_s
             forced = [w for w in rest if w.end <= cut]
             committed += self._commit(forced)
-            rest = rest[len(forced):]
+            rest = rest[len(forced) :]
         self.tentative = rest
         self._anchor = list(rest)
         return PolicyUpdate(committed=committed, tentative=list(rest))
@@ -158,7 +161,7 @@ class CommitPolicy:
         words = self.committed
         if buffer_start is not None:
             words = [w for w in words if w.end <= buffer_start + 0.05]
-        return join_words(words)[-self.prompt_chars:]
+        return join_words(words)[-self.prompt_chars :]
 
     def text(self) -> str:
         """Committed then tentative text."""

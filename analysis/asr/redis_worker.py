@@ -65,9 +65,17 @@ class RedisAsrWorker:
     """One consumer of both job streams; ``run()`` until ``stop_event`` is set."""
 
     def __init__(
-        self, redis: Any, transcriber: Transcriber, *, stream: str, group: str,
-        consumer: str | None = None, claim_idle_ms: int = 4_000, block_ms: int = 1_000,
-        max_deliveries: int = 3, clock: Callable[[], float] = time.time,
+        self,
+        redis: Any,
+        transcriber: Transcriber,
+        *,
+        stream: str,
+        group: str,
+        consumer: str | None = None,
+        claim_idle_ms: int = 4_000,
+        block_ms: int = 1_000,
+        max_deliveries: int = 3,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis
         self.transcriber = transcriber
@@ -85,8 +93,12 @@ class RedisAsrWorker:
 
     async def _claim_final(self) -> list[Message]:
         reply = await self.redis.xautoclaim(
-            self.keys.finals, self.keys.group, self.consumer,
-            min_idle_time=self.claim_idle_ms, start_id="0-0", count=1,
+            self.keys.finals,
+            self.keys.group,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=1,
         )
         return [(self.keys.finals, mid, fields) for mid, fields in reply[1] if fields]
 
@@ -121,8 +133,13 @@ class RedisAsrWorker:
             return
         self._last_sweep = now
         reply = await self.redis.xautoclaim(
-            self.keys.partials, self.keys.group, self.consumer,
-            min_idle_time=self.claim_idle_ms, start_id="0-0", count=100, justid=True,
+            self.keys.partials,
+            self.keys.group,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=100,
+            justid=True,
         )
         # redis-py answers JUSTID with the bare list of ids
         for mid in reply:
@@ -152,8 +169,12 @@ class RedisAsrWorker:
         while True:
             await asyncio.sleep(self.claim_idle_ms / 3000)
             await self.redis.xclaim(
-                self.keys.finals, self.keys.group, self.consumer, min_idle_time=0,
-                message_ids=[message_id], justid=True,
+                self.keys.finals,
+                self.keys.group,
+                self.consumer,
+                min_idle_time=0,
+                message_ids=[message_id],
+                justid=True,
             )
 
     async def _transcribe(self, job: RemoteJob, message_id: bytes, final: bool) -> str:
@@ -161,7 +182,11 @@ class RedisAsrWorker:
         try:
             inp = job.inp
             hyp = await asyncio.to_thread(
-                self.transcriber.transcribe, inp.audio, inp.prompt, inp.language, inp.beam_size,
+                self.transcriber.transcribe,
+                inp.audio,
+                inp.prompt,
+                inp.language,
+                inp.beam_size,
                 inp.window_s,
             )
             return answer(job.job_id, self.consumer, hypothesis=hyp)
@@ -183,10 +208,14 @@ class RedisAsrWorker:
             self.dropped += 1
             await self._reply(job.job_id, answer(job.job_id, self.consumer, dropped=True))
         elif final and await self._deliveries(message_id) > self.max_deliveries:
-            await self._reply(job.job_id, answer(
-                job.job_id, self.consumer,
-                error=f"pass abandoned by {self.max_deliveries} workers",
-            ))
+            await self._reply(
+                job.job_id,
+                answer(
+                    job.job_id,
+                    self.consumer,
+                    error=f"pass abandoned by {self.max_deliveries} workers",
+                ),
+            )
         else:
             await self._reply(job.job_id, await self._transcribe(job, message_id, final))
             self.processed += 1
@@ -218,7 +247,11 @@ class RedisAsrWorker:
         """Remove this consumer from the group if it holds nothing (tidy XINFO output)."""
         with contextlib.suppress(Exception):
             pending = await self.redis.xpending_range(
-                self.keys.finals, self.keys.group, min="-", max="+", count=1,
+                self.keys.finals,
+                self.keys.group,
+                min="-",
+                max="+",
+                count=1,
                 consumername=self.consumer,
             )
             if not pending:
@@ -227,7 +260,8 @@ class RedisAsrWorker:
 
 
 async def run_worker(
-    settings: Settings, stop_event: asyncio.Event,
+    settings: Settings,
+    stop_event: asyncio.Event,
     transcriber_factory: Callable[[], Transcriber] | None = None,
 ) -> None:
     """``python run.py worker``: ``settings.asr.workers`` consumers sharing one model."""
@@ -244,13 +278,18 @@ async def run_worker(
     try:
         workers = [
             RedisAsrWorker(
-                r, transcriber, stream=asr.redis_stream, group=asr.redis_group,
+                r,
+                transcriber,
+                stream=asr.redis_stream,
+                group=asr.redis_group,
                 claim_idle_ms=asr.claim_idle_ms,
             )
             for _ in range(max(1, asr.workers))
         ]
-        log.info("transcription workers ready",
-                 extra={"consumers": [w.consumer for w in workers], "stream": asr.redis_stream})
+        log.info(
+            "transcription workers ready",
+            extra={"consumers": [w.consumer for w in workers], "stream": asr.redis_stream},
+        )
         await asyncio.gather(*(w.run(stop_event) for w in workers))
     finally:
         await r.aclose()

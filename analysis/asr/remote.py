@@ -81,9 +81,14 @@ def encode_job(job_id: str, inp: PassInput, priority: Priority, deadline: float)
     """Stream fields of one pass (audio as 16-bit PCM; deadline is Unix time)."""
     pcm = (np.clip(np.asarray(inp.audio, dtype=np.float32), -1.0, 1.0) * 32767).astype("<i2")
     return {
-        "job_id": job_id, "priority": priority.name.lower(), "audio": pcm.tobytes(),
-        "prompt": inp.prompt, "language": inp.language or "", "beam_size": str(inp.beam_size),
-        "window_s": "" if inp.window_s is None else repr(inp.window_s), "deadline": repr(deadline),
+        "job_id": job_id,
+        "priority": priority.name.lower(),
+        "audio": pcm.tobytes(),
+        "prompt": inp.prompt,
+        "language": inp.language or "",
+        "beam_size": str(inp.beam_size),
+        "window_s": "" if inp.window_s is None else repr(inp.window_s),
+        "deadline": repr(deadline),
     }
 
 
@@ -113,7 +118,8 @@ def decode_job(fields: dict[bytes, bytes]) -> RemoteJob:
         job_id=_text(fields[b"job_id"]),
         priority=Priority[_text(fields[b"priority"]).upper()],
         inp=PassInput(
-            audio=audio, prompt=_text(fields.get(b"prompt", b"")),
+            audio=audio,
+            prompt=_text(fields.get(b"prompt", b"")),
             language=_text(fields.get(b"language", b"")) or None,
             beam_size=int(fields.get(b"beam_size", b"1")),
             window_s=float(fields[b"window_s"]) if fields.get(b"window_s") else None,
@@ -126,8 +132,10 @@ def hypothesis_to_json(hyp: Hypothesis) -> dict[str, Any]:
     """A hypothesis as plain JSON values."""
     return {
         "words": [[w.text, w.start, w.end, w.probability] for w in hyp.words],
-        "language": hyp.language, "language_probability": hyp.language_probability,
-        "avg_logprob": hyp.avg_logprob, "duration": hyp.duration,
+        "language": hyp.language,
+        "language_probability": hyp.language_probability,
+        "avg_logprob": hyp.avg_logprob,
+        "duration": hyp.duration,
     }
 
 
@@ -137,12 +145,19 @@ def hypothesis_from_json(data: dict[str, Any]) -> Hypothesis:
         words=[Word(str(t), float(s), float(e), float(p)) for t, s, e, p in data["words"]],
         language=str(data["language"]),
         language_probability=float(data["language_probability"]),
-        avg_logprob=float(data["avg_logprob"]), duration=float(data["duration"]),
+        avg_logprob=float(data["avg_logprob"]),
+        duration=float(data["duration"]),
     )
 
 
-def answer(job_id: str, worker: str, *, hypothesis: Hypothesis | None = None,
-           error: str | None = None, dropped: bool = False) -> str:
+def answer(
+    job_id: str,
+    worker: str,
+    *,
+    hypothesis: Hypothesis | None = None,
+    error: str | None = None,
+    dropped: bool = False,
+) -> str:
     """The JSON a worker pushes to the reply list."""
     body: dict[str, Any] = {"job_id": job_id, "worker": worker}
     if hypothesis is not None:
@@ -187,8 +202,15 @@ class RedisEngine:
     """
 
     def __init__(
-        self, redis_url: str, stream: str, group: str, *, partial_ttl_s: float = 2.0,
-        partial_wait_s: float = 6.0, final_timeout_s: float = 25.0, poll_s: float = 0.5,
+        self,
+        redis_url: str,
+        stream: str,
+        group: str,
+        *,
+        partial_ttl_s: float = 2.0,
+        partial_wait_s: float = 6.0,
+        final_timeout_s: float = 25.0,
+        poll_s: float = 0.5,
     ) -> None:
         self.redis_url = redis_url
         self.keys = JobKeys(stream, group)
@@ -208,8 +230,12 @@ class RedisEngine:
         asr = settings.asr
         claim_s = asr.claim_idle_ms / 1000
         # a dead worker's final is claimed after claim_idle_ms, then run again
-        return cls(settings.redis_url, asr.redis_stream, asr.redis_group,
-                   final_timeout_s=max(25.0, 3 * claim_s + 15.0))
+        return cls(
+            settings.redis_url,
+            asr.redis_stream,
+            asr.redis_group,
+            final_timeout_s=max(25.0, 3 * claim_s + 15.0),
+        )
 
     def start(self) -> None:
         """Connect and create the job streams and their consumer group (blocking)."""
@@ -226,8 +252,12 @@ class RedisEngine:
         self._closed.set()
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         """One pass at final priority (the Transcriber protocol)."""
         return self.transcribe_pass(
@@ -244,7 +274,8 @@ class RedisEngine:
         self._redis.xadd(
             self.keys.finals if final else self.keys.partials,
             encode_job(job_id, inp, priority, deadline),
-            maxlen=JOB_STREAM_MAXLEN, approximate=True,
+            maxlen=JOB_STREAM_MAXLEN,
+            approximate=True,
         )
         with self._lock:
             self.metrics.jobs_sent += 1
@@ -257,8 +288,10 @@ class RedisEngine:
                 # disagree): report it like silence, never degrade without a word
                 with self._lock:
                     self.metrics.final_timeouts += 1
-                log.warning("no transcription worker answered a final pass",
-                            extra={"job": job_id, "waited_s": self.final_timeout_s})
+                log.warning(
+                    "no transcription worker answered a final pass",
+                    extra={"job": job_id, "waited_s": self.final_timeout_s},
+                )
                 raise RemotePassTimeout(f"no worker answered within {self.final_timeout_s:.0f} s")
             with self._lock:
                 self.metrics.partials_dropped += 1

@@ -105,8 +105,12 @@ class AsrScheduler:
     """Runs passes on ``workers`` threads sharing one engine (one model per process)."""
 
     def __init__(
-        self, engine: Transcriber, workers: int = 1, metrics: AsrMetrics | None = None,
-        max_pending_finals: int = 8, clock: Callable[[], float] = time.monotonic,
+        self,
+        engine: Transcriber,
+        workers: int = 1,
+        metrics: AsrMetrics | None = None,
+        max_pending_finals: int = 8,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.workers = max(1, workers)
@@ -179,7 +183,8 @@ class AsrScheduler:
     def waiting(self, priority: Priority | None = None) -> int:
         """Queued jobs not yet started (of one priority, or all)."""
         return sum(
-            1 for j in self._pending
+            1
+            for j in self._pending
             if not j.started and (priority is None or j.priority == priority)
         )
 
@@ -199,9 +204,7 @@ class AsrScheduler:
         """Queue a pass; the snapshot is taken when a worker picks it (latest audio)."""
         if self._queue is None:
             raise RuntimeError("AsrScheduler.start() was not called")
-        job = PassJob(
-            snapshot, priority, self._clock(), asyncio.get_running_loop().create_future()
-        )
+        job = PassJob(snapshot, priority, self._clock(), asyncio.get_running_loop().create_future())
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1

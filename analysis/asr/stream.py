@@ -429,7 +429,10 @@ class StreamingTranscriber:
             return
         inp, hyp = result
         self._insert(
-            utt, hyp, inp.start_sample, inp.start_sample + len(inp.audio),
+            utt,
+            hyp,
+            inp.start_sample,
+            inp.start_sample + len(inp.audio),
             commit=inp.window_s is None,
         )
         if not utt.closing:
@@ -447,7 +450,9 @@ class StreamingTranscriber:
         start = inp.start_sample
         last_end = hyp.words[-1].end if hyp.words else 0.0
         utt.pause_pass = _Pass(
-            start, start + len(inp.audio), self._absolute(utt, hyp, start),
+            start,
+            start + len(inp.audio),
+            self._absolute(utt, hyp, start),
             trailing_silence=len(inp.audio) / SAMPLE_RATE - last_end >= 0.1,
         )
         if utt.closing:
@@ -474,13 +479,19 @@ class StreamingTranscriber:
             )
 
     def _insert(
-        self, utt: _Utterance, hyp: Hypothesis, buffer_start: int, buffer_end: int,
+        self,
+        utt: _Utterance,
+        hyp: Hypothesis,
+        buffer_start: int,
+        buffer_end: int,
         commit: bool = True,
     ) -> None:
         self._learn_language(utt, hyp, final=False)
         utt.logprobs.append(hyp.avg_logprob)
         utt.policy.insert(
-            self._absolute(utt, hyp, buffer_start), self._t(buffer_start), self._t(buffer_end),
+            self._absolute(utt, hyp, buffer_start),
+            self._t(buffer_start),
+            self._t(buffer_end),
             commit=commit,
         )
         busy = self.settings.busy_trim_after_s if self.scheduler.waiting() else None

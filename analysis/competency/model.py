@@ -25,9 +25,7 @@ class CompetencyModelError(ValueError):
 
 def _check_id(value: str, what: str) -> str:
     if not _ID.match(value):
-        raise ValueError(
-            f"{what} id {value!r} must be 1-64 lowercase letters, digits, '_' or '-'"
-        )
+        raise ValueError(f"{what} id {value!r} must be 1-64 lowercase letters, digits, '_' or '-'")
     return value
 
 
@@ -120,9 +118,7 @@ class CompetencyModel(BaseModel):
                     f"competency {competency.id!r} ({competency.name}) has no main questions"
                 )
         problems += _duplicates([c.id for c in self.competencies], "competency")
-        problems += _duplicates(
-            [q.id for c in self.competencies for q in c.questions], "question"
-        )
+        problems += _duplicates([q.id for c in self.competencies for q in c.questions], "question")
         if problems:
             raise ValueError("; ".join(problems))
         return self

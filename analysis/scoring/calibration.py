@@ -104,9 +104,7 @@ def predict(version: ScorerVersion, features: dict[str, float]) -> float:
     return float(min(100.0, max(0.0, 100 * raw)))
 
 
-def ridge(
-    x: np.ndarray, y: np.ndarray, lam: float, prior: np.ndarray
-) -> tuple[float, np.ndarray]:
+def ridge(x: np.ndarray, y: np.ndarray, lam: float, prior: np.ndarray) -> tuple[float, np.ndarray]:
     """Closed-form ridge toward ``prior`` with an unpenalised intercept."""
     x_mean, y_mean = x.mean(axis=0), y.mean()
     xc, yc = x - x_mean, y - y_mean
@@ -190,18 +188,36 @@ def calibrate(
     after = [float(v) * 100 for v in out_of_fold[best]]
     agreements = _agreements(samples, before, after)
     report = CalibrationReport(
-        job_id=job_id, version_id=version_id, base_version_id=base.id, created_at=created,
-        interviews=len(interviews), samples=len(samples), ridge_lambda=best, cv_folds=k,
-        cv_rmse=rmse, weights_before=dict(base.weights), weights_after=new_weights,
-        intercept_before=base.intercept, intercept_after=round(intercept, 6),
+        job_id=job_id,
+        version_id=version_id,
+        base_version_id=base.id,
+        created_at=created,
+        interviews=len(interviews),
+        samples=len(samples),
+        ridge_lambda=best,
+        cv_folds=k,
+        cv_rmse=rmse,
+        weights_before=dict(base.weights),
+        weights_after=new_weights,
+        intercept_before=base.intercept,
+        intercept_after=round(intercept, 6),
         agreement=agreements,
     )
     version = ScorerVersion(
-        id=version_id, created_at=created, job_id=job_id, parent_id=base.id,
-        intercept=round(intercept, 6), weights=new_weights, settings=base.settings,
+        id=version_id,
+        created_at=created,
+        job_id=job_id,
+        parent_id=base.id,
+        intercept=round(intercept, 6),
+        weights=new_weights,
+        settings=base.settings,
         metrics=VersionMetrics(
-            interviews=len(interviews), samples=len(samples), ridge_lambda=best, cv_folds=k,
-            cv_rmse=rmse[repr(best)], agreement=agreements,
+            interviews=len(interviews),
+            samples=len(samples),
+            ridge_lambda=best,
+            cv_folds=k,
+            cv_rmse=rmse[repr(best)],
+            agreement=agreements,
         ),
         note=f"calibrated on {len(interviews)} interviews from {base.id}",
     )

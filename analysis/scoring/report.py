@@ -33,7 +33,7 @@ _FOCUS: dict[FocusKind, dict[Language, str]] = {
     },
 }
 _UNADDRESSED: dict[Language, str] = {
-    "en": " Not addressed: \"{indicator}\"",
+    "en": ' Not addressed: "{indicator}"',
     "zh": "未涉及：“{indicator}”",
 }
 
@@ -126,9 +126,13 @@ def build_report(
         highlighted = diff is not None and abs(diff) >= gap
         differences.append(
             RatingDifference(
-                competency_id=c.competency_id, name=c.name, ai=c.score,
-                human=None if human is None else round(human, 2), raters=raters,
-                difference=diff, highlighted=highlighted,
+                competency_id=c.competency_id,
+                name=c.name,
+                ai=c.score,
+                human=None if human is None else round(human, 2),
+                raters=raters,
+                difference=diff,
+                highlighted=highlighted,
             )
         )
         values = {"name": c.name, "ai": c.score or 0.0, "human": human or 0.0}

@@ -396,9 +396,7 @@ def _competency_score(
         ]
         return CompetencyScore(status="insufficient_evidence", reasons=reasons, **base)
     names = sorted(set().union(*(a.features for a in scored)))
-    means = {
-        n: round(sum(a.features.get(n, 0.0) for a in scored) / len(scored), 4) for n in names
-    }
+    means = {n: round(sum(a.features.get(n, 0.0) for a in scored) / len(scored), 4) for n in names}
     score = sum(a.score or 0.0 for a in scored) / len(scored)
     return CompetencyScore(
         status="scored",
@@ -431,9 +429,7 @@ def score_interview(
                 by_competency[cid].append(
                     score_answer(answer, model.competency(cid), version, job, analysis=analysis)
                 )
-    competencies = [
-        _competency_score(c, by_competency[c.id], language) for c in model.competencies
-    ]
+    competencies = [_competency_score(c, by_competency[c.id], language) for c in model.competencies]
     scored = [c for c in competencies if c.score is not None]
     weight = sum(c.weight for c in scored)
     total = round(sum(c.weight * (c.score or 0.0) for c in scored) / weight, 2) if weight else None

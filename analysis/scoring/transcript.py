@@ -205,19 +205,31 @@ def answer_from_events(
     Utterances whose midpoint lies within the answer's span (plus a small margin) belong
     to it. Without any, the event's own transcript is used with interpolated times.
     """
-    ids = list(competency_ids) if competency_ids is not None else (
-        [answered.competency_id] if answered.competency_id else []
+    ids = (
+        list(competency_ids)
+        if competency_ids is not None
+        else ([answered.competency_id] if answered.competency_id else [])
     )
     low, high = answered.started - ANSWER_MARGIN, answered.ended + ANSWER_MARGIN
     mine = [f for f in finals if low <= (f.start + f.end) / 2 <= high]
     if mine:
         answer = answer_from_finals(
-            answered.question_id, mine, language, question_text=question_text,
-            competency_ids=ids, voice=voice, face=face,
+            answered.question_id,
+            mine,
+            language,
+            question_text=question_text,
+            competency_ids=ids,
+            voice=voice,
+            face=face,
         )
         return answer.model_copy(update={"started": answered.started, "ended": answered.ended})
     answer = answer_from_text(
-        answered.question_id, answered.transcript, language, question_text=question_text,
-        competency_ids=ids, start=answered.started, end=answered.ended,
+        answered.question_id,
+        answered.transcript,
+        language,
+        question_text=question_text,
+        competency_ids=ids,
+        start=answered.started,
+        end=answered.ended,
     )
     return answer.model_copy(update={"voice": voice, "face": face})

@@ -281,8 +281,13 @@ def summarize_answer(
     if not frames:
         t = end if end is not None else 0.0
         return FaceDeliverySummarized(
-            interview_id=interview_id, t=t, question_id=question_id, mode=mode,
-            start=t, end=t, samples=0,
+            interview_id=interview_id,
+            t=t,
+            question_id=question_id,
+            mode=mode,
+            start=t,
+            end=t,
+            samples=0,
         )
     start = frames[0].t
     stop = max(end if end is not None else frames[-1].t + interval, frames[-1].t)

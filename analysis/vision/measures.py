@@ -63,12 +63,16 @@ def gaze_offsets(bs: Blendshapes) -> tuple[float, float]:
     right eye looks in); vertical is positive upwards.
     """
     horizontal = (
-        bs.get("eyeLookOutLeft", 0.0) + bs.get("eyeLookInRight", 0.0)
-        - bs.get("eyeLookInLeft", 0.0) - bs.get("eyeLookOutRight", 0.0)
+        bs.get("eyeLookOutLeft", 0.0)
+        + bs.get("eyeLookInRight", 0.0)
+        - bs.get("eyeLookInLeft", 0.0)
+        - bs.get("eyeLookOutRight", 0.0)
     ) / 2.0
     vertical = (
-        bs.get("eyeLookUpLeft", 0.0) + bs.get("eyeLookUpRight", 0.0)
-        - bs.get("eyeLookDownLeft", 0.0) - bs.get("eyeLookDownRight", 0.0)
+        bs.get("eyeLookUpLeft", 0.0)
+        + bs.get("eyeLookUpRight", 0.0)
+        - bs.get("eyeLookDownLeft", 0.0)
+        - bs.get("eyeLookDownRight", 0.0)
     ) / 2.0
     return horizontal, vertical
 

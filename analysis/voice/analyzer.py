@@ -117,8 +117,10 @@ def summarize_voice(
     """
     cfg = config or VoiceConfig()
     if text is None:
-        text = "".join(w.word for w in words) if is_chinese(language) else " ".join(
-            w.word for w in words
+        text = (
+            "".join(w.word for w in words)
+            if is_chinese(language)
+            else " ".join(w.word for w in words)
         )
     if power is None and audio is not None:
         power = signal.frame_power(audio, cfg.sample_rate)
@@ -176,9 +178,7 @@ class VoiceAnalyzer:
         joined = np.concatenate([self._carry, np.asarray(samples, dtype=np.float32).reshape(-1)])
         whole = len(joined) // self._frame * self._frame
         if whole:
-            self._powers.append(
-                signal.frame_power(joined[:whole], self.config.sample_rate)
-            )
+            self._powers.append(signal.frame_power(joined[:whole], self.config.sample_rate))
         self._carry = joined[whole:]
 
     def push_words(self, words: Sequence[TimedWord]) -> None:

@@ -16,10 +16,21 @@ import re
 from collections import Counter
 
 EN_FILLERS = {
-    "um": "um", "umm": "um", "ummm": "um", "uhm": "um", "mm": "um", "mmm": "um",
-    "uh": "uh", "uhh": "uh", "uhhh": "uh",
-    "er": "er", "err": "er", "erm": "er",
-    "hmm": "hmm", "hm": "hmm", "hmmm": "hmm",
+    "um": "um",
+    "umm": "um",
+    "ummm": "um",
+    "uhm": "um",
+    "mm": "um",
+    "mmm": "um",
+    "uh": "uh",
+    "uhh": "uh",
+    "uhhh": "uh",
+    "er": "er",
+    "err": "er",
+    "erm": "er",
+    "hmm": "hmm",
+    "hm": "hmm",
+    "hmmm": "hmm",
 }
 ZH_FILLERS = ("那个", "就是", "嗯", "呃", "啊")
 

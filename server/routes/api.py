@@ -24,6 +24,7 @@ from server.routes.access import (
 )
 from server.routes.common import after_seq, as_json, now, principal, read_json
 from server.services import services
+from server.session_inputs import EndRequested
 from server.storage.models import (
     AuditEntry,
     Candidate,
@@ -215,8 +216,8 @@ async def reissue_invite(request: web.Request) -> web.Response:
     interview = (
         await require_interview(request, request.match_info["iid"], "interview.manage")
     ).interview
-    if interview.status == "finished":
-        raise Conflict("This interview is finished; schedule a new one instead.")
+    if interview.status in ("finished", "abandoned"):
+        raise Conflict("This interview is over; schedule a new one instead.")
     return web.json_response(await _issue_invite(request, interview.id), status=201)
 
 
@@ -285,12 +286,11 @@ async def interview_events(request: web.Request) -> web.Response:
 @routes.post("/api/interviews/{iid}/end")
 async def end_interview(request: web.Request) -> web.Response:
     """HR ends a running interview."""
-    from server.live import get_room
-
     grant = await require_interview(request, request.match_info["iid"], "interview.manage")
     who, interview = grant.who, grant.interview
-    room = await get_room(services(request), interview)
-    await room.end("ended by recruiter")
+    ended = EndRequested("ended by recruiter")
+    services(request).live.get(interview.id).submit(ended)
+    await ended.reply
     await audit(request, who.user_id, "end_interview", interview.id)
     return web.json_response({"ok": True})
 
@@ -310,13 +310,13 @@ async def metrics(request: web.Request) -> web.Response:
     """Live rooms and transcription counters (backlog, skipped partials); admins only."""
     await require(request, "metrics.read")
     svc = services(request)
-    rooms = list(svc.rooms.values())
-    recorders = [r.peer.recorder for r in rooms if r.peer is not None and r.peer.recorder]
+    sessions = svc.live.running()
+    counts = [s.recorder_counts() for s in sessions]
     return web.json_response(
         {
-            "live_rooms": sum(1 for r in rooms if r.peer is not None),
-            "recorder_frames": sum(rec.frames_in for rec in recorders),
-            "recorder_dropped_frames": sum(rec.dropped for rec in recorders),
+            "live_rooms": sum(1 for s in sessions if s.candidate_connected),
+            "recorder_frames": sum(frames for frames, _ in counts),
+            "recorder_dropped_frames": sum(dropped for _, dropped in counts),
             "transcription": svc.transcribers.metrics() if svc.transcribers is not None else None,
             "bus": svc.bus.metrics.snapshot(),
         }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, assert_never
+from typing import assert_never
 
 from aiohttp import WSMsgType, web
 from pydantic import BaseModel
@@ -12,12 +12,11 @@ from sqlalchemy import select
 from analysis.events import ConsentRecorded
 from media.candidate_peer import BadOffer
 from server.errors import BadInput, Forbidden, Gone, InvalidInvite
-from server.live import get_room
 from server.pages import page
 from server.protocol import (
     CLOSE_BAD_MESSAGE,
     AnswerDoneRequest,
-    CandidateAnswer,
+    Ended,
     ErrorMessage,
     FinishRequest,
     Heartbeat,
@@ -32,6 +31,14 @@ from server.protocol import (
 )
 from server.routes.common import now, read_json
 from server.services import Services, services
+from server.session import InterviewSession, SessionClosed
+from server.session_inputs import (
+    CandidateAnswerDone,
+    CandidateFinished,
+    CandidateGone,
+    CandidateOffer,
+    CandidateReadyPressed,
+)
 from server.storage.models import Consent, Interview, Invite, Job
 
 log = logging.getLogger(__name__)
@@ -64,6 +71,12 @@ async def interview_from_invite(svc: Services, token: str) -> tuple[Interview, J
             raise Gone(
                 "This interview is already finished. Thank you for your time.",
                 code="interview_finished",
+            )
+        if interview.status == "abandoned":
+            raise Gone(
+                "This interview was closed because the connection was lost for too long. "
+                "Please contact the recruiter to arrange a new one.",
+                code="interview_abandoned",
             )
         job = await session.get(Job, interview.job_id)
         assert job is not None
@@ -136,11 +149,10 @@ async def give_consent(request: web.Request) -> web.Response:
                 user_agent=request.headers.get("User-Agent", "")[:400],
             )
         )
-    room = await get_room(svc, interview)
-    await room.emit(
+    # Consent is logged, but neither starts the interview's clock nor changes its status.
+    await svc.events.append(
         ConsentRecorded(
             interview_id=interview.id,
-            t=room.clock(),
             notice_version=body.notice_version,
             recording=True,
             ai_analysis=body.ai_analysis,
@@ -167,7 +179,7 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     interview, _job = await interview_from_invite(svc, request.match_info["token"])
     await _require_consent(svc, interview)
-    room = await get_room(svc, interview)
+    session = svc.live.get(interview.id)
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
     await send(ws, Welcome(interview_id=interview.id))
@@ -179,16 +191,17 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
                         code=CLOSE_BAD_MESSAGE, message=b"binary messages are not accepted"
                     )
                 break
-            await _on_candidate_message(svc, room, ws, msg.data)
+            await _on_candidate_message(session, ws, msg.data)
             if ws.closed:
                 break
     finally:
-        await room.leave(ws, "left" if ws.close_code in (1000, 1001) else "connection lost")
+        reason = "left" if ws.close_code in (1000, 1001) else "connection lost"
+        session.submit(CandidateGone(ws, reason))
     return ws
 
 
 async def _on_candidate_message(
-    svc: Services, room: Any, ws: web.WebSocketResponse, raw: str
+    session: InterviewSession, ws: web.WebSocketResponse, raw: str
 ) -> None:
     try:
         msg = parse_candidate(raw)
@@ -197,22 +210,23 @@ async def _on_candidate_message(
         return
     match msg:
         case Offer(sdp=sdp):
+            offer = CandidateOffer(sdp, ws)
+            session.submit(offer)
             try:
-                answer = await room.join(sdp, ws)
+                await offer.reply  # the session sends the answer, then the current screen
             except BadOffer as exc:
                 await send(ws, ErrorMessage(code="bad_sdp", message=str(exc)))
                 await ws.close(code=CLOSE_BAD_MESSAGE, message=b"unusable SDP offer")
-                return
-            await send(ws, CandidateAnswer(sdp=answer, segment=room.segment))
-            await room.after_join()
+            except SessionClosed:
+                await send(ws, Ended(reason="finished"))
+                await ws.close(code=1000, message=b"interview finished")
         case AnswerDoneRequest(question_id=question_id):
-            qid = question_id or (room.current_question or {}).get("question_id", "")
-            await room.answer_done(str(qid), "button")
+            session.submit(CandidateAnswerDone(str(question_id or "")))
         case ReadyRequest():
-            await room.candidate_ready()
+            session.submit(CandidateReadyPressed())
         case Heartbeat():
             await send(ws, HeartbeatAck())
         case FinishRequest():
-            await room.end("finished by candidate")
+            session.submit(CandidateFinished())
         case _:
             assert_never(msg)

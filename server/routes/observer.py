@@ -8,10 +8,18 @@ import logging
 from typing import assert_never
 
 from aiohttp import WSMsgType, web
+from pydantic import ValidationError
 
 from analysis.bus import Subscription
+from analysis.interview.commands import (
+    AddObserverNote,
+    ApproveFollowup,
+    GiveLiveRating,
+    InjectQuestion,
+    SkipFollowup,
+    parse_command,
+)
 from media.candidate_peer import BadOffer, ObserverPeer
-from server.live import LiveRoom, get_room
 from server.pages import page
 from server.policy import Action
 from server.protocol import (
@@ -39,6 +47,16 @@ from server.routes.access import InterviewGrant, refuse_access, require_intervie
 from server.routes.common import after_seq
 from server.services import services
 from server.signin.middleware import still_signed_in
+from server.session import InterviewSession, SessionClosed
+from server.session_inputs import (
+    ObserverAction,
+    ObserverCommand,
+    ObserverHangup,
+    ObserverJoined,
+    ObserverLeft,
+    ObserverOffer,
+    ViewRequested,
+)
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -74,7 +92,7 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     grant = await require_interview(request, request.match_info["iid"], "interview.observe")
     interview = grant.interview
     svc = services(request)
-    room = await get_room(svc, interview)
+    session = svc.live.get(interview.id)  # watching changes neither status nor clock
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
     peer: ObserverPeer | None = None
@@ -83,17 +101,17 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
         history = await svc.events.history(interview.id, after=after)
         last_seq = history[-1].seq if history else after
         await send(ws, History(after=after, last_seq=last_seq, events=history))
-        pump = asyncio.create_task(_pump(sub, ws, last_seq))
-        await send(ws, ViewMessage(view=room.observer_view()))
-        await room.set_observers(+1)
+        pump = asyncio.create_task(_pump(sub, ws, last_seq), name="observer-pump")
         try:
+            await _send_view(session, ws)
+            session.submit(ObserverJoined(ws))
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     break
                 if not await still_signed_in(request):  # logout, password change, disable
                     await ws.close(code=CLOSE_SIGNED_OUT, message=b"session ended")
                     break
-                peer = await _on_observer_message(request, grant, room, ws, msg.data, peer)
+                peer = await _on_observer_message(request, grant, session, ws, msg.data, peer)
                 if ws.closed:
                     break
         finally:
@@ -101,8 +119,8 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
             if peer is not None:
-                await room.drop_observer(peer)
-            await room.set_observers(-1)
+                session.submit(ObserverHangup(peer))
+            session.submit(ObserverLeft(ws))
     return ws
 
 
@@ -119,7 +137,7 @@ async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> Non
 async def _on_observer_message(
     request: web.Request,
     grant: InterviewGrant,
-    room: LiveRoom,
+    session: InterviewSession,
     ws: web.WebSocketResponse,
     raw: str,
     peer: ObserverPeer | None,
@@ -143,25 +161,59 @@ async def _on_observer_message(
     match msg:
         case Offer(sdp=sdp):
             if peer is not None:
-                await room.drop_observer(peer)
+                session.submit(ObserverHangup(peer))
+            new_peer = ObserverPeer()
+            offer = ObserverOffer(new_peer, sdp)
+            session.submit(offer)
             try:
-                peer, answer = await room.observe(sdp)
-            except BadOffer as exc:
+                answer, live = await offer.reply
+            except (BadOffer, SessionClosed) as exc:
+                await new_peer.close()
                 await send(ws, ErrorMessage(code="bad_sdp", message=str(exc)))
                 return None
-            await send(ws, ObserverAnswer(sdp=answer, live=room.peer is not None))
+            await send(ws, ObserverAnswer(sdp=answer, live=live))
+            return new_peer
         case AskQuestion(text=text, position=position):
-            refused = await room.inject_question(text, by, position)
-            if refused:
-                await send(ws, ErrorMessage(code="refused", message=refused))
+            await _refusal(
+                ws, await _act(session, InjectQuestion(text=text, by=by, position=position))
+            )
         case ApproveSuggestion() | SkipSuggestion() | AddNote() | RateCompetency():
-            refused = await room.observer_command(msg.type, msg.model_dump(), by)
-            if refused:
-                await send(ws, ErrorMessage(code="refused", message=refused))
+            try:
+                command = parse_command({**msg.model_dump(), "by": by})
+            except ValidationError as exc:
+                kind = msg.type.replace("_", " ")
+                await _refusal(ws, f"Invalid {kind}: {exc.errors()[0]['msg']}.")
+                return peer
+            assert isinstance(
+                command, ApproveFollowup | SkipFollowup | AddObserverNote | GiveLiveRating
+            )
+            await _refusal(ws, await _act(session, command))
         case ViewRequest():
-            await send(ws, ViewMessage(view=room.observer_view()))
+            await _send_view(session, ws)
         case Ping():
             await send(ws, Pong())
         case _:
             assert_never(msg)
     return peer
+
+
+async def _act(session: InterviewSession, command: ObserverCommand) -> str | None:
+    """Hand a command to the interview's session; returns why it was refused, if it was."""
+    action = ObserverAction(command)
+    session.submit(action)
+    return await action.reply
+
+
+async def _refusal(ws: web.WebSocketResponse, refused: str | None) -> None:
+    if refused:
+        await send(ws, ErrorMessage(code="refused", message=refused))
+
+
+async def _send_view(session: InterviewSession, ws: web.WebSocketResponse) -> None:
+    asked = ViewRequested()
+    session.submit(asked)
+    try:
+        view = await asked.reply
+    except SessionClosed:
+        view = None
+    await send(ws, ViewMessage(view=view))

@@ -87,6 +87,10 @@ class Interview(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # While ``paused``: when the candidate, still away, makes the interview ``abandoned``.
+    reconnect_deadline: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 

@@ -67,13 +67,19 @@ class ScriptedTranscriber:
         self.calls: list[int] = []
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         self.calls.append(beam_size)
         return Hypothesis(
             [Word(" hello", 0.5, 0.9, 0.9), Word(" there", 1.0, 1.4, 0.8)],
-            language=language or "en", avg_logprob=-0.2, duration=len(audio) / 16_000,
+            language=language or "en",
+            avg_logprob=-0.2,
+            duration=len(audio) / 16_000,
         )
 
 
@@ -81,13 +87,25 @@ def a_pass(beam: int = 1, seconds: float = 2.0) -> PassInput:
     return PassInput(np.zeros(int(16_000 * seconds), np.float32), "prompt", "en", beam)
 
 
-async def run_consumer(keys: JobKeys, transcriber: ScriptedTranscriber, stop: asyncio.Event,
-                       claim_idle_ms: int = 4_000, max_deliveries: int = 3) -> RedisAsrWorker:
+async def run_consumer(
+    keys: JobKeys,
+    transcriber: ScriptedTranscriber,
+    stop: asyncio.Event,
+    claim_idle_ms: int = 4_000,
+    max_deliveries: int = 3,
+) -> RedisAsrWorker:
     import redis.asyncio as aioredis
 
     r = aioredis.from_url(REDIS_URL)
-    worker = RedisAsrWorker(r, transcriber, stream=keys.stream, group=keys.group, block_ms=200,
-                            claim_idle_ms=claim_idle_ms, max_deliveries=max_deliveries)
+    worker = RedisAsrWorker(
+        r,
+        transcriber,
+        stream=keys.stream,
+        group=keys.group,
+        block_ms=200,
+        claim_idle_ms=claim_idle_ms,
+        max_deliveries=max_deliveries,
+    )
     try:
         await worker.run(stop)
     finally:
@@ -97,8 +115,10 @@ async def run_consumer(keys: JobKeys, transcriber: ScriptedTranscriber, stop: as
 
 def test_a_pass_survives_the_wire_format() -> None:
     inp = PassInput(np.linspace(-0.5, 0.5, 1600, dtype=np.float32), "earlier words", "zh", 5)
-    fields = {k.encode(): v if isinstance(v, bytes) else str(v).encode()
-              for k, v in encode_job("j1", inp, Priority.FINAL, 123.5).items()}
+    fields = {
+        k.encode(): v if isinstance(v, bytes) else str(v).encode()
+        for k, v in encode_job("j1", inp, Priority.FINAL, 123.5).items()
+    }
     job = decode_job(fields)
     assert (job.job_id, job.priority, job.deadline) == ("j1", Priority.FINAL, 123.5)
     assert (job.inp.prompt, job.inp.language, job.inp.beam_size) == ("earlier words", "zh", 5)
@@ -111,11 +131,13 @@ async def test_passes_run_on_a_worker_finals_first(keys: JobKeys) -> None:
     transcriber = ScriptedTranscriber()
     stop = asyncio.Event()
     # queued before any worker runs: the final (beam 5) must be served before the partial
-    partial = asyncio.create_task(asyncio.to_thread(
-        engine.transcribe_pass, a_pass(beam=1), Priority.PARTIAL))
+    partial = asyncio.create_task(
+        asyncio.to_thread(engine.transcribe_pass, a_pass(beam=1), Priority.PARTIAL)
+    )
     await asyncio.sleep(0.2)
-    final = asyncio.create_task(asyncio.to_thread(
-        engine.transcribe_pass, a_pass(beam=5), Priority.FINAL))
+    final = asyncio.create_task(
+        asyncio.to_thread(engine.transcribe_pass, a_pass(beam=5), Priority.FINAL)
+    )
     await asyncio.sleep(0.2)
     consumer = asyncio.create_task(run_consumer(keys, transcriber, stop))
     try:
@@ -133,8 +155,9 @@ async def test_passes_run_on_a_worker_finals_first(keys: JobKeys) -> None:
 async def test_a_stale_partial_is_dropped_not_transcribed(keys: JobKeys) -> None:
     engine = RedisEngine(REDIS_URL, keys.stream, keys.group, partial_ttl_s=0.1)
     engine.start()
-    pending = asyncio.create_task(asyncio.to_thread(
-        engine.transcribe_pass, a_pass(), Priority.PARTIAL))
+    pending = asyncio.create_task(
+        asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.PARTIAL)
+    )
     await asyncio.sleep(0.5)  # nobody took it before its deadline
     transcriber = ScriptedTranscriber()
     stop = asyncio.Event()
@@ -149,8 +172,9 @@ async def test_a_stale_partial_is_dropped_not_transcribed(keys: JobKeys) -> None
 
 
 async def test_without_workers_a_final_is_reported_and_a_partial_dropped(keys: JobKeys) -> None:
-    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=0.5,
-                         partial_wait_s=0.3)
+    engine = RedisEngine(
+        REDIS_URL, keys.stream, keys.group, final_timeout_s=0.5, partial_wait_s=0.3
+    )
     engine.start()
     with pytest.raises(RemotePassTimeout):
         await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.FINAL)
@@ -163,17 +187,20 @@ async def test_without_workers_a_final_is_reported_and_a_partial_dropped(keys: J
 async def test_with_no_worker_running_a_stream_reports_the_loss_and_does_not_hang(
     keys: JobKeys, espeak_speech: np.ndarray
 ) -> None:
-    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=1.0,
-                         partial_wait_s=0.5)
+    engine = RedisEngine(
+        REDIS_URL, keys.stream, keys.group, final_timeout_s=1.0, partial_wait_s=0.5
+    )
     events: list[EventBase] = []
     async with AsrScheduler(engine, workers=2) as scheduler:
         await asyncio.to_thread(engine.start)
-        stream = StreamingTranscriber("iv", scheduler, StreamSettings(language="en"),
-                                      on_event=events.append)
-        audio = np.concatenate([np.zeros(8_000, np.float32), espeak_speech,
-                                np.zeros(16_000, np.float32)])
+        stream = StreamingTranscriber(
+            "iv", scheduler, StreamSettings(language="en"), on_event=events.append
+        )
+        audio = np.concatenate(
+            [np.zeros(8_000, np.float32), espeak_speech, np.zeros(16_000, np.float32)]
+        )
         for i in range(0, len(audio), 320):
-            stream.push_audio(audio[i:i + 320], t=i / 16_000)
+            stream.push_audio(audio[i : i + 320], t=i / 16_000)
         async with asyncio.timeout(20):
             await stream.aclose()
     failures = [e for e in events if isinstance(e, AnalyzerFailed)]
@@ -196,8 +223,9 @@ async def test_a_pass_that_keeps_killing_workers_is_answered_with_an_error(
 
     engine = RedisEngine(REDIS_URL, keys.stream, keys.group)
     engine.start()
-    waiting = asyncio.create_task(asyncio.to_thread(
-        engine.transcribe_pass, a_pass(), Priority.FINAL))
+    waiting = asyncio.create_task(
+        asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.FINAL)
+    )
     r: Any = aioredis.from_url(REDIS_URL)
     try:
         # three workers took it in turn and vanished
@@ -209,7 +237,8 @@ async def test_a_pass_that_keeps_killing_workers_is_answered_with_an_error(
         stop = asyncio.Event()
         transcriber = ScriptedTranscriber()
         consumer = asyncio.create_task(
-            run_consumer(keys, transcriber, stop, claim_idle_ms=100, max_deliveries=3))
+            run_consumer(keys, transcriber, stop, claim_idle_ms=100, max_deliveries=3)
+        )
         try:
             with pytest.raises(RemotePassError, match="abandoned"):
                 await asyncio.wait_for(waiting, 10)
@@ -222,20 +251,41 @@ async def test_a_pass_that_keeps_killing_workers_is_answered_with_an_error(
         await r.aclose()
 
 
-def start_worker(keys: JobKeys, models_dir: Path, marker: Path | None = None,
-                 ) -> subprocess.Popen[bytes]:
+def start_worker(
+    keys: JobKeys,
+    models_dir: Path,
+    marker: Path | None = None,
+) -> subprocess.Popen[bytes]:
     """``hang`` mode (signals it holds a job, never answers) or ``python run.py worker``."""
     env = {
-        **os.environ, "PYTHONPATH": str(ROOT), "CANDOR_REDIS_URL": REDIS_URL,
-        "CANDOR_ASR__REDIS_STREAM": keys.stream, "CANDOR_ASR__REDIS_GROUP": keys.group,
-        "CANDOR_ASR__CLAIM_IDLE_MS": "1500", "CANDOR_MODELS_DIR": str(models_dir),
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CANDOR_REDIS_URL": REDIS_URL,
+        "CANDOR_ASR__REDIS_STREAM": keys.stream,
+        "CANDOR_ASR__REDIS_GROUP": keys.group,
+        "CANDOR_ASR__CLAIM_IDLE_MS": "1500",
+        "CANDOR_MODELS_DIR": str(models_dir),
     }
     if marker is None:
         cmd = [sys.executable, "run.py", "worker"]
     else:
-        cmd = [sys.executable, "-m", "tests.asr.worker_proc", "--mode", "hang",
-               "--stream", keys.stream, "--group", keys.group, "--claim-idle-ms", "1500",
-               "--models-dir", str(models_dir), "--marker", str(marker)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.asr.worker_proc",
+            "--mode",
+            "hang",
+            "--stream",
+            keys.stream,
+            "--group",
+            keys.group,
+            "--claim-idle-ms",
+            "1500",
+            "--models-dir",
+            str(models_dir),
+            "--marker",
+            str(marker),
+        ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env)
 
 
@@ -254,7 +304,8 @@ async def test_a_killed_workers_final_pass_is_finished_by_another_once(
     try:
         inp = PassInput(espeak_speech, "", "en", 1)
         waiting = asyncio.create_task(
-            asyncio.to_thread(engine.transcribe_pass, inp, Priority.FINAL))
+            asyncio.to_thread(engine.transcribe_pass, inp, Priority.FINAL)
+        )
         for _ in range(200):
             if marker.exists():
                 break
@@ -267,7 +318,7 @@ async def test_a_killed_workers_final_pass_is_finished_by_another_once(
         rescuer = start_worker(keys, models_dir)
         hyp = await asyncio.wait_for(waiting, 90)
         assert "country" in hyp.text.lower()
-        (job_id, answered_by), = engine.answered_by.items()
+        ((job_id, answered_by),) = engine.answered_by.items()
         assert answered_by != holder.decode() and str(rescuer.pid) in answered_by
 
         # a late duplicate answer (the killed worker's retry) is never read

@@ -110,8 +110,12 @@ class GatedTranscriber:
         self.calls: list[int] = []
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         self.gate.wait(30)
         self.calls.append(beam_size)
@@ -150,8 +154,12 @@ class InventiveTranscriber:
     """A fake engine that, like Whisper, adds an unlikely word in the trailing silence."""
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         seconds = len(audio) / 16_000
         words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(int(seconds / 0.5) - 1)]
@@ -187,8 +195,12 @@ class RecordingTranscriber:
         self.gate.set()
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         self.gate.wait(30)
         if self.delay:
@@ -241,8 +253,7 @@ async def test_finals_get_a_shortened_window_while_other_finals_wait(
         streams = [StreamingTranscriber(f"iv-busy{k}", scheduler) for k in range(3)]
         collected: list[list[EventBase]] = [[] for _ in streams]
         tasks = [
-            asyncio.create_task(_collect(s, c))
-            for s, c in zip(streams, collected, strict=True)
+            asyncio.create_task(_collect(s, c)) for s, c in zip(streams, collected, strict=True)
         ]
         for i in range(0, len(audio), BLOCK):
             for s in streams:

@@ -21,8 +21,12 @@ class HangingTranscriber:
         self.marker = marker
 
     def transcribe(
-        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
-        beam_size: int = 1, window_s: float | None = None,
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
     ) -> Hypothesis:
         self.marker.write_text("busy")
         while True:

@@ -12,10 +12,10 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.app import create_app
 from server.services import SERVICES
 from server.storage.models import Recording
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
 from tests.server.test_live_media import wait_for_event
 

@@ -10,10 +10,10 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 
-from media.client_peer import CandidateClient, StillVideoTrack
 from server.app import create_app
 from server.services import SERVICES
 from server.storage.models import EventRow
+from tests.client_peer import CandidateClient, StillVideoTrack
 from tests.server.helpers import consent, make_settings, sign_in
 from tests.server.test_live_media import wait_for_event
 
@@ -48,13 +48,12 @@ async def run_interview(
             await c.join(video=StillVideoTrack(astronaut()))
             await wait_for_event(api, iv["id"], "media_started")
             await obs.send_json({"type": "inject_question", "text": "Introduce yourself."})
-            q = await c.next_message("question")
+            q = await c.next_message("show_question")
             await asyncio.sleep(seconds)
             await c.send({"type": "answer_done", "question_id": q["question_id"]})
             await wait_for_event(api, iv["id"], "answer_done")
             await asyncio.sleep(0.5)
-            room = app[SERVICES].rooms[iv["id"]]
-            analysis = room.analysis
+            analysis = app[SERVICES].live.get(iv["id"]).analysis
             await c.leave()
         await obs.close()
         events = await (await api.get(f"/api/interviews/{iv['id']}/events")).json()

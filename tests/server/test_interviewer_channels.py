@@ -13,9 +13,10 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from analysis.events import TranscriptFinal
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.app import create_app
 from server.services import SERVICES
+from server.session_inputs import AnalyzerResult
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import AppClient, consent, make_settings, sign_in
 from tests.server.test_live_media import wait_for_event
 
@@ -227,16 +228,15 @@ async def test_a_hanging_llm_endpoint_falls_back_to_the_rules(
             await cand.send({"type": "ready"})
             q1 = await cand.next_message("show_question")
             obs = await api.ws_connect(f"/ws/observer/{iv['id']}")
-            room = api.app[SERVICES].rooms[iv["id"]]
-            await room.transcript_final(
-                TranscriptFinal(
-                    interview_id=iv["id"],
-                    t=room.clock(),
-                    utterance_id="u1",
-                    language="en",
-                    text="We rebuilt the billing service and we shipped it on time.",
-                )
+            session = api.app[SERVICES].live.get(iv["id"])
+            heard = TranscriptFinal(
+                interview_id=iv["id"],
+                t=session.clock(),
+                utterance_id="u1",
+                language="en",
+                text="We rebuilt the billing service and we shipped it on time.",
             )
+            session.submit(AnalyzerResult(heard))
             loop = asyncio.get_running_loop()
             started = loop.time()
             await cand.send({"type": "answer_done", "question_id": q1["question_id"]})

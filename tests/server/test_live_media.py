@@ -10,8 +10,8 @@ from typing import Any
 import av
 from aiohttp import ClientSession
 
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.services import SERVICES
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.media_files import duration_of, speech_file
 from tests.server.helpers import AppClient, consent, new_interview
 

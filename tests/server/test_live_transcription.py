@@ -11,8 +11,8 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.app import create_app
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.media_files import duration_of, speech_file
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
 

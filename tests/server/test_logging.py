@@ -14,6 +14,7 @@ from config.logs import JsonFormatter
 from server.access_log import ACCESS_LOGGER, RedactingAccessLogger, redact_path
 from server.app import create_app
 from server.services import SERVICES
+from server.session_inputs import AnalyzerResult, Barrier
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
 
 
@@ -44,11 +45,16 @@ async def test_a_whole_flow_logs_no_personal_data_or_tokens(
         token = iv["invite_token"]
         await consent(api, token)
         assert (await api.get(f"/i/{token}")).status == 200
-        room = app[SERVICES].rooms[iv["id"]]
+        session = app[SERVICES].live.get(iv["id"])
         secret_words = "my salary expectation is confidential"
-        await room.transcript_final(
-            TranscriptFinal(interview_id=iv["id"], utterance_id="u1", text=secret_words)
+        session.submit(
+            AnalyzerResult(
+                TranscriptFinal(interview_id=iv["id"], utterance_id="u1", text=secret_words)
+            )
         )
+        applied = Barrier()
+        session.submit(applied)
+        await applied.reply
         assert (await api.get(f"/i/{token}x")).status == 401
     texts = [r.getMessage() for r in caplog.records]
     fields = [json.dumps({k: str(v) for k, v in r.__dict__.items()}) for r in caplog.records]

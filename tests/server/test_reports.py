@@ -26,10 +26,10 @@ from analysis.events import (
     TranscriptFinal,
     VoiceDeliverySummarized,
 )
-from analysis.interview.commands import SpeechStarted, SpeechStopped
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.services import SERVICES, Services
+from server.session_inputs import AnalyzerResult
 from server.storage.models import HumanDecisionRow, Interview
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import AppClient, sign_in
 from tests.server.test_interviewer_channels import (
     FAST_PLAN,
@@ -107,17 +107,17 @@ async def run_interview(
         await cand.join(audio_file=audio_file, video=PatternVideoTrack())
         await cand.next_message("show_greeting")
         await cand.send({"type": "ready"})
-        room = services_of(api).rooms[iv["id"]]
+        session = services_of(api).live.get(iv["id"])
         while True:
             msg = await _next_screen(cand)
             if msg["type"] != "show_question":
                 break
             shown.append(msg)
-            t0 = room.clock()
+            t0 = session.clock()
             await wait(answer_seconds)
             final = TranscriptFinal(
                 interview_id=iv["id"],
-                t=room.clock(),
+                t=session.clock(),
                 utterance_id=f"u{len(shown)}",
                 language="en",
                 text=answer_for(len(shown) - 1, msg),
@@ -125,10 +125,8 @@ async def run_interview(
                 end=round(t0 + 0.9 * answer_seconds, 3),
                 avg_logprob=-0.2,
             )
-            # What server/transcription.py does with a final: speech started, text, stopped.
-            await room.interviewer.handle(SpeechStarted(at=final.start))
-            await room.transcript_final(final)
-            await room.interviewer.handle(SpeechStopped(at=final.end))
+            # As from the transcriber: speech started, text, stopped, in the session's order.
+            session.submit(AnalyzerResult(final))
             await cand.send({"type": "answer_done", "question_id": msg["question_id"]})
         if msg["type"] == "show_completion":
             await cand.next_message("ended")

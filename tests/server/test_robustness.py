@@ -8,7 +8,7 @@ import io
 import av
 from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 
-from media.client_peer import CandidateClient, PatternVideoTrack
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import AppClient, consent, new_interview
 from tests.server.test_live_media import fetch_recording, wait_for_event
 

@@ -23,9 +23,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 
 from analysis.asr.remote import JobKeys, RedisEngine
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.app import create_app
 from server.services import SERVICES
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.media_files import duration_of, speech_file
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
 
@@ -67,9 +67,13 @@ async def keys(redis: Any) -> AsyncIterator[JobKeys]:
 def start_worker(keys: JobKeys, models_dir: Path) -> subprocess.Popen[bytes]:
     """``python run.py worker`` configured by environment, as an operator would run it."""
     env = {
-        **os.environ, "CANDOR_REDIS_URL": REDIS_URL, "CANDOR_ASR__MODE": "redis",
-        "CANDOR_ASR__REDIS_STREAM": keys.stream, "CANDOR_ASR__REDIS_GROUP": keys.group,
-        "CANDOR_ASR__CLAIM_IDLE_MS": str(CLAIM_IDLE_MS), "CANDOR_MODELS_DIR": str(models_dir),
+        **os.environ,
+        "CANDOR_REDIS_URL": REDIS_URL,
+        "CANDOR_ASR__MODE": "redis",
+        "CANDOR_ASR__REDIS_STREAM": keys.stream,
+        "CANDOR_ASR__REDIS_GROUP": keys.group,
+        "CANDOR_ASR__CLAIM_IDLE_MS": str(CLAIM_IDLE_MS),
+        "CANDOR_MODELS_DIR": str(models_dir),
     }
     return subprocess.Popen([sys.executable, "run.py", "worker"], cwd=ROOT, env=env)
 
@@ -89,7 +93,10 @@ async def wait_for_consumers(redis: Any, keys: JobKeys, count: int, within: floa
 
 
 async def kill_a_worker_holding_a_final(
-    redis: Any, keys: JobKeys, engine: RedisEngine, workers: list[subprocess.Popen[bytes]],
+    redis: Any,
+    keys: JobKeys,
+    engine: RedisEngine,
+    workers: list[subprocess.Popen[bytes]],
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Freeze the worker that holds a final-priority pass; if it has not answered, kill it."""
     while True:
@@ -120,10 +127,17 @@ async def test_a_killed_worker_loses_no_final_and_duplicates_none(
     try:
         await wait_for_consumers(redis, keys, 2, within=60)
         settings = make_settings(
-            tmp_path, redis_url=REDIS_URL,
-            asr={"enabled": True, "preload": True, "mode": "redis", "workers": 2,
-                 "redis_stream": keys.stream, "redis_group": keys.group,
-                 "claim_idle_ms": CLAIM_IDLE_MS},
+            tmp_path,
+            redis_url=REDIS_URL,
+            asr={
+                "enabled": True,
+                "preload": True,
+                "mode": "redis",
+                "workers": 2,
+                "redis_stream": keys.stream,
+                "redis_group": keys.group,
+                "claim_idle_ms": CLAIM_IDLE_MS,
+            },
         )
         app = create_app(settings)
         async with TestClient(TestServer(app)) as api:

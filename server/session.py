@@ -1,0 +1,653 @@
+"""One live interview, owned by one loop: inputs in through one queue, effects out in order.
+
+Everything that happens to the interview (candidate and observer messages, media and
+analyzer results, follow-up decisions, timer ticks, the owner's end or shutdown) arrives
+as one input from server/session_inputs.py. ``run()`` applies them one at a time; each
+step's effects happen in order before the next input is read: save the machine's state,
+append and publish events, message the candidate, feed the analyzers. Helper tasks (the
+ticker, follow-up proposals, the transcript reader) live in the session's TaskGroup and
+only ever submit inputs back, so nothing outside the loop touches its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
+from typing import Any, assert_never, cast
+
+from sqlalchemy import select
+
+from analysis.asr.stream import StreamingTranscriber
+from analysis.events import (
+    CandidateJoined,
+    CandidateLeft,
+    Event,
+    MediaStarted,
+    RecordingFinalized,
+    TranscriptFinal,
+    TranscriptPartial,
+)
+from analysis.followup import FollowupRequest, FollowupStrategy, make_strategy
+from analysis.followup.types import FollowupSuggestion
+from analysis.interview import InterviewMachine, Step
+from analysis.interview.commands import (
+    AddTranscript,
+    CandidateDisconnected,
+    CandidateReady,
+    CandidateReconnected,
+    Command,
+    EndInterview,
+    FinishAnswer,
+    NoFollowup,
+    SetObserversPresent,
+    SpeechStarted,
+    SpeechStopped,
+    Start,
+    SuggestFollowup,
+    Tick,
+)
+from analysis.live import LiveAnalysis
+from media.candidate_peer import BadOffer
+from server.services import Services
+from server.session_inputs import (
+    AnalyzerResult,
+    Barrier,
+    CandidateAnswerDone,
+    CandidateFinished,
+    CandidateGone,
+    CandidateOffer,
+    CandidateReadyPressed,
+    EndRequested,
+    FollowupDecided,
+    Link,
+    MediaArrived,
+    ObserverAction,
+    ObserverHangup,
+    ObserverJoined,
+    ObserverLeft,
+    ObserverOffer,
+    SessionInput,
+    Shutdown,
+    TimerTick,
+    ViewRequested,
+)
+from server.session_media import CandidateMedia
+from server.session_setup import InterviewGone, load
+from server.storage.models import Consent, Interview
+
+log = logging.getLogger(__name__)
+
+TRANSCRIPT_DRAIN_SECONDS = 35.0  # a little over Transcribers' own close timeout
+MEDIA_KINDS = ("audio", "video")
+
+
+class SessionClosed(RuntimeError):
+    """The interview's session has ended; nothing more can happen in it."""
+
+
+class InterviewSession:
+    """The single owner of one live interview."""
+
+    def __init__(
+        self,
+        services: Services,
+        interview_id: str,
+        *,
+        tick_seconds: float = 1.0,
+        strategy: FollowupStrategy | None = None,
+    ) -> None:
+        self.interview_id = interview_id
+        self._svc = services
+        self._tick_seconds = tick_seconds
+        self._strategy = strategy or make_strategy(services.settings.followup_llm)
+        self._inbox: asyncio.Queue[SessionInput] = asyncio.Queue()
+        self._accepting = True
+        self._done = False
+        self._ending = False
+        self._tick_queued = False
+        self._tasks: asyncio.TaskGroup | None = None
+        self._helpers: set[asyncio.Task[None]] = set()
+        self._machine: InterviewMachine | None = None
+        self._status = "scheduled"
+        self._started_at: datetime | None = None
+        self._deadline: datetime | None = None
+        self._language = "en"
+        self._saved: dict[str, Any] | None = None
+        self._link: Link | None = None
+        self._observers: set[Link] = set()
+        self._observers_present = False
+        self._media = CandidateMedia(services, interview_id)
+        self._analysis: LiveAnalysis | None = None
+        self._analysis_checked = False
+        self._stream: StreamingTranscriber | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._speaking: set[str] = set()
+
+    # -- what others may ask ------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the session takes no more inputs."""
+        return not self._accepting
+
+    @property
+    def candidate_connected(self) -> bool:
+        """True while the candidate's media peer is up."""
+        return self._media.live
+
+    @property
+    def analysis(self) -> LiveAnalysis | None:
+        """The interview's analyzers (None without AI-analysis consent); read-only use."""
+        return self._analysis
+
+    def recorder_counts(self) -> tuple[int, int]:
+        """(frames in, frames dropped) of the segment being recorded."""
+        return self._media.recorder_counts()
+
+    def clock(self) -> float:
+        """Seconds on the interview clock (0 until the candidate first joins)."""
+        if self._started_at is None:
+            return 0.0
+        return max(0.0, (self._svc.now() - self._started_at).total_seconds())
+
+    def submit(self, item: SessionInput) -> None:
+        """Queue one input; after the session has closed, inputs are refused at once."""
+        if self._accepting:
+            self._inbox.put_nowait(item)
+        else:
+            _refuse(item)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Load the interview, then apply inputs one at a time until it ends or stops."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                try:
+                    await self._load()
+                    self._spawn(self._tick_loop(), "session-ticker")
+                    while not self._done:
+                        await self._apply(await self._inbox.get())
+                finally:
+                    self._accepting = False
+                    for task in list(self._helpers):
+                        if task is not self._reader:  # the reader ends with its stream
+                            task.cancel()
+                    await self._release()
+        finally:
+            self._tasks = None
+            self._accepting = False
+            while not self._inbox.empty():
+                _refuse(self._inbox.get_nowait())
+
+    async def _load(self) -> None:
+        try:
+            loaded = await load(self._svc, self.interview_id)
+        except InterviewGone:
+            self._done = True
+            return
+        self._machine = loaded.machine
+        self._status = loaded.status
+        self._started_at = loaded.started_at
+        self._deadline = loaded.deadline
+        self._language = loaded.language
+        self._saved = self._machine.to_dict()
+        if self._status in ("finished", "abandoned"):
+            self._ending = True  # a finished interview: observers may still look at it
+
+    async def _apply(self, item: SessionInput) -> None:
+        try:
+            await self._step(item)
+        except Exception as exc:
+            log.exception("a live interview step failed", extra={"input": type(item).__name__})
+            _fail(item, exc)
+
+    async def _step(self, item: SessionInput) -> None:
+        match item:
+            case CandidateOffer():
+                await self._join(item)
+            case CandidateReadyPressed():
+                await self._command(CandidateReady())
+            case CandidateAnswerDone(question_id=question_id):
+                current = self._machine_or_fail().state.current
+                # A late "Done" for a question already over must not end the next one.
+                if current is not None and question_id in ("", current.id):
+                    await self._command(FinishAnswer())
+            case CandidateFinished():
+                await self._end("finished by candidate")
+            case CandidateGone(link=link, reason=reason, segment=segment):
+                await self._left(link, reason, segment)
+            case MediaArrived(kind=kind, segment=segment):
+                await self._media_arrived(kind, segment)
+            case ObserverAction(command=command, reply=reply):
+                step = await self._command(command)
+                _resolve(reply, step.rejected)
+            case ObserverJoined(link=link):
+                self._observers.add(link)
+                await self._observers_changed()
+            case ObserverLeft(link=link):
+                self._observers.discard(link)
+                await self._observers_changed()
+            case ObserverOffer(peer=peer, sdp=sdp, reply=reply):
+                try:
+                    answer = await self._media.add_observer(peer, sdp)
+                except BadOffer as exc:
+                    _fail(item, exc)
+                else:
+                    _resolve(reply, (answer, self._media.live))
+            case ObserverHangup(peer=peer):
+                await self._media.drop_observer(peer)
+            case ViewRequested(reply=reply):
+                _resolve(reply, self._machine_or_fail().observer_view())
+            case AnalyzerResult(event=event):
+                await self._analyzer_event(event)
+            case FollowupDecided(request=request, suggestion=suggestion):
+                await self._followup_decided(request, suggestion)
+            case TimerTick():
+                self._tick_queued = False
+                await self._tick()
+            case EndRequested(reason=reason, reply=reply):
+                await self._end(reason)
+                _resolve(reply, None)
+            case Shutdown(reply=reply):
+                await self._shutdown()
+                _resolve(reply, None)
+            case Barrier(reply=reply):
+                _resolve(reply, None)
+            case _:
+                assert_never(item)
+
+    def _machine_or_fail(self) -> InterviewMachine:
+        if self._machine is None:
+            raise SessionClosed("the interview no longer exists")
+        return self._machine
+
+    # -- the machine ----------------------------------------------------------------------
+
+    async def _command(self, command: Command) -> Step:
+        """Apply one machine command and its effects, in order."""
+        machine = self._machine_or_fail()
+        step = machine.handle(command, self.clock())
+        if step.rejected is None:
+            await self._save()
+        for event in step.events:
+            await self._emit(event)
+        for message in step.messages:
+            await self._send(message.model_dump(mode="json"))
+        for request in step.requests:
+            self._spawn(self._propose(request), "followup-proposal")
+        if machine.finished and not self._ending:
+            await self._end(machine.state.end_reason or "completed")
+        return step
+
+    async def _save(self) -> None:
+        state = self._machine_or_fail().to_dict()
+        if state == self._saved:
+            return
+        async with self._svc.sessions() as session, session.begin():
+            row = await session.get(Interview, self.interview_id)
+            if row is not None:
+                row.state = state
+        self._saved = state
+
+    async def _propose(self, request: FollowupRequest) -> None:
+        try:
+            suggestion = await self._strategy.propose(request)
+        except Exception:
+            log.exception("follow-up strategy failed")
+            suggestion = None
+        self.submit(FollowupDecided(request, suggestion))
+
+    async def _followup_decided(
+        self, request: FollowupRequest, suggestion: FollowupSuggestion | None
+    ) -> None:
+        if suggestion is None:
+            await self._command(NoFollowup(parent_id=request.parent_id))
+            return
+        await self._command(
+            SuggestFollowup(
+                parent_id=request.parent_id,
+                text=suggestion.text,
+                reason=suggestion.reason,
+                rule=suggestion.rule,
+                source=suggestion.source,
+            )
+        )
+
+    async def _observers_changed(self) -> None:
+        present = bool(self._observers)
+        if present != self._observers_present:
+            self._observers_present = present
+            await self._command(SetObserversPresent(present=present))
+
+    # -- effects -----------------------------------------------------------------------
+
+    async def _emit(self, event: Event) -> None:
+        """Append to the log (which publishes); answer boundaries also go to the analyzers."""
+        await self._svc.events.append(event)
+        if self._analysis is not None:
+            if event.type == "question_shown":
+                await self._analysis.answer_started(event.question_id)
+            elif event.type == "answer_done":
+                await self._analysis.answer_ended(event.question_id)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self._link is not None:
+            await _say(self._link, message)
+
+    async def _set_status(self, status: str, *, ended: bool = False) -> None:
+        self._status = status
+        async with self._svc.sessions() as session, session.begin():
+            row = await session.get(Interview, self.interview_id)
+            if row is not None:
+                row.status = status
+                row.reconnect_deadline = self._deadline
+                if row.started_at is None:
+                    row.started_at = self._started_at
+                if ended:
+                    row.ended_at = self._svc.now()
+
+    # -- the candidate ----------------------------------------------------------------
+
+    async def _join(self, offer: CandidateOffer) -> None:
+        machine = self._machine_or_fail()
+        if self._ending:
+            _fail(offer, SessionClosed("the interview has finished"))
+            return
+        old = self._link
+        await self._close_segment("rejoined")
+        if old is not None and old is not offer.link and not old.closed:
+            await old.close(code=4409, message=b"joined from another window")
+        if self._started_at is None:
+            self._started_at = self._svc.now()  # the interview clock starts at the first join
+            await self._set_status(self._status)
+        await self._ensure_analysis()
+        if self._analysis is not None:
+            self._analysis.new_segment()
+        link = offer.link
+        try:
+            segment, answer = await self._media.open(
+                offer.sdp,
+                start=self.clock(),
+                on_first_frame=lambda kind, seg: self.submit(MediaArrived(kind, seg)),
+                on_closed=lambda seg: self.submit(CandidateGone(link, "connection lost", seg)),
+                sink=self._analysis.sink if self._analysis is not None else None,
+            )
+        except BadOffer as exc:
+            _fail(offer, exc)
+            return
+        self._link = link
+        await self._send({"type": "answer", "sdp": answer, "segment": segment})
+        _resolve(offer.reply, segment)
+        await self._emit(
+            CandidateJoined(interview_id=self.interview_id, t=self.clock(), segment=segment)
+        )
+        if machine.phase == "not_started":
+            await self._command(Start())
+        else:
+            await self._command(CandidateReconnected())
+
+    async def _media_arrived(self, kind: str, segment: int) -> None:
+        if kind not in MEDIA_KINDS or segment != self._media.segment:
+            return
+        await self._emit(
+            MediaStarted(
+                interview_id=self.interview_id,
+                t=self.clock(),
+                kind="audio" if kind == "audio" else "video",
+                segment=segment,
+            )
+        )
+        if self._status != "live" and not self._ending and self._media.live:
+            self._deadline = None
+            await self._set_status("live")
+
+    async def _left(self, link: Link, reason: str, segment: int | None) -> None:
+        if link is not self._link or (segment is not None and segment != self._media.segment):
+            return  # an older window or segment: already replaced
+        await self._close_segment(reason)
+        self._link = None
+        await self._candidate_away()
+
+    async def _candidate_away(self) -> None:
+        machine = self._machine_or_fail()
+        if self._ending or machine.phase == "not_started":
+            return
+        await self._command(CandidateDisconnected())
+        if self._status == "live":
+            minutes = self._svc.settings.reconnect_timeout_minutes
+            self._deadline = self._svc.now() + timedelta(minutes=minutes)
+            await self._set_status("paused")
+
+    async def _close_segment(self, reason: str) -> None:
+        closed = await self._media.close()
+        if closed is None:
+            return
+        if self._analysis is not None:
+            self._analysis.audio_stopped()
+        await self._emit(
+            CandidateLeft(
+                interview_id=self.interview_id,
+                t=self.clock(),
+                segment=closed.segment,
+                reason=reason,
+            )
+        )
+        if closed.result is not None:
+            await self._emit(
+                RecordingFinalized(
+                    interview_id=self.interview_id,
+                    t=self.clock(),
+                    segment=closed.segment,
+                    recording_id=closed.recording_id,
+                    duration=closed.result.duration,
+                    start=closed.start,
+                )
+            )
+
+    # -- time -----------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_seconds)
+            if not self._tick_queued:
+                self._tick_queued = True
+                self.submit(TimerTick())
+
+    async def _tick(self) -> None:
+        if self._ending:
+            return
+        deadline = self._deadline
+        if self._status == "paused" and deadline is not None and self._svc.now() >= deadline:
+            await self._end("candidate did not come back", status="abandoned")
+        elif self._link is not None and self._machine_or_fail().phase != "not_started":
+            await self._command(Tick())
+
+    # -- analyzers ------------------------------------------------------------------------
+
+    async def _ensure_analysis(self) -> None:
+        """Start the analyzers once, if the candidate agreed to AI analysis."""
+        if self._analysis_checked:
+            return
+        self._analysis_checked = True
+        async with self._svc.sessions() as session:
+            consent = await session.scalar(
+                select(Consent)
+                .where(Consent.interview_id == self.interview_id)
+                .order_by(Consent.agreed_at.desc())
+            )
+        if consent is None or not consent.ai_analysis:
+            return  # no AI analysis without consent: media is only recorded
+        settings = self._svc.settings
+        transcribers = self._svc.transcribers
+        if transcribers is not None:
+            self._stream = await transcribers.open(self.interview_id, self._language)
+            self._reader = self._spawn(self._read_transcripts(self._stream), "transcript-reader")
+        self._analysis = LiveAnalysis(
+            self.interview_id,
+            self._analyzer_found,
+            self.clock,
+            facial_mode=consent.facial_analysis,
+            models_dir=settings.models_dir,
+            language=self._language,
+            face_fps=settings.face_sample_fps,
+            transcriber=self._stream,
+        )
+        await self._analysis.start()
+
+    async def _analyzer_found(self, event: Event) -> None:
+        self.submit(AnalyzerResult(event))
+
+    async def _read_transcripts(self, stream: StreamingTranscriber) -> None:
+        async for event in stream.events():
+            self.submit(AnalyzerResult(cast("Event", event)))
+
+    async def _analyzer_event(self, event: Event) -> None:
+        machine = self._machine
+        if isinstance(event, TranscriptPartial):
+            if event.utterance_id not in self._speaking:
+                self._speaking.add(event.utterance_id)
+                if machine is not None:
+                    at = event.words[0].start if event.words else event.t
+                    await self._command(SpeechStarted(at=at))
+            await self._svc.events.append(event)
+        elif isinstance(event, TranscriptFinal):
+            if machine is not None and event.utterance_id not in self._speaking:
+                await self._command(SpeechStarted(at=event.start))
+            self._speaking.discard(event.utterance_id)
+            if self._analysis is not None:
+                self._analysis.words_heard(event)
+            appended = await self._svc.events.append(event)
+            if machine is not None and appended and event.text.strip():
+                await self._command(AddTranscript(text=event.text))
+            if machine is not None:
+                await self._command(SpeechStopped(at=event.end))
+        else:
+            await self._svc.events.append(event)
+
+    async def _close_analysis(self) -> None:
+        """Finish transcription (its last finals still count) and stop the analyzers."""
+        stream, self._stream = self._stream, None
+        reader, self._reader = self._reader, None
+        if stream is not None and self._svc.transcribers is not None:
+            await self._svc.transcribers.close(self.interview_id)
+        if reader is not None and not reader.done():
+            try:
+                async with asyncio.timeout(TRANSCRIPT_DRAIN_SECONDS):
+                    await asyncio.shield(reader)
+            except TimeoutError:
+                reader.cancel()
+        analysis, self._analysis = self._analysis, None
+        if analysis is not None:
+            await analysis.aclose()
+        # What the analyzers found while closing is part of the interview: apply it now.
+        later: list[SessionInput] = []
+        while not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if isinstance(item, AnalyzerResult):
+                await self._apply(item)
+            else:
+                later.append(item)
+        for item in later:
+            self._inbox.put_nowait(item)
+
+    # -- the end --------------------------------------------------------------------------
+
+    async def _end(self, reason: str, *, status: str = "finished") -> None:
+        """Finish the interview: finalize media, close the candidate's link, mark it."""
+        if self._ending:
+            return
+        self._ending = True
+        machine = self._machine_or_fail()
+        if not machine.finished:
+            await self._command(EndInterview(reason=reason))
+        link = self._link
+        await self._close_segment("interview ended")
+        self._link = None
+        self._deadline = None
+        await self._set_status(status, ended=True)
+        await self._close_analysis()
+        if link is not None:
+            await _say(link, {"type": "ended", "reason": reason})
+            await _hang_up(link, 1000, b"interview finished")
+        self._svc.events.forget(self.interview_id)
+        self._done = True
+
+    async def _shutdown(self) -> None:
+        """Server shutdown: finalize the segment; the interview stays resumable (paused)."""
+        link = self._link
+        await self._close_segment("server stopped")
+        self._link = None
+        if self._machine is not None:
+            await self._candidate_away()
+        await self._close_analysis()
+        for other in [link, *self._observers]:
+            if other is not None:
+                await _hang_up(other, 1001, b"server shutting down")
+        self._done = True
+
+    async def _release(self) -> None:
+        """Whatever the loop ended by (end, shutdown, cancel): release what the session holds."""
+        try:
+            await self._media.close()
+            await self._close_analysis()
+        except Exception:
+            log.exception("could not release a live interview's media")
+        await self._strategy.aclose()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
+        """A helper task in the session's TaskGroup (none once the loop has ended)."""
+        if self._tasks is None or not self._accepting:
+            coro.close()
+            return None
+        task = self._tasks.create_task(coro, name=name)
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+        return task
+
+
+async def _say(link: Link, message: dict[str, Any]) -> None:
+    """Send to a browser; a socket closing meanwhile is not an error of the interview."""
+    if link.closed:
+        return
+    try:
+        await link.send_json(message)
+    except (ConnectionError, RuntimeError):
+        log.info("socket closed while sending")
+
+
+async def _hang_up(link: Link, code: int, message: bytes) -> None:
+    if not link.closed:
+        try:
+            await link.close(code=code, message=message)
+        except (ConnectionError, RuntimeError):
+            log.info("socket closed while closing")
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(item: SessionInput, exc: BaseException) -> None:
+    reply = getattr(item, "reply", None)
+    if isinstance(reply, asyncio.Future) and not reply.done():
+        reply.set_exception(exc)
+
+
+def _refuse(item: SessionInput) -> None:
+    """An input that arrived after the end: replies say so."""
+    match item:
+        case ObserverAction(reply=reply):
+            _resolve(reply, "the interview has finished")
+        case ViewRequested(reply=reply):
+            _resolve(reply, None)
+        case EndRequested(reply=reply) | Shutdown(reply=reply) | Barrier(reply=reply):
+            _resolve(reply, None)
+        case CandidateOffer() | ObserverOffer():
+            _fail(item, SessionClosed("the interview has finished"))
+        case _:
+            pass
