@@ -130,7 +130,7 @@ async def test_questions_from_observers_reach_the_candidate(admin: AppClient) ->
         history = await obs.receive_json()
         assert history["type"] == "history"
         await obs.send_json({"type": "inject_question", "text": "What did you learn?"})
-        q = await cand.next_message("question")
+        q = await cand.next_message("show_question")
         assert q["text"] == "What did you learn?"
         assert "by" not in q  # the candidate never learns who asked
         await cand.send({"type": "answer_done", "question_id": q["question_id"]})
