@@ -80,6 +80,8 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         print=None,
+        # Live interviews close their sockets on shutdown; anything else gets this long.
+        shutdown_timeout=3.0,
         access_log=ACCESS_LOGGER,
         access_log_class=RedactingAccessLogger,
     )

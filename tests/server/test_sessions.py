@@ -1,0 +1,316 @@
+"""One owner per live interview: the session registry and the session loop, on the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from server.app import create_app
+from server.services import SERVICES, Services
+from server.storage.models import Interview, Recording
+from tests.client_peer import CandidateClient, PatternVideoTrack
+from tests.server.helpers import consent, make_settings, new_interview, sign_in
+from tests.server.test_interviewer_channels import (
+    FAST_PLAN,
+    ScriptedClock,
+    join,
+    planned_interview,
+)
+from tests.server.test_live_media import wait_for_event
+
+ROOT = Path(__file__).resolve().parents[2]
+TICK = 0.02  # the sessions' timer interval in these tests (the clock itself is scripted)
+
+
+@pytest.fixture
+def clock() -> ScriptedClock:
+    return ScriptedClock()
+
+
+@pytest.fixture
+async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[TestClient]:
+    app = create_app(make_settings(tmp_path), now=clock, tick_seconds=TICK)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    await sign_in(client)
+    yield client
+    await client.close()
+
+
+def services_of(api: TestClient) -> Services:
+    return api.server.app[SERVICES]
+
+
+async def interview_row(api: TestClient, iid: str) -> Interview:
+    async with services_of(api).sessions() as session:
+        row = await session.get(Interview, iid)
+    assert row is not None
+    return row
+
+
+async def wait_for_status(api: TestClient, iid: str, status: str, timeout: float = 20) -> Interview:
+    async with asyncio.timeout(timeout):
+        while True:
+            row = await interview_row(api, iid)
+            if row.status == status:
+                return row
+            await asyncio.sleep(0.05)
+
+
+# -- one session per interview ----------------------------------------------------------
+
+
+async def test_fifty_concurrent_observers_and_candidate_sockets_share_one_session(
+    api: TestClient,
+) -> None:
+    iv = await planned_interview(api)
+    made: list[object] = []
+    registry = services_of(api).live
+    make = registry._make  # count what the registry creates, through its own factory
+
+    def counting(iid: str) -> Any:
+        session = make(iid)
+        made.append(session)
+        return session
+
+    registry._make = counting
+    observers = await asyncio.gather(
+        *[api.ws_connect(f"/ws/observer/{iv['id']}") for _ in range(50)]
+    )
+    async with ClientSession() as http:
+        url = str(api.make_url(f"/ws/candidate/{iv['invite_token']}")).replace("http", "ws", 1)
+        candidates = await asyncio.gather(*[http.ws_connect(url) for _ in range(50)])
+        # Every observer asks one question at the same moment: all land in the one machine.
+        await asyncio.gather(
+            *[
+                obs.send_json({"type": "inject_question", "text": f"Question {i}?"})
+                for i, obs in enumerate(observers)
+            ]
+        )
+        await wait_for_event(api, iv["id"], "question_injected", 50)
+        await asyncio.gather(*[c.close() for c in candidates])
+    await asyncio.gather(*[obs.close() for obs in observers])
+    assert len(made) == 1
+    assert len(registry.running()) == 1
+    row = await interview_row(api, iv["id"])
+    assert row.state is not None and row.state["injected_count"] == 50
+    assert row.status == "scheduled"  # watching and connecting without media start nothing
+    assert row.started_at is None
+
+
+# -- order ----------------------------------------------------------------------------------
+
+
+def check_machine_order(messages: list[dict[str, Any]]) -> list[str]:
+    """Replay what the candidate saw: every screen belongs to the question on screen."""
+    current: str | None = None
+    shown: list[str] = []
+    for msg in messages:
+        if msg["type"] == "show_question":
+            current = msg["question_id"]  # new, resumed, or an observer's "now" interrupting
+            shown.append(current)
+        elif msg["type"] == "answer_clock_started":
+            assert msg["question_id"] == current, msg
+        elif msg["type"] == "show_acknowledgement":
+            assert msg["question_id"] == current, msg
+            current = None
+    return shown
+
+
+async def test_candidate_messages_follow_the_machine_under_concurrent_inputs(
+    api: TestClient, clock: ScriptedClock
+) -> None:
+    iv = await planned_interview(api, {**FAST_PLAN, "question_count": 4, "thinking_time": 1})
+    observers = [await api.ws_connect(f"/ws/observer/{iv['id']}") for _ in range(3)]
+    async with ClientSession() as http:
+        cand = await join(api, http, iv["invite_token"])
+        await cand.next_message("show_greeting")
+        await cand.send({"type": "ready"})
+        seen: list[dict[str, Any]] = []
+        all_injected = asyncio.Event()
+
+        async def inject(obs: Any, n: int) -> None:
+            for i in range(n):
+                position = "now" if i % 2 else "next"
+                await obs.send_json(
+                    {
+                        "type": "inject_question",
+                        "text": f"Observer question {i}?",
+                        "position": position,
+                    }
+                )
+                clock.advance(0.7)  # ticks keep firing meanwhile, on the scripted clock
+                await asyncio.sleep(0.01)
+
+        async def answer() -> None:
+            while True:
+                msg = await cand.messages.get()
+                seen.append(msg)
+                if msg["type"] == "show_question":
+                    if msg["progress"] == "Question 4 of 4":
+                        await all_injected.wait()  # so that no injection comes after the end
+                    # Done twice: the second is late and must not end the next question.
+                    await cand.send({"type": "answer_done", "question_id": msg["question_id"]})
+                    await cand.send({"type": "answer_done", "question_id": msg["question_id"]})
+                if msg["type"] in ("show_completion", "_closed", "ended"):
+                    return
+
+        answering = asyncio.create_task(answer())
+        await asyncio.gather(*[inject(obs, 4) for obs in observers])
+        await wait_for_event(api, iv["id"], "question_injected", 12)
+        all_injected.set()
+        async with asyncio.timeout(30):
+            await answering
+        for obs in observers:
+            await obs.close()
+        await cand.leave()
+    shown = check_machine_order(seen)
+    events = await (await api.get(f"/api/interviews/{iv['id']}/events")).json()
+    logged = [e["question_id"] for e in events if e["type"] == "question_shown"]
+    assert shown == logged  # the candidate saw exactly what the log says, in that order
+    injected = [e["question_id"] for e in events if e["type"] == "question_injected"]
+    assert len(injected) == 12 and set(injected) <= set(shown)  # none lost
+    done = [e["question_id"] for e in events if e["type"] == "answer_done"]
+    assert len(done) == len(set(done))  # a late second "done" never ended another question
+    assert set(done) == set(shown)
+
+
+# -- status follows what happened --------------------------------------------------------
+
+
+async def test_status_scheduled_live_paused_live_finished(
+    api: TestClient, clock: ScriptedClock
+) -> None:
+    iv = await planned_interview(api)  # consent given: still scheduled
+    obs = await api.ws_connect(f"/ws/observer/{iv['id']}")
+    assert (await api.get(f"/observe/{iv['id']}")).status == 200
+    row = await interview_row(api, iv["id"])
+    assert row.status == "scheduled" and row.started_at is None
+    async with ClientSession() as http:
+        first = await join(api, http, iv["invite_token"])  # media arrived
+        row = await wait_for_status(api, iv["id"], "live")
+        assert row.started_at is not None and row.reconnect_deadline is None
+        await first.leave()
+        row = await wait_for_status(api, iv["id"], "paused")
+        assert row.reconnect_deadline is not None
+        deadline = row.reconnect_deadline.replace(tzinfo=UTC)
+        assert deadline == clock.now + timedelta(minutes=10)
+        clock.advance(300)  # back within the deadline
+        second = await join(api, http, iv["invite_token"])
+        row = await wait_for_status(api, iv["id"], "live")
+        assert row.reconnect_deadline is None
+        await second.send({"type": "finish"})
+        await second.next_message("ended")
+        row = await wait_for_status(api, iv["id"], "finished")
+        assert row.ended_at is not None
+        await second.leave()
+    await obs.close()
+
+
+async def test_a_candidate_who_never_comes_back_is_abandoned_after_the_deadline(
+    api: TestClient, clock: ScriptedClock
+) -> None:
+    iv = await planned_interview(api)
+    async with ClientSession() as http:
+        cand = await join(api, http, iv["invite_token"])
+        await wait_for_status(api, iv["id"], "live")
+        await cand.leave()
+    await wait_for_status(api, iv["id"], "paused")
+    clock.advance(9 * 60)
+    await asyncio.sleep(20 * TICK)  # ticks run: still within the deadline
+    assert (await interview_row(api, iv["id"])).status == "paused"
+    clock.advance(61)
+    row = await wait_for_status(api, iv["id"], "abandoned")
+    assert row.ended_at is not None
+    events = await (await api.get(f"/api/interviews/{iv['id']}/events")).json()
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "interview_ended" and "recording_finalized" in kinds
+    async with services_of(api).sessions() as session:
+        recs = (await session.scalars(select(Recording))).all()
+    assert recs and all(r.status != "recording" for r in recs)
+    resp = await api.get(f"/api/join/{iv['invite_token']}")
+    assert resp.status == 410 and (await resp.json())["error"] == "interview_abandoned"
+    async with asyncio.timeout(10):  # the session closes itself
+        while services_of(api).live.find(iv["id"]) is not None:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+# -- nothing is left behind ------------------------------------------------------------------
+
+
+def candor_tasks() -> list[asyncio.Task[Any]]:
+    """Unfinished tasks running the project's code (not the test's own)."""
+    found = []
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task() or task.done():
+            continue
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = code.co_filename if code is not None else ""
+        if any(f"{ROOT}/{part}/" in filename for part in ("server", "media", "analysis")):
+            found.append(task)
+    return found
+
+
+def non_daemon_threads() -> list[threading.Thread]:
+    """Threads that would keep the process alive (the loop's own executor is the loop's)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if not t.daemon and t is not threading.main_thread() and not t.name.startswith("asyncio_")
+    ]
+
+
+async def live_app_cycle(tmp_path: Path) -> int:
+    """Start the app, have a candidate stream and an observer watch, stop it within 5 s.
+
+    Returns how many of Candor's tasks ran while the interview was live.
+    """
+    app = create_app(make_settings(tmp_path), tick_seconds=TICK)
+    api = TestClient(TestServer(app))
+    await api.start_server()
+    http = ClientSession()
+    cand: CandidateClient | None = None
+    try:
+        await sign_in(api)
+        iv = await new_interview(api)
+        await consent(api, iv["invite_token"])
+        cand = CandidateClient(str(api.make_url("")), iv["invite_token"], http)
+        await cand.join(video=PatternVideoTrack())
+        await wait_for_event(api, iv["id"], "media_started")
+        obs = await api.ws_connect(f"/ws/observer/{iv['id']}")
+        await obs.send_json({"type": "inject_question", "text": "Still there?"})
+        await cand.next_message("show_question")
+        running = len(candor_tasks())
+    finally:
+        async with asyncio.timeout(5):
+            await api.close()  # the app stops with the interview live
+        if cand is not None and cand.pc is not None:
+            await cand.pc.close()
+        await http.close()
+    return running
+
+
+async def test_after_app_cleanup_no_task_or_thread_of_candor_is_left(tmp_path: Path) -> None:
+    before = set(non_daemon_threads())
+    assert await live_app_cycle(tmp_path) >= 3  # the session, its ticker, the sweeper ...
+    await asyncio.sleep(0)
+    assert candor_tasks() == []
+    assert set(non_daemon_threads()) <= before
+    assert not [t for t in threading.enumerate() if t.name.startswith("recorder-")]
+
+
+async def test_twenty_start_stop_cycles_with_a_live_interview_each_stop_in_time(
+    tmp_path: Path,
+) -> None:
+    for i in range(20):
+        await live_app_cycle(tmp_path / str(i))
+        assert candor_tasks() == []
