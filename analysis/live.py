@@ -20,11 +20,11 @@ from typing import Any
 
 import av
 
-from analysis.asr.resample import AudioResampler16k
 from analysis.events import AnalyzerFailed, Event, TranscriptFinal
-from analysis.vision import FaceAnalyzer, FrameSampler, create_face_analyzer, video_frame_to_rgb
+from analysis.vision import FaceAnalyzer, FrameSampler, create_face_analyzer
 from analysis.voice import VoiceAnalyzer
 from config.settings import FacialMode
+from media.frames import AudioResampler16k, video_frame_to_rgb
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis.vision.analyzer import FaceAnalyzer  # noqa: E402
-from analysis.vision.frames import frame_time, video_frame_to_rgb  # noqa: E402
 from analysis.vision.landmarker import MediaPipeFaceDetector  # noqa: E402
 from analysis.vision.sampler import FrameSampler  # noqa: E402
+from media.frames import frame_time, video_frame_to_rgb  # noqa: E402
 
 
 def sampled(path: Path, fps: float) -> tuple[list[tuple[float, np.ndarray]], list[float]]:

@@ -7,13 +7,12 @@ Public API (heavy libraries load lazily, on ``start()`` or the first frame):
 - ``FaceAnalyzer.start()``, ``push_frame(rgb, t) -> list[Event]``, ``start_answer(t)``,
   ``end_answer(question_id, t) -> FaceDeliverySummarized``, ``close()``; thread-confined.
 - ``FrameSampler(fps).keep(t)``: decide before decoding which frames to analyse.
-- ``video_frame_to_rgb(frame)``, ``frame_time(frame)``: PyAV frames to RGB arrays.
+- PyAV frames become RGB arrays in ``media.frames.video_frame_to_rgb`` (media owns codecs).
 - ``prepare_face_landmarker(models_dir, progress)``: one-off model preparation.
 """
 
 from analysis.vision.analyzer import FaceAnalysisConfig, FaceAnalyzer, create_face_analyzer
 from analysis.vision.errors import ModelFileError, VisionError
-from analysis.vision.frames import frame_time, video_frame_to_rgb
 from analysis.vision.model_files import prepare_face_landmarker
 from analysis.vision.sampler import FrameSampler
 
@@ -24,7 +23,5 @@ __all__ = [
     "ModelFileError",
     "VisionError",
     "create_face_analyzer",
-    "frame_time",
     "prepare_face_landmarker",
-    "video_frame_to_rgb",
 ]

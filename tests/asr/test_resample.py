@@ -7,7 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from analysis.asr.resample import AudioResampler16k, frame_time
+from media.frames import AudioResampler16k, frame_time
 
 
 def stereo_frames(seconds: float, freq: float = 440.0) -> list[av.AudioFrame]:

@@ -7,7 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from analysis.vision.frames import frame_time, video_frame_to_rgb
+from media.frames import frame_time, video_frame_to_rgb
 
 
 def test_yuv_frame_becomes_contiguous_rgb_with_its_time() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 
 from analysis.events import Event
 from analysis.vision.analyzer import FaceAnalyzer
-from analysis.vision.frames import frame_time, video_frame_to_rgb
 from analysis.vision.sampler import FrameSampler
+from media.frames import frame_time, video_frame_to_rgb
 
 
 def sampled_frames(path: Path, fps: float = 5.0) -> list[tuple[float, np.ndarray]]:
