@@ -14,6 +14,7 @@ from analysis.bus import make_bus
 from config.settings import Settings
 from media.crypto import MasterKey
 from media.recorder import finalize_recording
+from server.abandon import run_abandon_watch
 from server.auth import SessionCodec
 from server.bootstrap import ensure_admin
 from server.encryption.keyring import KeyRing
@@ -167,6 +168,7 @@ def create_app(
         try:
             app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
             registry.spawn(run_sweeper(svc), "retention-sweeper")
+            registry.spawn(run_abandon_watch(svc), "abandon-watch")
             recovered = await recover_recordings(svc)
             if recovered:
                 log.warning(

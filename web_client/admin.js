@@ -31,7 +31,7 @@ async function refresh() {
     tr.innerHTML = `<td></td><td></td><td><span class="badge"></span></td><td><a data-i18n="observe"></a> · <a data-i18n="review"></a></td>`;
     tr.children[0].textContent = r.candidate_name;
     tr.children[1].textContent = r.job_title;
-    tr.querySelector(".badge").textContent = r.status;
+    tr.querySelector(".badge").textContent = t(`iv_${r.status}`);
     const [obs, rev] = tr.querySelectorAll("a");
     obs.href = `/observe/${r.id}`; rev.href = `/review/${r.id}`;
     if (!may("interview.read")) { rev.previousSibling.remove(); rev.remove(); }

@@ -138,7 +138,7 @@ $("skip").addEventListener("click", () => suggestion && send({ type: ObserverIn.
 $("save-note").addEventListener("click", () => { const text = $("note").value.trim(); if (text) { send({ type: ObserverIn.ADD_OBSERVER_NOTE, text }); $("note").value = ""; } });
 
 function renderView(view) {
-  if (!view) { $("plan").parentElement.classList.add("hidden"); $("ratings").parentElement.classList.add("hidden"); return; }
+  if (!view || view.plan.observer_led) { $("plan").parentElement.classList.add("hidden"); $("ratings").parentElement.classList.add("hidden"); return; }
   $("plan").innerHTML = "";
   for (const q of view.plan.questions) {
     const li = document.createElement("li"); li.dataset.qid = q.id;

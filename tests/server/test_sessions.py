@@ -14,6 +14,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from server.abandon import abandon_overdue
 from server.app import create_app
 from server.services import SERVICES, Services
 from server.storage.models import Interview, Recording
@@ -314,3 +315,22 @@ async def test_twenty_start_stop_cycles_with_a_live_interview_each_stop_in_time(
     for i in range(20):
         await live_app_cycle(tmp_path / str(i))
         assert candor_tasks() == []
+
+
+async def test_an_overdue_paused_interview_without_a_session_is_abandoned_too(
+    api: TestClient, clock: ScriptedClock
+) -> None:
+    iv = await planned_interview(api)
+    async with ClientSession() as http:
+        cand = await join(api, http, iv["invite_token"])
+        await wait_for_status(api, iv["id"], "live")
+        await cand.leave()
+    await wait_for_status(api, iv["id"], "paused")
+    svc = services_of(api)
+    await svc.live.stop(iv["id"])  # as after a restart: nothing runs for this interview
+    assert svc.live.find(iv["id"]) is None
+    assert await abandon_overdue(svc) == []  # not yet overdue
+    clock.advance(10 * 60 + 1)
+    assert await abandon_overdue(svc) == [iv["id"]]
+    row = await wait_for_status(api, iv["id"], "abandoned")
+    assert row.reconnect_deadline is None and row.ended_at is not None
