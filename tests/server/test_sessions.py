@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -29,6 +29,7 @@ from tests.server.test_interviewer_channels import (
 from tests.server.test_live_media import wait_for_event
 
 ROOT = Path(__file__).resolve().parents[2]
+Client = TestClient[web.Request, web.Application]
 TICK = 0.02  # the sessions' timer interval in these tests (the clock itself is scripted)
 
 
@@ -38,7 +39,7 @@ def clock() -> ScriptedClock:
 
 
 @pytest.fixture
-async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[TestClient]:
+async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[Client]:
     app = create_app(make_settings(tmp_path), now=clock, tick_seconds=TICK)
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -47,18 +48,20 @@ async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[TestClient]
     await client.close()
 
 
-def services_of(api: TestClient) -> Services:
-    return api.server.app[SERVICES]
+def services_of(api: Client) -> Services:
+    app = api.app
+    assert app is not None
+    return app[SERVICES]
 
 
-async def interview_row(api: TestClient, iid: str) -> Interview:
+async def interview_row(api: Client, iid: str) -> Interview:
     async with services_of(api).sessions() as session:
-        row = await session.get(Interview, iid)
+        row: Interview | None = await session.get(Interview, iid)
     assert row is not None
     return row
 
 
-async def wait_for_status(api: TestClient, iid: str, status: str, timeout: float = 20) -> Interview:
+async def wait_for_status(api: Client, iid: str, status: str, timeout: float = 20) -> Interview:
     async with asyncio.timeout(timeout):
         while True:
             row = await interview_row(api, iid)
@@ -71,7 +74,7 @@ async def wait_for_status(api: TestClient, iid: str, status: str, timeout: float
 
 
 async def test_fifty_concurrent_observers_and_candidate_sockets_share_one_session(
-    api: TestClient,
+    api: Client,
 ) -> None:
     iv = await planned_interview(api)
     made: list[object] = []
@@ -128,7 +131,7 @@ def check_machine_order(messages: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_candidate_messages_follow_the_machine_under_concurrent_inputs(
-    api: TestClient, clock: ScriptedClock
+    api: Client, clock: ScriptedClock
 ) -> None:
     iv = await planned_interview(api, {**FAST_PLAN, "question_count": 4, "thinking_time": 1})
     observers = [await api.ws_connect(f"/ws/observer/{iv['id']}") for _ in range(3)]
@@ -189,7 +192,7 @@ async def test_candidate_messages_follow_the_machine_under_concurrent_inputs(
 
 
 async def test_status_scheduled_live_paused_live_finished(
-    api: TestClient, clock: ScriptedClock
+    api: Client, clock: ScriptedClock
 ) -> None:
     iv = await planned_interview(api)  # consent given: still scheduled
     obs = await api.ws_connect(f"/ws/observer/{iv['id']}")
@@ -218,7 +221,7 @@ async def test_status_scheduled_live_paused_live_finished(
 
 
 async def test_a_candidate_who_never_comes_back_is_abandoned_after_the_deadline(
-    api: TestClient, clock: ScriptedClock
+    api: Client, clock: ScriptedClock
 ) -> None:
     iv = await planned_interview(api)
     async with ClientSession() as http:
@@ -318,7 +321,7 @@ async def test_twenty_start_stop_cycles_with_a_live_interview_each_stop_in_time(
 
 
 async def test_an_overdue_paused_interview_without_a_session_is_abandoned_too(
-    api: TestClient, clock: ScriptedClock
+    api: Client, clock: ScriptedClock
 ) -> None:
     iv = await planned_interview(api)
     async with ClientSession() as http:
