@@ -138,21 +138,12 @@ class Ended(Outgoing):
     reason: str
 
 
-class PlainQuestion(Outgoing):
-    """A question in an interview without a plan (observer-led)."""
-
-    type: Literal["question"] = "question"
-    question_id: str
-    text: str
-
-
 CandidateOut = Annotated[
     Welcome
     | CandidateAnswer
     | ErrorMessage
     | HeartbeatAck
     | Ended
-    | PlainQuestion
     | ShowGreeting
     | ShowQuestion
     | AnswerClockStarted

@@ -17,6 +17,7 @@ from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any, assert_never, cast
 
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from analysis.asr.stream import StreamingTranscriber
@@ -50,6 +51,7 @@ from analysis.interview.commands import (
 )
 from analysis.live import LiveAnalysis
 from media.candidate_peer import BadOffer
+from server.protocol import CandidateAnswer, Ended
 from server.services import Services
 from server.session_inputs import (
     AnalyzerResult,
@@ -276,7 +278,7 @@ class InterviewSession:
         for event in step.events:
             await self._emit(event)
         for message in step.messages:
-            await self._send(message.model_dump(mode="json"))
+            await self._send(message)
         for request in step.requests:
             self._spawn(self._propose(request), "followup-proposal")
         if machine.finished and not self._ending:
@@ -334,7 +336,7 @@ class InterviewSession:
             elif event.type == "answer_done":
                 await self._analysis.answer_ended(event.question_id)
 
-    async def _send(self, message: dict[str, Any]) -> None:
+    async def _send(self, message: BaseModel) -> None:
         if self._link is not None:
             await _say(self._link, message)
 
@@ -380,7 +382,7 @@ class InterviewSession:
             _fail(offer, exc)
             return
         self._link = link
-        await self._send({"type": "answer", "sdp": answer, "segment": segment})
+        await self._send(CandidateAnswer(sdp=answer, segment=segment))
         _resolve(offer.reply, segment)
         await self._emit(
             CandidateJoined(interview_id=self.interview_id, t=self.clock(), segment=segment)
@@ -571,7 +573,7 @@ class InterviewSession:
         await self._set_status(status, ended=True)
         await self._close_analysis()
         if link is not None:
-            await _say(link, {"type": "ended", "reason": reason})
+            await _say(link, Ended(reason=reason))
             await _hang_up(link, 1000, b"interview finished")
         self._svc.events.forget(self.interview_id)
         self._done = True
@@ -609,12 +611,12 @@ class InterviewSession:
         return task
 
 
-async def _say(link: Link, message: dict[str, Any]) -> None:
+async def _say(link: Link, message: BaseModel) -> None:
     """Send to a browser; a socket closing meanwhile is not an error of the interview."""
     if link.closed:
         return
     try:
-        await link.send_json(message)
+        await link.send_json(message.model_dump(mode="json"))
     except (ConnectionError, RuntimeError):
         log.info("socket closed while sending")
 

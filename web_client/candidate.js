@@ -110,7 +110,6 @@ async function offer() {
 async function onMessage(msg) {
   switch (msg.type) {
     case CandidateOut.ANSWER: await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp }); break;
-    case CandidateOut.QUESTION: showQuestion(msg); break;
     case CandidateOut.SHOW_GREETING: showGreeting(msg); break;
     case CandidateOut.SHOW_QUESTION: showQuestion(msg); break;
     case CandidateOut.ANSWER_CLOCK_STARTED: startClock(msg.time_left, "time_left"); break;

@@ -6,7 +6,7 @@
 export const CandidateIn = Object.freeze({"ANSWER_DONE": "answer_done", "FINISH": "finish", "HEARTBEAT": "heartbeat", "OFFER": "offer", "READY": "ready"});
 
 /** Message types, server → candidate page. */
-export const CandidateOut = Object.freeze({"ANSWER": "answer", "ANSWER_CLOCK_STARTED": "answer_clock_started", "ENDED": "ended", "ERROR": "error", "HEARTBEAT_ACK": "heartbeat_ack", "QUESTION": "question", "SHOW_ACKNOWLEDGEMENT": "show_acknowledgement", "SHOW_COMPLETION": "show_completion", "SHOW_GREETING": "show_greeting", "SHOW_QUESTION": "show_question", "WELCOME": "welcome"});
+export const CandidateOut = Object.freeze({"ANSWER": "answer", "ANSWER_CLOCK_STARTED": "answer_clock_started", "ENDED": "ended", "ERROR": "error", "HEARTBEAT_ACK": "heartbeat_ack", "SHOW_ACKNOWLEDGEMENT": "show_acknowledgement", "SHOW_COMPLETION": "show_completion", "SHOW_GREETING": "show_greeting", "SHOW_QUESTION": "show_question", "WELCOME": "welcome"});
 
 /** Message types, observer page → server. */
 export const ObserverIn = Object.freeze({"ADD_OBSERVER_NOTE": "add_observer_note", "APPROVE_FOLLOWUP": "approve_followup", "GIVE_LIVE_RATING": "give_live_rating", "INJECT_QUESTION": "inject_question", "OFFER": "offer", "PING": "ping", "SKIP_FOLLOWUP": "skip_followup", "VIEW": "view"});
@@ -41,7 +41,6 @@ export const FIELDS = Object.freeze({
     ended: {"reason": {"type": "string", "required": true}},
     error: {"code": {"type": "string", "enum": ["bad_message", "bad_sdp", "bad_question", "unknown_type", "refused", "forbidden"], "required": true}, "message": {"type": "string", "required": true}},
     heartbeat_ack: {},
-    question: {"question_id": {"type": "string", "required": true}, "text": {"type": "string", "required": true}},
     show_acknowledgement: {"question_id": {"type": "string", "required": true}, "text": {"type": "string", "required": true}},
     show_completion: {"text": {"type": "string", "required": true}, "next_steps": {"type": "string", "required": true}},
     show_greeting: {"text": {"type": "string", "required": true}, "language": {"type": "string", "enum": ["zh", "en"], "required": true}},
@@ -410,6 +409,7 @@ export function isDurable(event) {
  * @property {(number|null)} [requested_count]
  * @property {(number|null)} [bank_size]
  * @property {Array<string>} [notes]
+ * @property {boolean} [observer_led]
  */
 
 /**
@@ -508,14 +508,6 @@ export function isDurable(event) {
  * Answered with ``pong``.
  * @typedef {Object} Ping
  * @property {"ping"} type
- */
-
-/**
- * A question in an interview without a plan (observer-led).
- * @typedef {Object} PlainQuestion
- * @property {"question"} type
- * @property {string} question_id
- * @property {string} text
  */
 
 /**

@@ -1,15 +1,15 @@
 """interviews.reconnect_deadline: when a paused interview counts as abandoned
 
 Revision ID: 0004_session
-Revises: 0003
+Revises: 0004_roles
 Create Date: 2026-11-28 19:10:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_session"
-down_revision = "0003"
+revision = "0005_session"
+down_revision = "0004_roles"
 branch_labels = None
 depends_on = None
 
