@@ -184,6 +184,8 @@ class InterviewSession:
             self._accepting = False
             while not self._inbox.empty():
                 _refuse(self._inbox.get_nowait())
+            # After the helpers (a proposal may have been mid-request): close its HTTP session.
+            await self._strategy.aclose()
 
     async def _load(self) -> None:
         try:
@@ -598,7 +600,6 @@ class InterviewSession:
             await self._close_analysis()
         except Exception:
             log.exception("could not release a live interview's media")
-        await self._strategy.aclose()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
         """A helper task in the session's TaskGroup (none once the loop has ended)."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 from server.errors import InterviewError
 from server.session import InterviewSession
-from server.session_inputs import Shutdown
+from server.session_inputs import Link, Shutdown
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class SessionRegistry:
         self._sessions: dict[str, InterviewSession] = {}
         self._runs: dict[InterviewSession, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        self._sockets: set[Link] = set()
         self._closing = False
 
     def get(self, interview_id: str) -> InterviewSession:
@@ -75,6 +76,15 @@ class SessionRegistry:
             await asyncio.wait({task}, timeout=SHUTDOWN_SECONDS)
             await _cancel(task)
 
+    @contextlib.contextmanager
+    def socket(self, link: Link) -> Iterator[None]:
+        """Track a live socket while its handler runs; shutdown closes any still open."""
+        self._sockets.add(link)
+        try:
+            yield
+        finally:
+            self._sockets.discard(link)
+
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task of the app, cancelled and awaited by ``aclose``."""
         task = asyncio.create_task(coro, name=name)
@@ -92,6 +102,12 @@ class SessionRegistry:
             await asyncio.wait(runs, timeout=SHUTDOWN_SECONDS + 1.0)
         for task in [*runs, *self._background]:
             await _cancel(task)
+        # Sockets no session closed (a candidate who never sent an offer, an observer who
+        # connected as the server stopped): their handlers end now instead of at a timeout.
+        for link in list(self._sockets):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await link.close(code=1001, message=b"server shutting down")
+        log.info("live interviews stopped", extra={"sessions": len(runs)})
 
     async def _run(self, session: InterviewSession) -> None:
         try:

@@ -182,7 +182,15 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
     session = svc.live.get(interview.id)
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
-    await send(ws, Welcome(interview_id=interview.id))
+    with svc.live.socket(ws):
+        await _serve_candidate(session, ws, interview.id)
+    return ws
+
+
+async def _serve_candidate(
+    session: InterviewSession, ws: web.WebSocketResponse, interview_id: str
+) -> None:
+    await send(ws, Welcome(interview_id=interview_id))
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -197,7 +205,6 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
     finally:
         reason = "left" if ws.close_code in (1000, 1001) else "connection lost"
         session.submit(CandidateGone(ws, reason))
-    return ws
 
 
 async def _on_candidate_message(

@@ -95,8 +95,22 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     session = svc.live.get(interview.id)  # watching changes neither status nor clock
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
-    peer: ObserverPeer | None = None
     after = after_seq(request)
+    with svc.live.socket(ws):
+        await _serve_observer(request, grant, session, ws, after)
+    return ws
+
+
+async def _serve_observer(
+    request: web.Request,
+    grant: InterviewGrant,
+    session: InterviewSession,
+    ws: web.WebSocketResponse,
+    after: int,
+) -> None:
+    svc = services(request)
+    interview = grant.interview
+    peer: ObserverPeer | None = None
     async with svc.bus.subscribe(interview.id) as sub:
         history = await svc.events.history(interview.id, after=after)
         last_seq = history[-1].seq if history else after
@@ -121,7 +135,6 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
             if peer is not None:
                 session.submit(ObserverHangup(peer))
             session.submit(ObserverLeft(ws))
-    return ws
 
 
 async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> None:

@@ -44,7 +44,6 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
         "error": {"code": "bad_sdp", "message": "The offer is not valid SDP."},
         "heartbeat_ack": {},
         "ended": {"reason": "completed"},
-        "question": {"question_id": "q", "text": "Why?"},
         "show_greeting": {"text": "Hello", "language": "en"},
         "show_question": {
             "question_id": "q1",

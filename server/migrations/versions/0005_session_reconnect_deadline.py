@@ -15,12 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("interviews", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("reconnect_deadline", sa.DateTime(timezone=True), nullable=True)
-        )
+    op.add_column(
+        "interviews", sa.Column("reconnect_deadline", sa.DateTime(timezone=True), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("interviews", schema=None) as batch_op:
-        batch_op.drop_column("reconnect_deadline")
+    # Not a batch (table copy): SQLite refuses to drop ``interviews`` while rows point at it;
+    # a plain DROP COLUMN works on SQLite 3.35+ and PostgreSQL.
+    op.drop_column("interviews", "reconnect_deadline")
