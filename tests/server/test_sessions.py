@@ -14,9 +14,13 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from analysis.events import TranscriptFinal
+from analysis.followup import FollowupRequest, FollowupSuggestion, LlmFollowups
 from server.abandon import abandon_overdue
 from server.app import create_app
 from server.services import SERVICES, Services
+from server.session import InterviewSession
+from server.session_inputs import AnalyzerResult
 from server.storage.models import Interview, Recording
 from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
@@ -337,3 +341,70 @@ async def test_an_overdue_paused_interview_without_a_session_is_abandoned_too(
     assert await abandon_overdue(svc) == [iv["id"]]
     row = await wait_for_status(api, iv["id"], "abandoned")
     assert row.reconnect_deadline is None and row.ended_at is not None
+
+
+class WatchedLlm(LlmFollowups):
+    """The real LLM strategy, remembering the HTTP session it used."""
+
+    used: ClientSession | None = None
+
+    async def propose(self, request: FollowupRequest) -> FollowupSuggestion | None:
+        suggestion = await super().propose(request)
+        self.used = self._client()
+        return suggestion
+
+
+async def test_the_llm_strategy_closes_its_http_session_when_the_interview_ends(
+    tmp_path: Path, clock: ScriptedClock
+) -> None:
+    calls: list[object] = []
+
+    async def chat(request: web.Request) -> web.Response:
+        calls.append(await request.json())
+        reply = '{"followup": null, "reason": "complete answer"}'
+        return web.json_response({"choices": [{"message": {"content": reply}}]})
+
+    stub = web.Application()
+    stub.router.add_post("/v1/chat/completions", chat)
+    llm = TestServer(stub, host="127.0.0.1")
+    await llm.start_server()
+    settings = make_settings(
+        tmp_path,
+        followup_llm={"enabled": True, "base_url": str(llm.make_url("/v1")), "model": "m"},
+    )
+    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
+    await api.start_server()
+    strategies: list[WatchedLlm] = []
+
+    def make(iid: str) -> InterviewSession:
+        strategies.append(WatchedLlm(settings.followup_llm))
+        return InterviewSession(services_of(api), iid, tick_seconds=TICK, strategy=strategies[-1])
+
+    services_of(api).live._make = make
+    try:
+        await sign_in(api)
+        iv = await planned_interview(api)
+        async with ClientSession() as http:
+            cand = await join(api, http, iv["invite_token"])
+            await cand.next_message("show_greeting")
+            await cand.send({"type": "ready"})
+            q1 = await cand.next_message("show_question")
+            session = services_of(api).live.get(iv["id"])
+            said = "I led the migration of our billing service and we shipped it on time."
+            heard = TranscriptFinal(interview_id=iv["id"], utterance_id="u1", text=said)
+            session.submit(AnalyzerResult(heard))
+            await cand.send({"type": "answer_done", "question_id": q1["question_id"]})
+            await cand.next_message("show_question")  # the LLM was asked, and said no
+            await cand.send({"type": "finish"})
+            await cand.next_message("ended")
+            await cand.leave()
+        await wait_for_status(api, iv["id"], "finished")
+        async with asyncio.timeout(10):
+            while services_of(api).live.find(iv["id"]) is not None:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert len(calls) == 1
+        [strategy] = strategies
+        assert strategy.used is not None and strategy.used.closed
+    finally:
+        await api.close()
+        await llm.close()
