@@ -222,13 +222,3 @@ SessionInput = (
     | Shutdown
     | Barrier
 )
-
-REPLYING = (
-    CandidateOffer,
-    ObserverAction,
-    ObserverOffer,
-    ViewRequested,
-    EndRequested,
-    Shutdown,
-    Barrier,
-)
