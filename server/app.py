@@ -38,10 +38,10 @@ from server.routes import (
     reports,
 )
 from server.services import SERVICES, Services
-from server.signin.middleware import session_middleware
-from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
 from server.session import InterviewSession
 from server.sessions import SessionRegistry
+from server.signin.middleware import session_middleware
+from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
 from server.storage.db import make_engine, migrate, sessionmaker
 from server.storage.models import Recording
 

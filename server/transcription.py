@@ -11,7 +11,7 @@ from typing import Any
 
 from analysis.asr.engine import Transcriber
 from analysis.asr.scheduler import AsrScheduler
-from analysis.asr.stream import StreamingTranscriber, StreamSettings, TranscriptionEvent
+from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.asr.vad import VadSettings
 from config.settings import Settings
 

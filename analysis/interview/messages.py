@@ -11,6 +11,7 @@ from analysis.competency.model import Language
 QuestionKind = Literal["practice", "question", "followup"]
 """How the candidate page labels a question."""
 
+
 class MessageBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

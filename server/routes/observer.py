@@ -46,7 +46,6 @@ from server.protocol import (
 from server.routes.access import InterviewGrant, refuse_access, require_interview
 from server.routes.common import after_seq
 from server.services import services
-from server.signin.middleware import still_signed_in
 from server.session import InterviewSession, SessionClosed
 from server.session_inputs import (
     ObserverAction,
@@ -57,6 +56,7 @@ from server.session_inputs import (
     ObserverOffer,
     ViewRequested,
 )
+from server.signin.middleware import still_signed_in
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -12,9 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from analysis.followup.llm import LlmFollowups, LlmFollowupSettings, make_strategy, parse_reply
+from analysis.followup.llm import LlmFollowups, make_strategy, parse_reply
 from analysis.followup.rules import RuleFollowups
 from analysis.followup.types import FollowupRequest
+from config.followup import LlmFollowupSettings
 
 WE_EN = (
     "At my last company the checkout page was slow. We analysed the logs, we found a slow "

@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import ClientSession, DummyCookieJar, web
 from aiohttp.test_utils import TestClient
 
-from media.client_peer import CandidateClient
 from server.services import SERVICES, Services
+from tests.client_peer import CandidateClient
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, consent, new_interview
 from tests.server.test_live_media import wait_for_event
 
@@ -45,9 +45,10 @@ def tone(path: Path, seconds: float) -> Path:
 
 def received(svc: Services, iid: str) -> int:
     """Frames the recorder of the interview has received so far."""
-    peer = svc.rooms[iid].peer
-    assert peer is not None and peer.recorder is not None
-    return int(peer.recorder.frames_in)
+    session = svc.live.find(iid)
+    assert session is not None and session.candidate_connected
+    frames, _dropped = session.recorder_counts()
+    return frames
 
 
 @dataclass

@@ -148,7 +148,9 @@ async def test_a_killed_worker_loses_no_final_and_duplicates_none(
                 cand = CandidateClient(str(api.make_url("")), iv["invite_token"], http)
                 await cand.join(audio_file=audio, video=PatternVideoTrack())
                 until = asyncio.get_running_loop().time() + duration_of(audio) + 6.0
-                scheduler = await app[SERVICES].transcribers.preload()  # the running one
+                transcribers = app[SERVICES].transcribers
+                assert transcribers is not None
+                scheduler = await transcribers.preload()  # the running one
                 engine = scheduler.engine
                 assert isinstance(engine, RedisEngine)
                 killed_job, killed = await asyncio.wait_for(

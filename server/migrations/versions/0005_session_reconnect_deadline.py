@@ -1,7 +1,7 @@
 """interviews.reconnect_deadline: when a paused interview counts as abandoned
 
 Revision ID: 0004_session
-Revises: 0004_crypto
+Revises: 0004_signin
 Create Date: 2026-11-28 19:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_session"
-down_revision = "0004_crypto"
+down_revision = "0004_signin"
 branch_labels = None
 depends_on = None
 
