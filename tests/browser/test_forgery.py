@@ -79,7 +79,7 @@ async def test_a_page_on_another_port_cannot_create_a_user_or_inject_a_question(
     await sign_in_page(page, live_server.url, "/")  # the admin is signed in in this browser
     assert live_server.url.split(":")[-1] != evil_url.rstrip("/").split(":")[-1]
     await page.goto(evil_url)
-    await page.wait_for_function("window.result && window.result.done", timeout=20_000)
+    await page.wait_for_function("() => window.result && window.result.done", timeout=20_000)
     result = await page.evaluate("window.result")
     assert not result.get("wsOpened"), result
     assert result.get("csrfRead") is None
