@@ -16,7 +16,9 @@ def json_depth(value: Any) -> int:
     depth, level = 0, [(value, 1)]
     while level:
         item, d = level.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
         for child in children:
             if isinstance(child, dict | list):
                 level.append((child, d + 1))

@@ -120,8 +120,10 @@ async def forgery_middleware(request: web.Request, handler: Handler) -> web.Stre
 def content_security_policy(request: web.Request, settings: Settings) -> str:
     """A strict policy: only our own scripts and styles, media from blobs and streams."""
     origin = expected_origin(request, settings)
-    ws_origin = "wss://" + origin.split("://", 1)[1] if origin.startswith("https") else (
-        "ws://" + origin.split("://", 1)[1]
+    ws_origin = (
+        "wss://" + origin.split("://", 1)[1]
+        if origin.startswith("https")
+        else ("ws://" + origin.split("://", 1)[1])
     )
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

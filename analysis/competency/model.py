@@ -136,7 +136,8 @@ class CompetencyModel(BaseModel):
         for competency in self.competencies:
             if not competency.questions:
                 problems.append(
-                    f"competency {competency.id!r} ({clip(competency.name, 60)}) has no main questions"
+                    f"competency {competency.id!r} ({clip(competency.name, 60)}) "
+                    "has no main questions"
                 )
         problems += _duplicates([c.id for c in self.competencies], "competency")
         problems += _duplicates([q.id for c in self.competencies for q in c.questions], "question")

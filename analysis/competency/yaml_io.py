@@ -23,15 +23,19 @@ class _PlainLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted; write the value out",
-                self.peek_event().start_mark,
+                None,
+                None,
+                "aliases (*name) are not accepted; write the value out",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
             )
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_YAML_DEPTH:
                 raise yaml.composer.ComposerError(
-                    None, None, f"the document nests deeper than {MAX_YAML_DEPTH} levels",
-                    self.peek_event().start_mark,
+                    None,
+                    None,
+                    f"the document nests deeper than {MAX_YAML_DEPTH} levels",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                 )
             return super().compose_node(parent, index)
         finally:
@@ -43,7 +47,7 @@ def from_yaml(text: str) -> CompetencyModel:
     if len(text) > MAX_YAML_CHARS:
         raise CompetencyModelError([f"the YAML file is larger than {MAX_YAML_CHARS // 1024} KiB"])
     try:
-        data: Any = yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
+        data: Any = yaml.load(text, Loader=_PlainLoader)
     except RecursionError:
         raise CompetencyModelError(["the YAML document nests too deeply"]) from None
     except yaml.YAMLError as exc:

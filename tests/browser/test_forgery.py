@@ -69,7 +69,7 @@ async def evil_site(live_server: LiveServer) -> AsyncIterator[tuple[str, dict[st
 async def test_a_page_on_another_port_cannot_create_a_user_or_inject_a_question(
     live_server: LiveServer,
     evil_site: tuple[str, dict[str, Any]],
-    browser_factory,  # type: ignore[no-untyped-def]
+    browser_factory: Any,
 ) -> None:
     evil_url, state = evil_site
     iv = await new_interview(live_server.api)

@@ -69,7 +69,9 @@ async def test_review_page_plays_seeks_rates_and_decides(
     ctx = await browser_factory("reviewer")
     page = await ctx.new_page()
     await sign_in_page(page, live_server.url, f"/review/{iv['id']}")
-    await page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=20000)
+    await page.wait_for_function(
+        "() => document.getElementById('player').readyState >= 1", timeout=20000
+    )
     await page.wait_for_selector("#transcript li", timeout=10000)
     await page.wait_for_selector("#scores .score-row", timeout=10000)
     assert await page.locator("#bar .marker[data-kind=plan]").count() == 3
