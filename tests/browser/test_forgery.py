@@ -100,3 +100,26 @@ async def test_a_page_on_another_port_cannot_create_a_user_or_inject_a_question(
         return r.status; }"""
     )
     assert status == 201
+
+
+async def test_sign_in_never_redirects_off_site(
+    live_server: LiveServer,
+    browser_factory: Any,
+) -> None:
+    from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    ctx = await browser_factory("next")
+    page = await ctx.new_page()
+    for nxt, landing in (
+        ("//evil.example/steal", "/"),
+        ("/%5Cevil.example", "/"),  # "/\\evil.example": browsers read it as //evil.example
+        ("https://evil.example/", "/"),
+        ("/jobs", "/jobs"),
+    ):
+        await page.goto(f"{live_server.url}/login?next={nxt}")
+        await page.fill("#email", ADMIN_EMAIL)
+        await page.fill("#password", ADMIN_PASSWORD)
+        await page.click("button[type=submit]")
+        await page.wait_for_url(lambda url: "/login" not in url)
+        assert page.url.startswith(live_server.url + "/"), (nxt, page.url)
+        assert page.url == live_server.url + landing, (nxt, page.url)
