@@ -61,7 +61,7 @@ def mutate_json(rng: random.Random, seed: dict[str, Any], keys: list[str]) -> An
         elif op == 1 and value:
             value[rng.choice(list(value))] = json_value(rng, 2, keys)
         elif op == 2:
-            value[rng.choice(keys + ["extra"])] = json_value(rng, 1, keys)
+            value[rng.choice([*keys, "extra"])] = json_value(rng, 1, keys)
         else:
             return json_value(rng, 0, keys)
     return value
