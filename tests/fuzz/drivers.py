@@ -58,7 +58,8 @@ class FuzzStats:
 
 def services_of(client: TestClient) -> Services:
     """The app's services behind a test client."""
-    return client.app[SERVICES]  # type: ignore[index]
+    svc: Services = client.app[SERVICES]
+    return svc
 
 
 def _recorder_threads() -> int:
