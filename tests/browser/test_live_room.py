@@ -61,7 +61,8 @@ async def test_candidate_observer_and_review_in_real_chromium(
     await cand.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
     await cand.click("#join")
     await cand.wait_for_function(
-        "() => document.getElementById('room-status').textContent.includes('connected')", timeout=20000
+        "() => document.getElementById('room-status').textContent.includes('connected')",
+        timeout=20000,
     )
 
     obs_ctx = await browser_factory("observer")

@@ -76,7 +76,9 @@ async def test_an_invited_user_sets_a_password_signs_in_and_changes_it(
     assert "common" in await user.text_content("#error")
     await user.click("#lang")  # the reason reads in Chinese too
     await user.click("#submit")
-    await user.wait_for_function("() => document.getElementById('error').textContent.includes('常见')")
+    await user.wait_for_function(
+        "() => document.getElementById('error').textContent.includes('常见')"
+    )
     await user.fill("#new", "blue river lantern 12")
     await user.fill("#again", "blue river lantern 12")
     await user.click("#submit")
