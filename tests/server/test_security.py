@@ -194,6 +194,10 @@ async def test_bad_query_parameters_get_400_with_a_message(admin: TestClient) ->
         assert resp.status == 400, query
         assert "'limit'" in (await resp.json())["message"]
     assert (await admin.get("/api/audit?limit=5")).status == 200
+    iv = await new_interview(admin)
+    for after in ("²", "abc", "-1", "9" * 40):
+        resp = await admin.get(f"/api/interviews/{iv['id']}/events", params={"after": after})
+        assert resp.status == 400, after
     resp = await admin.get("/api/templates/customer_service?language=xx")
     assert resp.status == 400
 
