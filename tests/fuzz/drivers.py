@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -329,11 +329,25 @@ async def real_offer(kinds: tuple[str, ...] = ("audio", "video")) -> str:
     return sdp
 
 
+class QuietLink:
+    """The candidate's socket as the session sees it, for offers sent in process."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def send_json(self, data: Any) -> None:
+        """Answers and questions are not needed here."""
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        """Mark closed (the session closes a replaced link with 4409)."""
+        self.closed = True
+        return True
+
+
 async def fuzz_sdp(client: TestClient, n: int, seed: int = 4, via_socket: int = 100) -> FuzzStats:
-    """Join with ``n`` mutated offers: most through the room, ``via_socket`` over the socket."""
+    """Join with ``n`` mutated offers: most through the session, ``via_socket`` over the socket."""
     from media.candidate_peer import BadOffer
-    from server.live import get_room
-    from server.storage.models import Interview
+    from server.session_inputs import CandidateGone, CandidateOffer
 
     rng = random.Random(seed)
     stats = FuzzStats("sdp_offers")
@@ -342,11 +356,6 @@ async def fuzz_sdp(client: TestClient, n: int, seed: int = 4, via_socket: int = 
     await consent(client, iv["invite_token"], ai=False)
     seeds = [await real_offer(), await real_offer(("audio",)), await real_offer(("video",))]
     fds = psutil.Process().num_fds()
-    async with svc.sessions() as session:
-        interview = await session.get(Interview, iv["id"])
-    assert interview is not None
-    room = await get_room(svc, interview)
-    holder = web.WebSocketResponse()  # the room only compares and stores it
     for i in range(n):
         sdp = mutate_text(rng, rng.choice(seeds).replace("\r\n", "\n"), SDP_EXTRAS)
         sdp = sdp.replace("\n", "\r\n")
@@ -364,15 +373,19 @@ async def fuzz_sdp(client: TestClient, n: int, seed: int = 4, via_socket: int = 
                 stats.fail(f"socket ended without an answer or error: {msg.type} {ws.close_code}")
             await ws.close()
             continue
+        session = svc.live.get(iv["id"])
+        link = QuietLink()
+        offer = CandidateOffer(sdp, link)
+        session.submit(offer)
         try:
-            await room.join(sdp, holder)
+            await asyncio.wait_for(offer.reply, 30)
         except BadOffer:
             stats.statuses["rejected"] += 1
         except Exception as exc:
             stats.fail(f"{type(exc).__name__}: {exc}")
         else:
             stats.statuses["accepted"] += 1
-            await room.leave(holder, "left")
-    await room.leave(None, "fuzz done")
+            session.submit(CandidateGone(link, "left"))
+    await svc.live.stop(iv["id"])
     stats.leaks = await leaks(client, fds)
     return stats
