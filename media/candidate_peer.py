@@ -14,6 +14,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from media.crypto import MasterKey
+from media.peer_close import close_peer_connection, end_remote_tracks
 from media.recorder import RecordingResult, SegmentRecorder, finalize_recording
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,12 @@ FrameSink = Callable[[str, Any], None]
 
 class BadOffer(ValueError):
     """The SDP offer could not be used."""
+
+
+def _brief(exc: BaseException) -> str:
+    # Parser messages may quote the offer: keep what reaches the client short.
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 async def _settled(task: asyncio.Task[str] | None) -> None:
@@ -66,16 +73,21 @@ class CandidatePeer:
         self.first_frame_at: dict[str, float] = {}
 
     async def accept(self, sdp: str) -> str:
-        """Apply the candidate's offer and return our answer SDP (closes the peer on failure).
+        """Apply the candidate's offer and return our answer SDP.
 
         The negotiation runs to its end even if the caller is cancelled (see ``_settled``).
+        Any failure (a malformed or unusable offer, or aiortc choking on one) closes the
+        connection, stops the recorder, removes its file and raises BadOffer: nothing leaks.
         """
         self._negotiation = asyncio.create_task(self._accept(sdp), name="candidate-negotiation")
         try:
             return await asyncio.shield(self._negotiation)
-        except BaseException:
+        except BaseException as exc:
             await self.close()
-            raise
+            self.recording_path.unlink(missing_ok=True)
+            if isinstance(exc, BadOffer) or not isinstance(exc, Exception):
+                raise
+            raise BadOffer(f"the SDP offer could not be used: {_brief(exc)}") from exc
 
     async def _accept(self, sdp: str) -> str:
 
@@ -92,7 +104,7 @@ class CandidatePeer:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
-            raise BadOffer(f"the SDP offer could not be parsed: {exc}") from exc
+            raise BadOffer(f"the SDP offer could not be parsed: {_brief(exc)}") from exc
         if not self.tracks:
             raise BadOffer("the offer carries neither audio nor video")
         self.recorder = SegmentRecorder(
@@ -138,7 +150,8 @@ class CandidatePeer:
             return None
         self._closed = True
         await _settled(self._negotiation)
-        await self.pc.close()
+        await close_peer_connection(self.pc)
+        end_remote_tracks(list(self.tracks.values()))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -148,7 +161,10 @@ class CandidatePeer:
             return None
         recorder = self.recorder
         await asyncio.to_thread(recorder.close)
-        if not self.recording_path.exists() or recorder.frames_in == 0:
+        if recorder.frames_in == 0:
+            self.recording_path.unlink(missing_ok=True)  # nothing recorded: no empty file left
+            return None
+        if not self.recording_path.exists():
             return None
         try:
             return await asyncio.to_thread(finalize_recording, self.recording_path, self._master)
@@ -170,22 +186,24 @@ class ObserverPeer:
 
         On failure or cancellation the peer is closed once the negotiation has ended.
         """
+        self._proxies.extend(tracks)
         self._negotiation = asyncio.create_task(
             self._accept(sdp, tracks), name="observer-negotiation"
         )
         try:
             return await asyncio.shield(self._negotiation)
-        except BaseException:
+        except BaseException as exc:
             await self.close()
-            raise
+            if isinstance(exc, BadOffer) or not isinstance(exc, Exception):
+                raise
+            raise BadOffer(f"the SDP offer could not be used: {_brief(exc)}") from exc
 
     async def _accept(self, sdp: str, tracks: list[MediaStreamTrack]) -> str:
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
-            raise BadOffer(f"the SDP offer could not be parsed: {exc}") from exc
+            raise BadOffer(f"the SDP offer could not be parsed: {_brief(exc)}") from exc
         for track in tracks:
-            self._proxies.append(track)
             self.pc.addTrack(track)
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
@@ -196,4 +214,4 @@ class ObserverPeer:
         await _settled(self._negotiation)
         for proxy in self._proxies:
             proxy.stop()
-        await self.pc.close()
+        await close_peer_connection(self.pc)

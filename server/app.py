@@ -37,6 +37,7 @@ from server.routes import (
     recordings,
     reports,
 )
+from server.security import forgery_middleware, setup_security
 from server.services import SERVICES, Services
 from server.session import InterviewSession
 from server.sessions import SessionRegistry
@@ -113,7 +114,8 @@ def create_app(
     ``now`` replaces the clock and ``tick_seconds`` the live interviews' timer interval.
     """
     app = web.Application(
-        middlewares=[error_middleware, session_middleware], client_max_size=1024 * 1024
+        middlewares=[error_middleware, forgery_middleware, session_middleware],
+        client_max_size=1024 * 1024,
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -195,6 +197,7 @@ def create_app(
             await svc.live.aclose()  # closes candidates' and observers' sockets too
 
     app.on_shutdown.append(on_shutdown)
+    setup_security(app, settings)
     app.add_routes(accounts.routes)
     app.add_routes(api.routes)
     app.add_routes(competency.routes)

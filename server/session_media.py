@@ -80,13 +80,14 @@ class CandidateMedia:
         if sink is not None:
             peer.sinks.append(sink)
         try:
-            answer = await peer.accept(sdp)
+            answer = await peer.accept(sdp)  # closes itself and removes its file on failure
         except BaseException:
             await peer.close()
+            path.unlink(missing_ok=True)
             async with self._svc.sessions() as session, session.begin():
                 rec = await session.get(Recording, row.id)
                 if rec is not None:
-                    await session.delete(rec)
+                    rec.status = "failed"  # kept, so segment numbers stay unique
             raise
         self._peer, self._recording_id, self._start, self.segment = peer, row.id, start, segment
         return segment, answer

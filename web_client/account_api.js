@@ -1,5 +1,6 @@
 // Shared by the sign-in pages (users, account, set password): JSON calls and clear errors.
 import { t } from "/static/i18n.js";
+import { send as request } from "/static/http.js";
 
 export class ApiError extends Error {
   constructor(status, data) { super(errorText(status, data)); this.status = status; this.data = data; }
@@ -17,7 +18,7 @@ export function errorText(status, data = {}) {
 export async function api(path, { method = "GET", body, signInOn401 = true } = {}) {
   const init = { method, headers: {} };
   if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-  const res = await fetch(path, init);
+  const res = await request(path, init);
   if (res.status === 401 && signInOn401) {
     location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
     throw new Error("not signed in");

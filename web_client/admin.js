@@ -1,11 +1,12 @@
 import { t, applyI18n, installToggle, lang } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const $ = (id) => document.getElementById(id);
 installToggle($("lang"));
 applyI18n();
 
 async function api(path, body) {
-  const res = await fetch(path, body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {});
+  const res = await send(path, body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {});
   if (res.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname)}`; throw new Error("not signed in"); }
   const data = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(data.message || `Error ${res.status}`);
@@ -54,7 +55,7 @@ $("create").addEventListener("submit", async (ev) => {
     refresh();
   } catch (e) { $("error").textContent = e.message; }
 });
-$("logout").addEventListener("click", async () => { await fetch("/api/logout", { method: "POST" }); location.href = "/login"; });
+$("logout").addEventListener("click", async () => { await send("/api/logout", { method: "POST" }); location.href = "/login"; });
 async function loadTemplates() {
   const templates = await api("/api/templates");
   for (const tpl of templates) {

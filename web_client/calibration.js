@@ -1,4 +1,5 @@
 import { applyI18n, installToggle, t } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const jid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -47,7 +48,7 @@ function render() {
 }
 
 async function load() {
-  const r = await fetch(`/api/jobs/${jid}/calibration.json`);
+  const r = await send(`/api/jobs/${jid}/calibration.json`);
   const body = await r.json();
   if (!r.ok) { $("error").textContent = body.message; return; }
   data = body;
@@ -56,7 +57,7 @@ async function load() {
 
 $("run").onclick = async () => {
   $("error").textContent = "";
-  const r = await fetch(`/api/jobs/${jid}/calibrate`, { method: "POST" });
+  const r = await send(`/api/jobs/${jid}/calibrate`, { method: "POST" });
   const body = await r.json();
   if (!r.ok) { $("error").textContent = body.message; return; }
   await load();

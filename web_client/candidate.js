@@ -1,6 +1,7 @@
 import { t, applyI18n, installToggle, setLang, lang } from "/static/i18n.js";
 import { CandidateIn, CandidateOut, Close, encode, parse } from "/static/protocol.js";
 import { wsUrl, iceGathered } from "/static/common.js";
+import { send as request } from "/static/http.js";
 
 const token = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -13,7 +14,7 @@ async function start() {
   installToggle($("lang"));
   applyI18n();
   document.addEventListener("langchange", renderNotice);
-  const res = await fetch(`/api/join/${token}`);
+  const res = await request(`/api/join/${token}`);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) return fatal(body.message || `Error ${res.status}`);
   notice = body;
@@ -35,7 +36,7 @@ function renderNotice() {
 $("agree-recording").addEventListener("change", (e) => { $("consent-continue").disabled = !e.target.checked; });
 $("consent-continue").addEventListener("click", async () => {
   $("consent-error").textContent = "";
-  const res = await fetch(`/api/join/${token}/consent`, {
+  const res = await request(`/api/join/${token}/consent`, {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ recording: $("agree-recording").checked, ai_analysis: $("agree-ai").checked, notice_version: notice.notice_version }),
   });

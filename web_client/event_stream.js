@@ -1,10 +1,11 @@
 import { isDurable } from "/static/protocol.js";
+import { send as request } from "/static/http.js";
 
 // An interview's events applied once each, in log order (`seq`): duplicates are dropped, and a
 // gap (an event whose seq is beyond the next one) is filled from the log before going on.
 
 async function fetchAfter(iid, after) {
-  const res = await fetch(`/api/interviews/${iid}/events?after=${after}`);
+  const res = await request(`/api/interviews/${iid}/events?after=${after}`);
   if (!res.ok) throw new Error(`catch-up failed: ${res.status}`);
   return res.json();
 }

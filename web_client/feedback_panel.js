@@ -1,13 +1,14 @@
 // Review page: the optional message to the candidate (docs/feedback.md). Shown only when
 // the job enables candidate feedback; nothing is sent until a person presses Send.
 import { t } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
 let state = null;
 
 async function load() {
-  const r = await fetch(`/api/interviews/${iid}/feedback`);
+  const r = await send(`/api/interviews/${iid}/feedback`);
   if (!r.ok) return null; // 409 feedback_disabled / not_finished: the panel stays hidden
   return r.json();
 }
@@ -56,7 +57,7 @@ async function refresh(keepText) {
 $("feedback-send").addEventListener("click", async () => {
   if (!confirm(t("fb_confirm"))) return;
   $("feedback-error").textContent = "";
-  const r = await fetch(`/api/interviews/${iid}/feedback`, {
+  const r = await send(`/api/interviews/${iid}/feedback`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ text: $("feedback-text").value, send: true }),

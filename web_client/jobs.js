@@ -1,5 +1,6 @@
 // Jobs and their competency models: pick a job, load a template, edit the YAML, save, download, upload.
 import { t, lang, applyI18n, installToggle } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const $ = (id) => document.getElementById(id);
 installToggle($("lang"));
@@ -23,7 +24,7 @@ async function api(path, { method = "GET", json, body, text = false } = {}) {
   const init = { method, headers: {} };
   if (json !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(json); }
   if (body !== undefined) { init.headers["Content-Type"] = "application/yaml"; init.body = body; }
-  const res = await fetch(path, init);
+  const res = await send(path, init);
   if (res.status === 401) { location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`; throw new Error("not signed in"); }
   if (res.ok) return text ? res.text() : res.json();
   throw new ApiError(res.status, await res.json().catch(() => ({})));

@@ -2,6 +2,7 @@ import { t, applyI18n, installToggle } from "/static/i18n.js";
 import { ObserverIn, ObserverOut, EventType, Close, ErrorCode, FIELDS, encode, parse } from "/static/protocol.js";
 import { wsUrl, iceGathered, fmtTime, describeEvent } from "/static/common.js";
 import { EventStream } from "/static/event_stream.js";
+import { send as request } from "/static/http.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -12,7 +13,7 @@ window.candorEvents = stream; // for tests and debugging: lastSeq, duplicates, c
 installToggle($("lang"));
 applyI18n();
 
-fetch(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => {
+request(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => {
   $("who").textContent = `${b.candidate?.name || ""} · ${b.job?.title || ""}`;
   // The server refuses what the role may not do (server/policy.py); hide those controls.
   const can = b.can || [];

@@ -1,5 +1,6 @@
 import { applyI18n, installToggle, t } from "/static/i18n.js";
 import { fmtTime } from "/static/common.js";
+import { send as request } from "/static/http.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -65,10 +66,10 @@ function render() {
 
 async function main() {
   // Hide the PDF export from roles that may not export (server/policy.py decides).
-  fetch(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => {
+  request(`/api/interviews/${iid}`).then((r) => r.json()).then((b) => {
     if (!(b.can || []).includes("interview.export")) $("pdf-link").classList.add("hidden");
   }).catch(() => {});
-  const r = await fetch(`/api/interviews/${iid}/report.json`);
+  const r = await request(`/api/interviews/${iid}/report.json`);
   const body = await r.json();
   if (!r.ok) { $("error").textContent = body.message; $("error").classList.remove("hidden"); return; }
   data = body;

@@ -1,5 +1,6 @@
 import { applyI18n, installToggle, t } from "/static/i18n.js";
 import { fmtTime, describeEvent } from "/static/common.js";
+import { send as request } from "/static/http.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -12,14 +13,14 @@ $("report-link").href = `/report/${iid}`;
 $("pdf-link").href = `/api/interviews/${iid}/report.pdf`;
 
 async function getJson(url) {
-  const r = await fetch(url);
+  const r = await request(url);
   const body = await r.json().catch(() => ({}));
   if (!r.ok) { const e = new Error(body.message || `${url}: ${r.status}`); e.status = r.status; e.code = body.error; throw e; }
   return body;
 }
 
 async function postJson(url, data) {
-  const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data) });
+  const r = await request(url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data) });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(body.message || `${r.status}`);
   return body;

@@ -15,17 +15,36 @@ TOTAL_WEIGHT = 100
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
+MAX_ERROR_CHARS = 200  # an error message quotes at most this much of the input
+MAX_ERRORS = 20
+
+
+def clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _quote(value: object) -> str:
+    # repr of a clipped value: huge inputs are never copied whole into a message.
+    return repr(clip(value, 60) if isinstance(value, str) else clip(repr(value), 60))
+
+
 class CompetencyModelError(ValueError):
-    """A competency model is invalid; ``errors`` lists every problem found."""
+    """A competency model is invalid; ``errors`` lists every problem found (each clipped)."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("invalid competency model: " + "; ".join(errors))
-        self.errors = errors
+        clipped = [clip(e) for e in errors[:MAX_ERRORS]]
+        if len(errors) > MAX_ERRORS:
+            clipped.append(f"and {len(errors) - MAX_ERRORS} more problems")
+        super().__init__("invalid competency model: " + "; ".join(clipped))
+        self.errors = clipped
 
 
 def _check_id(value: str, what: str) -> str:
     if not _ID.match(value):
-        raise ValueError(f"{what} id {value!r} must be 1-64 lowercase letters, digits, '_' or '-'")
+        raise ValueError(
+            f"{what} id {_quote(value)} must be 1-64 lowercase letters, digits, '_' or '-'"
+        )
     return value
 
 
@@ -100,7 +119,9 @@ class CompetencyModel(BaseModel):
     @classmethod
     def _known_language(cls, value: object) -> object:
         if value not in LANGUAGES:
-            raise ValueError(f"unknown language {value!r}: use 'zh' (Mandarin) or 'en' (English)")
+            raise ValueError(
+                f"unknown language {_quote(value)}: use 'zh' (Mandarin) or 'en' (English)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -115,7 +136,8 @@ class CompetencyModel(BaseModel):
         for competency in self.competencies:
             if not competency.questions:
                 problems.append(
-                    f"competency {competency.id!r} ({competency.name}) has no main questions"
+                    f"competency {competency.id!r} ({clip(competency.name, 60)}) "
+                    "has no main questions"
                 )
         problems += _duplicates([c.id for c in self.competencies], "competency")
         problems += _duplicates([q.id for c in self.competencies for q in c.questions], "question")
@@ -145,7 +167,7 @@ def _message(error: Mapping[str, Any]) -> str:
     if text.startswith("Value error, "):
         text = text[len("Value error, ") :]
     where = _location(cast(tuple[int | str, ...], error.get("loc", ())))
-    return f"{where}: {text}" if where else text
+    return clip(f"{where}: {text}" if where else text)
 
 
 def parse_competency_model(data: Mapping[str, Any]) -> CompetencyModel:

@@ -15,6 +15,7 @@ from server.policy import PERMISSIONS, Role
 from server.routes.access import require
 from server.routes.api import audit
 from server.routes.common import as_json, principal, read_json
+from server.security import cookie_secure
 from server.services import Services, services
 from server.signin.links import issue_link, link_url, open_link, spend_link
 from server.signin.notices import notify_admins
@@ -176,7 +177,7 @@ async def login(request: web.Request) -> web.Response:
         httponly=True,
         samesite="Lax",
         max_age=svc.auth.max_age,
-        secure=svc.settings.cookie_secure,
+        secure=cookie_secure(svc.settings),
         path="/",
     )
     return resp

@@ -22,7 +22,7 @@ from server.routes.access import (
     visible_candidates,
     visible_interviews,
 )
-from server.routes.common import after_seq, as_json, now, principal, read_json
+from server.routes.common import after_seq, as_json, now, principal, query_int, read_json
 from server.services import services
 from server.session_inputs import EndRequested
 from server.storage.models import (
@@ -325,7 +325,7 @@ async def metrics(request: web.Request) -> web.Response:
 async def audit_log(request: web.Request) -> web.Response:
     """The newest audit entries (who did what to which record); admins and auditors."""
     await require(request, "audit.read")
-    limit = min(int(request.query.get("limit", "200") or 200), 1000)
+    limit = query_int(request, "limit", 200, 1, 1000)
     async with services(request).sessions() as session:
         rows = (
             await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))

@@ -5,7 +5,6 @@ Access checks (jobs, interviews, roles) live in server/routes/access.py.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,11 +13,10 @@ from pydantic import BaseModel, ValidationError
 
 from server.auth import Principal
 from server.errors import BadInput
+from server.json_limits import MAX_JSON_BYTES, parse_json
 from server.signin.middleware import request_principal
 
 M = TypeVar("M", bound=BaseModel)
-
-MAX_JSON_BYTES = 256 * 1024
 
 
 def now() -> datetime:
@@ -27,26 +25,36 @@ def now() -> datetime:
 
 
 async def read_json(request: web.Request, model: type[M]) -> M:
-    """Parse and validate a JSON body, with a clear 400 on bad input."""
+    """Parse (size and depth limits) and validate a JSON body, with a clear 400 on bad input."""
     if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
         raise BadInput("The request body is too large.")
-    try:
-        raw = await request.read()
-        data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("The request body is not valid JSON.") from exc
+    data = parse_json(await request.read() or b"{}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadInput(f"Invalid field '{where}': {first['msg']}.") from exc
+        raise BadInput(f"Invalid field '{where[:100]}': {first['msg'][:200]}.") from exc
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in [low, high]; 400 with a clear message otherwise."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadInput(f"The '{name}' parameter must be a whole number.") from None
+    if not low <= value <= high:
+        raise BadInput(f"The '{name}' parameter must be between {low} and {high}.")
+    return value
 
 
 def after_seq(request: web.Request) -> int:
     """``?after=N``: the caller already holds the interview's events up to sequence number N."""
     after = request.query.get("after", "0")
-    if not after.isdigit():
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:  # "²" is a digit too
         raise BadInput("after must be a whole number (an event sequence number).")
     return int(after)
 

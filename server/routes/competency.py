@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -23,6 +22,7 @@ from analysis.competency import (
 )
 from server.auth import Principal
 from server.errors import BadInput, NotFound, TooLarge
+from server.json_limits import parse_json
 from server.pages import page
 from server.routes.access import require, require_job
 from server.routes.api import audit
@@ -166,10 +166,7 @@ async def get_model(request: web.Request) -> web.Response:
 async def put_model(request: web.Request) -> web.Response:
     """Replace the job's competency model with a JSON body, validated."""
     who, job, _svc = await require_job(request, request.match_info["jid"], "job.edit")
-    try:
-        data = json.loads(await _body(request) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput("The request body is not valid JSON.") from None
+    data = parse_json(await _body(request) or b"null", max_bytes=MAX_MODEL_BYTES)
     if not isinstance(data, dict):
         return invalid_model(["the body must be a JSON object with id, job_title, language, ..."])
     try:

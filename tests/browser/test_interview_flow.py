@@ -85,7 +85,7 @@ async def test_three_questions_to_completion_with_an_injected_question(
     await cand.wait_for_selector("#ready:not(.hidden)", timeout=20000)
     await cand.click("#ready")
     await cand.wait_for_function(
-        "document.getElementById('progress').textContent.includes('1 of 3')"
+        "() => document.getElementById('progress').textContent.includes('1 of 3')"
     )
     first = await cand.text_content("#question")
 
@@ -99,7 +99,7 @@ async def test_three_questions_to_completion_with_an_injected_question(
     clicked_at = await obs.evaluate(
         "() => { document.getElementById('ask-now').click(); return Date.now(); }"
     )
-    await cand.wait_for_function("window.__shownAt !== null", timeout=5000)
+    await cand.wait_for_function("() => window.__shownAt !== null", timeout=5000)
     latency_ms = await cand.evaluate("window.__shownAt") - clicked_at
     assert latency_ms < 1000, latency_ms
 

@@ -29,7 +29,9 @@ async def test_jobs_page_loads_a_template_and_shows_errors_in_chinese(
 
     await page.select_option("#template", "production_supervisor")
     await page.click("#template-form button[type=submit]")
-    await page.wait_for_function("document.getElementById('yaml').value.includes('weight: 40')")
+    await page.wait_for_function(
+        "() => document.getElementById('yaml').value.includes('weight: 40')"
+    )
     assert await page.locator("#summary tbody tr").count() == 3
     assert await page.get_attribute("#download", "href") == (
         f"/api/jobs/{job['id']}/competency-model.yaml"
@@ -45,7 +47,7 @@ async def test_jobs_page_loads_a_template_and_shows_errors_in_chinese(
     await page.fill("#yaml", "id: x\ncompetencies: [unclosed\n")
     await page.click("#save")
     await page.wait_for_function(
-        "document.getElementById('cm-errors').textContent.includes('YAML 格式错误：第')"
+        "() => document.getElementById('cm-errors').textContent.includes('YAML 格式错误：第')"
     )
     stored = await (await live_server.api.get(f"/api/jobs/{job['id']}/competency-model")).json()
     assert stored["competencies"][0]["weight"] == 40

@@ -58,10 +58,11 @@ async def test_candidate_observer_and_review_in_real_chromium(
     await cand.check("#agree-ai")
     await cand.click("#consent-continue")
     await cand.wait_for_selector("#join:not([disabled])", timeout=15000)
-    await cand.wait_for_function("document.getElementById('preview').videoWidth > 0")
+    await cand.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
     await cand.click("#join")
     await cand.wait_for_function(
-        "document.getElementById('room-status').textContent.includes('connected')", timeout=20000
+        "() => document.getElementById('room-status').textContent.includes('connected')",
+        timeout=20000,
     )
 
     obs_ctx = await browser_factory("observer")
@@ -83,7 +84,7 @@ async def test_candidate_observer_and_review_in_real_chromium(
     await obs.click("#inject-form button[type=submit]")
     question = "Tell me about a project that failed."
     await cand.wait_for_function(
-        f"document.getElementById('question').textContent === '{question}'", timeout=5000
+        f"() => document.getElementById('question').textContent === '{question}'", timeout=5000
     )
     await obs.wait_for_selector("#timeline li[data-type=question_shown]")
     # The candidate's speech (the fake microphone) is transcribed while they are connected.
@@ -100,14 +101,14 @@ async def test_candidate_observer_and_review_in_real_chromium(
     review = await obs_ctx.new_page()
     await review.goto(f"{live_server.url}/review/{iv['id']}")
     await review.wait_for_function(
-        "document.getElementById('player').readyState >= 1", timeout=20000
+        "() => document.getElementById('player').readyState >= 1", timeout=20000
     )
     await review.evaluate("document.getElementById('player').play()")
     await review.wait_for_function(
-        "document.getElementById('player').currentTime > 0.5", timeout=15000
+        "() => document.getElementById('player').currentTime > 0.5", timeout=15000
     )
     duration = await review.evaluate("document.getElementById('player').duration")
     assert duration > 1.0
     await review.evaluate("document.getElementById('player').currentTime = 0.2")
-    await review.wait_for_function("document.getElementById('player').currentTime < 1.0")
+    await review.wait_for_function("() => document.getElementById('player').currentTime < 1.0")
     await review.screenshot(path=str(ARTIFACTS / "review.png"))

@@ -36,16 +36,16 @@ async def test_observer_drops_duplicates_and_catches_up_on_a_gap(
     ctx = await browser_factory("observer")
     page = await ctx.new_page()
     await sign_in_page(page, live_server.url, f"/observe/{iv['id']}")
-    await page.wait_for_function("window.candorEvents !== undefined")
+    await page.wait_for_function("() => window.candorEvents !== undefined")
 
     await svc.events.append(CandidateJoined(interview_id=iv["id"], segment=1))
-    await page.wait_for_function("window.candorEvents.lastSeq === 1")
+    await page.wait_for_function("() => window.candorEvents.lastSeq === 1")
     # Event 2 is stored but never reaches the page; event 3 arrives live and shows the gap.
     await EventLog(svc.sessions, UnpublishedBus()).append(
         CandidateJoined(interview_id=iv["id"], segment=2)
     )
     await svc.events.append(CandidateJoined(interview_id=iv["id"], segment=3))
-    await page.wait_for_function("window.candorEvents.lastSeq === 3")
+    await page.wait_for_function("() => window.candorEvents.lastSeq === 3")
     # Event 3 again (a redelivery) and a live-only partial: the first is dropped.
     [third] = await svc.events.history(iv["id"], after=2)
     await svc.bus.publish(third)

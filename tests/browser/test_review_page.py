@@ -69,14 +69,16 @@ async def test_review_page_plays_seeks_rates_and_decides(
     ctx = await browser_factory("reviewer")
     page = await ctx.new_page()
     await sign_in_page(page, live_server.url, f"/review/{iv['id']}")
-    await page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20000)
+    await page.wait_for_function(
+        "() => document.getElementById('player').readyState >= 1", timeout=20000
+    )
     await page.wait_for_selector("#transcript li", timeout=10000)
     await page.wait_for_selector("#scores .score-row", timeout=10000)
     assert await page.locator("#bar .marker[data-kind=plan]").count() == 3
 
     await page.evaluate("document.getElementById('player').play()")
     await page.wait_for_function(
-        "document.getElementById('player').currentTime > 0.3", timeout=15000
+        "() => document.getElementById('player').currentTime > 0.3", timeout=15000
     )
 
     # Click the last transcript line: the player seeks to its time in the segment.
@@ -90,11 +92,11 @@ async def test_review_page_plays_seeks_rates_and_decides(
     target = line_t - start
     assert target > 1.0, target
     await page.wait_for_function(
-        f"Math.abs(document.getElementById('player').currentTime - {target}) < 1.0",
+        f"() => Math.abs(document.getElementById('player').currentTime - {target}) < 1.0",
         timeout=10000,
     )
     await page.wait_for_function(
-        "document.querySelector('#transcript li.current') !== null", timeout=10000
+        "() => document.querySelector('#transcript li.current') !== null", timeout=10000
     )
 
     # Jump to evidence from a score.
@@ -102,7 +104,7 @@ async def test_review_page_plays_seeks_rates_and_decides(
     quote_t = float(await quote.get_attribute("data-t") or 0)
     await quote.click()
     await page.wait_for_function(
-        f"Math.abs(document.getElementById('player').currentTime - {quote_t - start}) < 1.0",
+        f"() => Math.abs(document.getElementById('player').currentTime - {quote_t - start}) < 1.0",
         timeout=10000,
     )
 
@@ -112,12 +114,12 @@ async def test_review_page_plays_seeks_rates_and_decides(
     await form.locator("textarea").fill("Clear root-cause story.")
     await form.locator("button[type=submit]").click()
     await page.wait_for_function(
-        "document.querySelector('form.rating span').textContent.length > 0", timeout=10000
+        "() => document.querySelector('form.rating span').textContent.length > 0", timeout=10000
     )
     await page.fill("#decision-note", "Strong debugging story.")
     await page.click("[data-decision=hold]")
     await page.wait_for_function(
-        "document.getElementById('decided').textContent.includes('admin@example.com')",
+        "() => document.getElementById('decided').textContent.includes('admin@example.com')",
         timeout=10000,
     )
     status = (await (await live_server.api.get(f"/api/interviews/{iv['id']}/decision")).json())[

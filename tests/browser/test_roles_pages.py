@@ -46,7 +46,7 @@ async def test_an_owner_adds_a_hiring_manager_who_then_reads_the_job(
     await page.fill("#member-email", "hm@example.com")
     await page.click("#add-member button[type=submit]")
     await page.wait_for_function(
-        "document.getElementById('members').textContent.includes('用人经理')"
+        "() => document.getElementById('members').textContent.includes('用人经理')"
     )
 
     ctx = await browser_factory("hm")
@@ -79,13 +79,17 @@ async def test_an_owner_adds_a_hiring_manager_who_then_reads_the_job(
     access = {"user_id": users["interviewer"]}
     assert (await api.post(f"/api/interviews/{iv['id']}/access", json=access)).status == 200
     await page.goto(f"{live_server.url}/review/{iv['id']}")
-    await page.wait_for_function("document.getElementById('who').textContent.includes('王芳')")
+    await page.wait_for_function(
+        "() => document.getElementById('who').textContent.includes('王芳')"
+    )
     await page.wait_for_selector("#pdf-link", state="hidden")
     assert await page.locator("[data-decision=hold]").is_visible()
 
     ctx = await browser_factory("interviewer")
     page = await ctx.new_page()
     await sign_in_as(page, live_server.url, "iv@example.com", f"/observe/{iv['id']}")
-    await page.wait_for_function("document.getElementById('who').textContent.includes('王芳')")
+    await page.wait_for_function(
+        "() => document.getElementById('who').textContent.includes('王芳')"
+    )
     await page.wait_for_selector("#inject-form", state="hidden")
     assert await page.locator("#save-note").is_visible()

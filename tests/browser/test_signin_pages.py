@@ -67,16 +67,18 @@ async def test_an_invited_user_sets_a_password_signs_in_and_changes_it(
     user_ctx = await browser_factory("user")
     user = await user_ctx.new_page()
     await user.goto(link)
-    await user.wait_for_function("document.getElementById('who').textContent.length > 0")
+    await user.wait_for_function("() => document.getElementById('who').textContent.length > 0")
     assert "wang@example.com" in await user.text_content("#who")
     await user.fill("#new", "password1234")
     await user.fill("#again", "password1234")
     await user.click("#submit")
-    await user.wait_for_function("document.getElementById('error').textContent.length > 0")
+    await user.wait_for_function("() => document.getElementById('error').textContent.length > 0")
     assert "common" in await user.text_content("#error")
     await user.click("#lang")  # the reason reads in Chinese too
     await user.click("#submit")
-    await user.wait_for_function("document.getElementById('error').textContent.includes('常见')")
+    await user.wait_for_function(
+        "() => document.getElementById('error').textContent.includes('常见')"
+    )
     await user.fill("#new", "blue river lantern 12")
     await user.fill("#again", "blue river lantern 12")
     await user.click("#submit")

@@ -38,10 +38,14 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
 async def sign_in(
     client: AppClient, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD
 ) -> str:
-    """Sign in (the client keeps the cookie); returns the bearer token."""
+    """Sign in (the client keeps the cookie and sends its CSRF token); returns the bearer token."""
     resp = await client.post("/api/login", json={"email": email, "password": password})
     assert resp.status == 200, await resp.text()
-    return str((await resp.json())["token"])
+    token = str((await resp.json())["token"])
+    csrf = await client.get("/api/csrf")
+    assert csrf.status == 200, await csrf.text()
+    client.session.headers["X-CSRF-Token"] = (await csrf.json())["token"]
+    return token
 
 
 async def new_interview(client: AppClient, language: str = "en") -> dict[str, Any]:
