@@ -177,6 +177,18 @@ function renderScores() {
 
 // -- human ratings and decisions ------------------------------------------------------
 
+// The behavioural anchors of levels 1, 3 and 5, shown beside the 1-5 choice so that
+// people and the scorer rate against the same scale.
+function anchorList(anchors) {
+  const list = el("dl", { class: "anchors" });
+  for (const level of ["1", "3", "5"]) {
+    const text = anchors && anchors[level];
+    if (!text) continue;
+    list.append(el("dt", {}, t("rv_anchor_level").replace("{level}", level)), el("dd", {}, text));
+  }
+  return list;
+}
+
 function renderRatings() {
   const box = $("ratings");
   box.innerHTML = "";
@@ -192,7 +204,7 @@ function renderRatings() {
     if (prev) { sel.value = String(Math.round(prev.value)); note.value = prev.note || ""; }
     const save = el("button", { type: "submit" }, t("rv_save_rating"));
     const msg = el("span", { class: "muted" });
-    form.append(el("label", {}, c.name), sel, note, save, msg);
+    form.append(el("label", {}, c.name), sel, anchorList(c.anchors), note, save, msg);
     form.onsubmit = async (ev) => {
       ev.preventDefault();
       if (!sel.value) return;

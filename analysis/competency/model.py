@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 TOTAL_WEIGHT = 100
+ANCHOR_LEVELS: tuple[int, ...] = (1, 3, 5)
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -85,12 +86,29 @@ class Competency(BaseModel):
     weight: int = Field(gt=0, le=TOTAL_WEIGHT)
     description: str = ""
     indicators: list[str] = Field(default_factory=list)
+    anchors: dict[int, str] = Field(
+        default_factory=dict,
+        description="Behavioural anchors: what a level 1, 3 and 5 answer shows.",
+    )
     questions: list[Question] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
         return _check_id(value, "competency")
+
+    @field_validator("anchors")
+    @classmethod
+    def _valid_anchors(cls, value: dict[int, str]) -> dict[int, str]:
+        unknown = sorted(k for k in value if k not in ANCHOR_LEVELS)
+        if unknown:
+            raise ValueError(
+                f"anchors are given for levels 1, 3 and 5 only, not {unknown}"
+            )
+        cleaned = {k: v.strip() for k, v in sorted(value.items())}
+        if any(not v for v in cleaned.values()):
+            raise ValueError("anchors must not contain empty text")
+        return cleaned
 
     @field_validator("indicators")
     @classmethod

@@ -169,6 +169,7 @@ class CompetencyScore(BaseModel):
     features: dict[str, float] = Field(default_factory=dict)
     indicators: list[IndicatorEvidence] = Field(default_factory=list)
     answers: list[AnswerScore] = Field(default_factory=list)
+    anchors: dict[int, str] = Field(default_factory=dict)
 
 
 class _CompetencyCommon(TypedDict):
@@ -389,6 +390,7 @@ def _competency_score(
         "name": competency.name,
         "weight": competency.weight,
         "answers": answers,
+        "anchors": dict(competency.anchors),
     }
     if not scored:
         reasons = [r for a in answers for r in a.reasons] or [
