@@ -12,6 +12,8 @@ Definitions (also in docs/scoring.md):
 - indicators: mean of the two best indicator matches; one match is the share of an
   indicator's content terms used by the answer, with 3 shared terms counting as full.
 - length: words (English) or characters (Mandarin) over the target, capped at 1.
+- actions: sentences that tell a first-person action in the past ("I read the logs",
+  我看了日志), not hedged, over 4 (a sequence of actions), capped at 1.
 - vagueness: share of sentences that are hedged or hypothetical ("usually", "I would",
   "一般", "我会"): they describe what one might do, not what one did.
 """
@@ -30,6 +32,7 @@ STAR = ("situation", "task", "action", "result")
 SPECIFIC = ("number", "percent", "duration", "metric", "named")
 BEHAVIOUR = ("action", "result", "number", "percent", "duration", "metric", "named")
 FULL_INDICATOR_TERMS = 3
+FULL_ACTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,16 @@ def indicator_match(analysis: AnswerAnalysis, indicator: str) -> float:
 
 
 def compute(
-    analysis: AnswerAnalysis, competency: Competency, settings: ScoringSettings
+    analysis: AnswerAnalysis,
+    competency: Competency,
+    settings: ScoringSettings,
+    meaning: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """The content features of one answer for one competency."""
+    """The content features of one answer for one competency.
+
+    ``meaning`` holds relevance and indicator matches measured by meaning (sentence
+    embeddings); without it both are measured on shared content terms.
+    """
     sentences = analysis.sentences
     cues = set().union(*(s.cues for s in sentences)) if sentences else set()
     story = sum(part in cues for part in STAR) / len(STAR)
@@ -115,9 +125,11 @@ def compute(
     indicators = sum(best) / len(best) if best else 0.0
     target = settings.target_chars if analysis.chinese else settings.target_words
     length = min(1.0, analysis.size / target)
+    told = sum("told_action" in s.cues and "vague" not in s.cues for s in sentences)
+    actions = min(1.0, told / FULL_ACTIONS)
     vague = sum("vague" in s.cues for s in sentences)
     vagueness = vague / len(sentences) if sentences else 0.0
-    return {
+    values = {
         "story": story,
         "specificity": specificity,
         "ownership": ownership,
@@ -125,7 +137,11 @@ def compute(
         "indicators": indicators,
         "length": length,
         "vagueness": vagueness,
+        "actions": actions,
     }
+    if meaning:
+        values.update(meaning)
+    return values
 
 
 def feature_sentences(analysis: AnswerAnalysis, feature: str) -> list[AnalysedSentence]:
@@ -135,6 +151,7 @@ def feature_sentences(analysis: AnswerAnalysis, feature: str) -> list[AnalysedSe
         "specificity": lambda s: bool(s.cues & set(SPECIFIC)),
         "ownership": lambda s: "i" in s.cues or s.we_only,
         "vagueness": lambda s: "vague" in s.cues,
+        "actions": lambda s: "told_action" in s.cues and "vague" not in s.cues,
     }
     pick = picks.get(feature)
     if pick is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,10 +20,22 @@ from analysis.events import utcnow
 from analysis.scoring import features as feat
 from analysis.scoring.decisions import Recommendation, recommend
 from analysis.scoring.delivery import delivery_feature
+from analysis.scoring.meaning import OFF_TOPIC_SIMILARITY, AnswerMeaning, indicator_matches
+from analysis.scoring.meaning import understand as understand_meaning
+from analysis.scoring.semantic import SentenceEncoder, bundled_encoder
+from analysis.scoring.structure import narrative as narrative_share
 from analysis.scoring.transcript import AnswerInput
-from analysis.scoring.version import DELIVERY_FEATURE, FEATURES, ScorerVersion, default_version
+from analysis.scoring.version import (
+    DELIVERY_FEATURE,
+    FEATURES,
+    NARRATIVE,
+    ScorerVersion,
+    default_version,
+)
 
-ReasonCode = Literal["empty", "low_asr_confidence", "too_short", "off_topic", "no_answers"]
+ReasonCode = Literal[
+    "empty", "low_asr_confidence", "too_short", "off_topic", "off_competency", "no_answers"
+]
 Status = Literal["scored", "insufficient_evidence"]
 
 _REASONS: dict[ReasonCode, dict[Language, str]] = {
@@ -41,6 +53,11 @@ _REASONS: dict[ReasonCode, dict[Language, str]] = {
         "({value:.0f} shared terms).",
         "zh": "回答与问题和该能力几乎没有共同的词语（{value:.0f} 个）。",
     },
+    "off_competency": {
+        "en": "The answer tells a story about another competency ({shown}), not this one; "
+        "it counts there only if that question is asked.",
+        "zh": "这个回答讲的是另一项能力（{shown}），而不是这一项；请用针对这项能力的问题再问。",
+    },
     "no_answers": {
         "en": "No answer in this interview targeted this competency.",
         "zh": "本次面试没有针对这项能力的回答。",
@@ -55,6 +72,11 @@ LABELS: dict[str, dict[Language, str]] = {
     "indicators": {"en": "Match with behavioural indicators", "zh": "与行为指标的匹配"},
     "length": {"en": "Length", "zh": "长度"},
     "vagueness": {"en": "Hedged or hypothetical statements", "zh": "含糊或假设性的表述"},
+    "actions": {"en": "Sequence of own actions", "zh": "亲自采取的一系列行动"},
+    NARRATIVE: {
+        "en": "Told as a story (a list of terms scores like a weak answer)",
+        "zh": "是否在讲经历（罗列术语按弱回答计分）",
+    },
     DELIVERY_FEATURE: {
         "en": "Delivery signals (low weight, enabled for this job)",
         "zh": "表达信号（低权重，本岗位已启用）",
@@ -142,6 +164,10 @@ class AnswerScore(BaseModel):
     asr_confidence: float | None = None
     size: int = 0
     relevant_terms: list[str] = Field(default_factory=list)
+    shown_competency: str | None = Field(
+        None, description="With off_competency: the competency the answer shows instead."
+    )
+    judge: str = Field("lexical", description="How relevance was measured: meaning or terms.")
 
 
 class _AnswerCommon(TypedDict):
@@ -153,6 +179,8 @@ class _AnswerCommon(TypedDict):
     asr_confidence: float | None
     size: int
     relevant_terms: list[str]
+    judge: str
+    shown_competency: NotRequired[str]
 
 
 class CompetencyScore(BaseModel):
@@ -179,6 +207,7 @@ class _CompetencyCommon(TypedDict):
     name: str
     weight: int
     answers: list[AnswerScore]
+    anchors: dict[int, str]
 
 
 class InterviewScore(BaseModel):
@@ -222,12 +251,19 @@ def _quote(
     )
 
 
-def _reason(code: ReasonCode, language: Language, value: float, qid: str | None) -> Reason:
-    return Reason(code=code, message=_REASONS[code][language].format(value=value), question_id=qid)
+def _reason(
+    code: ReasonCode, language: Language, value: float, qid: str | None, shown: str = ""
+) -> Reason:
+    message = _REASONS[code][language].format(value=value, shown=shown)
+    return Reason(code=code, message=message, question_id=qid)
 
 
 def _insufficient(
-    analysis: feat.AnswerAnalysis, relevant: int, version: ScorerVersion, language: Language
+    analysis: feat.AnswerAnalysis,
+    relevant: int,
+    version: ScorerVersion,
+    language: Language,
+    on_topic: bool = False,
 ) -> list[Reason]:
     answer, settings = analysis.answer, version.settings
     qid = answer.question_id
@@ -240,7 +276,7 @@ def _insufficient(
     minimum = settings.min_chars if analysis.chinese else settings.min_words
     if analysis.size < minimum:
         reasons.append(_reason("too_short", language, analysis.size, qid))
-    if relevant < settings.min_relevant_terms:
+    if relevant < settings.min_relevant_terms and not on_topic:
         reasons.append(_reason("off_topic", language, relevant, qid))
     return reasons
 
@@ -304,13 +340,26 @@ def score_answer(
     job: JobScoring | None = None,
     *,
     analysis: feat.AnswerAnalysis | None = None,
+    model: CompetencyModel | None = None,
+    encoder: SentenceEncoder | None = None,
+    meaning: AnswerMeaning | None = None,
 ) -> AnswerScore:
-    """Score one answer for one competency, or say why the evidence is insufficient."""
+    """Score one answer for one competency, or say why the evidence is insufficient.
+
+    With an ``encoder`` (the default when the version's settings ask for meaning),
+    relevance and indicator matches are measured by meaning, and an answer about another
+    competency of ``model`` is set aside as ``off_competency``.
+    """
     version = version or default_version()
     job = job or JobScoring()
     analysis = analysis or feat.analyse(answer)
     language = answer.language
     relevant = feat.relevant_terms(analysis, competency)
+    if meaning is None and encoder is not None and analysis.sentences:
+        model = model or _single(competency, language)
+        meaning = understand_meaning(
+            encoder, [s.sentence.text for s in analysis.sentences], answer.question_text, model
+        )
     common: _AnswerCommon = {
         "question_id": answer.question_id,
         "competency_id": competency.id,
@@ -318,11 +367,27 @@ def score_answer(
         "asr_confidence": answer.asr_confidence,
         "size": analysis.size,
         "relevant_terms": sorted(relevant),
+        "judge": "meaning" if meaning is not None else "lexical",
     }
-    reasons = _insufficient(analysis, len(relevant), version, language)
+    on_topic = meaning is not None and meaning.closest(competency.id) >= OFF_TOPIC_SIMILARITY
+    reasons = _insufficient(analysis, len(relevant), version, language, on_topic)
+    shown = meaning.fit.off_competency(competency.id) if meaning is not None else None
+    if shown is not None and all(r.code == "off_topic" for r in reasons):
+        # More useful than "off topic": say which competency the story does show.
+        name = model.competency(shown).name if model is not None else shown
+        reasons = [_reason("off_competency", language, 0, answer.question_id, name)]
+        common["shown_competency"] = shown
     if reasons:
         return AnswerScore(status="insufficient_evidence", reasons=reasons, **common)
-    values = feat.compute(analysis, competency, version.settings)
+    measured: dict[str, float] | None = None
+    if meaning is not None and encoder is not None:
+        matches = sorted(indicator_matches(meaning, encoder, competency), reverse=True)[:2]
+        measured = {
+            "relevance": meaning.relevance(competency.id),
+            "indicators": sum(matches) / len(matches) if matches else 0.0,
+        }
+    values = feat.compute(analysis, competency, version.settings, measured)
+    told = narrative_share([s.sentence.text for s in analysis.sentences])
     delivery = delivery_feature(answer) if job.delivery_enabled else None
     content_share = 1.0 - (version.settings.delivery_weight if delivery is not None else 0.0)
     contributions = [
@@ -336,7 +401,18 @@ def score_answer(
         )
         for name in FEATURES
     ]
-    raw = 100 * content_share * _linear(values, version)
+    linear = 100 * content_share * _linear(values, version)
+    gate = version.settings.narrative_floor + (1 - version.settings.narrative_floor) * told
+    raw = linear * gate
+    contributions.append(
+        Contribution(
+            name=NARRATIVE,
+            label=LABELS[NARRATIVE][language],
+            value=round(told, 4),
+            weight=round(gate, 4),
+            points=round(raw - linear, 2),
+        )
+    )
     if delivery is not None:
         weight = version.settings.delivery_weight
         contributions.append(
@@ -354,11 +430,25 @@ def score_answer(
     return AnswerScore(
         status="scored",
         score=_clip(raw),
-        features={k: round(v, 4) for k, v in values.items()},
+        features={k: round(v, 4) for k, v in {**values, NARRATIVE: told}.items()},
         contributions=contributions,
         indicators=_indicator_evidence(analysis, competency),
         **common,
     )
+
+
+def _single(competency: Competency, language: Language) -> CompetencyModel:
+    """A one-competency model, so meaning can be measured without the job's model."""
+    return CompetencyModel(
+        id="single", job_title=competency.name, language=language,
+        competencies=[competency.model_copy(update={"weight": 100})],
+    )
+
+
+def _encoder_for(version: ScorerVersion, encoder: SentenceEncoder | None) -> SentenceEncoder | None:
+    if encoder is not None:
+        return encoder
+    return bundled_encoder() if version.settings.semantic else None
 
 
 def _merge_indicators(answers: list[AnswerScore]) -> list[IndicatorEvidence]:
@@ -418,20 +508,35 @@ def score_interview(
     job: JobScoring | None = None,
     *,
     supersedes: str | None = None,
+    encoder: SentenceEncoder | None = None,
 ) -> InterviewScore:
-    """Score every competency of an interview; answers without a known competency are skipped."""
+    """Score every competency of an interview; answers without a known competency are skipped.
+
+    CPU-bound when relevance is measured by meaning: call it from a worker thread.
+    """
     version = version or default_version()
     job = job or JobScoring()
+    encoder = _encoder_for(version, encoder)
     language = model.language
     by_competency: dict[str, list[AnswerScore]] = {c.id: [] for c in model.competencies}
     for answer in answers:
         analysis = feat.analyse(answer)
-        for cid in answer.competency_ids:
-            if cid in by_competency:
-                by_competency[cid].append(
-                    score_answer(answer, model.competency(cid), version, job, analysis=analysis)
+        targets = [cid for cid in answer.competency_ids if cid in by_competency]
+        meaning = None
+        if encoder is not None and targets and analysis.sentences:
+            meaning = understand_meaning(
+                encoder, [s.sentence.text for s in analysis.sentences], answer.question_text, model
+            )
+        for cid in targets:
+            by_competency[cid].append(
+                score_answer(
+                    answer, model.competency(cid), version, job,
+                    analysis=analysis, model=model, encoder=encoder, meaning=meaning,
                 )
-    competencies = [_competency_score(c, by_competency[c.id], language) for c in model.competencies]
+            )
+    competencies = [
+        _competency_score(c, by_competency[c.id], language) for c in model.competencies
+    ]
     scored = [c for c in competencies if c.score is not None]
     weight = sum(c.weight for c in scored)
     total = round(sum(c.weight * (c.score or 0.0) for c in scored) / weight, 2) if weight else None
@@ -459,8 +564,10 @@ def rescore(
     model: CompetencyModel,
     version: ScorerVersion,
     job: JobScoring | None = None,
+    encoder: SentenceEncoder | None = None,
 ) -> InterviewScore:
     """A new score with another version; ``previous`` is left as it was and referenced."""
     return score_interview(
-        previous.interview_id, answers, model, version, job, supersedes=previous.id
+        previous.interview_id, answers, model, version, job, supersedes=previous.id,
+        encoder=encoder,
     )

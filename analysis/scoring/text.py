@@ -87,6 +87,41 @@ _ASCII_IN_ZH = re.compile(r"[A-Za-z][A-Za-z0-9+#.-]*")
 _NOT_NAMES = frozenset({"I", "OK", "A", "AM", "PM", "US"})
 
 
+# Scoring adds to the follow-up cue lists: more ways of telling a situation, an action and a
+# result (the follow-up lists stay as they are, so follow-ups keep their behaviour).
+EN_SITUATION_MORE = re.compile(
+    r"\b(last (spring|summer|autumn|fall|winter|week)|an? (customer|client|teammate|colleague|"
+    r"junior|new|small|older|engineer|developer)|one (day|time|evening|morning)|at peak|"
+    r"in production|our \w+ (service|team|line|app|cell))\b",
+    re.IGNORECASE,
+)
+ZH_SITUATION_MORE = re.compile(r"一位|一家|有位|上个月|上周|春天|夏天|那天|线上|高峰|我们的.{0,6}(服务|系统|线|应用|工位)")
+EN_RESULT_MORE = re.compile(
+    r"\b(fell|dropped|went (from|down|away)|stopped|matched|thanked|cut|no longer|"
+    r"from \w+ to|within (a|an|\d+|two|three) \w+)\b",
+    re.IGNORECASE,
+)
+ZH_RESULT_MORE = re.compile(r"降到|降了|从.{1,16}(降|到|变)|没有再|再也|不再|就停|停了|对上|道谢|下降|少了|成功|恢复|明白了")
+# A first-person action: "I read the logs", "we paired", "I ask her" (non-native grammar
+# often keeps the present tense), 我看了日志, 我先排除了. Thinking, liking and modal verbs
+# are not actions; hedged sentences are dropped by the feature.
+_EN_NOT_ACTION = (
+    r"think|thought|guess|believe|like|know|knew|mean|remember|feel|felt|would|could|should|"
+    r"usually|always|just|really|am|was|were|is|are|have|had|do|did|prefer|say|said"
+)
+EN_FIRST_PERSON_ACTION = re.compile(
+    r"(?:^|[,;]\s*|\b(?:then|afterwards|first|so)\s+)(?=[a-z]+ed\b)|\b(i|we)\s+(?:(?:am|was|first|then|also|finally|immediately|only|both|quickly)\s+)?"
+    rf"(?!(?:{_EN_NOT_ACTION}|not|don't|didn't|can't|will|can|may|might|must|need|want|"
+    r"try|hope|see|get|go|also|too|all|both)\b)[a-z]{2,}\b",
+    re.IGNORECASE,
+)
+ZH_FIRST_PERSON_ACTION = re.compile(
+    r"(?:我(?!觉得|认为|想|会|一般|通常|喜欢)(们)?|(?:^|[，,])(?:然后|接着|之后|于是|随后|先))(先|又|就|还|再|便|也|都|连续|分别|立刻|马上|一起|亲自|自己|随后|接着)?"
+    r"([\u4e00-\u9fff]{1,3}(了|过)|看|查|读|问|请|画|写|用|把|给|跟|和|去|做|找|收集|记录|对比|对照|排除|验证|"
+    r"测试|访谈|开通|安排|修|换|加|改|发|带|陪|讲|列|拉|培训|分析|调整|确认|纠正|约定|答应|跟踪)"
+)
+
+
 def is_chinese(text: str) -> bool:
     """True when Chinese characters outnumber English words (the follow-up rules' test)."""
     return rules.prepare(text).chinese
@@ -164,6 +199,16 @@ def cues(sentence: str) -> set[str]:
             found.add(name)
     if named_tools(sentence):
         found.add("named")
+    more = (
+        ("situation", ZH_SITUATION_MORE if chinese else EN_SITUATION_MORE),
+        ("result", ZH_RESULT_MORE if chinese else EN_RESULT_MORE),
+        ("told_action", ZH_FIRST_PERSON_ACTION if chinese else EN_FIRST_PERSON_ACTION),
+    )
+    for name, pattern in more:
+        if pattern.search(sentence):
+            found.add(name)
+    if "told_action" in found:
+        found.add("action")
     if chinese:
         if rules.ZH_I.search(sentence.replace("我们", "")):
             found.add("i")

@@ -22,17 +22,21 @@ FEATURES: tuple[str, ...] = (
     "indicators",
     "length",
     "vagueness",
+    "actions",
 )
 DELIVERY_FEATURE = "delivery"
+# Not weighted: a multiplier on the content score (structure.py), shown as its own line.
+NARRATIVE = "narrative"
 
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "story": 0.25,
+    "story": 0.20,
     "specificity": 0.20,
-    "ownership": 0.15,
-    "relevance": 0.10,
-    "indicators": 0.20,
-    "length": 0.10,
-    "vagueness": -0.15,
+    "ownership": 0.05,
+    "relevance": 0.05,
+    "indicators": 0.10,
+    "length": 0.15,
+    "vagueness": -0.30,
+    "actions": 0.25,
 }
 
 
@@ -54,6 +58,12 @@ class ScoringSettings(BaseModel):
     specificity_items: int = Field(5, gt=0, description="Specific items at which it is 1.")
     delivery_weight: float = Field(
         0.05, ge=0, le=0.1, description="Share of the score from delivery, when enabled."
+    )
+    semantic: bool = Field(
+        True, description="Measure relevance by meaning with the bundled sentence encoder."
+    )
+    narrative_floor: float = Field(
+        0.35, ge=0, le=1, description="Share of the score kept by an answer with no narrative."
     )
 
 
@@ -86,7 +96,7 @@ class ScorerVersion(BaseModel):
     note: str = ""
 
 
-DEFAULT_VERSION_ID = "default-1"
+DEFAULT_VERSION_ID = "default-2"
 
 
 def default_version() -> ScorerVersion:
@@ -94,5 +104,5 @@ def default_version() -> ScorerVersion:
     return ScorerVersion(
         id=DEFAULT_VERSION_ID,
         created_at=datetime(2025, 1, 1, tzinfo=utcnow().tzinfo),
-        note="hand-set default weights (docs/scoring.md)",
+        note="hand-set default weights, relevance by meaning (docs/scoring.md)",
     )
