@@ -8,6 +8,7 @@ recorded human decision (``status_from_decision``); without one it is awaiting r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -216,14 +217,17 @@ async def ensure_score(
             return _score_of(row)
     options = await job_options(sessions, job.id)
     previous = rows[-1] if rows else None
-    score = score_interview(
+    # Measuring meaning is CPU work (sentence encoder): off the event loop.
+    computed = await asyncio.to_thread(
+        score_interview,
         interview.id,
         answers_from_history(events, model.language),
         model,
         version,
         options.job_scoring(),
         supersedes=_score_of(previous).id if previous else None,
-    ).model_copy(update={"created_at": now})
+    )
+    score = computed.model_copy(update={"created_at": now})
     try:
         async with sessions() as session, session.begin():
             session.add(

@@ -30,6 +30,7 @@ TRUE_WEIGHTS = {
     "indicators": 0.30,
     "length": 0.0,
     "vagueness": -0.25,
+    "actions": 0.15,
 }
 TRUE_INTERCEPT = 0.15
 COMPETENCIES = ("logical_thinking", "code_quality", "collaboration")

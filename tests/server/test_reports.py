@@ -163,7 +163,7 @@ async def test_a_finished_interview_is_scored_with_evidence_and_stored_once(
     resp = await api.get(f"/api/interviews/{iv['id']}/score")
     assert resp.status == 200, await resp.text()
     score = await resp.json()
-    assert score["scorer_version"] == "default-1"
+    assert score["scorer_version"] == "default-2"
     assert {c["competency_id"] for c in score["competencies"]} == {
         "logical_thinking",
         "code_quality",
@@ -243,7 +243,7 @@ async def test_report_shows_followups_ratings_beside_ai_and_focus_points(
     asked = [f for f in report["followups"] if f["outcome"] == "asked"]
     assert asked and all(f["reason"] for f in asked)
     assert report["report"]["status"]["status"] == "awaiting_review"
-    assert report["score_versions"][0]["scorer_version"] == "default-1"
+    assert report["score_versions"][0]["scorer_version"] == "default-2"
 
     page = await api.get(f"/report/{iv['id']}")
     assert page.status == 200 and "report.js" in await page.text()
@@ -529,9 +529,10 @@ async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
     assert resp.status == 201, await resp.text()
     result = await resp.json()
     version = result["version"]
-    assert version["parent_id"] == "default-1" and version["job_id"] == job["id"]
+    assert version["parent_id"] == "default-2" and version["job_id"] == job["id"]
     pooled = next(a for a in result["report"]["agreement"] if a["competency_id"] == "all")
-    assert pooled["before"]["n"] == pooled["after"]["n"] >= 20
+    # Mixed synthetic answers: a few are set aside (off topic / about another competency).
+    assert pooled["before"]["n"] == pooled["after"]["n"] >= 18
     assert {"pearson", "spearman"} <= set(pooled["before"])
 
     calib = await (await api.get(f"/api/jobs/{job['id']}/calibration.json")).json()
@@ -543,7 +544,7 @@ async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
     after = await (await api.get(f"/api/interviews/{iids[0]}/score")).json()
     assert after["scorer_version"] == version["id"] and after["supersedes"] == before["id"]
     rows = await (await api.get(f"/api/interviews/{iids[0]}/scores")).json()
-    assert [r["scorer_version"] for r in rows] == ["default-1", version["id"]]
+    assert [r["scorer_version"] for r in rows] == ["default-2", version["id"]]
     assert rows[0] == before
 
 
