@@ -41,7 +41,10 @@ RESULTS = ROOT / "bench" / "results" / "answers.json"
 NOISE_LEVELS = (0.1, 0.2)
 TARGETS = {"rho": 0.9, "keywords_below_level3": 1.0, "wrong_flagged": 0.9, "noise10": 5.0}
 # Common characters used as substitutions in simulated Mandarin recognition errors.
-_ZH_CONFUSIONS = "的是在有和了人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经"
+_ZH_CONFUSIONS = (
+    "的是在有和了人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过"
+    "子说产种面而方后多定行学法所民得经"
+)
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,9 @@ def report(outcomes: list[Outcome]) -> dict[str, Any]:
     groups: dict[str, Any] = {}
     for split, held in (("tuning", False), ("held_out", True)):
         for language in ("en", "zh"):
-            chosen = [o for o in outcomes if o.item.held_out == held and o.item.language == language]
+            chosen = [
+                o for o in outcomes if o.item.held_out == held and o.item.language == language
+            ]
             if chosen:
                 groups[f"{split}/{language}"] = summarise(chosen)
     return {
@@ -250,7 +255,10 @@ def report(outcomes: list[Outcome]) -> dict[str, Any]:
 
 
 def _table(result: dict[str, Any]) -> str:
-    head = f"{'group':<14}{'n':>4}{'rho':>7}{'kw<L3':>7}{'wrong':>7}{'ramb<L3':>8}{'nonnat':>7}{'noise10':>8}{'noise20':>8}"
+    head = (
+        f"{'group':<14}{'n':>4}{'rho':>7}{'kw<L3':>7}{'wrong':>7}{'ramb<L3':>8}{'nonnat':>7}"
+        f"{'noise10':>8}{'noise20':>8}"
+    )
     rows = [head]
 
     def f(v: Any) -> str:

@@ -106,7 +106,10 @@ def understand(
     per_sentence = np.stack([by_competency[k].max(axis=1) for k in ids])
     winners = per_sentence.argmax(axis=0) if len(sentences) else np.zeros(0, dtype=int)
     fit = CompetencyFit(
-        mean={k: float(per_sentence[i].mean()) if len(sentences) else 0.0 for i, k in enumerate(ids)},
+        mean={
+            k: float(per_sentence[i].mean()) if len(sentences) else 0.0
+            for i, k in enumerate(ids)
+        },
         share={
             k: float(np.mean(winners == i)) if len(sentences) else 0.0 for i, k in enumerate(ids)
         },
@@ -114,7 +117,9 @@ def understand(
     return AnswerMeaning(vectors, question_sim, fit, by_competency)
 
 
-def indicator_matches(meaning: AnswerMeaning, encoder: SentenceEncoder, competency: Competency) -> list[float]:
+def indicator_matches(
+    meaning: AnswerMeaning, encoder: SentenceEncoder, competency: Competency
+) -> list[float]:
     """0-1 per indicator: how close the closest sentence comes to it."""
     if not competency.indicators or meaning.sentences.size == 0:
         return [0.0 for _ in competency.indicators]

@@ -22,7 +22,9 @@ EN_FUNCTION = frozenset(
     """.split()
 )
 # Characters that carry grammar rather than topic in spoken Mandarin.
-ZH_FUNCTION = frozenset("的了是我在把就都也很和跟他她它们这那个一又还才被让给着过地得之所以因为然后但如果时候说到对从")
+ZH_FUNCTION = frozenset(
+    "的了是我在把就都也很和跟他她它们这那个一又还才被让给着过地得之所以因为然后但如果时候说到对从"
+)
 _EN_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'%.-]*")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SEPARATORS = re.compile(r"[,，、;；/]")

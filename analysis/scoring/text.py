@@ -95,13 +95,17 @@ EN_SITUATION_MORE = re.compile(
     r"in production|our \w+ (service|team|line|app|cell))\b",
     re.IGNORECASE,
 )
-ZH_SITUATION_MORE = re.compile(r"一位|一家|有位|上个月|上周|春天|夏天|那天|线上|高峰|我们的.{0,6}(服务|系统|线|应用|工位)")
+ZH_SITUATION_MORE = re.compile(
+    r"一位|一家|有位|上个月|上周|春天|夏天|那天|线上|高峰|我们的.{0,6}(服务|系统|线|应用|工位)"
+)
 EN_RESULT_MORE = re.compile(
     r"\b(fell|dropped|went (from|down|away)|stopped|matched|thanked|cut|no longer|"
     r"from \w+ to|within (a|an|\d+|two|three) \w+)\b",
     re.IGNORECASE,
 )
-ZH_RESULT_MORE = re.compile(r"降到|降了|从.{1,16}(降|到|变)|没有再|再也|不再|就停|停了|对上|道谢|下降|少了|成功|恢复|明白了")
+ZH_RESULT_MORE = re.compile(
+    r"降到|降了|从.{1,16}(降|到|变)|没有再|再也|不再|就停|停了|对上|道谢|下降|少了|成功|恢复|明白了"
+)
 # A first-person action: "I read the logs", "we paired", "I ask her" (non-native grammar
 # often keeps the present tense), 我看了日志, 我先排除了. Thinking, liking and modal verbs
 # are not actions; hedged sentences are dropped by the feature.
@@ -110,15 +114,24 @@ _EN_NOT_ACTION = (
     r"usually|always|just|really|am|was|were|is|are|have|had|do|did|prefer|say|said"
 )
 EN_FIRST_PERSON_ACTION = re.compile(
-    r"(?:^|[,;]\s*|\b(?:then|afterwards|first|so)\s+)(?=[a-z]+ed\b)|\b(i|we)\s+(?:(?:am|was|first|then|also|finally|immediately|only|both|quickly)\s+)?"
+    r"(?:^|[,;]\s*|\b(?:then|afterwards|first|so)\s+)(?=[a-z]+ed\b)|"
+    r"\b(i|we)\s+(?:(?:am|was|first|then|also|finally|immediately|only|both|quickly)\s+)?"
     rf"(?!(?:{_EN_NOT_ACTION}|not|don't|didn't|can't|will|can|may|might|must|need|want|"
     r"try|hope|see|get|go|also|too|all|both)\b)[a-z]{2,}\b",
     re.IGNORECASE,
 )
 ZH_FIRST_PERSON_ACTION = re.compile(
-    r"(?:我(?!觉得|认为|想|会|一般|通常|喜欢)(们)?|(?:^|[，,])(?:然后|接着|之后|于是|随后|先))(先|又|就|还|再|便|也|都|连续|分别|立刻|马上|一起|亲自|自己|随后|接着)?"
+    r"(?:我(?!觉得|认为|想|会|一般|通常|喜欢)(们)?|(?:^|[，,])(?:然后|接着|之后|于是|随后|先))"
+    r"(先|又|就|还|再|便|也|都|连续|分别|立刻|马上|一起|亲自|自己|随后|接着)?"
     r"([\u4e00-\u9fff]{1,3}(了|过)|看|查|读|问|请|画|写|用|把|给|跟|和|去|做|找|收集|记录|对比|对照|排除|验证|"
     r"测试|访谈|开通|安排|修|换|加|改|发|带|陪|讲|列|拉|培训|分析|调整|确认|纠正|约定|答应|跟踪)"
+)
+
+
+# Any digit or Chinese numeral (not 一, and not in the set phrases 十分/万一/一万…): a
+# recognition error in the measure word ("三次" heard as "三刺") keeps the number.
+ZH_NUMBER_LOOSE = re.compile(
+    r"(?!十分|万一|千万别)[\d０-９两二三四五六七八九十百千万]|百分之|一(天|周|个月|年|倍|半)"
 )
 
 
@@ -188,7 +201,7 @@ def cues(sentence: str) -> set[str]:
         ("task", ZH_TASK if chinese else EN_TASK),
         ("action", rules.ZH_ACTION if chinese else rules.EN_ACTION),
         ("result", rules.ZH_RESULT if chinese else rules.EN_RESULT),
-        ("number", rules.ZH_NUMBER if chinese else rules.EN_NUMBER),
+        ("number", ZH_NUMBER_LOOSE if chinese else rules.EN_NUMBER),
         ("percent", ZH_PERCENT if chinese else EN_PERCENT),
         ("duration", ZH_DURATION if chinese else EN_DURATION),
         ("metric", ZH_METRIC if chinese else EN_METRIC),
