@@ -36,6 +36,7 @@ from server.routes import (
     observer,
     recordings,
     reports,
+    score_preview,
 )
 from server.security import forgery_middleware, setup_security
 from server.services import SERVICES, Services
@@ -207,6 +208,7 @@ def create_app(
     app.add_routes(reports.routes)
     app.add_routes(feedback.routes)
     app.add_routes(members.routes)
+    app.add_routes(score_preview.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")
