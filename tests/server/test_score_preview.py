@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from analysis.competency.templates import load_template
 from analysis.scoring import answer_from_text, score_interview
 from tests.scoring.answers import SPECIFIC_EN, SPECIFIC_ZH
+
+Client = TestClient[web.Request, web.Application]
 
 HELPING_EN = (
     "When a new colleague joined our team she was stuck for days on our deployment scripts. "
@@ -18,7 +21,7 @@ HELPING_EN = (
 )
 
 
-async def _job(client: TestClient, language: str = "en") -> str:
+async def _job(client: Client, language: str = "en") -> str:
     resp = await client.post(
         "/api/jobs",
         json={"title": "Engineer", "language": language, "template": "software_engineer"},
@@ -27,13 +30,13 @@ async def _job(client: TestClient, language: str = "en") -> str:
     return str((await resp.json())["id"])
 
 
-async def _preview(client: TestClient, job_id: str, **body: Any) -> Any:
+async def _preview(client: Client, job_id: str, **body: Any) -> Any:
     resp = await client.post(f"/api/jobs/{job_id}/score-preview", json=body)
     return resp.status, await resp.json()
 
 
 async def test_the_preview_is_the_per_competency_result_the_report_would_show(
-    admin: TestClient,
+    admin: Client,
 ) -> None:
     job_id = await _job(admin)
     status, body = await _preview(admin, job_id, question_id="lt-1", text=SPECIFIC_EN)
@@ -54,7 +57,7 @@ async def test_the_preview_is_the_per_competency_result_the_report_would_show(
 
 
 async def test_the_preview_works_in_mandarin_and_flags_another_competency(
-    admin: TestClient,
+    admin: Client,
 ) -> None:
     zh = await _job(admin, "zh")
     status, body = await _preview(admin, zh, question_id="lt-1", text=SPECIFIC_ZH, language="zh")
@@ -66,7 +69,7 @@ async def test_the_preview_works_in_mandarin_and_flags_another_competency(
     assert answer["shown_competency"] == "collaboration"
 
 
-async def test_an_unknown_question_or_empty_text_is_refused_clearly(admin: TestClient) -> None:
+async def test_an_unknown_question_or_empty_text_is_refused_clearly(admin: Client) -> None:
     job_id = await _job(admin)
     status, body = await _preview(admin, job_id, question_id="nope", text="Some answer.")
     assert status == 400 and "lt-1" in body["message"] and body["error"] == "unknown_question"
