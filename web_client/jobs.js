@@ -1,6 +1,7 @@
 // Jobs and their competency models: pick a job, load a template, edit the YAML, save, download, upload.
 import { t, lang, applyI18n, installToggle } from "/static/i18n.js";
 import { send } from "/static/http.js";
+import { showPreview } from "/static/score_preview.js";
 
 const $ = (id) => document.getElementById(id);
 installToggle($("lang"));
@@ -218,11 +219,27 @@ function renderSummary() {
   if (!model) return;
   for (const c of model.competencies) {
     const tr = document.createElement("tr");
-    tr.innerHTML = "<td></td><td></td><td></td><td></td>";
+    tr.innerHTML = "<td></td><td></td><td></td><td></td><td></td>";
     tr.children[0].textContent = c.name;
     tr.children[1].textContent = String(c.weight);
     tr.children[2].textContent = String(c.indicators.length);
     tr.children[3].textContent = String(c.questions.length);
+    const anchors = c.anchors || {};
+    const levels = Object.keys(anchors).sort();
+    if (levels.length) {
+      const details = document.createElement("details");
+      const summary = document.createElement("summary");
+      summary.textContent = levels.join(" · ");
+      details.appendChild(summary);
+      for (const level of levels) {
+        const p = document.createElement("p");
+        p.textContent = `${t("rv_anchor_level").replace("{level}", level)}: ${anchors[level]}`;
+        details.appendChild(p);
+      }
+      tr.children[4].appendChild(details);
+    } else {
+      tr.children[4].textContent = t("cm_no_anchors");
+    }
     body.appendChild(tr);
   }
 }
@@ -240,6 +257,7 @@ function renderJob() {
   download.classList.toggle("hidden", !model);
   download.href = `/api/jobs/${encodeURIComponent(current.id)}/competency-model.yaml`;
   renderSummary();
+  showPreview(current, model, editable);
 }
 
 async function loadModelInto(job) {
