@@ -147,11 +147,23 @@ function renderView(view) {
     $("plan").appendChild(li);
   }
   const comps = new Map(view.plan.questions.filter((q) => q.competency_id).map((q) => [q.competency_id, q.competency_name]));
+  const anchorsOf = new Map(view.plan.questions.filter((q) => q.competency_id).map((q) => [q.competency_id, q.anchors || {}]));
   $("ratings").innerHTML = "";
   for (const [id, name] of comps) {
     const row = document.createElement("p");
     row.innerHTML = `<label></label> <select><option value="">–</option>${[1, 2, 3, 4, 5].map((n) => `<option>${n}</option>`).join("")}</select>`;
     row.querySelector("label").textContent = name;
+    // The behavioural anchors beside the 1-5 choice: the same scale the scorer uses.
+    const anchors = anchorsOf.get(id) || {};
+    const list = document.createElement("dl");
+    list.className = "anchors";
+    for (const level of ["1", "3", "5"]) {
+      if (!anchors[level]) continue;
+      const dt = document.createElement("dt"); dt.textContent = t("rv_anchor_level").replace("{level}", level);
+      const dd = document.createElement("dd"); dd.textContent = anchors[level];
+      list.append(dt, dd);
+    }
+    row.appendChild(list);
     row.querySelector("select").addEventListener("change", (ev) => ev.target.value && send({ type: ObserverIn.GIVE_LIVE_RATING, competency_id: id, score: Number(ev.target.value) }));
     $("ratings").appendChild(row);
   }

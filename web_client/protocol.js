@@ -539,6 +539,7 @@ export function isDurable(event) {
  * @property {(string|null)} [competency_id]
  * @property {(string|null)} [competency_name]
  * @property {Array<string>} [indicators]
+ * @property {Object<string, string>} [anchors]
  * @property {Array<string>} [probes]
  * @property {number} time_limit
  * @property {number} thinking_time

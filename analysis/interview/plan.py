@@ -85,6 +85,9 @@ class PlannedQuestion(BaseModel):
     competency_id: str | None = None
     competency_name: str | None = None
     indicators: list[str] = Field(default_factory=list)
+    anchors: dict[int, str] = Field(
+        default_factory=dict, description="Rating anchors of the competency (levels 1, 3, 5)."
+    )
     probes: list[str] = Field(default_factory=list)
     time_limit: float
     thinking_time: float
@@ -191,6 +194,7 @@ def build_plan(model: CompetencyModel, settings: PlanSettings | None = None) -> 
                 competency_id=comp.id,
                 competency_name=comp.name,
                 indicators=list(comp.indicators),
+                anchors=dict(comp.anchors),
                 probes=list(q.probes),
                 time_limit=settings.answer_time_limit * factor,
                 thinking_time=settings.thinking_time * factor,
