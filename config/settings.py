@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from config.followup import LlmFollowupSettings
+from config.scoring_llm import LlmJudgeSettings
 
 FacialMode = Literal["off", "integrity_only", "full"]
 
@@ -125,6 +126,10 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(20.0, description="Seconds to wait for the SMTP server.")
     asr: AsrSettings = Field(default_factory=AsrSettings)
     followup_llm: LlmFollowupSettings = Field(default_factory=LlmFollowupSettings)
+    scoring_llm: LlmJudgeSettings = Field(
+        default_factory=LlmJudgeSettings,
+        description="Optional LLM judge beside the deterministic one (off: nothing leaves).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -20,12 +20,12 @@ from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analysis.competency.model import Competency
 from analysis.scoring.scorer import AnswerScore, Quote
 from analysis.scoring.transcript import AnswerInput
+from config.scoring_llm import LlmJudgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +44,6 @@ SYSTEM_PROMPT = (
     '"reason": "<one sentence for the recruiter>"}]}. Write the reason in the language '
     'named by "language" (zh: Simplified Chinese, en: English).'
 )
-
-
-class LlmJudgeSettings(BaseSettings):
-    """Where the optional LLM judge lives (environment: CANDOR_SCORING_LLM_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="CANDOR_SCORING_LLM_", extra="ignore")
-
-    enabled: bool = False
-    base_url: str = Field(
-        default="http://127.0.0.1:11434/v1",
-        description="OpenAI-compatible API root (the follow-ups' endpoint works).",
-    )
-    model: str = Field(default="", description="Model name the endpoint expects.")
-    api_key: SecretStr | None = None
-    timeout: float = Field(default=20.0, gt=0, le=120, description="Seconds per attempt.")
-    retries: int = Field(default=2, ge=0, le=5, description="Attempts after the first.")
-    max_tokens: int = Field(default=800, gt=0)
 
 
 class LlmCompetencyVerdictIn(BaseModel):
@@ -194,6 +177,28 @@ def verdicts_from(
             )
         )
     return out
+
+
+async def judge_interview(
+    settings: LlmJudgeSettings,
+    answers: list[AnswerInput],
+    competencies: dict[str, Competency],
+    deterministic: dict[tuple[str, str], AnswerScore],
+) -> list[LlmJudgement]:
+    """Judge every scored answer of an interview (one request per answer, in order)."""
+    results: list[LlmJudgement] = []
+    async with LlmJudge(settings) as judge:
+        for answer in answers:
+            targets = [competencies[c] for c in answer.competency_ids if c in competencies]
+            if not targets or not answer.transcript.strip():
+                continue
+            mine = {
+                c.id: deterministic[(answer.question_id, c.id)]
+                for c in targets
+                if (answer.question_id, c.id) in deterministic
+            }
+            results.append(await judge.judge(answer, targets, mine))
+    return results
 
 
 class LlmJudge:

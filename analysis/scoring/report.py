@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from analysis.competency.model import Language
 from analysis.events import utcnow
 from analysis.scoring.decisions import CandidateStatus, awaiting_review
+from analysis.scoring.llm_judge import LlmJudgement
 from analysis.scoring.scorer import InterviewScore
 
 FocusKind = Literal["low_score", "insufficient_evidence", "ai_human_gap"]
@@ -105,6 +106,13 @@ class InterviewReport(BaseModel):
     rating_differences: list[RatingDifference]
     focus_points: list[FocusPoint]
     status: CandidateStatus
+    llm: list[LlmJudgement] = Field(
+        default_factory=list, description="The optional LLM judge, beside the scorer's result."
+    )
+    llm_differences: int = Field(
+        0, description="Answer x competency pairs where the two judges differ by 2+ levels."
+    )
+    llm_dropped_quotes: int = Field(0, description="LLM quotes not found verbatim, dropped.")
 
 
 def build_report(
@@ -114,6 +122,7 @@ def build_report(
     *,
     focus_below: float = 65.0,
     gap: float = 20.0,
+    llm: Sequence[LlmJudgement] = (),
 ) -> InterviewReport:
     """Report data: differences of at least ``gap`` points are highlighted."""
     language = score.language
@@ -153,6 +162,9 @@ def build_report(
         rating_differences=differences,
         focus_points=focus,
         status=status or awaiting_review(score.interview_id, score.recommendation),
+        llm=list(llm),
+        llm_differences=sum(v.differs for j in llm for v in j.verdicts),
+        llm_dropped_quotes=sum(j.dropped_quotes for j in llm),
     )
 
 

@@ -42,6 +42,8 @@ from analysis.scoring import (
     score_interview,
     status_from_decision,
 )
+from analysis.scoring.llm_judge import LlmJudgement, judge_interview
+from config.scoring_llm import LlmJudgeSettings
 from server.errors import Conflict
 from server.storage.models import (
     HumanDecisionRow,
@@ -203,6 +205,7 @@ async def ensure_score(
     job: Job,
     events: Sequence[Event],
     now: datetime,
+    llm: LlmJudgeSettings | None = None,
 ) -> InterviewScore:
     """The stored score for the job's current version, computed and stored on first use."""
     if interview.status != "finished":
@@ -218,16 +221,26 @@ async def ensure_score(
     options = await job_options(sessions, job.id)
     previous = rows[-1] if rows else None
     # Measuring meaning is CPU work (sentence encoder): off the event loop.
+    answers = answers_from_history(events, model.language)
     computed = await asyncio.to_thread(
         score_interview,
         interview.id,
-        answers_from_history(events, model.language),
+        answers,
         model,
         version,
         options.job_scoring(),
         supersedes=_score_of(previous).id if previous else None,
     )
     score = computed.model_copy(update={"created_at": now})
+    stored = score.model_dump(mode="json")
+    if llm is not None and llm.enabled:
+        judged = await judge_interview(
+            llm,
+            answers,
+            {c.id: c for c in model.competencies},
+            {(a.question_id, a.competency_id): a for c in score.competencies for a in c.answers},
+        )
+        stored[LLM_KEY] = [j.model_dump(mode="json") for j in judged]
     try:
         async with sessions() as session, session.begin():
             session.add(
@@ -237,7 +250,7 @@ async def ensure_score(
                     created_at=now,
                     supersedes=previous.id if previous else None,
                     total=score.total,
-                    score=score.model_dump(mode="json"),
+                    score=stored,
                 )
             )
     except IntegrityError:
@@ -247,6 +260,22 @@ async def ensure_score(
                 return _score_of(row)
         raise
     return score
+
+
+LLM_KEY = "llm"
+
+
+def llm_judgements(row: ScoreRow) -> list[LlmJudgement]:
+    """The LLM judge's results stored with a score (none when it was not configured)."""
+    return [LlmJudgement.model_validate(j) for j in row.score.get(LLM_KEY, [])]
+
+
+async def stored_llm(sessions: Sessions, interview_id: str, version_id: str) -> list[LlmJudgement]:
+    """The LLM judgements stored with the interview's score of ``version_id``."""
+    for row in await score_rows(sessions, interview_id):
+        if row.scorer_version == version_id:
+            return llm_judgements(row)
+    return []
 
 
 async def ratings(sessions: Sessions, interview_id: str) -> list[HumanRatingRow]:

@@ -66,7 +66,9 @@ async def _score(
     svc: Services, interview: Interview, job: Job, events: list[Event] | None = None
 ) -> InterviewScore:
     history = events if events is not None else await svc.events.history(interview.id)
-    return await store.ensure_score(svc.sessions, interview, job, history, svc.now())
+    return await store.ensure_score(
+        svc.sessions, interview, job, history, svc.now(), svc.settings.scoring_llm
+    )
 
 
 async def _view(request: web.Request, action: Action) -> tuple[Principal, ReportView]:
@@ -92,7 +94,12 @@ async def _view(request: web.Request, action: Action) -> tuple[Principal, Report
             started_at=interview.started_at,
             ended_at=interview.ended_at,
         ),
-        report=build_report(score, current, status),
+        report=build_report(
+            score,
+            current,
+            status,
+            llm=await store.stored_llm(svc.sessions, interview.id, score.scorer_version),
+        ),
         score_versions=[
             ScoreVersionItem(
                 id=r.score["id"],

@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestServer
 
 from analysis.competency.templates import load_template
 from analysis.scoring import answer_from_text, score_interview
-from analysis.scoring.llm_judge import LlmJudge, LlmJudgeSettings, level_of, verify_quote
+from analysis.scoring.llm_judge import LlmJudge, level_of, verify_quote
+from config.scoring_llm import LlmJudgeSettings
 from tests.scoring.answers import SPECIFIC_EN
 
 MODEL = load_template("software_engineer", "en")
