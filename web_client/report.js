@@ -1,6 +1,7 @@
 import { applyI18n, installToggle, t } from "/static/i18n.js";
 import { fmtTime } from "/static/common.js";
 import { send as request } from "/static/http.js";
+import { renderLlm } from "/static/llm_panel.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -42,6 +43,7 @@ function render() {
     body.append(tr);
   }
   list("focus", r.focus_points, (f) => el("li", {}, f.text));
+  renderLlm($("llm"), r);
   const ev = $("evidence"); ev.innerHTML = "";
   for (const c of s.competencies) {
     ev.append(el("h3", {}, `${c.name} — ${c.score == null ? t("rv_insufficient") : num(c.score)}`));

@@ -1,6 +1,7 @@
 import { applyI18n, installToggle, t } from "/static/i18n.js";
 import { fmtTime, describeEvent } from "/static/common.js";
 import { send as request } from "/static/http.js";
+import { renderLlm } from "/static/llm_panel.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -173,6 +174,7 @@ function renderScores() {
   }
   $("focus").innerHTML = "";
   for (const f of r.focus_points) $("focus").append(el("li", {}, f.text));
+  renderLlm($("llm"), r);
 }
 
 // -- human ratings and decisions ------------------------------------------------------
