@@ -44,6 +44,10 @@ function render() {
   }
   list("focus", r.focus_points, (f) => el("li", {}, f.text));
   renderLlm($("llm"), r);
+  const names = Object.fromEntries(s.competencies.map((c) => [c.competency_id, c.name]));
+  list("live", data.live || [], (x) => el("li", {}, x.kind === "rating"
+    ? `${fmtTime(x.t)} ${names[x.competency_id] || x.competency_id}: ${t("live_rating_line", { score: x.score, by: x.by, at: fmtTime(x.t) })}${x.confirmed ? " · " + t("live_confirmed") : ""}`
+    : `${fmtTime(x.t)} ${x.by}: ${x.text}`));
   const ev = $("evidence"); ev.innerHTML = "";
   for (const c of s.competencies) {
     ev.append(el("h3", {}, `${c.name} — ${c.score == null ? t("rv_insufficient") : num(c.score)}`));

@@ -206,7 +206,7 @@ function renderRatings() {
     if (prev) { sel.value = String(Math.round(prev.value)); note.value = prev.note || ""; }
     const save = el("button", { type: "submit" }, t("rv_save_rating"));
     const msg = el("span", { class: "muted" });
-    form.append(el("label", {}, c.name), sel, anchorList(c.anchors), note, save, msg);
+    form.append(el("label", {}, c.name), sel, anchorList(c.anchors), liveFor(c.competency_id), note, save, msg);
     form.onsubmit = async (ev) => {
       ev.preventDefault();
       if (!sel.value) return;
@@ -248,11 +248,43 @@ async function refreshReport() {
   }
   renderScores();
   renderRatings();
+  renderLiveNotes();
   renderStatus(report.report.status);
   $("delivery-used").textContent = report.delivery_used_in_score ? t("rv_delivery_used") : t("rv_delivery_not_used");
 }
 
+let myEmail = "";
+
+// Live ratings and private notes made on the observer page, beside the rating form; the
+// observer may confirm their own live rating, which then counts as their rating.
+function liveFor(competencyId) {
+  const box = el("div", { class: "live-items" });
+  for (const item of (report.live || []).filter((x) => x.kind === "rating" && x.competency_id === competencyId)) {
+    const line = el("div", { class: "muted live-rating" }, t("live_rating_line", { score: item.score, by: item.by, at: fmtTime(item.t) }));
+    if (item.confirmed) line.append(el("span", {}, ` · ${t("live_confirmed")}`));
+    else if (item.by === myEmail) {
+      const confirm = el("button", { type: "button", class: "confirm-live" }, t("live_confirm"));
+      confirm.onclick = async () => {
+        await postJson(`/api/interviews/${iid}/ratings`, { competency_id: competencyId, score: item.score, note: "Confirmed live rating" });
+        await refreshReport();
+      };
+      line.append(" ", confirm);
+    }
+    box.append(line);
+  }
+  return box;
+}
+
+function renderLiveNotes() {
+  const list = $("live-notes");
+  list.innerHTML = "";
+  const notes = (report.live || []).filter((x) => x.kind === "note");
+  list.parentElement.classList.toggle("hidden", notes.length === 0);
+  for (const n of notes) list.append(el("li", {}, `${fmtTime(n.t)} ${n.by}: ${n.text}`));
+}
+
 async function main() {
+  myEmail = (await getJson("/api/me")).email || "";
   const info = await getJson(`/api/interviews/${iid}`);
   // The server refuses what the role may not do (server/policy.py); hide those controls.
   const can = info.can || [];

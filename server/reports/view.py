@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from analysis.events import (
     Event,
@@ -20,6 +20,8 @@ from analysis.events import (
     FollowupApproved,
     FollowupSkipped,
     FollowupSuggested,
+    LiveRatingGiven,
+    ObserverNoteAdded,
     QuestionAnswered,
     QuestionInjected,
     QuestionShown,
@@ -88,6 +90,57 @@ class InjectedItem(BaseModel):
     t: float
 
 
+CONFIRMED_LIVE_NOTE = "Confirmed live rating"
+
+
+class LiveItem(BaseModel):
+    """A live rating or a private note made on the observer page during the interview."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["rating", "note"]
+    by: str
+    t: float
+    question_id: str | None = None
+    competency_id: str | None = None
+    score: int | None = None
+    text: str = ""
+    confirmed: bool = Field(
+        False, description="The observer confirmed it as their rating (counts in calibration)."
+    )
+
+
+def live_of(events: Sequence[Event], ratings: Sequence[HumanRating]) -> list[LiveItem]:
+    """Live ratings (the newest per observer and competency) and notes, in time order."""
+    confirmed = {
+        (r.rater, r.competency_id, round(r.value))
+        for r in ratings
+        if r.note.startswith(CONFIRMED_LIVE_NOTE)
+    }
+    newest: dict[tuple[str, str], LiveRatingGiven] = {}
+    notes: list[LiveItem] = []
+    for e in events:
+        if isinstance(e, LiveRatingGiven):
+            newest[(e.by, e.competency)] = e
+        elif isinstance(e, ObserverNoteAdded):
+            notes.append(
+                LiveItem(kind="note", by=e.by, t=e.t, question_id=e.question_id, text=e.text)
+            )
+    rated = [
+        LiveItem(
+            kind="rating",
+            by=e.by,
+            t=e.t,
+            question_id=e.question_id,
+            competency_id=e.competency,
+            score=e.score,
+            confirmed=(e.by, e.competency, e.score) in confirmed,
+        )
+        for e in newest.values()
+    ]
+    return sorted(rated + notes, key=lambda item: item.t)
+
+
 class DeliveryItem(BaseModel):
     """The delivery summary of one answer (observable measures only, no emotions)."""
 
@@ -132,6 +185,7 @@ class ReportView(BaseModel):
     delivery_used_in_score: bool
     ratings: list[HumanRating]
     decisions: list[HumanDecision]
+    live: list[LiveItem] = []
 
 
 def questions_of(events: Sequence[Event]) -> list[AskedQuestion]:

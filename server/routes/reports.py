@@ -37,6 +37,7 @@ from server.reports.view import (
     delivery_of,
     followups_of,
     injected_of,
+    live_of,
     questions_of,
 )
 from server.routes.access import interview_and_job, require_interview, require_job
@@ -117,6 +118,7 @@ async def _view(request: web.Request, action: Action) -> tuple[Principal, Report
         delivery_used_in_score=score.delivery_enabled,
         ratings=current,
         decisions=history,
+        live=live_of(events, current),
     )
 
 
