@@ -28,6 +28,7 @@ from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
 from server.routes import (
     accounts,
+    analytics,
     api,
     candidate,
     competency,
@@ -209,6 +210,7 @@ def create_app(
     app.add_routes(feedback.routes)
     app.add_routes(members.routes)
     app.add_routes(score_preview.routes)
+    app.add_routes(analytics.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

@@ -116,6 +116,9 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/jobs/{jid}/competency-model"): job(A, R, body={"id": "x"}),
     ("PUT", "/api/jobs/{jid}/competency-model.yaml"): job(A, R, body="id: x"),
     ("POST", "/api/jobs/{jid}/competency-model/from-template"): job(A, R, body={"key": TEMPLATE}),
+    ("GET", "/api/jobs/{jid}/analytics"): job(A, R, H),
+    ("GET", "/api/analytics"): anyone(A),
+    ("GET", "/analytics"): PUBLIC,  # the page shell; its data calls are checked
     ("POST", "/api/jobs/{jid}/score-preview"): job(
         A, R, body={"question_id": "lt-1", "text": "I read the logs and found the cause."}
     ),
