@@ -164,15 +164,16 @@ def csv_table(data: Analytics, table: str) -> str:
     writer = csv.writer(out)
     if table == "funnel":
         writer.writerow(["stage", "count", "conversion"])
-        for s in data.funnel:
-            writer.writerow([s.stage, s.count, "" if s.conversion is None else s.conversion])
+        for stage in data.funnel:
+            conversion = "" if stage.conversion is None else stage.conversion
+            writer.writerow([stage.stage, stage.count, conversion])
     elif table == "agreement":
         writer.writerow(["scorer_version", "competency_id", "n", "pearson", "pearson_low",
                          "pearson_high", "spearman", "spearman_low", "spearman_high"])
         for a in data.agreement:
-            p, s = a.agreement.pearson, a.agreement.spearman
+            p, r = a.agreement.pearson, a.agreement.spearman
             writer.writerow([a.scorer_version, a.competency_id, a.agreement.n, p.value, p.low,
-                             p.high, s.value, s.low, s.high])
+                             p.high, r.value, r.low, r.high])
     elif table == "fairness":
         writer.writerow(["attribute", "group", "n", "rate", "impact_ratio", "flagged",
                          "suppressed"])

@@ -12,7 +12,10 @@ from tests.server.test_reports import api, clock, logged_interview  # noqa: F401
 Client = TestClient[web.Request, web.Application]
 
 
-async def seed(api: Client, interviews: int = 4) -> tuple[str, list[str]]:
+async def seed(
+    api: Client,  # noqa: F811
+    interviews: int = 4,
+) -> tuple[str, list[str]]:
     """A job with finished interviews, each rated; the first advanced, the second rejected."""
     job = await (
         await api.post(
