@@ -1,6 +1,7 @@
 // Score preview on the jobs page: score a sample answer against the job's competency model
 // (POST /api/jobs/{id}/score-preview) and show what the report would show.
 import { t } from "/static/i18n.js";
+import { sendJson } from "/static/http.js";
 
 const $ = (id) => document.getElementById(id);
 let job = null;
@@ -67,10 +68,8 @@ async function submit(ev) {
   const box = $("preview-result");
   box.innerHTML = "";
   $("preview-error").textContent = "";
-  const res = await fetch(`/api/jobs/${encodeURIComponent(job.id)}/score-preview`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ question_id: $("preview-question").value, text: $("preview-text").value, language: $("preview-language").value }),
+  const res = await sendJson(`/api/jobs/${encodeURIComponent(job.id)}/score-preview`, {
+    question_id: $("preview-question").value, text: $("preview-text").value, language: $("preview-language").value,
   });
   const data = await res.json().catch(() => ({}));
   if (!res.ok) { $("preview-error").textContent = data.message || `Error ${res.status}`; return; }
