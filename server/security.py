@@ -17,7 +17,7 @@ from aiohttp import hdrs, web
 
 from config.settings import Settings
 from server.auth import COOKIE
-from server.errors import Forbidden, Handler, NotSignedIn
+from server.errors import Forbidden, Handler
 from server.keys import secret_key_bytes
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -153,11 +153,10 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 
 
 async def csrf_token(request: web.Request) -> web.Response:
-    """The CSRF token of the signed-in page's session cookie (401 without one)."""
+    """The CSRF token of the page's session cookie (``null`` without one: nothing to protect)."""
     cookie = request.cookies.get(COOKIE)
-    if not cookie:
-        raise NotSignedIn("Please sign in to continue.")
-    resp = web.json_response({"token": request.app[CSRF].for_session(cookie)})
+    token = request.app[CSRF].for_session(cookie) if cookie else None
+    resp = web.json_response({"token": token})
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
