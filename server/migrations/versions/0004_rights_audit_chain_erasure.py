@@ -24,11 +24,11 @@ _AUDIT_COLUMNS = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        for name, length in _AUDIT_COLUMNS:
-            batch_op.add_column(
-                sa.Column(name, sa.String(length=length), nullable=False, server_default="")
-            )
+    for name, length in _AUDIT_COLUMNS:  # ADD COLUMN in place on SQLite and PostgreSQL
+        op.add_column(
+            "audit_log",
+            sa.Column(name, sa.String(length=length), nullable=False, server_default=""),
+        )
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -64,10 +64,9 @@ def upgrade() -> None:
         sa.Column("done_by", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("erasure_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_erasure_requests_subject_id"), ["subject_id"], unique=False
-        )
+    op.create_index(
+        "ix_erasure_requests_subject_id", "erasure_requests", ["subject_id"], unique=False
+    )
     _chain_existing_entries()
 
 
@@ -117,12 +116,16 @@ def _chain_existing_entries() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("erasure_requests", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_erasure_requests_subject_id"))
-    op.drop_table("erasure_requests")
-    op.drop_table("legal_holds")
-    op.drop_table("candidate_tombstones")
-    op.drop_table("audit_head")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        for name, _length in reversed(_AUDIT_COLUMNS):
-            batch_op.drop_column(name)
+    # Written to survive a step down that an earlier revision interrupted half-way (on SQLite
+    # some of this may already be gone): each object is dropped only if it is still there.
+    inspector = sa.inspect(op.get_bind())
+    tables = set(inspector.get_table_names())
+    op.execute("DROP INDEX IF EXISTS ix_erasure_requests_subject_id")
+    for table in ("erasure_requests", "legal_holds", "candidate_tombstones", "audit_head"):
+        if table in tables:
+            op.drop_table(table)
+    # Plain DROP COLUMN (SQLite 3.35+, PostgreSQL), not a batch table copy: one statement each.
+    columns = {c["name"] for c in inspector.get_columns("audit_log")}
+    for name, _length in reversed(_AUDIT_COLUMNS):
+        if name in columns:
+            op.execute(f"ALTER TABLE audit_log DROP COLUMN {name}")
