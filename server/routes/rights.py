@@ -117,14 +117,14 @@ async def list_requests(request: web.Request) -> web.Response:
     async with services(request).sessions() as session:
         rows = (
             await session.execute(
-                select(ErasureRequest, Candidate.name)
+                select(ErasureRequest, Candidate)  # the entity: its name is decrypted on load
                 .outerjoin(Candidate, Candidate.id == ErasureRequest.subject_id)
                 .order_by(ErasureRequest.requested_at.desc())
                 .limit(500)
             )
         ).all()
     await audit(request, who.user_id, "list_erasure_requests", detail=f"{len(rows)} requests")
-    return web.json_response([_request_json(r, n) for r, n in rows])
+    return web.json_response([_request_json(r, c.name if c else None) for r, c in rows])
 
 
 @routes.post("/api/erasure-requests/{rid}/confirm")

@@ -193,6 +193,7 @@ async def test_an_admin_confirms_a_deletion_request_at_once(api: Client) -> None
     assert (await api.get("/api/erasure-requests", headers=as_rec)).status == 403
     [req] = await (await api.get("/api/erasure-requests")).json()
     assert req["subject_id"] == cid and req["status"] == "pending"
+    assert req["candidate_name"] == NAME  # decrypted for the admin
     confirm = f"/api/erasure-requests/{req['id']}/confirm"
     assert (await api.post(confirm, headers=as_rec)).status == 403
     done = await api.post(confirm)
