@@ -99,6 +99,15 @@ class Settings(BaseSettings):
         gt=0,
         description="A disconnected candidate who is not back within this is marked abandoned.",
     )
+    erasure_delay_days: float = Field(
+        30.0,
+        ge=0,
+        description="A candidate's deletion request is carried out after this many days unless "
+        "an admin confirms it sooner (0: at the next sweep).",
+    )
+    rights_link_days: int = Field(
+        400, gt=0, description="How long the candidate's self-service link in messages works."
+    )
     max_ws_message_bytes: int = 64 * 1024
     facial_analysis: FacialMode = "integrity_only"
     face_sample_fps: float = Field(

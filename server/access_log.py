@@ -8,8 +8,8 @@ import re
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-# Paths whose last segment is an invite token (a bearer credential for the candidate).
-_TOKEN_PATHS = re.compile(r"^(/i/|/api/join/|/ws/candidate/)[^/?]+")
+# Paths carrying an invite or self-service token (a bearer credential for the candidate).
+_TOKEN_PATHS = re.compile(r"^(/i/|/api/join/|/ws/candidate/|/my/|/api/my/)[^/?]+")
 
 
 def redact_path(path: str) -> str:

@@ -15,6 +15,7 @@ from config.settings import Settings
 from media.crypto import MasterKey
 from media.recorder import finalize_recording
 from server.abandon import run_abandon_watch
+from server.audit import audit_refusals
 from server.auth import SessionCodec
 from server.bootstrap import ensure_admin
 from server.encryption.keyring import KeyRing
@@ -26,6 +27,7 @@ from server.invites import InviteCodec
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
+from server.rights import RIGHTS_LINKS, RightsLinks
 from server.routes import (
     accounts,
     analytics,
@@ -38,7 +40,10 @@ from server.routes import (
     recordings,
     reports,
     score_preview,
+    self_service,
 )
+from server.routes import audit as audit_routes
+from server.routes import rights as rights_routes
 from server.security import forgery_middleware, setup_security
 from server.services import SERVICES, Services
 from server.session import InterviewSession
@@ -116,7 +121,8 @@ def create_app(
     ``now`` replaces the clock and ``tick_seconds`` the live interviews' timer interval.
     """
     app = web.Application(
-        middlewares=[error_middleware, forgery_middleware, session_middleware],
+        # audit_refusals is outermost: it sees every 403 answer, however it was produced.
+        middlewares=[audit_refusals, error_middleware, forgery_middleware, session_middleware],
         client_max_size=1024 * 1024,
     )
 
@@ -169,6 +175,7 @@ def create_app(
                 preload = registry.spawn(svc.transcribers.preload(), "asr-preload")
                 preload.add_done_callback(_report_preload)
         app[SERVICES] = svc
+        app[RIGHTS_LINKS] = RightsLinks(secret, timedelta(days=settings.rights_link_days))
         try:
             app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
             registry.spawn(run_sweeper(svc), "retention-sweeper")
@@ -211,6 +218,9 @@ def create_app(
     app.add_routes(members.routes)
     app.add_routes(score_preview.routes)
     app.add_routes(analytics.routes)
+    app.add_routes(audit_routes.routes)
+    app.add_routes(rights_routes.routes)
+    app.add_routes(self_service.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

@@ -48,6 +48,7 @@ Action = Literal[
     "metrics.read",
     "audit.read",
     "compliance.read",
+    "erasure.manage",
     # about one job
     "job.read",
     "job.edit",
@@ -57,6 +58,8 @@ Action = Literal[
     "job.interview.create",
     # about one candidate
     "candidate.attach",
+    "candidate.read",
+    "candidate.erase",
     # about one interview
     "interview.view",
     "interview.observe",
@@ -70,6 +73,7 @@ Action = Literal[
     "interview.manage",
     "interview.assign",
     "interview.delete",
+    "interview.legal_hold",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
@@ -92,6 +96,7 @@ PERMISSIONS: dict[str, dict[Action, Relation]] = {
         "job.members.edit": _O,
         "job.interview.create": _M,
         "candidate.attach": _M,
+        "candidate.read": _M,
         "interview.view": _A,
         "interview.observe": _A,
         "interview.read": _A,
@@ -110,6 +115,7 @@ PERMISSIONS: dict[str, dict[Action, Relation]] = {
         "templates.read": _N,
         "interviews.list": _N,
         "job.read": _M,
+        "candidate.read": _M,
         "interview.view": _A,
         "interview.observe": _A,
         "interview.read": _A,

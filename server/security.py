@@ -22,8 +22,9 @@ from server.keys import secret_key_bytes
 
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Authenticated by the invite token in the URL (or by no one yet): Origin check, no CSRF token.
-CSRF_EXEMPT_PREFIXES = ("/api/login", "/api/join/", "/ws/candidate/")
+# Authenticated by the invite or self-service token in the URL (or by no one yet): Origin
+# check, no CSRF token.
+CSRF_EXEMPT_PREFIXES = ("/api/login", "/api/join/", "/ws/candidate/", "/api/my/")
 CANDIDATE_PAGE_PREFIX = "/i/"
 
 

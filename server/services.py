@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from analysis.bus import EventBus
 from config.settings import Settings
 from media.crypto import MasterKey
+from server.audit import AuditTrail
 from server.auth import SessionCodec
 from server.encryption.keyring import KeyRing
 from server.event_log import EventLog
@@ -47,9 +48,11 @@ class Services:
         default_factory=lambda: Throttle(MemoryCounters(), BackOff(), BackOff(free=20))
     )
     signin_sessions: SessionStore = field(init=False)
+    audit: AuditTrail = field(init=False)
 
     def __post_init__(self) -> None:
         self.signin_sessions = SessionStore(self.sessions, self.auth)
+        self.audit = AuditTrail(self.sessions, lambda: self.now())
 
     @property
     def invite_ttl(self) -> timedelta:

@@ -22,8 +22,10 @@ async function refresh() {
   $("me").textContent = `${me.email} · ${t(`role_${me.role}`)}`;
   $("jobs-link").classList.toggle("hidden", !may("jobs.list"));
   $("users-link").classList.toggle("hidden", !may("users.manage"));
+  $("audit-link").classList.toggle("hidden", !may("audit.read"));
   $("create-card").classList.toggle("hidden", !(may("job.interview.create") && may("candidates.create")));
   $("list-card").classList.toggle("hidden", !may("interviews.list"));
+  if (may("erasure.manage")) await loadErasures();
   if (!may("interviews.list")) return;
   const rows = await api("/api/interviews");
   $("list").innerHTML = "";
@@ -51,10 +53,33 @@ $("create").addEventListener("submit", async (ev) => {
     const cand = await api("/api/candidates", { name: $("cand").value, email: $("cand-email").value });
     const iv = await api("/api/interviews", { job_id: job.id, candidate_id: cand.id });
     $("invite-url").href = iv.invite_url; $("invite-url").textContent = iv.invite_url;
+    $("rights-url").href = iv.rights_url; $("rights-url").textContent = iv.rights_url;
     $("invite").classList.remove("hidden");
     refresh();
   } catch (e) { $("error").textContent = e.message; }
 });
+// Candidates' deletion requests: an admin confirms one, or it runs after the configured delay.
+async function loadErasures() {
+  const pending = (await api("/api/erasure-requests")).filter((r) => r.status === "pending");
+  $("erasure-box").classList.toggle("hidden", !pending.length);
+  $("erasures").replaceChildren();
+  for (const r of pending) {
+    const tr = document.createElement("tr");
+    tr.dataset.request = r.id;
+    const who = document.createElement("td"), due = document.createElement("td"), act = document.createElement("td");
+    who.textContent = r.candidate_name || r.subject_id;
+    due.textContent = t("er_due", { at: new Date(r.due_at).toLocaleString() });
+    const button = document.createElement("button");
+    button.textContent = t("er_confirm");
+    button.addEventListener("click", async () => {
+      if (!confirm(t("er_confirm_q"))) return;
+      try { await api(`/api/erasure-requests/${r.id}/confirm`, {}); await refresh(); } catch (e) { $("erasure-error").textContent = e.message; }
+    });
+    act.append(button);
+    tr.append(who, due, act);
+    $("erasures").append(tr);
+  }
+}
 $("logout").addEventListener("click", async () => { await send("/api/logout", { method: "POST" }); location.href = "/login"; });
 async function loadTemplates() {
   const templates = await api("/api/templates");

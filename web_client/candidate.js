@@ -31,6 +31,7 @@ function renderNotice() {
   $("retention").textContent = t("consent_retention", { days: notice.retention_days });
   $("facial").textContent = t(`facial_${notice.facial_analysis}`);
   $("notice-version").textContent = notice.notice_version;
+  document.querySelectorAll(".rights-link").forEach((a) => { a.href = notice.rights_url; });
 }
 
 $("agree-recording").addEventListener("change", (e) => { $("consent-continue").disabled = !e.target.checked; });

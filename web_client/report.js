@@ -26,9 +26,28 @@ function list(id, items, render) {
   for (const it of items) ul.append(render(it));
 }
 
+function renderWithoutAi() {
+  $("total").textContent = t("rv_no_ai");
+  $("recommendation").textContent = "";
+  const body = $("diffs").querySelector("tbody"); body.innerHTML = "";
+  const humans = {};
+  for (const x of data.ratings) (humans[x.competency_id] ||= []).push(x.value);
+  for (const c of data.competencies) {
+    const v = humans[c.competency_id] || [];
+    const tr = el("tr", { "data-competency": c.competency_id });
+    tr.append(el("td", {}, c.name), el("td", {}, "—"),
+      el("td", {}, v.length ? `${(v.reduce((a, b) => a + b, 0) / v.length).toFixed(1)} / 5 (${v.length} ${t("rv_raters")})` : "—"), el("td", {}, "—"));
+    body.append(tr);
+  }
+  list("focus", [], () => null);
+  $("evidence").replaceChildren(el("p", { class: "muted" }, t("rv_no_ai")));
+}
+
 function render() {
-  const r = data.report, s = r.score;
   $("who").textContent = `${data.interview.candidate} · ${data.interview.job_title}`;
+  $("status").textContent = t(`st_${data.status.status}`);
+  if (!data.report) { renderWithoutAi(); renderLists(); return; }
+  const r = data.report, s = r.score;
   $("total").textContent = `${t("rv_total")}: ${num(s.total)} / 100 · ${t("rv_scorer")}: ${s.scorer_version}`;
   $("recommendation").textContent = s.recommendation.text;
   $("status").textContent = t(`st_${r.status.status}`);
@@ -58,6 +77,10 @@ function render() {
       ind.against.slice(0, 2).forEach((q) => ev.append(el("p", { class: "quote against" }, `− ${fmtTime(q.start)} “${q.text}”`)));
     }
   }
+  renderLists();
+}
+
+function renderLists() {
   list("followups", data.followups, (f) => el("li", {}, `${fmtTime(f.t)} ${f.text} — ${t("rv_outcome_" + f.outcome)}. ${f.reason}`));
   list("injected", data.injected, (i) => el("li", {}, `${fmtTime(i.t)} ${i.by}: ${i.text}`));
   list("delivery", data.delivery, (x) => {

@@ -196,7 +196,7 @@ function renderRatings() {
   box.innerHTML = "";
   const mine = {};
   for (const r of report.ratings) mine[r.competency_id] = r;
-  for (const c of report.report.score.competencies) {
+  for (const c of report.competencies) {
     const form = el("form", { class: "rating", "data-competency": c.competency_id });
     const sel = el("select", { name: "score", "aria-label": c.name });
     sel.append(el("option", { value: "" }, "—"));
@@ -246,10 +246,11 @@ async function refreshReport() {
     $("no-score").classList.remove("hidden");
     return;
   }
-  renderScores();
+  if (report.report) renderScores();
+  else { $("no-score").textContent = t("rv_no_ai"); $("no-score").classList.remove("hidden"); }
   renderRatings();
   renderLiveNotes();
-  renderStatus(report.report.status);
+  renderStatus(report.status);
   $("delivery-used").textContent = report.delivery_used_in_score ? t("rv_delivery_used") : t("rv_delivery_not_used");
 }
 
@@ -306,5 +307,5 @@ async function main() {
   if (!segments.length) { $("no-recording").classList.remove("hidden"); return; }
   load(0);
 }
-document.addEventListener("langchange", () => { if (report) { renderScores(); renderRatings(); renderStatus(report.report.status); } });
+document.addEventListener("langchange", () => { if (report) { if (report.report) renderScores(); renderRatings(); renderStatus(report.status); } });
 main().catch((e) => { $("no-recording").textContent = String(e.message || e); $("no-recording").classList.remove("hidden"); });

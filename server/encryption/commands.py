@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from config.settings import Settings
 from media.crypto import MasterKey
+from server.audit import Actor, AuditTrail
 from server.encryption.existing import encrypt_existing
 from server.encryption.keyring import KeyRing
 from server.encryption.rotate import RotationReport, rotate_database, rotate_recordings
@@ -20,7 +22,7 @@ from server.keys import (
     private_dir,
     write_key_file,
 )
-from server.storage.db import make_engine, migrate
+from server.storage.db import make_engine, migrate, sessionmaker
 
 NEW_KEY_ENV = "CANDOR_NEW_MASTER_KEY"
 
@@ -61,6 +63,12 @@ async def rotate_master_key(settings: Settings, new_key: bytes) -> RotationRepor
             await migrate(engine, settings.db_url, KeyRing(old))
             async with engine.begin() as conn:
                 await conn.run_sync(lambda c: rotate_database(c, old, new, report))
+            trail = AuditTrail(sessionmaker(engine, KeyRing(new)), lambda: datetime.now(UTC))
+            await trail.append(
+                Actor(role="operator", client="command line"),
+                "rotate_master_key",
+                detail=f"{report.recordings} recordings, {report.data_keys} data keys",
+            )
         finally:
             await engine.dispose()
         path = master_key_file(settings)

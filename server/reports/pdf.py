@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from analysis.scoring import InterviewReport
 from server.reports.view import ReportView
 
 CJK_FONTS: tuple[Path, ...] = (
@@ -22,6 +23,11 @@ CJK_FONTS: tuple[Path, ...] = (
 
 LABELS: dict[str, dict[str, str]] = {
     "title": {"en": "Interview report", "zh": "面试报告"},
+    "no_ai": {
+        "en": "No AI scores: the candidate did not agree to AI analysis or withdrew it. "
+        "People review the recording and rate without them.",
+        "zh": "没有 AI 评分：候选人未同意或已撤回 AI 分析。由人工观看录像并评分。",
+    },
     "candidate": {"en": "Candidate", "zh": "候选人"},
     "job": {"en": "Job", "zh": "岗位"},
     "date": {"en": "Interview", "zh": "面试时间"},
@@ -130,8 +136,7 @@ class _Doc(FPDF):
 def render_pdf(view: ReportView) -> bytes:
     """The report as PDF bytes (blocking: call it in a worker thread)."""
     report = view.report
-    score = report.score
-    doc = _Doc(score.language)
+    doc = _Doc(report.score.language if report else view.interview.language)
     doc.add_page()
     doc.text_(f"Candor · {doc.label('title')}", size=18)
     info = view.interview
@@ -143,6 +148,34 @@ def render_pdf(view: ReportView) -> bytes:
         color=MUTED,
     )
     doc.ln(2)
+    if report is None:
+        _without_ai(doc, view)
+    else:
+        _with_ai(doc, view, report)
+    _interview_sections(doc, view)
+    if not doc.unicode:
+        doc.text_("Install fonts-wqy-microhei to print Chinese text.", size=8, color=MUTED)
+    return bytes(doc.output())
+
+
+def _without_ai(doc: _Doc, view: ReportView) -> None:
+    """No AI analysis (declined or withdrawn): status and human ratings only."""
+    status = doc.label("st_" + view.status.status) if view.status else "—"
+    doc.text_(f"{doc.label('status')}: {status}", size=12)
+    doc.text_(doc.label("no_ai"), size=10)
+    doc.heading(doc.label("human"))
+    by_id: dict[str, list[float]] = {}
+    for r in view.ratings:
+        by_id.setdefault(r.competency_id, []).append(r.value)
+    for c in view.competencies:
+        values = by_id.get(c.competency_id, [])
+        mean = f"{sum(values) / len(values):.1f} / 5 (n={len(values)})" if values else "—"
+        doc.text_(f"• {c.name}: {mean}", size=10)
+
+
+def _with_ai(doc: _Doc, view: ReportView, report: InterviewReport) -> None:
+    """AI total, scores beside human ratings, focus points and evidence."""
+    score = report.score
     status = doc.label("st_" + report.status.status)
     doc.text_(
         f"{doc.label('total')}: {_num(score.total)} / 100    {doc.label('scorer')}: "
@@ -195,6 +228,9 @@ def render_pdf(view: ReportView) -> bytes:
                 doc.text_(f"    − [{_mmss(q.start)}] “{q.text}”", size=9, color=MUTED)
         doc.ln(1)
 
+
+def _interview_sections(doc: _Doc, view: ReportView) -> None:
+    """Follow-ups, observers' questions, delivery and decisions."""
     doc.heading(doc.label("followups"))
     for f in view.followups:
         doc.text_(f"• [{_mmss(f.t)}] {f.text} ({f.outcome})", size=10)
@@ -233,9 +269,6 @@ def render_pdf(view: ReportView) -> bytes:
         )
     if not view.decisions:
         doc.text_(doc.label("none"), color=MUTED)
-    if not doc.unicode:
-        doc.text_("Install fonts-wqy-microhei to print Chinese text.", size=8, color=MUTED)
-    return bytes(doc.output())
 
 
 def _status_key(status: str) -> str:

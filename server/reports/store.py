@@ -46,6 +46,7 @@ from analysis.scoring.llm_judge import LlmJudgement, judge_interview
 from config.scoring_llm import LlmJudgeSettings
 from server.errors import Conflict
 from server.storage.models import (
+    Consent,
     HumanDecisionRow,
     HumanRatingRow,
     Interview,
@@ -213,6 +214,12 @@ async def ensure_score(
             "The interview has not finished; it is scored once it ends.", code="not_finished"
         )
     model = competency_model(job)
+    if not await ai_analysis_allowed(sessions, interview.id):
+        raise Conflict(
+            "The candidate did not agree to AI analysis or withdrew it, so there is no AI "
+            "score. Review the recording and rate each competency yourself.",
+            code="no_ai_consent",
+        )
     version = await current_version(sessions, job.id)
     rows = await score_rows(sessions, interview.id)
     for row in rows:
@@ -276,6 +283,18 @@ async def stored_llm(sessions: Sessions, interview_id: str, version_id: str) -> 
         if row.scorer_version == version_id:
             return llm_judgements(row)
     return []
+
+
+async def ai_analysis_allowed(sessions: Sessions, interview_id: str) -> bool:
+    """False when the newest consent of the interview declines (or withdrew) AI analysis."""
+    async with sessions() as session:
+        latest = await session.scalar(
+            select(Consent.ai_analysis)
+            .where(Consent.interview_id == interview_id)
+            .order_by(Consent.agreed_at.desc())
+            .limit(1)
+        )
+    return latest is None or bool(latest)
 
 
 async def ratings(sessions: Sessions, interview_id: str) -> list[HumanRatingRow]:

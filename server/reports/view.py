@@ -27,7 +27,7 @@ from analysis.events import (
     QuestionShown,
     VoiceDeliverySummarized,
 )
-from analysis.scoring import HumanDecision, HumanRating, InterviewReport
+from analysis.scoring import CandidateStatus, HumanDecision, HumanRating, InterviewReport
 
 
 class InterviewInfo(BaseModel):
@@ -170,13 +170,25 @@ class ScoreVersionItem(BaseModel):
     supersedes: str | None
 
 
+class CompetencyItem(BaseModel):
+    """A competency people rate (listed even when there is no AI score)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    competency_id: str
+    name: str
+
+
 class ReportView(BaseModel):
-    """Everything the report shows, as JSON."""
+    """Everything the report shows, as JSON; ``report`` is None without AI consent."""
 
     model_config = ConfigDict(frozen=True)
 
     interview: InterviewInfo
-    report: InterviewReport
+    report: InterviewReport | None
+    ai_scores: bool = True
+    competencies: list[CompetencyItem] = []
+    status: CandidateStatus | None = None
     score_versions: list[ScoreVersionItem]
     questions: list[AskedQuestion]
     followups: list[FollowupItem]

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from analysis.competency import list_templates, load_template
 from analysis.interview import PlanSettings
+from server.audit import REFUSAL_AUDITED, Actor
+from server.erasure import erase_interview_and_orphan
 from server.errors import BadInput, Conflict
 from server.policy import ACTIONS
-from server.retention import erase_interview
+from server.rights import rights_url
 from server.routes.access import (
     member_jobs,
     require,
@@ -22,11 +24,10 @@ from server.routes.access import (
     visible_candidates,
     visible_interviews,
 )
-from server.routes.common import after_seq, as_json, now, principal, query_int, read_json
+from server.routes.common import after_seq, as_json, now, principal, read_json
 from server.services import services
 from server.session_inputs import EndRequested
 from server.storage.models import (
-    AuditEntry,
     Candidate,
     Interview,
     InterviewAccess,
@@ -70,10 +71,20 @@ class AccessIn(BaseModel):
     user_id: str
 
 
-async def audit(request: web.Request, user_id: str | None, action: str, target: str = "") -> None:
-    """Append to the audit trail."""
-    async with services(request).sessions() as session, session.begin():
-        session.add(AuditEntry(user_id=user_id, action=action, target=target))
+async def audit(
+    request: web.Request,
+    user_id: str | None,
+    action: str,
+    target: str = "",
+    *,
+    role: str | None = None,
+    detail: str = "",
+) -> None:
+    """Append to the chained audit trail (server/audit.py) with the client's address and agent."""
+    actor = Actor.of_request(request, user_id, role)
+    await services(request).audit.append(actor, action, target, detail)
+    if action == "access_refused":
+        request[REFUSAL_AUDITED] = True  # the refusal middleware need not record it again
 
 
 @routes.post("/api/jobs")
@@ -205,7 +216,9 @@ async def create_interview(request: web.Request) -> web.Response:
         session.add(interview)
     invite = await _issue_invite(request, interview.id)
     await audit(request, who.user_id, "create_interview", interview.id)
-    return web.json_response({**as_json(interview), **invite}, status=201)
+    # The self-service link goes into every message to the candidate, beside the invite.
+    rights = rights_url(request, interview.candidate_id)
+    return web.json_response({**as_json(interview), **invite, "rights_url": rights}, status=201)
 
 
 @routes.post("/api/interviews/{iid}/invite")
@@ -231,6 +244,7 @@ async def list_interviews(request: web.Request) -> web.Response:
             .where(visible_interviews(who))
         )
         rows = (await session.execute(query.order_by(Interview.created_at.desc()))).all()
+    await audit(request, who.user_id, "list_interviews", detail=f"{len(rows)} interviews")
     return web.json_response(
         [{**as_json(i), "candidate_name": c.name, "job_title": t} for i, c, t in rows]
     )
@@ -274,10 +288,10 @@ async def share_interview(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}/events")
 async def interview_events(request: web.Request) -> web.Response:
     """The interview's event log in order; ``?after=N``: only events with ``seq`` above N."""
-    interview = (
-        await require_interview(request, request.match_info["iid"], "interview.view")
-    ).interview
+    grant = await require_interview(request, request.match_info["iid"], "interview.view")
+    interview = grant.interview
     events = await services(request).events.history(interview.id, after=after_seq(request))
+    await audit(request, grant.who.user_id, "view_transcript", interview.id)
     return web.json_response([e.model_dump(mode="json") for e in events])
 
 
@@ -298,9 +312,13 @@ async def delete_interview(request: web.Request) -> web.Response:
     """Erase an interview's recordings, events and consents (right to deletion)."""
     grant = await require_interview(request, request.match_info["iid"], "interview.delete")
     who, interview = grant.who, grant.interview
-    await erase_interview(services(request), interview.id)
+    gone = await erase_interview_and_orphan(
+        services(request), interview.id, by=who.user_id, reason="interview_deleted"
+    )
     await audit(request, who.user_id, "delete_interview", interview.id)
-    return web.json_response({"ok": True})
+    if gone:
+        await audit(request, who.user_id, "erase_candidate", interview.candidate_id)
+    return web.json_response({"ok": True, "candidate_erased": gone})
 
 
 @routes.get("/api/metrics")
@@ -319,15 +337,3 @@ async def metrics(request: web.Request) -> web.Response:
             "bus": svc.bus.metrics.snapshot(),
         }
     )
-
-
-@routes.get("/api/audit")
-async def audit_log(request: web.Request) -> web.Response:
-    """The newest audit entries (who did what to which record); admins and auditors."""
-    await require(request, "audit.read")
-    limit = query_int(request, "limit", 200, 1, 1000)
-    async with services(request).sessions() as session:
-        rows = (
-            await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-        ).all()
-    return web.json_response([as_json(r) for r in rows])

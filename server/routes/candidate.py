@@ -29,6 +29,7 @@ from server.protocol import (
     refuse,
     send,
 )
+from server.rights import rights_url
 from server.routes.common import now, read_json
 from server.services import Services, services
 from server.session import InterviewSession, SessionClosed
@@ -119,6 +120,7 @@ async def notice(request: web.Request) -> web.Response:
                 and consent.notice_version == svc.settings.notice_version
             ),
             "ai_analysis": bool(consent and consent.ai_analysis),
+            "rights_url": rights_url(request, interview.candidate_id),
         }
     )
 

@@ -22,6 +22,7 @@ from server.auth import Principal
 from server.errors import BadInput, Conflict
 from server.notify import EmailDeliveryError, EmailSender, SmtpConfig, not_configured_hint
 from server.reports import store
+from server.rights import rights_url
 from server.routes.access import interview_and_job
 from server.routes.api import audit
 from server.routes.common import read_json
@@ -90,14 +91,16 @@ def _message_json(row: CandidateFeedbackRow) -> dict[str, Any]:
 
 
 def email_text(
-    text: str, language: Language, candidate_name: str, job_title: str
+    text: str, language: Language, candidate_name: str, job_title: str, rights: str = ""
 ) -> tuple[str, str]:
-    """Subject and body around the approved text; the wrapper says nothing about a decision."""
+    """Subject and body around the approved text (and the candidate's self-service link)."""
     name = candidate_name.strip()
     if language == "zh":
         subject = f"感谢你参加{job_title}的面试"
         greeting = f"{name}，你好：" if name else "你好："
         body = f"{greeting}\n\n感谢你参加{job_title}职位的面试。\n\n{text}\n\n此致\n招聘团队\n"
+        if rights:
+            body += f"\n查看、下载或删除我们保存的关于你的数据：{rights}\n"
     else:
         subject = f"Thank you for your interview: {job_title}"
         greeting = f"Dear {name}," if name else "Hello,"
@@ -105,18 +108,21 @@ def email_text(
             f"{greeting}\n\nThank you for interviewing for the {job_title} position.\n\n"
             f"{text}\n\nKind regards,\nThe hiring team\n"
         )
+        if rights:
+            body += f"\nSee, download or delete the data we hold about you: {rights}\n"
     return subject, body
 
 
 @routes.get("/api/interviews/{iid}/feedback")
 async def get_feedback(request: web.Request) -> web.Response:
     """A fresh draft (not stored, not sent), email readiness and the messages approved so far."""
-    _who, interview, job, svc = await _enabled(request)
+    who, interview, job, svc = await _enabled(request)
     draft = await _draft(svc, interview, job)
     async with svc.sessions() as session:
         candidate = await session.get(Candidate, interview.candidate_id)
     configured = SmtpConfig.from_settings(svc.settings) is not None
     rows = await _messages(svc, interview.id)
+    await audit(request, who.user_id, "view_feedback", interview.id)
     return web.json_response(
         {
             "enabled": True,
@@ -134,7 +140,12 @@ async def get_feedback(request: web.Request) -> web.Response:
 
 
 async def _deliver(
-    svc: Services, candidate: Candidate | None, job: Job, text: str, language: Language
+    svc: Services,
+    candidate: Candidate | None,
+    job: Job,
+    text: str,
+    language: Language,
+    rights: str = "",
 ) -> tuple[str, str, datetime | None]:
     """(status, detail, sent_at): sent, not_sent (nothing to send with/to), or failed."""
     address = candidate.email.strip() if candidate else ""
@@ -148,7 +159,8 @@ async def _deliver(
     config = SmtpConfig.from_settings(svc.settings)
     if config is None:
         return "not_sent", "Not sent: email not configured. " + not_configured_hint(), None
-    subject, body = email_text(text, language, candidate.name if candidate else "", job.title)
+    name = candidate.name if candidate else ""
+    subject, body = email_text(text, language, name, job.title, rights)
     try:
         await EmailSender(config).send(address, subject, body)
     except EmailDeliveryError as exc:
@@ -179,7 +191,8 @@ async def send_feedback(request: web.Request) -> web.Response:
         raise Conflict("A message was already sent to this candidate.", code="already_sent")
     async with svc.sessions() as session:
         candidate = await session.get(Candidate, interview.candidate_id)
-    status, detail, sent_at = await _deliver(svc, candidate, job, text, draft.language)
+    rights = rights_url(request, interview.candidate_id)
+    status, detail, sent_at = await _deliver(svc, candidate, job, text, draft.language, rights)
     row = CandidateFeedbackRow(
         interview_id=interview.id,
         language=draft.language,

@@ -44,6 +44,7 @@ from server.protocol import (
     send,
 )
 from server.routes.access import InterviewGrant, refuse_access, require_interview
+from server.routes.api import audit
 from server.routes.common import after_seq
 from server.services import services
 from server.session import InterviewSession, SessionClosed
@@ -95,6 +96,7 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     session = svc.live.get(interview.id)  # watching changes neither status nor clock
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
+    await audit(request, grant.who.user_id, "observe_start", interview.id)
     after = after_seq(request)
     with svc.live.socket(ws):
         await _serve_observer(request, grant, session, ws, after)
@@ -135,6 +137,7 @@ async def _serve_observer(
             if peer is not None:
                 session.submit(ObserverHangup(peer))
             session.submit(ObserverLeft(ws))
+            await audit(request, grant.who.user_id, "observe_stop", interview.id)
 
 
 async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> None:
@@ -187,6 +190,7 @@ async def _on_observer_message(
             await send(ws, ObserverAnswer(sdp=answer, live=live))
             return new_peer
         case AskQuestion(text=text, position=position):
+            await audit(request, grant.who.user_id, "inject_question", grant.interview.id)
             await _refusal(
                 ws, await _act(session, InjectQuestion(text=text, by=by, position=position))
             )
@@ -200,6 +204,7 @@ async def _on_observer_message(
             assert isinstance(
                 command, ApproveFollowup | SkipFollowup | AddObserverNote | GiveLiveRating
             )
+            await audit(request, grant.who.user_id, msg.type, grant.interview.id)
             await _refusal(ws, await _act(session, command))
         case ViewRequest():
             await _send_view(session, ws)

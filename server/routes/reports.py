@@ -31,6 +31,7 @@ from server.policy import Action
 from server.reports import store
 from server.reports.pdf import render_pdf
 from server.reports.view import (
+    CompetencyItem,
     InterviewInfo,
     ReportView,
     ScoreVersionItem,
@@ -72,15 +73,27 @@ async def _score(
     )
 
 
+async def _score_if_allowed(
+    svc: Services, interview: Interview, job: Job, events: list[Event]
+) -> InterviewScore | None:
+    """The AI score, or None when the candidate declined or withdrew AI analysis."""
+    try:
+        return await _score(svc, interview, job, events)
+    except Conflict as exc:
+        if exc.code == "no_ai_consent":
+            return None
+        raise
+
+
 async def _view(request: web.Request, action: Action) -> tuple[Principal, ReportView]:
     grant, job, svc = await interview_and_job(request, action)
     interview = grant.interview
     events = await svc.events.history(interview.id)
-    score = await _score(svc, interview, job, events)
+    score = await _score_if_allowed(svc, interview, job, events)
     rating_rows = await store.ratings(svc.sessions, interview.id)
     current = store.current_ratings(rating_rows)
     history = await store.decisions(svc.sessions, interview.id)
-    status = store.candidate_status(interview.id, history, score.recommendation)
+    status = store.candidate_status(interview.id, history, score.recommendation if score else None)
     async with svc.sessions() as session:
         candidate = await session.get(Candidate, interview.candidate_id)
     rows = await store.score_rows(svc.sessions, interview.id)
@@ -95,12 +108,22 @@ async def _view(request: web.Request, action: Action) -> tuple[Principal, Report
             started_at=interview.started_at,
             ended_at=interview.ended_at,
         ),
-        report=build_report(
-            score,
-            current,
-            status,
-            llm=await store.stored_llm(svc.sessions, interview.id, score.scorer_version),
+        report=(
+            build_report(
+                score,
+                current,
+                status,
+                llm=await store.stored_llm(svc.sessions, interview.id, score.scorer_version),
+            )
+            if score
+            else None
         ),
+        ai_scores=score is not None,
+        competencies=[
+            CompetencyItem(competency_id=c.id, name=c.name)
+            for c in store.competency_model(job).competencies
+        ],
+        status=status,
         score_versions=[
             ScoreVersionItem(
                 id=r.score["id"],
@@ -115,7 +138,7 @@ async def _view(request: web.Request, action: Action) -> tuple[Principal, Report
         followups=followups_of(events),
         injected=injected_of(events),
         delivery=delivery_of(events),
-        delivery_used_in_score=score.delivery_enabled,
+        delivery_used_in_score=bool(score and score.delivery_enabled),
         ratings=current,
         decisions=history,
         live=live_of(events, current),
@@ -135,7 +158,9 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 async def get_score(request: web.Request) -> web.Response:
     """The score with the job's current scorer version (computed and stored on first use)."""
     grant, job, svc = await interview_and_job(request, "interview.read")
-    return _json(await _score(svc, grant.interview, job))
+    score = await _score(svc, grant.interview, job)
+    await audit(request, grant.who.user_id, "view_score", grant.interview.id)
+    return _json(score)
 
 
 @routes.get("/api/interviews/{iid}/scores")
@@ -143,6 +168,7 @@ async def list_scores(request: web.Request) -> web.Response:
     """Every stored, dated score of the interview, oldest first (never changed in place)."""
     grant, _job, svc = await interview_and_job(request, "interview.read")
     rows = await store.score_rows(svc.sessions, grant.interview.id)
+    await audit(request, grant.who.user_id, "view_score", grant.interview.id)
     return web.json_response([r.score for r in rows])
 
 
@@ -313,8 +339,8 @@ async def calibrate_job(request: web.Request) -> web.Response:
         ).all()
     for interview in interviews:
         current = store.current_ratings(await store.ratings(svc.sessions, interview.id))
-        if not current:
-            continue
+        if not current or not await store.ai_analysis_allowed(svc.sessions, interview.id):
+            continue  # nothing to fit, or no AI score may exist for it
         score = await _score(svc, interview, job)
         samples += samples_from_score(score, current)
     try:

@@ -69,7 +69,7 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")
-            # Freed pages are zeroed, so replaced plaintext does not linger in the file.
+            # Deleted rows are zeroed in their pages, so erasures leave no readable remains.
             cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 

@@ -196,6 +196,13 @@ class AuditEntry(Base):
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     action: Mapped[str] = mapped_column(String(60))
     target: Mapped[str] = mapped_column(String(80), default="")
+    # Chain and context (server/audit.py): each row hashes the previous row's hash.
+    role: Mapped[str] = mapped_column(String(20), default="")
+    client: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    detail: Mapped[str] = mapped_column(String(400), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 # -- scoring, human ratings and decisions (issue 6; docs/review.md) -----------------------
@@ -333,3 +340,48 @@ class AdminNoticeRow(Base):
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text, default="")
     email_status: Mapped[str] = mapped_column(String(40), default="")
+
+
+# -- data rights, legal hold and the audit chain head (docs/security.md) -------------------
+
+
+class AuditHead(Base):
+    """One row whose update serializes audit appends (SQLite write lock, PostgreSQL row lock)."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class CandidateTombstone(Base):
+    """What is left of an erased candidate: the id, when, by whom and why (no personal data)."""
+
+    __tablename__ = "candidate_tombstones"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    erased_by: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(40))
+
+
+class LegalHold(Base):
+    """An interview that must not be deleted (by anyone) until the hold is lifted."""
+
+    __tablename__ = "legal_holds"
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), primary_key=True)
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str] = mapped_column(String(400), default="")
+
+
+class ErasureRequest(Base):
+    """A candidate's request to be deleted: confirmed by an admin or due after a delay."""
+
+    __tablename__ = "erasure_requests"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)  # the candidate's id
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    done_by: Mapped[str] = mapped_column(String(40), default="")

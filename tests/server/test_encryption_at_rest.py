@@ -579,6 +579,9 @@ async def test_fields_are_encrypted_and_searchable_on_postgresql(
         assert got["candidate"]["name"] == NAME
         found = await (await api.get("/api/candidates", params={"email": EMAIL})).json()
         assert [c["id"] for c in found] == [cand["id"]]
+        rotations = await (await api.get("/api/audit?action=rotate_master_key")).json()
+        assert [(e["role"], e["client"]) for e in rotations] == [("operator", "command line")]
+        assert (await (await api.get("/api/audit/verify")).json())["ok"] is True
     finally:
         await api.close()
     with pytest.raises(KeyFileError):

@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from server.app import create_app
+from server.rights import RIGHTS_LINKS
 from server.services import SERVICES
 from server.storage.models import AuditEntry
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
@@ -56,7 +57,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     # sign-in, users, jobs, candidates
     ("POST", "/api/login"): Rule(ALL, ALL, body={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
     ("POST", "/api/logout"): PUBLIC,
-    ("GET", "/api/csrf"): PUBLIC,  # 401 without a session cookie: checked in test_security
+    ("GET", "/api/csrf"): PUBLIC,  # the token of the caller's cookie, null without one
     ("GET", "/api/me"): anyone(*ALL),
     ("POST", "/api/users"): anyone(
         A, body={"email": "new{n}@example.com", "password": "a long password 1", "role": R}
@@ -78,6 +79,17 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/candidates"): anyone(A, R),  # 400 without ?email= or ?phone=: allowed
     ("GET", "/api/metrics"): anyone(A),
     ("GET", "/api/audit"): anyone(A, U),
+    ("GET", "/api/audit.csv"): anyone(A, U),
+    ("GET", "/api/audit/verify"): anyone(A, U),
+    ("GET", "/audit"): anyone(A, U),
+    # data rights (docs/security.md): candidates, legal holds, deletion requests
+    ("GET", "/api/candidates/{cid}"): job(A, R, H),
+    ("DELETE", "/api/candidates/{cid}"): job(A, fresh=True),
+    ("GET", "/api/interviews/{iid}/legal-hold"): job(A, R, H, IV),
+    ("POST", "/api/interviews/{iid}/legal-hold"): job(A, body={}),
+    ("DELETE", "/api/interviews/{iid}/legal-hold"): job(A),
+    ("GET", "/api/erasure-requests"): anyone(A),
+    ("POST", "/api/erasure-requests/{rid}/confirm"): anyone(A),
     # interviews
     ("POST", "/api/interviews"): job(A, R, body={"job_id": "{jid}", "candidate_id": "{cid}"}),
     ("GET", "/api/interviews"): anyone(A, R, H, IV),
@@ -145,6 +157,13 @@ EXPECTED: dict[tuple[str, str], Rule] = {
         ALL, ALL, body={"recording": True, "ai_analysis": True, "notice_version": "{notice}"}
     ),
     ("GET", "/ws/candidate/{token}"): PUBLIC,
+    # the candidate's self-service link (its own signed token, tested with one)
+    ("GET", "/my/{token}"): PUBLIC,
+    ("GET", "/api/my/{token}"): PUBLIC,
+    ("GET", "/api/my/{token}/export.json"): PUBLIC,
+    ("GET", "/api/my/{token}/recordings/{rid}"): PUBLIC,
+    ("POST", "/api/my/{token}/withdraw-ai"): PUBLIC,
+    ("POST", "/api/my/{token}/erasure"): PUBLIC,
 }
 
 
@@ -205,12 +224,15 @@ async def test_every_route_every_role_own_and_other_job(
     notice = (await (await client.get(f"/api/join/{w.own['admin'].token}")).json())[
         "notice_version"
     ]
+    svc = client.app[SERVICES]
+    rights = client.app[RIGHTS_LINKS].issue(w.own["admin"].candidate, svc.now())
     failures: list[str] = []
     refused = 0
     for (method, path), rule in sorted(EXPECTED.items(), key=lambda kv: kv[1].fresh):
         if rule is PUBLIC or path in ("/api/login", "/api/join/{token}/consent"):
             target = "/static/style.css" if path == "/static" else path
-            values = {"token": w.own["admin"].token, "notice": notice}
+            token = rights if "/my/" in path else w.own["admin"].token
+            values = {"token": token, "notice": notice, "rid": "no-such-recording"}
             client.session.cookie_jar.clear()  # anonymous: no cookie (roles use bearer tokens)
             resp = await client.request(method, fill(target, values), json=fill(rule.body, values))
             if resp.status in (401, 403) or resp.status >= 500:
