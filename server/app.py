@@ -22,6 +22,9 @@ from server.encryption.running import RunningLock
 from server.encryption.shred import check_master_key
 from server.errors import error_middleware
 from server.event_log import EventLog
+from server.integrations.api_keys import KeyHasher, api_key_middleware
+from server.integrations.webhooks.delivery import WebhookDelivery
+from server.integrations.webhooks.hooks import interview_events
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
@@ -32,12 +35,18 @@ from server.routes import (
     api,
     candidate,
     competency,
+    docs,
+    export,
     feedback,
+    keys,
     members,
     observer,
+    partner,
     recordings,
     reports,
     score_preview,
+    sso,
+    webhooks,
 )
 from server.security import forgery_middleware, setup_security
 from server.services import SERVICES, Services
@@ -116,7 +125,7 @@ def create_app(
     ``now`` replaces the clock and ``tick_seconds`` the live interviews' timer interval.
     """
     app = web.Application(
-        middlewares=[error_middleware, forgery_middleware, session_middleware],
+        middlewares=[error_middleware, forgery_middleware, session_middleware, api_key_middleware],
         client_max_size=1024 * 1024,
     )
 
@@ -154,6 +163,7 @@ def create_app(
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
             throttle=make_throttle(settings, redis_client, secret),
+            key_hasher=KeyHasher(secret),
         )
         if now is not None:
             svc.now = now
@@ -168,6 +178,13 @@ def create_app(
             if settings.asr.preload:
                 preload = registry.spawn(svc.transcribers.preload(), "asr-preload")
                 preload.add_done_callback(_report_preload)
+        svc.events.store_hooks.append(interview_events)
+        svc.sso = sso.make_clients(settings.sso, secret)
+        if settings.webhooks.enabled:
+            svc.webhooks = WebhookDelivery(
+                sessions, settings.webhooks, settings.public_url or "", now=svc.now
+            )
+            await svc.webhooks.start()
         app[SERVICES] = svc
         try:
             app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
@@ -182,6 +199,10 @@ def create_app(
         finally:
             # Sessions and background tasks end (and are awaited) before what they use closes.
             await registry.aclose()
+            if svc.webhooks is not None:
+                await svc.webhooks.aclose()  # after the sessions: what they queued is kept
+            if svc.sso is not None:
+                await svc.sso.aclose()
             if svc.transcribers is not None:
                 await svc.transcribers.aclose()
             await bus.aclose()
@@ -211,6 +232,12 @@ def create_app(
     app.add_routes(members.routes)
     app.add_routes(score_preview.routes)
     app.add_routes(analytics.routes)
+    app.add_routes(keys.routes)
+    app.add_routes(webhooks.routes)
+    app.add_routes(partner.routes)
+    app.add_routes(export.routes)
+    app.add_routes(sso.routes)
+    docs.install(app)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

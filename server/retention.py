@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from server.encryption.shred import destroy_data_keys
+from server.integrations.webhooks.hooks import scrub_personal_data
+from server.integrations.webhooks.outbox import emit_webhook
 from server.services import Services
 from server.storage.models import (
     AuditEntry,
@@ -33,7 +35,13 @@ async def erase_interview(svc: Services, interview_id: str) -> None:
         for model in (Recording, EventRow, Consent, Invite, InterviewAccess):
             await session.execute(delete(model).where(model.interview_id == interview_id))
         row = await session.get(Interview, interview_id)
+        await scrub_personal_data(session, interview_id)
         if row is not None:
+            await emit_webhook(
+                session,
+                "candidate.deleted",
+                {"interview_id": row.id, "job_id": row.job_id, "candidate_id": row.candidate_id},
+            )
             await session.delete(row)
         await destroy_data_keys(session, svc.keyring, [f"interview:{interview_id}"])
     await asyncio.to_thread(
