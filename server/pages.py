@@ -27,6 +27,7 @@ _MESSAGES_ZH = {
     "sso_provider_down": "暂时无法连接身份提供方，请稍后返回登录页重试。",
     "sso_wecom_config": "Candor 无法连接企业微信（请管理员检查企业 ID 和 Secret），请稍后重试。",
     "sso_off": "此处未配置单点登录，请使用密码登录。",
+    "sso_disabled": "此账号已停用，请联系管理员启用。",
     "sso_failed": "单点登录失败，请返回登录页重新开始。",
     "password_signin_off": "此处已关闭密码登录，请在登录页使用单点登录。",
 }

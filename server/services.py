@@ -51,6 +51,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.signin_sessions = SessionStore(self.sessions, self.auth)
+
     key_hasher: KeyHasher = field(default_factory=lambda: KeyHasher(b""))  # set by create_app
     webhooks: Any = None  # server.integrations.webhooks.delivery.WebhookDelivery
     sso: Any = None  # server.routes.sso.SsoClients when single sign-on is configured

@@ -1,5 +1,6 @@
 // Admin page section: create (shown once), list and revoke API keys (server/routes/keys.py).
 import { t, applyI18n } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const $ = (id) => document.getElementById(id);
 const SCOPES = ["interviews:read", "interviews:write", "results:read", "candidates:read", "webhooks:manage"];
@@ -7,7 +8,7 @@ const SCOPES = ["interviews:read", "interviews:write", "results:read", "candidat
 async function call(method, path, body) {
   const init = { method, headers: { "Content-Type": "application/json" } };
   if (body) init.body = JSON.stringify(body);
-  const res = await fetch(path, init);
+  const res = await send(path, init);
   const data = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(data.message || `Error ${res.status}`);
   return data;

@@ -15,12 +15,14 @@ from server.auth import COOKIE
 from server.errors import NotFound
 from server.integrations.described import describe
 from server.integrations.sso import accounts
-from server.integrations.sso.errors import RETRY, SsoRefused
+from server.integrations.sso.errors import RETRY, SsoNotAllowed, SsoRefused
 from server.integrations.sso.oidc import OidcClient, Pending
 from server.integrations.sso.wecom import WecomClient
 from server.routes.api import audit
 from server.routes.common import now
+from server.security import cookie_secure
 from server.services import services
+from server.signin.sessions import client_address
 from server.signing import BadSignature, Signer
 from server.storage.models import User
 
@@ -82,7 +84,7 @@ def _remember(request: web.Request, resp: web.StreamResponse, flow: dict[str, st
         httponly=True,
         samesite="Lax",  # sent on the provider's top-level redirect back to us
         max_age=int(FLOW_TTL.total_seconds()),
-        secure=services(request).settings.cookie_secure,
+        secure=cookie_secure(services(request).settings),
         path="/sso/",
     )
 
@@ -114,7 +116,17 @@ def _recall(request: web.Request, provider: str) -> dict[str, str]:
 
 async def _signed_in(request: web.Request, user: User, how: str) -> web.StreamResponse:
     svc = services(request)
-    token = svc.auth.issue(user, now())
+    if user.disabled:
+        await audit(request, user.id, "login_refused_disabled", user.id)
+        raise SsoNotAllowed(
+            "This account is disabled. Ask an administrator to enable it.", code="sso_disabled"
+        )
+    token, _ = await svc.signin_sessions.start(
+        user,
+        svc.now(),
+        address=client_address(request),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
     await audit(request, user.id, f"login_{how}")
     resp = _redirect("/")
     resp.set_cookie(
@@ -123,7 +135,7 @@ async def _signed_in(request: web.Request, user: User, how: str) -> web.StreamRe
         httponly=True,
         samesite="Lax",
         max_age=svc.auth.max_age,
-        secure=svc.settings.cookie_secure,
+        secure=cookie_secure(svc.settings),
         path="/",
     )
     resp.del_cookie(FLOW_COOKIE, path="/sso/")

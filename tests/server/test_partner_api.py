@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import ClientSession
 from sqlalchemy import func, select
 
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.services import SERVICES
 from server.storage.models import Interview
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import AppClient, consent
 
 ORDER = {

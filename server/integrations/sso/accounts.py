@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import SsoSettings
 from server.integrations.sso.errors import SsoNotAllowed
-from server.passwords import hash_password
+from server.passwords import UNUSABLE
 from server.policy import ROLES
 from server.storage.models import SsoIdentity, User
 
@@ -62,9 +60,8 @@ async def user_for(
             raise SsoNotAllowed(
                 f"You do not have a Candor account yet. {ASK_ADMIN}", code="sso_no_account"
             )
-        # A random password nobody knows: this user signs in through the provider only.
-        password_hash = hash_password(secrets.token_urlsafe(32))
-        user = User(email=email, name=name, role=role, password_hash=password_hash)
+        # No password: this user signs in through the provider (or sets one by a reset link).
+        user = User(email=email, name=name, role=role, password_hash=UNUSABLE)
         session.add(user)
         await session.flush()
     session.add(SsoIdentity(provider=provider, subject=subject, user_id=user.id))

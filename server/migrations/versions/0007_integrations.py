@@ -1,7 +1,7 @@
 """integrations: API keys, webhooks (outbox, delivery log), ATS partner orders, SSO identities
 
 Revision ID: 0007_integrations
-Revises: 0004_crypto
+Revises: 0005_session
 Create Date: 2026-11-28 19:50:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_integrations"
-down_revision = "0004_crypto"
+down_revision = "0005_session"
 branch_labels = None
 depends_on = None
 
