@@ -24,7 +24,7 @@ from server.errors import error_middleware
 from server.event_log import EventLog
 from server.integrations.api_keys import KeyHasher, api_key_middleware
 from server.integrations.webhooks.delivery import WebhookDelivery
-from server.integrations.webhooks.hooks import interview_events
+from server.integrations.webhooks.hooks import interview_events, webhook_disabled_notice
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
@@ -182,7 +182,11 @@ def create_app(
         svc.sso = sso.make_clients(settings.sso, secret)
         if settings.webhooks.enabled:
             svc.webhooks = WebhookDelivery(
-                sessions, settings.webhooks, settings.public_url or "", now=svc.now
+                sessions,
+                settings.webhooks,
+                settings.public_url or "",
+                now=svc.now,
+                on_disabled=lambda endpoint: webhook_disabled_notice(svc, endpoint),
             )
             await svc.webhooks.start()
         app[SERVICES] = svc

@@ -160,6 +160,12 @@ async def test_a_receiver_that_never_answers_well_is_disabled_and_admins_are_tol
         await eventually(disabled, "the endpoint is disabled")
         audit = await (await client.get("/api/audit")).json()
         assert any(a["action"] == "webhook_disabled" for a in audit)
+
+        async def noticed() -> bool:
+            notices = await (await client.get("/api/admin/notices")).json()
+            return any(n["kind"] == "webhook_disabled" for n in notices)
+
+        await eventually(noticed, "the admins are told")
         # fixed receiver, enabled again: the failed message goes out
         down.fail_first = 0
         assert (await client.post(f"/api/webhooks/{made['id']}/enable")).status == 200

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,11 +55,13 @@ class WebhookDelivery:
         settings: WebhookSettings,
         public_url: str = "",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_disabled: Callable[[WebhookEndpoint], Awaitable[object]] | None = None,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
         self._public_url = public_url.rstrip("/")
         self._now = now
+        self._on_disabled = on_disabled  # tells the admins (server/signin/notices.py)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -213,6 +215,7 @@ class WebhookDelivery:
         now = self._now()
         delays = self._settings.retry_delays_s
         failed = 0
+        disabled: list[WebhookEndpoint] = []
         async with self._sessions() as session, session.begin():
             for (msg, _endpoint), outcome in zip(claimed, outcomes, strict=True):
                 attempt = msg.attempts + 1
@@ -233,7 +236,9 @@ class WebhookDelivery:
                     values.update(status="delivered", delivered_at=now)
                 elif attempt > len(delays):
                     values.update(status="failed")
-                    await self._disable(session, msg.endpoint_id, now)
+                    endpoint = await self._disable(session, msg.endpoint_id, now)
+                    if endpoint is not None:
+                        disabled.append(endpoint)
                 else:
                     values.update(next_attempt_at=now + timedelta(seconds=delays[attempt - 1]))
                 failed += not outcome.ok
@@ -246,12 +251,20 @@ class WebhookDelivery:
                 )
         if failed:
             log.info("webhook deliveries failed; will retry", extra={"count": failed})
+        for endpoint in disabled:
+            if self._on_disabled is not None:
+                try:
+                    await self._on_disabled(endpoint)
+                except Exception:
+                    log.exception("could not tell the admins about a disabled webhook endpoint")
 
-    async def _disable(self, session: AsyncSession, endpoint_id: str, now: datetime) -> None:
-        """A message failed every retry (over a day): stop sending and tell the admins."""
+    async def _disable(
+        self, session: AsyncSession, endpoint_id: str, now: datetime
+    ) -> WebhookEndpoint | None:
+        """A message failed every retry (over a day): stop sending; the endpoint if it was on."""
         endpoint = await session.get(WebhookEndpoint, endpoint_id)
         if endpoint is None or endpoint.disabled_at is not None:
-            return
+            return None
         endpoint.disabled_at = now
         endpoint.disabled_reason = (
             "Disabled after a message failed every retry. Fix the receiver, then enable the "
@@ -261,3 +274,4 @@ class WebhookDelivery:
         log.warning(
             "webhook endpoint disabled after repeated failures", extra={"endpoint": endpoint_id}
         )
+        return endpoint

@@ -9,14 +9,23 @@ server/retention.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analysis.events import Event
 from server.integrations.webhooks.outbox import emit_webhook
-from server.storage.models import Candidate, EventRow, Interview, WebhookMessage
+from server.storage.models import (
+    Candidate,
+    EventRow,
+    Interview,
+    WebhookEndpoint,
+    WebhookMessage,
+)
+
+if TYPE_CHECKING:
+    from server.services import Services
 
 
 def interview_links(interview_id: str) -> dict[str, str]:
@@ -81,3 +90,19 @@ async def scrub_personal_data(session: AsyncSession, interview_id: str) -> None:
     for msg in rows:
         data = {k: v for k, v in msg.payload.get("data", {}).items() if k != "candidate"}
         msg.payload = {**msg.payload, "data": data}
+
+
+async def webhook_disabled_notice(svc: Services, endpoint: WebhookEndpoint) -> None:
+    """Tell the admins (admin page notice, and email when configured) an endpoint stopped."""
+    from server.signin.notices import notify_admins
+
+    await notify_admins(
+        svc,
+        "webhook_disabled",
+        "A webhook endpoint was disabled / Webhook 端点已停用",
+        f"Endpoint {endpoint.id} ({endpoint.url}) failed every retry and was disabled. Fix "
+        f"the receiver, then enable it: POST /api/webhooks/{endpoint.id}/enable. Queued "
+        "messages are kept and sent in order.\n"
+        f"Webhook 端点 {endpoint.id}（{endpoint.url}）多次重试均失败，已停用。请修复接收方后"
+        "重新启用，已排队的消息会按顺序补发。",
+    )
