@@ -56,6 +56,52 @@ class AsrSettings(BaseSettings):
     )
 
 
+class WebhookSettings(BaseSettings):
+    """Outbound webhooks: how long a receiver has and how retries go (docs/integrations.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_WEBHOOKS_", extra="ignore")
+
+    enabled: bool = Field(True, description="Run the delivery worker in this process.")
+    # After the first try: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h = 27.3 h of retries.
+    retry_delays_s: list[float] = Field(
+        [5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Seconds to wait before each retry; a message fails after the last.",
+    )
+    timeout_s: float = Field(10.0, description="Seconds a receiver has to answer.")
+    poll_s: float = Field(1.0, description="How often the outbox is checked when idle.")
+    max_in_flight: int = Field(16, description="Deliveries sent at once.")
+    rotation_grace_hours: float = Field(24.0, description="Old secret stays valid this long.")
+
+
+class SsoSettings(BaseSettings):
+    """Staff single sign-on: OpenID Connect and WeCom QR (docs/integrations.md, "SSO")."""
+
+    model_config = SettingsConfigDict(env_prefix="CANDOR_SSO_", extra="ignore")
+
+    password_signin: bool = Field(True, description="Allow email and password sign-in.")
+    oidc_discovery_url: str | None = Field(
+        None, description="e.g. https://login.example.com/.well-known/openid-configuration"
+    )
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_allowed_domains: list[str] = Field(
+        default_factory=list, description="Email domains allowed to sign in (empty: any)."
+    )
+    oidc_role_claim: str = Field("candor_role", description="ID token claim naming the role.")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict, description="Claim value -> Candor role (e.g. hr -> recruiter)."
+    )
+    oidc_default_role: str | None = Field(
+        "interviewer", description="Role of new users whose claim maps to none (None: refuse)."
+    )
+    jit_create: bool = Field(True, description="Create unknown users at their first sign-in.")
+    wecom_corp_id: str | None = Field(None, description="WeCom CorpID (turns WeCom sign-in on).")
+    wecom_agent_id: str = ""
+    wecom_secret: SecretStr | None = None
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_qr_url: str = "https://open.work.weixin.qq.com/wwopen/sso/qrConnect"
+
+
 class Settings(BaseSettings):
     """All settings, loaded once in run.py and passed down explicitly."""
 
@@ -134,6 +180,8 @@ class Settings(BaseSettings):
     smtp_ssl: bool = Field(False, description="Connect with TLS from the start (port 465).")
     smtp_timeout: float = Field(20.0, description="Seconds to wait for the SMTP server.")
     asr: AsrSettings = Field(default_factory=AsrSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    sso: SsoSettings = Field(default_factory=SsoSettings)
     followup_llm: LlmFollowupSettings = Field(default_factory=LlmFollowupSettings)
     scoring_llm: LlmJudgeSettings = Field(
         default_factory=LlmJudgeSettings,

@@ -23,6 +23,9 @@ from server.encryption.running import RunningLock
 from server.encryption.shred import check_master_key
 from server.errors import error_middleware
 from server.event_log import EventLog
+from server.integrations.api_keys import KeyHasher, api_key_middleware
+from server.integrations.webhooks.delivery import WebhookDelivery
+from server.integrations.webhooks.hooks import interview_events, webhook_disabled_notice
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
 from server.pages import WEB_CLIENT, page
@@ -34,13 +37,19 @@ from server.routes import (
     api,
     candidate,
     competency,
+    docs,
+    export,
     feedback,
+    keys,
     members,
     observer,
+    partner,
     recordings,
     reports,
     score_preview,
     self_service,
+    sso,
+    webhooks,
 )
 from server.routes import audit as audit_routes
 from server.routes import rights as rights_routes
@@ -122,7 +131,13 @@ def create_app(
     """
     app = web.Application(
         # audit_refusals is outermost: it sees every 403 answer, however it was produced.
-        middlewares=[audit_refusals, error_middleware, forgery_middleware, session_middleware],
+        middlewares=[
+            audit_refusals,
+            error_middleware,
+            forgery_middleware,
+            session_middleware,
+            api_key_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
 
@@ -160,6 +175,7 @@ def create_app(
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
             throttle=make_throttle(settings, redis_client, secret),
+            key_hasher=KeyHasher(secret),
         )
         if now is not None:
             svc.now = now
@@ -174,6 +190,17 @@ def create_app(
             if settings.asr.preload:
                 preload = registry.spawn(svc.transcribers.preload(), "asr-preload")
                 preload.add_done_callback(_report_preload)
+        svc.events.store_hooks.append(interview_events)
+        svc.sso = sso.make_clients(settings.sso, secret)
+        if settings.webhooks.enabled:
+            svc.webhooks = WebhookDelivery(
+                sessions,
+                settings.webhooks,
+                settings.public_url or "",
+                now=svc.now,
+                on_disabled=lambda endpoint: webhook_disabled_notice(svc, endpoint),
+            )
+            await svc.webhooks.start()
         app[SERVICES] = svc
         app[RIGHTS_LINKS] = RightsLinks(secret, timedelta(days=settings.rights_link_days))
         try:
@@ -189,6 +216,10 @@ def create_app(
         finally:
             # Sessions and background tasks end (and are awaited) before what they use closes.
             await registry.aclose()
+            if svc.webhooks is not None:
+                await svc.webhooks.aclose()  # after the sessions: what they queued is kept
+            if svc.sso is not None:
+                await svc.sso.aclose()
             if svc.transcribers is not None:
                 await svc.transcribers.aclose()
             await bus.aclose()
@@ -221,6 +252,12 @@ def create_app(
     app.add_routes(audit_routes.routes)
     app.add_routes(rights_routes.routes)
     app.add_routes(self_service.routes)
+    app.add_routes(keys.routes)
+    app.add_routes(webhooks.routes)
+    app.add_routes(partner.routes)
+    app.add_routes(export.routes)
+    app.add_routes(sso.routes)
+    docs.install(app)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

@@ -21,11 +21,30 @@ class Principal:
     role: str
     email: str
     session_id: str = ""
+    # An API key (server/integrations/api_keys.py): its id, scopes and job restriction.
+    # ``user_id`` is then the admin who created the key (records it makes need a user).
+    key_id: str = ""
+    scopes: frozenset[str] | None = None
+    job_ids: frozenset[str] | None = None  # None: every job
 
     @property
     def is_admin(self) -> bool:
-        """Admins may see every interview."""
-        return self.role == "admin"
+        """Admins may see every interview (an API key never counts as one)."""
+        return self.role == "admin" and self.key_id == ""
+
+    @property
+    def is_key(self) -> bool:
+        """Whether a machine client's API key makes this request."""
+        return self.key_id != ""
+
+    @property
+    def actor_id(self) -> str:
+        """Who the audit log names: the API key's id, or the user's."""
+        return self.key_id or self.user_id
+
+    def key_sees_job(self, job_id: str) -> bool:
+        """Whether an API key's job restriction lets it near ``job_id``."""
+        return self.job_ids is None or job_id in self.job_ids
 
 
 class SessionCodec:

@@ -29,6 +29,8 @@ from sqlalchemy import delete, select
 
 from server.encryption.shred import destroy_data_keys
 from server.errors import Conflict
+from server.integrations.webhooks.hooks import scrub_personal_data
+from server.integrations.webhooks.outbox import emit_webhook
 from server.services import Services
 from server.storage.models import (
     Base,
@@ -122,6 +124,9 @@ async def erase_interview(svc: Services, interview_id: str, *, check_hold: bool 
             )
         ]
     folder = svc.settings.recordings_dir / interview_id
+    async with svc.sessions() as session, session.begin():
+        # Webhook messages still queued about this interview lose the candidate's identity.
+        await scrub_personal_data(session, interview_id)
     # Keys first: once the headers are gone the ciphertext is unreadable everywhere.
     await asyncio.to_thread(_shred_all, paths)
     await _delete_rows(
@@ -143,7 +148,12 @@ async def candidate_interviews(svc: Services, candidate_id: str) -> list[str]:
 
 
 async def erase_candidate(
-    svc: Services, candidate_id: str, *, by: str, reason: str
+    svc: Services,
+    candidate_id: str,
+    *,
+    by: str,
+    reason: str,
+    erased: Iterable[tuple[str, str]] = (),
 ) -> CandidateTombstone | None:
     """Erase the person and all their interviews; None when there was no such candidate."""
     async with svc.sessions() as session:
@@ -153,6 +163,13 @@ async def erase_candidate(
         return None
     interviews = await candidate_interviews(svc, candidate_id)
     _refuse_held(await held(svc, interviews))
+    async with svc.sessions() as session:
+        jobs = [*erased] + [
+            (i, j)
+            for i, j in await session.execute(
+                select(Interview.id, Interview.job_id).where(Interview.id.in_(interviews))
+            )
+        ]
     for interview_id in interviews:
         await erase_interview(svc, interview_id, check_hold=False)
     await _delete_rows(
@@ -163,6 +180,18 @@ async def erase_candidate(
         await session.execute(delete(Candidate).where(Candidate.id == candidate_id))
         if await session.get(CandidateTombstone, candidate_id) is None:
             session.add(tomb)
+            # Ids only: the person is gone, receivers delete their copy.
+            # One per interview, so it follows that interview's other events in order.
+            pairs: list[tuple[str | None, str | None]] = [*jobs] or [(None, None)]
+            for iid, job_id in pairs:
+                payload: dict[str, str | None] = {
+                    "candidate_id": candidate_id,
+                    "job_id": job_id,
+                    "reason": reason,
+                }
+                if iid is not None:
+                    payload["interview_id"] = iid
+                await emit_webhook(session, "candidate.deleted", payload)
     await _close_requests(svc, candidate_id, by)
     await checkpoint(svc)
     return tomb
@@ -191,7 +220,9 @@ async def erase_interview_and_orphan(
     if await candidate_interviews(svc, interview.candidate_id):
         await checkpoint(svc)
         return False
-    return await erase_candidate(svc, interview.candidate_id, by=by, reason=reason) is not None
+    erased = [(interview.id, interview.job_id)]
+    tomb = await erase_candidate(svc, interview.candidate_id, by=by, reason=reason, erased=erased)
+    return tomb is not None
 
 
 async def checkpoint(svc: Services, attempts: int = 20) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,10 @@ from server.storage.models import EventRow
 log = logging.getLogger(__name__)
 
 APPEND_ATTEMPTS = 20
+
+# Called with the session inside the transaction that stores a durable event (an outbox
+# writer, e.g. webhooks), so what it writes commits together with the event.
+StoreHook = Callable[[AsyncSession, Event], Awaitable[None]]
 
 
 def dedupe_key(event: Event) -> str | None:
@@ -41,6 +45,7 @@ class EventLog:
         self._bus = bus
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_seq: dict[str, int] = {}
+        self.store_hooks: list[StoreHook] = []
 
     async def append(self, event: Event) -> bool:
         """Store (if durable) and publish ``event``; False if it was a duplicate and was dropped."""
@@ -79,6 +84,10 @@ class EventLog:
                             payload=stored.model_dump(mode="json"),
                         )
                     )
+                    if self.store_hooks:
+                        await session.flush()  # the row exists for hooks that query the log
+                        for hook in self.store_hooks:
+                            await hook(session, stored)
                 return stored
             except IntegrityError:
                 key = dedupe_key(event)

@@ -74,6 +74,10 @@ Action = Literal[
     "interview.assign",
     "interview.delete",
     "interview.legal_hold",
+    # integrations (issue 13)
+    "keys.manage",
+    "webhooks.manage",
+    "job.results.export",
 ]
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
@@ -109,6 +113,7 @@ PERMISSIONS: dict[str, dict[Action, Relation]] = {
         "interview.manage": _A,
         "interview.assign": _M,
         "interview.delete": _M,
+        "job.results.export": _M,
     },
     "hiring_manager": {
         "jobs.list": _N,
@@ -136,6 +141,58 @@ PERMISSIONS: dict[str, dict[Action, Relation]] = {
     },
 }
 
+# -- API keys: scopes instead of a role ------------------------------------------------------
+
+Scope = Literal[
+    "interviews:read", "interviews:write", "results:read", "candidates:read", "webhooks:manage"
+]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+
+# The actions each scope grants a key. Actions about one job or interview need the key's job
+# restriction to include that job (Relation.MEMBER, see server/routes/access.py).
+SCOPE_ACTIONS: dict[str, frozenset[Action]] = {
+    "interviews:read": frozenset({"jobs.list", "job.read", "interviews.list", "interview.view"}),
+    "interviews:write": frozenset(
+        {
+            "jobs.list",
+            "templates.read",
+            "job.read",
+            "candidates.create",
+            "candidate.attach",
+            "job.interview.create",
+            "interviews.list",
+            "interview.view",
+            "interview.manage",
+        }
+    ),
+    "results:read": frozenset(
+        {
+            "jobs.list",
+            "job.read",
+            "interviews.list",
+            "interview.view",
+            "interview.read",
+            "interview.export",
+            "job.results.export",
+        }
+    ),
+    # Personal data (name, email, phone) in answers and webhook payloads.
+    "candidates:read": frozenset({"candidates.find"}),
+    "webhooks:manage": frozenset({"webhooks.manage"}),
+}
+
+
+def scope_allows(scopes: frozenset[str], action: Action) -> bool:
+    """Whether any of ``scopes`` grants ``action``."""
+    return any(action in SCOPE_ACTIONS.get(s, frozenset()) for s in scopes)
+
+
+def _key_can(who: Principal, action: Action, relation: Relation) -> bool:
+    scoped = action.split(".")[0] in ("job", "interview", "candidate")
+    need = Relation.MEMBER if scoped else Relation.NONE
+    return who.scopes is not None and scope_allows(who.scopes, action) and relation >= need
+
+
 # What a refused user reads: the reason, and what to do next.
 _REFUSAL: dict[str, str] = {
     "job": "Only this job's members may do this; ask the job's owner or an administrator "
@@ -149,6 +206,8 @@ _REFUSAL: dict[str, str] = {
 
 def can(who: Principal, action: Action, relation: Relation = Relation.NONE) -> bool:
     """Whether ``who`` may take ``action`` on something they stand to in ``relation``."""
+    if who.is_key:
+        return _key_can(who, action, relation)
     need = PERMISSIONS.get(who.role, {}).get(action)
     return need is not None and relation >= need
 
@@ -160,6 +219,16 @@ def role_allows(role: str, action: Action) -> bool:
 
 def refusal(who: Principal, action: Action) -> str:
     """A clear 403 message for a refused ``action``."""
+    if who.is_key:
+        if who.scopes is None or not scope_allows(who.scopes, action):
+            return (
+                f"This API key's scopes do not allow this ({action}); ask an administrator "
+                "for a key with the scope that does (docs/integrations.md lists them)."
+            )
+        return (
+            "This API key is restricted to other jobs; ask an administrator for a key "
+            "that includes this job."
+        )
     if not role_allows(who.role, action):
         name = who.role.replace("_", " ")
         return f"Your role ({name}) may not do this ({action}); ask an administrator."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,6 +17,7 @@ from server.audit import AuditTrail
 from server.auth import SessionCodec
 from server.encryption.keyring import KeyRing
 from server.event_log import EventLog
+from server.integrations.api_keys_hash import KeyHasher
 from server.invites import InviteCodec
 from server.passwords import Passwords
 from server.signin.sessions import SessionStore
@@ -53,6 +54,10 @@ class Services:
     def __post_init__(self) -> None:
         self.signin_sessions = SessionStore(self.sessions, self.auth)
         self.audit = AuditTrail(self.sessions, lambda: self.now())
+
+    key_hasher: KeyHasher = field(default_factory=lambda: KeyHasher(b""))  # set by create_app
+    webhooks: Any = None  # server.integrations.webhooks.delivery.WebhookDelivery
+    sso: Any = None  # server.routes.sso.SsoClients when single sign-on is configured
 
     @property
     def invite_ttl(self) -> timedelta:

@@ -1,5 +1,7 @@
 import { t, applyI18n, installToggle, lang } from "/static/i18n.js";
 import { send } from "/static/http.js";
+import { showKeys } from "/static/keys_panel.js";
+import { showHooks } from "/static/hooks_panel.js";
 
 const $ = (id) => document.getElementById(id);
 installToggle($("lang"));
@@ -26,6 +28,8 @@ async function refresh() {
   $("create-card").classList.toggle("hidden", !(may("job.interview.create") && may("candidates.create")));
   $("list-card").classList.toggle("hidden", !may("interviews.list"));
   if (may("erasure.manage")) await loadErasures();
+  if (may("keys.manage")) showKeys().catch((e) => { $("key-error").textContent = e.message; });
+  if (may("webhooks.manage")) showHooks().catch((e) => { $("hook-error").textContent = e.message; });
   if (!may("interviews.list")) return;
   const rows = await api("/api/interviews");
   $("list").innerHTML = "";

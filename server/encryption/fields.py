@@ -40,6 +40,8 @@ from server.storage.models import (
     HumanRatingRow,
     Interview,
     ScoreRow,
+    WebhookEndpoint,
+    WebhookMessage,
     new_id,
 )
 
@@ -109,6 +111,17 @@ TABLES: tuple[EncryptedTable, ...] = (
         _interview_key,
         _int_id,
         db_assigned_id=True,
+    ),
+    # Webhook secrets, and queued payloads (they may hold a candidate's name and email).
+    EncryptedTable(
+        WebhookEndpoint, ("secret", "previous_secret"), lambda r: f"webhook:{r.id}", lambda r: r.id
+    ),
+    EncryptedTable(
+        WebhookMessage,
+        ("payload",),
+        lambda r: f"webhook:{r.endpoint_id}",
+        lambda r: r.msg_id,  # known before the insert: no second UPDATE to seal
+        json_columns=frozenset({"payload"}),
     ),
 )
 BY_MODEL: dict[type[Any], EncryptedTable] = {t.model: t for t in TABLES}

@@ -45,6 +45,8 @@ from analysis.scoring import (
 from analysis.scoring.llm_judge import LlmJudgement, judge_interview
 from config.scoring_llm import LlmJudgeSettings
 from server.errors import Conflict
+from server.integrations.webhooks.hooks import interview_payload
+from server.integrations.webhooks.outbox import emit_webhook
 from server.storage.models import (
     Consent,
     HumanDecisionRow,
@@ -260,6 +262,9 @@ async def ensure_score(
                     score=stored,
                 )
             )
+            payload = await interview_payload(session, interview)
+            payload.update(scored_at=now.isoformat(), **score_summary(score))
+            await emit_webhook(session, "interview.scored", payload)
     except IntegrityError:
         # Scored at the same time by another request: keep the row that was stored first.
         for row in await score_rows(sessions, interview.id):
@@ -295,6 +300,16 @@ async def ai_analysis_allowed(sessions: Sessions, interview_id: str) -> bool:
             .limit(1)
         )
     return latest is None or bool(latest)
+
+
+def score_summary(score: InterviewScore) -> dict[str, Any]:
+    """Total, recommendation and per-competency scores, for results consumers."""
+    return {
+        "scorer_version": score.scorer_version,
+        "total": score.total,
+        "recommendation": score.recommendation.model_dump(mode="json"),
+        "scores": {c.competency_id: c.score for c in score.competencies},
+    }
 
 
 async def ratings(sessions: Sessions, interview_id: str) -> list[HumanRatingRow]:
@@ -373,6 +388,12 @@ async def record_decision(
                 at=decision.at,
             )
         )
+        interview = await session.get(Interview, decision.interview_id)
+        if interview is not None:
+            payload = await interview_payload(session, interview)
+            # The person's name stays out: receivers get the decision and when it was made.
+            payload.update(decision=decision.decision, decided_at=decision.at.isoformat())
+            await emit_webhook(session, "decision.recorded", payload)
     return decision
 
 

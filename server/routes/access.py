@@ -39,7 +39,7 @@ async def refuse_access(
     """Audit a refused ``action`` and return the 403 to raise."""
     from server.routes.api import audit  # api imports this module
 
-    await audit(request, who.user_id, "access_refused", f"{action} {target}"[:80])
+    await audit(request, who.actor_id, "access_refused", f"{action} {target}"[:80])
     return Forbidden(refusal(who, action), code="forbidden")
 
 
@@ -52,7 +52,9 @@ async def require(request: web.Request, action: Action) -> Principal:
 
 
 async def job_relation(session: AsyncSession, who: Principal, job_id: str) -> Relation:
-    """OWNER or MEMBER from ``job_members``, else NONE."""
+    """OWNER or MEMBER from ``job_members``, else NONE (an API key: MEMBER of its jobs)."""
+    if who.is_key:
+        return Relation.MEMBER if who.key_sees_job(job_id) else Relation.NONE
     role = await session.scalar(
         select(JobMember.role).where(JobMember.job_id == job_id, JobMember.user_id == who.user_id)
     )
@@ -64,7 +66,7 @@ async def interview_relation(
 ) -> Relation:
     """The relation to the interview's job, or ASSIGNED if the interview is assigned to them."""
     relation = await job_relation(session, who, interview.job_id)
-    if relation != Relation.NONE:
+    if relation != Relation.NONE or who.is_key:
         return relation
     assigned = await session.get(InterviewAccess, (interview.id, who.user_id))
     return Relation.NONE if assigned is None else Relation.ASSIGNED
@@ -123,8 +125,14 @@ async def require_candidate(
         if candidate is None:
             raise NotFound("No such candidate.")
         relation = Relation.NONE
-        if candidate.created_by == who.user_id:
+        if candidate.created_by == who.actor_id:
             relation = Relation.OWNER
+        elif who.is_key:
+            jobs = await session.scalars(
+                select(Interview.job_id).where(Interview.candidate_id == candidate.id)
+            )
+            if who.job_ids is None or any(who.key_sees_job(j) for j in jobs):
+                relation = Relation.MEMBER
         else:
             roles = await session.scalars(
                 select(JobMember.role)
@@ -143,22 +151,31 @@ def _my_jobs(who: Principal) -> Select[str]:
 
 def member_jobs(who: Principal) -> ColumnElement[bool]:
     """A filter on ``Job`` for the jobs ``who`` may list (all of them for admins)."""
-    if who.is_admin:
+    if who.is_admin or (who.is_key and who.job_ids is None):
         return true()
+    if who.is_key:
+        return Job.id.in_(sorted(who.job_ids or ()))
     return Job.id.in_(_my_jobs(who))
 
 
 def visible_interviews(who: Principal) -> ColumnElement[bool]:
     """A filter on ``Interview``: those of ``who``'s jobs and those assigned to them."""
-    if who.is_admin:
+    if who.is_admin or (who.is_key and who.job_ids is None):
         return true()
+    if who.is_key:
+        return Interview.job_id.in_(sorted(who.job_ids or ()))
     assigned = select(InterviewAccess.interview_id).where(InterviewAccess.user_id == who.user_id)
     return Interview.job_id.in_(_my_jobs(who)) | Interview.id.in_(assigned)
 
 
 def visible_candidates(who: Principal) -> ColumnElement[bool]:
     """A filter on ``Candidate``: those ``who`` created or who interview for ``who``'s jobs."""
-    if who.is_admin:
+    if who.is_admin or (who.is_key and who.job_ids is None):
         return true()
+    if who.is_key:
+        keyed = select(Interview.candidate_id).where(
+            Interview.job_id.in_(sorted(who.job_ids or ()))
+        )
+        return (Candidate.created_by == who.key_id) | Candidate.id.in_(keyed)
     in_my_jobs = select(Interview.candidate_id).where(Interview.job_id.in_(_my_jobs(who)))
     return (Candidate.created_by == who.user_id) | Candidate.id.in_(in_my_jobs)

@@ -143,6 +143,12 @@ async def login(request: web.Request) -> web.Response:
     """Sign in with email and password; sets the session cookie and returns a bearer token."""
     body = await read_json(request, LoginIn)
     svc = services(request)
+    if not svc.settings.sso.password_signin:
+        raise Forbidden(
+            "Password sign-in is turned off here; use your organisation's single sign-on on "
+            "the sign-in page.",
+            code="password_signin_off",
+        )
     email, address = body.email.strip().lower(), client_address(request)
     attempt = await _attempt(svc, email, address, body.password)
     if attempt.wait > 0:

@@ -152,7 +152,9 @@ async def create_candidate(request: web.Request) -> web.Response:
     who = await require(request, "candidates.create")
     body = await read_json(request, CandidateIn)
     async with services(request).sessions() as session, session.begin():
-        cand = Candidate(name=body.name, email=body.email, phone=body.phone, created_by=who.user_id)
+        cand = Candidate(
+            name=body.name, email=body.email, phone=body.phone, created_by=who.actor_id
+        )
         session.add(cand)
     return web.json_response(candidate_json(cand), status=201)
 

@@ -32,9 +32,19 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise BadInput(f"Invalid field '{where[:100]}': {first['msg'][:200]}.") from exc
+        raise invalid_fields(exc) from exc
+
+
+def invalid_fields(exc: ValidationError) -> BadInput:
+    """A 400 naming the first bad field, with every bad field in ``details.fields``."""
+    fields = [
+        {"field": (".".join(str(p) for p in e["loc"]) or "body")[:100], "message": e["msg"][:200]}
+        for e in exc.errors()[:50]
+    ]
+    first = fields[0]
+    return BadInput(
+        f"Invalid field '{first['field']}': {first['message']}.", details={"fields": fields}
+    )
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
@@ -60,7 +70,12 @@ def after_seq(request: web.Request) -> int:
 
 
 def principal(request: web.Request) -> Principal:
-    """The signed-in HR user (a live server-side session, checked by the middleware), or 401."""
+    """The signed-in HR user (a live server-side session, checked by the middleware) or API key
+    (server/integrations/api_keys.py), or 401."""
+    from server.integrations.api_keys import KEY_PRINCIPAL
+
+    if KEY_PRINCIPAL in request:
+        return request[KEY_PRINCIPAL]
     return request_principal(request)
 
 

@@ -385,3 +385,100 @@ class ErasureRequest(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|done
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     done_by: Mapped[str] = mapped_column(String(40), default="")
+
+
+# -- integrations: API keys and outbound webhooks (issue 13; docs/integrations.md) -------
+
+
+class ApiKey(Base):
+    """A machine client's key: only its keyed hash is stored; scopes say what it may do."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a key
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    job_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every job
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookEndpoint(Base):
+    """A receiver of signed event notifications (Standard Webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)  # ["*"]: every event type
+    secret: Mapped[str] = mapped_column(Text)  # whsec_<base64>; encrypted
+    previous_secret: Mapped[str | None] = mapped_column(Text, nullable=True)  # encrypted
+    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)  # what its payloads may carry
+    job_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    disabled_reason: Mapped[str] = mapped_column(String(255), default="")
+
+
+class WebhookMessage(Base):
+    """One event for one endpoint in the outbox; its ``msg_id`` stays the same across retries."""
+
+    __tablename__ = "webhook_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True)
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    event_type: Mapped[str] = mapped_column(String(60))
+    ordering_key: Mapped[str] = mapped_column(String(64), default="")  # the interview id
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # encrypted
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt: the endpoint's delivery log."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_messages.id", ondelete="CASCADE"), index=True
+    )
+    endpoint_id: Mapped[str] = mapped_column(String(32), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    response_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str] = mapped_column(String(255), default="")
+
+
+class PartnerOrder(Base):
+    """An ATS's order of an interview (assessment-partner API); one per external application."""
+
+    __tablename__ = "partner_orders"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    external_application_id: Mapped[str] = mapped_column(String(120), unique=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id", ondelete="CASCADE"))
+    key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SsoIdentity(Base):
+    """A user's identity at a single sign-on provider (OIDC ``iss|sub`` or a WeCom userid)."""
+
+    __tablename__ = "sso_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(20))  # "oidc" or "wecom"
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

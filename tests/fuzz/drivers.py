@@ -13,7 +13,6 @@ from typing import Any
 
 import psutil
 from aiohttp import WSMsgType
-from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from analysis.competency import load_template, to_yaml
@@ -22,7 +21,7 @@ from analysis.competency.yaml_io import from_yaml
 from server.services import SERVICES, Services
 from server.storage.models import Recording
 from tests.fuzz.mutate import json_value, mutate_json, mutate_text, raw_garbage
-from tests.server.helpers import consent, new_interview
+from tests.server.helpers import AppClient, consent, new_interview
 
 # Close codes a socket may end with on bad input (see server/routes/candidate.py).
 CLEAN_CLOSES = {1000, 1001, 1009, 4400, 4404, 4409, 4413}
@@ -56,7 +55,7 @@ class FuzzStats:
         }
 
 
-def services_of(client: TestClient) -> Services:
+def services_of(client: AppClient) -> Services:
     """The app's services behind a test client."""
     svc: Services = client.app[SERVICES]
     return svc
@@ -71,7 +70,7 @@ def _open_under(folder: Path) -> int:
     return sum(1 for f in psutil.Process().open_files() if f.path.startswith(root))
 
 
-async def leaks(client: TestClient, fds_before: int) -> dict[str, int]:
+async def leaks(client: AppClient, fds_before: int) -> dict[str, int]:
     """Recorder threads, open recording files, stuck rows, files on disk, extra descriptors."""
     svc = services_of(client)
     async with svc.sessions() as session:
@@ -102,7 +101,7 @@ def _media_tasks() -> int:
 # -- REST bodies -------------------------------------------------------------
 
 
-async def rest_targets(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+async def rest_targets(client: AppClient) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, a valid body) for every JSON-body route."""
     iv = await new_interview(client)
     iid, token = iv["id"], iv["invite_token"]
@@ -140,7 +139,7 @@ async def rest_targets(client: TestClient) -> list[tuple[str, str, dict[str, Any
     ]
 
 
-async def fuzz_rest(client: TestClient, n: int, seed: int = 1) -> FuzzStats:
+async def fuzz_rest(client: AppClient, n: int, seed: int = 1) -> FuzzStats:
     """Send ``n`` fuzzed bodies (and query strings for GET routes); count answers."""
     rng = random.Random(seed)
     stats = FuzzStats("rest_bodies")
@@ -200,7 +199,7 @@ def _message(rng: random.Random, types: list[str]) -> str:
     return json.dumps(msg)
 
 
-async def fuzz_sockets(client: TestClient, n: int, seed: int = 2) -> FuzzStats:
+async def fuzz_sockets(client: AppClient, n: int, seed: int = 2) -> FuzzStats:
     """Send ``n`` fuzzed messages over the candidate and observer sockets."""
     rng = random.Random(seed)
     stats = FuzzStats("socket_messages")
@@ -344,7 +343,7 @@ class QuietLink:
         return True
 
 
-async def fuzz_sdp(client: TestClient, n: int, seed: int = 4, via_socket: int = 100) -> FuzzStats:
+async def fuzz_sdp(client: AppClient, n: int, seed: int = 4, via_socket: int = 100) -> FuzzStats:
     """Join with ``n`` mutated offers: most through the session, ``via_socket`` over the socket."""
     from media.candidate_peer import BadOffer
     from server.session_inputs import CandidateGone, CandidateOffer

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp.test_utils import TestClient
-
 from tests.fuzz.drivers import FuzzStats, fuzz_rest, fuzz_sdp, fuzz_sockets, fuzz_yaml
+from tests.server.helpers import AppClient
 
 N = 2000
 NO_LEAKS = {
@@ -27,13 +26,13 @@ def assert_clean(stats: FuzzStats) -> None:
     assert stats.leaks.get("extra_fds", 0) <= 10, stats.leaks
 
 
-async def test_fuzzed_rest_bodies_never_get_a_5xx(admin: TestClient) -> None:
+async def test_fuzzed_rest_bodies_never_get_a_5xx(admin: AppClient) -> None:
     stats = await fuzz_rest(admin, N)
     assert_clean(stats)
     assert sum(v for k, v in stats.statuses.items() if k.startswith("4")) > N // 2
 
 
-async def test_fuzzed_socket_messages_never_break_a_socket(admin: TestClient) -> None:
+async def test_fuzzed_socket_messages_never_break_a_socket(admin: AppClient) -> None:
     assert_clean(await fuzz_sockets(admin, N))
 
 
@@ -43,7 +42,7 @@ def test_fuzzed_yaml_imports_fail_cleanly_with_short_messages() -> None:
     assert stats.statuses["rejected"] > 0
 
 
-async def test_fuzzed_sdp_offers_leave_nothing_behind(admin: TestClient) -> None:
+async def test_fuzzed_sdp_offers_leave_nothing_behind(admin: AppClient) -> None:
     stats = await fuzz_sdp(admin, N)
     await asyncio.sleep(0.2)  # let closing peers' callbacks run
     assert_clean(stats)

@@ -143,6 +143,33 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/jobs/{jid}/members"): job(A, R, H),
     ("POST", "/api/jobs/{jid}/members"): job(A, R, body={"user_id": "{spare}"}),
     ("DELETE", "/api/jobs/{jid}/members/{uid}"): job(A, R),
+    # integrations: API keys (admins only; keys never manage keys)
+    ("POST", "/api/keys"): anyone(A, body={"name": "HRMS", "scopes": ["results:read"]}),
+    ("GET", "/api/keys"): anyone(A),
+    ("DELETE", "/api/keys/{kid}"): anyone(A),
+    # integrations: webhook endpoints (admins; keys with webhooks:manage)
+    ("POST", "/api/webhooks"): anyone(A, body={"url": "http://127.0.0.1:9/hook", "events": ["*"]}),
+    ("GET", "/api/webhooks"): anyone(A),
+    ("DELETE", "/api/webhooks/{wid}"): anyone(A),
+    ("POST", "/api/webhooks/{wid}/rotate"): anyone(A, body={}),
+    ("POST", "/api/webhooks/{wid}/enable"): anyone(A),
+    ("GET", "/api/webhooks/{wid}/deliveries"): anyone(A),
+    ("POST", "/api/webhooks/{wid}/messages/{mid}/redeliver"): anyone(A),
+    # integrations: results export for HRMS imports
+    ("GET", "/api/jobs/{jid}/results.json"): job(A, R),
+    ("GET", "/api/jobs/{jid}/results.csv"): job(A, R),
+    # integrations: the ATS assessment-partner API
+    ("GET", "/api/partner/list_tests"): anyone(A, R, H),
+    ("POST", "/api/partner/send_test"): job(
+        A,
+        R,
+        body={
+            "partner_test_id": "{jid}",
+            "candidate": {"first_name": "Wei", "email": "wei@example.com"},
+            "application_id": "app-{n}",
+        },
+    ),
+    ("GET", "/api/partner/test_status"): anyone(A, R, H, IV),  # 400 without the id: allowed
     # public: page shells (their data comes from the API above) and the candidate's invite
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -152,6 +179,13 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/set-password"): PUBLIC,
     ("GET", "/static"): PUBLIC,
     ("GET", "/i/{token}"): PUBLIC,
+    ("GET", "/api/openapi.json"): PUBLIC,
+    ("GET", "/api/sso/providers"): PUBLIC,
+    ("GET", "/sso/oidc/start"): PUBLIC,  # 404 when not configured
+    ("GET", "/sso/oidc/callback"): PUBLIC,
+    ("GET", "/sso/wecom/start"): PUBLIC,
+    ("GET", "/sso/wecom/callback"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
     ("GET", "/api/join/{token}"): PUBLIC,
     ("POST", "/api/join/{token}/consent"): Rule(
         ALL, ALL, body={"recording": True, "ai_analysis": True, "notice_version": "{notice}"}
@@ -251,6 +285,9 @@ async def test_every_route_every_role_own_and_other_job(
                 "cid": target_seed.candidate,
                 "rid": "no-such-recording",
                 "uid": "no-such-user",
+                "kid": "no-such-key",
+                "wid": "no-such-webhook",
+                "mid": "1",
                 "key": TEMPLATE,
                 "spare": w.users["spare"],
                 "n": str(len(failures)) + role + scope,

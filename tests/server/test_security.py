@@ -13,13 +13,20 @@ from media.candidate_peer import BadOffer, CandidatePeer
 from server.app import create_app
 from server.services import SERVICES
 from server.storage.models import Recording
-from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, consent, make_settings, new_interview
+from tests.server.helpers import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    AppClient,
+    consent,
+    make_settings,
+    new_interview,
+)
 from tests.server.test_robustness import candidate_ws, closed_with
 
 NEW_USER = {"email": "new@example.com", "password": "a long enough password", "role": "admin"}
 
 
-async def test_a_cookie_write_without_the_csrf_token_is_refused(admin: TestClient) -> None:
+async def test_a_cookie_write_without_the_csrf_token_is_refused(admin: AppClient) -> None:
     del admin.session.headers["X-CSRF-Token"]
     resp = await admin.post("/api/users", json=NEW_USER)
     assert resp.status == 403
@@ -28,12 +35,12 @@ async def test_a_cookie_write_without_the_csrf_token_is_refused(admin: TestClien
     assert resp.status == 403
 
 
-async def test_a_cookie_write_with_the_token_from_api_csrf_succeeds(admin: TestClient) -> None:
+async def test_a_cookie_write_with_the_token_from_api_csrf_succeeds(admin: AppClient) -> None:
     resp = await admin.post("/api/users", json=NEW_USER)
     assert resp.status == 201, await resp.text()
 
 
-async def test_the_token_is_bound_to_the_session(admin: TestClient) -> None:
+async def test_the_token_is_bound_to_the_session(admin: AppClient) -> None:
     from tests.server.helpers import sign_in
 
     admins_token = admin.session.headers["X-CSRF-Token"]
@@ -48,7 +55,7 @@ async def test_the_token_is_bound_to_the_session(admin: TestClient) -> None:
     assert (await admin.post("/api/jobs", json=job)).status in (200, 201)
 
 
-async def test_bearer_clients_need_no_csrf_token(client: TestClient) -> None:
+async def test_bearer_clients_need_no_csrf_token(client: AppClient) -> None:
     login = await client.post("/api/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
     token = (await login.json())["token"]
     client.session.cookie_jar.clear()
@@ -59,7 +66,7 @@ async def test_bearer_clients_need_no_csrf_token(client: TestClient) -> None:
 
 
 async def test_a_write_from_another_origin_is_refused_even_with_the_token(
-    admin: TestClient,
+    admin: AppClient,
 ) -> None:
     other = "http://127.0.0.1:1"
     resp = await admin.post("/api/users", json=NEW_USER, headers={"Origin": other})
@@ -95,7 +102,7 @@ async def test_the_public_url_is_the_only_accepted_origin(tmp_path: Path) -> Non
         assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-async def test_sockets_from_another_origin_are_refused(admin: TestClient) -> None:
+async def test_sockets_from_another_origin_are_refused(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     other = {"Origin": "http://127.0.0.1:1"}
@@ -113,7 +120,7 @@ async def test_sockets_from_another_origin_are_refused(admin: TestClient) -> Non
     await ws.close()
 
 
-async def test_candidate_writes_need_the_origin_check_but_no_token(admin: TestClient) -> None:
+async def test_candidate_writes_need_the_origin_check_but_no_token(admin: AppClient) -> None:
     iv = await new_interview(admin)
     admin.session.cookie_jar.clear()
     del admin.session.headers["X-CSRF-Token"]
@@ -125,7 +132,7 @@ async def test_candidate_writes_need_the_origin_check_but_no_token(admin: TestCl
     assert (await admin.post(f"/api/join/{token}/consent", json=body)).status == 200
 
 
-async def test_every_response_carries_the_security_headers(admin: TestClient) -> None:
+async def test_every_response_carries_the_security_headers(admin: AppClient) -> None:
     iv = await new_interview(admin)
     for path in (
         "/",
@@ -161,7 +168,7 @@ def test_no_page_has_inline_script_style_or_handlers() -> None:
         assert not re.search(r"\son[a-z]+\s*=", text), page.name
 
 
-async def test_deeply_nested_or_huge_json_bodies_get_400(admin: TestClient) -> None:
+async def test_deeply_nested_or_huge_json_bodies_get_400(admin: AppClient) -> None:
     deep = "[" * 100_000 + "]" * 100_000
     resp = await admin.post("/api/jobs", data=deep, headers={"Content-Type": "application/json"})
     assert resp.status in (400, 413)
@@ -175,7 +182,7 @@ async def test_deeply_nested_or_huge_json_bodies_get_400(admin: TestClient) -> N
     assert (await admin.post("/api/jobs", json={"title": "ok"})).status in (200, 201)
 
 
-async def test_nested_json_on_sockets_closes_cleanly(admin: TestClient) -> None:
+async def test_nested_json_on_sockets_closes_cleanly(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
     nested = '{"type":"heartbeat","x":' + "[" * 5000 + "]" * 5000 + "}"
@@ -188,7 +195,7 @@ async def test_nested_json_on_sockets_closes_cleanly(admin: TestClient) -> None:
     assert await closed_with(ws) == 4400
 
 
-async def test_bad_query_parameters_get_400_with_a_message(admin: TestClient) -> None:
+async def test_bad_query_parameters_get_400_with_a_message(admin: AppClient) -> None:
     for query in ("abc", "-1", "0", "99999999999999999999", "1.5"):
         resp = await admin.get(f"/api/audit?limit={query}")
         assert resp.status == 400, query
@@ -202,7 +209,7 @@ async def test_bad_query_parameters_get_400_with_a_message(admin: TestClient) ->
     assert resp.status == 400
 
 
-async def test_a_yaml_alias_bomb_gets_a_short_400(admin: TestClient) -> None:
+async def test_a_yaml_alias_bomb_gets_a_short_400(admin: AppClient) -> None:
     job = await (await admin.post("/api/jobs", json={"title": "Engineer"})).json()
     lol = '["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'
     lines = [f"a0: &a0 {lol}"] + [
@@ -226,7 +233,7 @@ async def test_a_yaml_alias_bomb_gets_a_short_400(admin: TestClient) -> None:
 
 
 async def test_a_failed_offer_closes_everything_and_marks_the_segment_failed(
-    admin: TestClient, tmp_path: Path
+    admin: AppClient, tmp_path: Path
 ) -> None:
     import threading
 
@@ -255,7 +262,7 @@ async def test_a_failed_offer_closes_everything_and_marks_the_segment_failed(
 
 
 async def test_an_offer_failing_after_the_recorder_started_leaves_nothing(
-    admin: TestClient, tmp_path: Path
+    admin: AppClient, tmp_path: Path
 ) -> None:
     import threading
 

@@ -1,0 +1,1 @@
+"""The integration surface: API keys, the OpenAPI description, webhooks, ATS partner API."""

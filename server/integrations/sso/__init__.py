@@ -1,0 +1,1 @@
+"""Staff single sign-on: OpenID Connect (Authlib/joserfc) and WeCom QR sign-in."""

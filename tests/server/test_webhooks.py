@@ -1,0 +1,255 @@
+"""Outbound webhooks against real local receivers that verify Standard Webhooks signatures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import update
+from standardwebhooks import Webhook
+
+from analysis.events import CandidateJoined, InterviewEnded
+from server.app import create_app
+from server.integrations.webhooks.signing import SignatureError, headers, new_secret, verify
+from server.services import SERVICES
+from server.storage.models import Interview
+from tests.server.helpers import AppClient, make_settings, sign_in
+from tests.server.webhook_receiver import Receiver, start_receiver
+
+FAST = {"retry_delays_s": [0.05] * 4, "poll_s": 0.02, "timeout_s": 2.0}
+
+
+@pytest.fixture
+async def fast_admin(tmp_path: Path) -> AsyncIterator[AppClient]:
+    """A signed-in admin on an app whose webhook retries come within milliseconds."""
+    app = create_app(make_settings(tmp_path, webhooks=FAST))
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client)
+        yield client
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], what: str) -> None:
+    """Wait (up to 20 s) until ``check`` holds."""
+    for _ in range(1000):
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def subscribe(client: AppClient, server: TestServer, **body: Any) -> dict[str, Any]:
+    """Subscribe a receiver; returns {id, secret}."""
+    resp = await client.post("/api/webhooks", json={"url": str(server.make_url("/hook")), **body})
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
+async def new_interview(client: AppClient, job: str) -> str:
+    """A candidate and an interview on ``job``."""
+    cand = await (
+        await client.post("/api/candidates", json={"name": "Zhang Wei", "email": "zw@example.com"})
+    ).json()
+    resp = await client.post("/api/interviews", json={"job_id": job, "candidate_id": cand["id"]})
+    return str((await resp.json())["id"])
+
+
+async def run_interview(client: AppClient, iid: str) -> None:
+    """What the live room records when a candidate joins, rejoins and finishes."""
+    svc = client.app[SERVICES]
+    await svc.events.append(CandidateJoined(interview_id=iid, segment=1))
+    await svc.events.append(CandidateJoined(interview_id=iid, segment=2))  # a rejoin
+    await svc.events.append(InterviewEnded(interview_id=iid, reason="completed"))
+    async with svc.sessions() as session, session.begin():
+        await session.execute(
+            update(Interview).where(Interview.id == iid).values(status="finished")
+        )
+
+
+LIFECYCLE = [
+    "interview.started",
+    "interview.completed",
+    "interview.scored",
+    "decision.recorded",
+    "candidate.deleted",
+]
+
+
+async def test_every_event_arrives_once_in_order_after_retries(fast_admin: AppClient) -> None:
+    client = fast_admin
+    flaky, personal = Receiver(fail_first=3), Receiver()
+    servers = [await start_receiver(flaky), await start_receiver(personal)]
+    try:
+        flaky.secret = (await subscribe(client, servers[0], events=["*"]))["secret"]
+        personal.secret = (
+            await subscribe(
+                client, servers[1], events=["interview.completed"], scopes=["candidates:read"]
+            )
+        )["secret"]
+        assert flaky.secret.startswith("whsec_")
+        job = await (
+            await client.post(
+                "/api/jobs", json={"title": "Engineer", "template": "software_engineer"}
+            )
+        ).json()
+        first, second = (
+            await new_interview(client, job["id"]),
+            await new_interview(client, job["id"]),
+        )
+        for iid in (first, second):  # the two interviews' events interleave
+            await run_interview(client, iid)
+        for iid in (first, second):
+            assert (await client.get(f"/api/interviews/{iid}/score")).status == 200
+            resp = await client.post(f"/api/interviews/{iid}/decision", json={"decision": "hold"})
+            assert resp.status in (200, 201), await resp.text()
+            assert (await client.delete(f"/api/interviews/{iid}")).status == 200
+
+        await eventually(lambda: len(flaky.accepted) == 10, "ten events at the flaky receiver")
+        await eventually(lambda: len(personal.accepted) == 2, "two at the personal one")
+        await asyncio.sleep(0.2)  # nothing more comes
+        assert len(flaky.accepted) == 10 and len(set(flaky.ids)) == 10, "each event once"
+        assert flaky.seen == 13 and flaky.bad_signatures == 0
+        for iid in (first, second):
+            mine = [e for e in flaky.accepted if e["data"]["interview_id"] == iid]
+            assert [e["type"] for e in mine] == LIFECYCLE
+        # ids and links always; personal data only with candidates:read, scores with results:read
+        completed = next(e for e in flaky.accepted if e["type"] == "interview.completed")
+        assert "candidate" not in completed["data"]
+        assert (
+            completed["data"]["links"]["report"] == f"/report/{completed['data']['interview_id']}"
+        )
+        scored = next(e for e in flaky.accepted if e["type"] == "interview.scored")
+        assert "scores" in scored["data"] and "recommendation" in scored["data"]
+        assert personal.accepted[0]["data"]["candidate"]["name"] == "Zhang Wei"
+        assert personal.bad_signatures == 0
+
+        hooks = await (await client.get("/api/webhooks")).json()
+        flaky_id = next(h["id"] for h in hooks if h["events"] == ["*"])
+        log = await (await client.get(f"/api/webhooks/{flaky_id}/deliveries")).json()
+        assert sorted(a["response_code"] for a in log) == [204] * 10 + [500] * 3
+        assert all(a["latency_ms"] >= 0 for a in log)
+    finally:
+        for server in servers:
+            await server.close()
+
+
+async def test_a_receiver_that_never_answers_well_is_disabled_and_admins_are_told(
+    fast_admin: AppClient,
+) -> None:
+    client = fast_admin
+    down = Receiver(fail_first=10_000)
+    server = await start_receiver(down)
+    try:
+        made = await subscribe(client, server, events=["interview.started"])
+        down.secret = made["secret"]
+        job = await (await client.post("/api/jobs", json={"title": "Engineer"})).json()
+        iid = await new_interview(client, job["id"])
+        await client.app[SERVICES].events.append(CandidateJoined(interview_id=iid, segment=1))
+        await eventually(lambda: down.seen == 5, "first try and four retries")
+
+        async def disabled() -> bool:
+            hooks = await (await client.get("/api/webhooks")).json()
+            return bool(hooks[0]["disabled_at"])
+
+        await eventually(disabled, "the endpoint is disabled")
+        audit = await (await client.get("/api/audit")).json()
+        assert any(a["action"] == "webhook_disabled" for a in audit)
+
+        async def noticed() -> bool:
+            notices = await (await client.get("/api/admin/notices")).json()
+            return any(n["kind"] == "webhook_disabled" for n in notices)
+
+        await eventually(noticed, "the admins are told")
+        # fixed receiver, enabled again: the failed message goes out
+        down.fail_first = 0
+        assert (await client.post(f"/api/webhooks/{made['id']}/enable")).status == 200
+        await eventually(lambda: len(down.accepted) == 1, "delivered after enabling")
+        # manual redelivery sends the same message id again
+        log = await (await client.get(f"/api/webhooks/{made['id']}/deliveries")).json()
+        mid = log[0]["message_id"]
+        resp = await client.post(f"/api/webhooks/{made['id']}/messages/{mid}/redeliver")
+        assert resp.status == 200
+        await eventually(lambda: len(down.accepted) == 2, "redelivered")
+        assert down.ids[0] == down.ids[1]
+    finally:
+        await server.close()
+
+
+async def test_rotation_signs_with_both_secrets_during_the_grace_period(
+    fast_admin: AppClient,
+) -> None:
+    client = fast_admin
+    receiver = Receiver()
+    server = await start_receiver(receiver)
+    svc = client.app[SERVICES]
+    try:
+        made = await subscribe(client, server, events=["interview.started"])
+        receiver.secret = made["secret"]
+        rotated = await (await client.post(f"/api/webhooks/{made['id']}/rotate", json={})).json()
+        assert rotated["secret"] != made["secret"]
+        job = await (await client.post("/api/jobs", json={"title": "Engineer"})).json()
+        iid = await new_interview(client, job["id"])
+        await svc.events.append(CandidateJoined(interview_id=iid, segment=1))
+        await eventually(lambda: len(receiver.accepted) == 1, "the old secret still verifies")
+        sent_headers, body = receiver.raw[-1]
+        assert len(sent_headers["webhook-signature"].split()) == 2
+        Webhook(rotated["secret"]).verify(body, sent_headers)  # and so does the new one
+        # no grace: the old secret stops at once
+        await client.post(f"/api/webhooks/{made['id']}/rotate", json={"grace_hours": 0})
+        other = await new_interview(client, job["id"])
+        await svc.events.append(CandidateJoined(interview_id=other, segment=1))
+        await eventually(lambda: receiver.bad_signatures == 1, "refused with the old secret")
+    finally:
+        await server.close()
+
+
+def test_the_verification_helper_refuses_replays_and_forgeries() -> None:
+    secret, body = new_secret(), b'{"type":"interview.started"}'
+    sent = headers([secret], "msg_1", 1_700_000_000, body)
+    verify(secret, sent, body, now=1_700_000_100)
+    for bad_secret, bad_body, now in (
+        (new_secret(), body, 1_700_000_100),  # another secret
+        (secret, body + b" ", 1_700_000_100),  # changed body
+        (secret, body, 1_700_000_000 + 301),  # too old: a replay
+    ):
+        with pytest.raises(SignatureError):
+            verify(bad_secret, sent, bad_body, now=now)
+
+
+async def test_keys_manage_webhooks_only_with_their_scope_and_never_widen_it(
+    admin: AppClient,
+) -> None:
+    made = await (
+        await admin.post(
+            "/api/keys", json={"name": "ATS", "scopes": ["webhooks:manage", "results:read"]}
+        )
+    ).json()
+    weak = await (
+        await admin.post("/api/keys", json={"name": "R", "scopes": ["results:read"]})
+    ).json()
+    admin.session.cookie_jar.clear()
+    url = {"url": "http://127.0.0.1:9/hook", "events": ["*"]}
+    auth = {"Authorization": f"Bearer {made['key']}"}
+    resp = await admin.post("/api/webhooks", json=url, headers=auth)
+    assert resp.status == 201
+    wider = await admin.post(
+        "/api/webhooks", json={**url, "scopes": ["candidates:read"]}, headers=auth
+    )
+    assert wider.status == 400
+    refused = await admin.post(
+        "/api/webhooks", json=url, headers={"Authorization": f"Bearer {weak['key']}"}
+    )
+    assert refused.status == 403
+    listed = await (await admin.get("/api/webhooks", headers=auth)).json()
+    assert listed[0]["scopes"] == ["results:read", "webhooks:manage"]
+    bad = await admin.post(
+        "/api/webhooks", json={"url": "not a url", "events": ["nope"]}, headers=auth
+    )
+    fields = {f["field"] for f in (await bad.json())["details"]["fields"]}
+    assert bad.status == 400 and "url" in fields
