@@ -34,6 +34,7 @@ from server.routes import (
     competency,
     feedback,
     members,
+    ice,
     observer,
     recordings,
     reports,
@@ -211,6 +212,7 @@ def create_app(
     app.add_routes(members.routes)
     app.add_routes(score_preview.routes)
     app.add_routes(analytics.routes)
+    app.add_routes(ice.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")
