@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcicetransport import RTCIceGatherer
@@ -106,7 +107,9 @@ async def test_the_ice_endpoints_return_the_configured_servers(tmp_path: Path) -
         assert (await client.get(f"/api/interviews/{iv['id']}/ice")).status == 401
 
 
-async def test_the_ice_endpoints_are_empty_by_default(client: TestClient) -> None:
+async def test_the_ice_endpoints_are_empty_by_default(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     await sign_in(client)
     iv = await new_interview(client)
     body = await (await client.get(f"/api/join/{iv['invite_token']}/ice")).json()
@@ -194,7 +197,8 @@ def test_the_public_ip_is_announced_beside_each_host_candidate() -> None:
     sdp = (
         "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 96\r\n"
         "a=candidate:abc 1 udp 2130706431 10.0.0.5 40001 typ host\r\n"
-        "a=candidate:def 1 udp 1694498815 198.51.100.7 40001 typ srflx raddr 10.0.0.5 rport 40001\r\n"
+        "a=candidate:def 1 udp 1694498815 198.51.100.7 40001 typ srflx"
+        " raddr 10.0.0.5 rport 40001\r\n"
         "a=end-of-candidates\r\n"
     )
     out = advertise_public_ip(sdp, "203.0.113.9")
