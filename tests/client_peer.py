@@ -91,6 +91,7 @@ class CandidateClient:
         audio_file: Path | None = None,
         video: MediaStreamTrack | None = None,
         video_file: Path | None = None,
+        audio: MediaStreamTrack | None = None,
     ) -> dict[str, Any]:
         """Connect, send an offer with the given media, apply the answer."""
         ws_url = self.base_url.replace("http", "ws", 1) + f"/ws/candidate/{self.token}"
@@ -106,6 +107,8 @@ class CandidateClient:
             self.player = MediaPlayer(str(audio_file))
             if self.player.audio is not None:
                 self.pc.addTrack(self.player.audio)
+        elif audio is not None:
+            self.pc.addTrack(audio)
         if video_file is not None:
             vplayer = MediaPlayer(str(video_file))
             if vplayer.video is not None:
