@@ -24,6 +24,7 @@ from server.errors import error_middleware
 from server.event_log import EventLog
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
+from server.metrics import Metrics
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
 from server.routes import (
@@ -34,6 +35,7 @@ from server.routes import (
     competency,
     feedback,
     members,
+    health,
     ice,
     observer,
     recordings,
@@ -46,7 +48,7 @@ from server.session import InterviewSession
 from server.sessions import SessionRegistry
 from server.signin.middleware import session_middleware
 from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
-from server.storage.db import make_engine, migrate, sessionmaker
+from server.storage.db import check_schema, make_engine, migrate, sessionmaker
 from server.storage.models import Recording
 
 log = logging.getLogger(__name__)
@@ -116,8 +118,9 @@ def create_app(
 
     ``now`` replaces the clock and ``tick_seconds`` the live interviews' timer interval.
     """
+    metrics = Metrics()  # this app's own Prometheus registry
     app = web.Application(
-        middlewares=[error_middleware, forgery_middleware, session_middleware],
+        middlewares=[metrics.middleware, error_middleware, forgery_middleware, session_middleware],
         client_max_size=1024 * 1024,
     )
 
@@ -130,7 +133,10 @@ def create_app(
         engine = make_engine(settings.db_url)
         sessions = sessionmaker(engine, keyring)
         try:
-            await migrate(engine, settings.db_url, keyring)
+            if settings.auto_migrate:
+                await migrate(engine, settings.db_url, keyring)
+            else:
+                await check_schema(engine)
             await check_master_key(sessions, keyring)
         except BaseException:
             await engine.dispose()
@@ -155,7 +161,9 @@ def create_app(
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
             throttle=make_throttle(settings, redis_client, secret),
+            metrics=metrics,
         )
+        metrics.attach(svc)
         if now is not None:
             svc.now = now
         registry = SessionRegistry(
@@ -181,6 +189,7 @@ def create_app(
                 )
             yield
         finally:
+            metrics.detach()
             # Sessions and background tasks end (and are awaited) before what they use closes.
             await registry.aclose()
             if svc.transcribers is not None:
@@ -213,6 +222,7 @@ def create_app(
     app.add_routes(score_preview.routes)
     app.add_routes(analytics.routes)
     app.add_routes(ice.routes)
+    app.add_routes(health.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

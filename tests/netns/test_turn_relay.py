@@ -90,8 +90,20 @@ def lab() -> Iterator[Lab]:
         _ip("addr", "add", f"{RELAY_IP}/32", "dev", "lo", ns=lab.turn)
         for side, ns, net in (("c", lab.cand, "10.231.1"), ("s", lab.srv, "10.231.2")):
             inner, outer = f"cnd{tag}{side}", f"cnd{tag}{side}t"
-            _ip("link", "add", inner, "netns", ns, "type", "veth", "peer", "name", outer,
-                "netns", lab.turn)
+            _ip(
+                "link",
+                "add",
+                inner,
+                "netns",
+                ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                outer,
+                "netns",
+                lab.turn,
+            )
             _ip("addr", "add", f"{net}.1/24", "dev", outer, ns=lab.turn)
             _ip("link", "set", outer, "up", ns=lab.turn)
             _ip("addr", "add", f"{net}.2/24", "dev", inner, ns=ns)
@@ -123,12 +135,27 @@ def running(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> Ite
 def coturn(lab: Lab, tmp: Path) -> list[str]:
     """coturn on the relay address, checking credentials minted from TURN_SECRET."""
     return lab.exec(
-        lab.turn, "turnserver", "-n", "-v", "--no-cli", "--no-tls", "--no-dtls",
-        f"--listening-ip={RELAY_IP}", f"--relay-ip={RELAY_IP}", "--listening-port=3478",
-        "--min-port=49160", "--max-port=49260", "--use-auth-secret",
-        f"--static-auth-secret={TURN_SECRET}", "--realm=candor.test", "--fingerprint",
-        "--simple-log", "--log-file=stdout", f"--pidfile={tmp / 'turnserver.pid'}",
-        f"--allowed-peer-ip={RELAY_IP}", "--allowed-peer-ip=10.231.1.0-10.231.2.255",
+        lab.turn,
+        "turnserver",
+        "-n",
+        "-v",
+        "--no-cli",
+        "--no-tls",
+        "--no-dtls",
+        f"--listening-ip={RELAY_IP}",
+        f"--relay-ip={RELAY_IP}",
+        "--listening-port=3478",
+        "--min-port=49160",
+        "--max-port=49260",
+        "--use-auth-secret",
+        f"--static-auth-secret={TURN_SECRET}",
+        "--realm=candor.test",
+        "--fingerprint",
+        "--simple-log",
+        "--log-file=stdout",
+        f"--pidfile={tmp / 'turnserver.pid'}",
+        f"--allowed-peer-ip={RELAY_IP}",
+        "--allowed-peer-ip=10.231.1.0-10.231.2.255",
     )
 
 
@@ -172,29 +199,52 @@ async def test_a_candidate_connects_only_through_the_turn_relay(lab: Lab, tmp_pa
     py = sys.executable
     with (
         running(coturn(lab, tmp_path), tmp_path / "coturn.log"),
-        running(lab.exec(lab.srv, py, "-m", "tests.netns.lab", "serve", str(sock)),
-                tmp_path / "server.log", env),
+        running(
+            lab.exec(lab.srv, py, "-m", "tests.netns.lab", "serve", str(sock)),
+            tmp_path / "server.log",
+            env,
+        ),
     ):
         await _wait_for_socket(sock, 60, tmp_path / "server.log")
         async with ClientSession(connector=UnixConnector(path=str(sock))) as http:
             base = "http://candor"
-            resp = await http.post(f"{base}/api/login", json={
-                "email": "admin@example.com", "password": "correct horse battery staple"})
+            resp = await http.post(
+                f"{base}/api/login",
+                json={"email": "admin@example.com", "password": "correct horse battery staple"},
+            )
             assert resp.status == 200
             job = await (await http.post(f"{base}/api/jobs", json={"title": "Eng"})).json()
             cand = await (await http.post(f"{base}/api/candidates", json={"name": "A"})).json()
-            iv = await (await http.post(f"{base}/api/interviews", json={
-                "job_id": job["id"], "candidate_id": cand["id"]})).json()
+            iv = await (
+                await http.post(
+                    f"{base}/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+                )
+            ).json()
             token = iv["invite_token"]
             notice = await (await http.get(f"{base}/api/join/{token}")).json()
-            await http.post(f"{base}/api/join/{token}/consent", json={
-                "recording": True, "ai_analysis": False,
-                "notice_version": notice["notice_version"]})
+            await http.post(
+                f"{base}/api/join/{token}/consent",
+                json={
+                    "recording": True,
+                    "ai_analysis": False,
+                    "notice_version": notice["notice_version"],
+                },
+            )
             joined = await asyncio.to_thread(
                 subprocess.run,
-                lab.exec(lab.cand, py, "-m", "tests.netns.lab", "candidate", str(sock), token,
-                         str(STREAM_SECONDS)),
-                env=env, capture_output=True, timeout=90,
+                lab.exec(
+                    lab.cand,
+                    py,
+                    "-m",
+                    "tests.netns.lab",
+                    "candidate",
+                    str(sock),
+                    token,
+                    str(STREAM_SECONDS),
+                ),
+                env=env,
+                capture_output=True,
+                timeout=90,
             )
             out = joined.stdout.decode()
             assert joined.returncode == 0, (

@@ -63,7 +63,9 @@ def test_turn_credentials_follow_the_coturn_rest_api_formula() -> None:
     # an independent implementation of coturn's check: base64(HMAC-SHA1(secret, username))
     digest = subprocess.run(
         ["openssl", "dgst", "-sha1", "-hmac", "north wind", "-binary"],
-        input=username.encode(), capture_output=True, check=True,
+        input=username.encode(),
+        capture_output=True,
+        check=True,
     ).stdout
     assert password == base64.b64encode(digest).decode()
 
