@@ -44,7 +44,7 @@ async def _migrate_with_own_engine(url: str) -> None:
 async def test_serve_without_auto_migrate_refuses_an_old_schema(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, auto_migrate=False)
     client = TestClient(TestServer(create_app(settings)))
-    with pytest.raises(SchemaNotCurrent, match="run.py migrate"):
+    with pytest.raises(SchemaNotCurrent, match=r"run\.py migrate"):
         await client.start_server()
     await client.close()
 
