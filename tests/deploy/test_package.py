@@ -1,4 +1,4 @@
-"""A non-editable install serves the pages: web_client/, migrations and templates are in the wheel."""
+"""A non-editable install serves the pages: web_client/, migrations, templates in the wheel."""
 
 from __future__ import annotations
 
