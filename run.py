@@ -72,11 +72,12 @@ async def migrate_database(settings: Settings) -> int:
     return 0
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings) -> int:
     """Run the web server until interrupted."""
     from aiohttp import web
 
     from server.app import FIRST_ADMIN_PASSWORD, create_app
+    from server.storage.db import SchemaNotCurrent
 
     app = create_app(settings)
 
@@ -94,16 +95,21 @@ def serve(settings: Settings) -> None:
     app.on_startup.append(announce)
     from server.access_log import ACCESS_LOGGER, RedactingAccessLogger
 
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        # Live interviews close their sockets on shutdown; anything else gets this long.
-        shutdown_timeout=3.0,
-        access_log=ACCESS_LOGGER,
-        access_log_class=RedactingAccessLogger,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            # Live interviews close their sockets on shutdown; anything else gets this long.
+            shutdown_timeout=3.0,
+            access_log=ACCESS_LOGGER,
+            access_log_class=RedactingAccessLogger,
+        )
+    except SchemaNotCurrent as exc:
+        print(f"Candor did not start: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
 
 
 async def run_workers(settings: Settings) -> int:
@@ -187,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return encrypt_existing(settings)
     if command == "migrate":
         return asyncio.run(migrate_database(settings))
-    serve(settings)
-    return 0
+    return serve(settings)
 
 
 if __name__ == "__main__":
