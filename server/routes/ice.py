@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.ice import ice_servers
+from server.routes.access import require_interview
 from server.routes.candidate import interview_from_invite
-from server.routes.common import interview_for, principal
 from server.services import services
 
 routes = web.RouteTableDef()
@@ -29,7 +29,7 @@ async def candidate_ice(request: web.Request) -> web.Response:
 @routes.get("/api/interviews/{iid}/ice")
 async def observer_ice(request: web.Request) -> web.Response:
     """The observer page's ICE servers, for signed-in users with access to the interview."""
-    who = principal(request)
-    interview = await interview_for(request, who, request.match_info["iid"])
+    grant = await require_interview(request, request.match_info["iid"], "interview.observe")
+    interview = grant.interview
     svc = services(request)
     return _answer(ice_servers(svc.settings, f"{interview.id}-o", svc.now()))
