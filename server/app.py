@@ -155,7 +155,7 @@ def create_app(
             engine=engine,
             sessions=sessions,
             bus=bus,
-            events=EventLog(sessions, bus),
+            events=EventLog(sessions, bus, metrics.observe_event),
             master=master,
             keyring=keyring,
             invites=InviteCodec(secret),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,15 +36,23 @@ class EventLog:
     events (``durable`` False, e.g. partial transcripts) are published but never stored.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        on_append: Callable[[Event], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._on_append = on_append  # metrics: sees every event once, before it is stored
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_seq: dict[str, int] = {}
 
     async def append(self, event: Event) -> bool:
         """Store (if durable) and publish ``event``; False if it was a duplicate and was dropped."""
         iid = event.interview_id
+        if self._on_append is not None:
+            self._on_append(event)
         lock = self._locks.setdefault(iid, asyncio.Lock())
         async with lock:
             if not event.durable:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -26,6 +26,7 @@ from analysis.events import (
 
 if TYPE_CHECKING:
     from server.services import Services
+    from server.session import InterviewSession
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -128,13 +129,12 @@ def route_pattern(request: web.Request) -> str:
     return resource.canonical if resource is not None else "<unmatched>"
 
 
-def live_counts(rooms: Iterable[Any]) -> tuple[int, int]:
-    """(interviews with a connected candidate, observers watching) from the live rooms."""
+def live_counts(sessions: Iterable[InterviewSession]) -> tuple[int, int]:
+    """(interviews with a connected candidate, observers watching) from the running sessions."""
     interviews = observers = 0
-    for room in rooms:
-        if getattr(room, "peer", None) is not None:
-            interviews += 1
-        observers += int(getattr(room, "observer_count", 0) or 0)
+    for session in sessions:
+        interviews += int(session.candidate_connected)
+        observers += session.observer_count
     return interviews, observers
 
 
@@ -160,7 +160,7 @@ class _StateCollector:
     def collect(self) -> Iterable[Metric]:
         """Current values; empty families when the services are not running."""
         svc = self.services
-        interviews, observers = live_counts(svc.rooms.values()) if svc is not None else (0, 0)
+        interviews, observers = live_counts(svc.live.running()) if svc is not None else (0, 0)
         yield GaugeMetricFamily(
             "candor_live_interviews", "Interviews with a connected candidate.", value=interviews
         )

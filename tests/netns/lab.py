@@ -33,7 +33,7 @@ async def candidate(socket_path: str, token: str, seconds: float) -> int:
     from aiohttp import ClientSession, UnixConnector
     from aiortc import AudioStreamTrack
 
-    from media.client_peer import CandidateClient, PatternVideoTrack
+    from tests.client_peer import CandidateClient, PatternVideoTrack
 
     class Tone(AudioStreamTrack):
         """A 440 Hz tone in 20 ms frames (48 kHz mono)."""

@@ -213,6 +213,9 @@ async def test_a_candidate_connects_only_through_the_turn_relay(lab: Lab, tmp_pa
                 json={"email": "admin@example.com", "password": "correct horse battery staple"},
             )
             assert resp.status == 200
+            # bearer token, no cookie: API writes need no page's CSRF token then
+            http.cookie_jar.clear()
+            http.headers["Authorization"] = f"Bearer {(await resp.json())['token']}"
             job = await (await http.post(f"{base}/api/jobs", json={"title": "Eng"})).json()
             cand = await (await http.post(f"{base}/api/candidates", json={"name": "A"})).json()
             iv = await (

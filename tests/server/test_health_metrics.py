@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from analysis.events import AnalyzerFailed, TranscriptFinal
-from media.client_peer import CandidateClient, PatternVideoTrack
 from server.app import create_app
 from server.metrics import Metrics
 from server.services import SERVICES
 from server.storage.db import make_engine
+from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
 
 Client = TestClient[web.Request, web.Application]

@@ -22,11 +22,11 @@ from pydantic import ValidationError
 
 from config.settings import Settings
 from media.candidate_peer import CandidatePeer, ObserverPeer
-from media.client_peer import PatternVideoTrack
 from media.crypto import MasterKey
 from media.ice import advertise_public_ip, rtc_configuration
 from server.app import create_app
 from server.ice import ice_servers, turn_credentials
+from tests.client_peer import PatternVideoTrack
 from tests.server.helpers import make_settings, new_interview, sign_in
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
