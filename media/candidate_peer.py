@@ -14,8 +14,8 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from media.crypto import MasterKey
-from media.peer_close import close_peer_connection, end_remote_tracks
 from media.ice import advertise_public_ip, rtc_configuration
+from media.peer_close import close_peer_connection, end_remote_tracks
 from media.recorder import RecordingResult, SegmentRecorder, finalize_recording
 
 log = logging.getLogger(__name__)
