@@ -1,8 +1,8 @@
 """Prometheus metrics of one app: its own registry, hooks for the room, scrape-time gauges.
 
 Each app owns a ``CollectorRegistry`` (no global registry state, so several apps in one
-process do not collide). The live room reports through ``observe_event`` (one call per
-event it emits); gauges that describe current state are read when /metrics is scraped.
+process do not collide). The event log calls ``observe_event`` for every event appended;
+gauges that describe current state are read when /metrics is scraped.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Metrics:
         self._state.services = None
 
     def observe_event(self, event: Event) -> None:
-        """Called by the live room for every event it emits (cheap, never raises)."""
+        """Called by the event log for every event appended (cheap, never raises)."""
         if isinstance(event, AnalyzerFailed):
             self.analyzer_failures[event.analyzer] = (
                 self.analyzer_failures.get(event.analyzer, 0) + 1
