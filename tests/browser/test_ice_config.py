@@ -42,8 +42,9 @@ async def ice_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
 
 
 async def _configs(page: Any) -> list[Any]:
-    await page.wait_for_function("window.__iceConfigs && window.__iceConfigs.length > 0",
-                                 timeout=20000)
+    await page.wait_for_function(
+        "() => window.__iceConfigs && window.__iceConfigs.length > 0", timeout=20000
+    )
     return list(await page.evaluate("window.__iceConfigs"))
 
 
@@ -71,7 +72,8 @@ async def test_candidate_and_observer_pages_use_the_configured_ice_servers(
     [cand_servers, *_] = await _configs(cand)
     _check(cand_servers, "-c")
     await cand.wait_for_function(
-        "document.getElementById('room-status').textContent.includes('connected')", timeout=20000
+        "() => document.getElementById('room-status').textContent.includes('connected')",
+        timeout=20000,
     )
 
     obs_ctx = await browser_factory("observer")
