@@ -1,4 +1,4 @@
-"""Candor command line: serve, prepare-models, worker, rotate-master-key, encrypt-existing."""
+"""Candor command line: serve, prepare-models, worker, migrate, key rotation, encryption."""
 
 from __future__ import annotations
 
@@ -53,11 +53,31 @@ def prepare_models(settings: Settings) -> int:
     return 1 if failures else 0
 
 
-def serve(settings: Settings) -> None:
+async def migrate_database(settings: Settings) -> int:
+    """Bring the database schema to the newest revision (once, under a lock)."""
+    from media.crypto import MasterKey
+    from server.encryption.keyring import KeyRing
+    from server.keys import master_key_bytes, private_dir
+    from server.storage.db import head_revision, make_engine, migrate
+
+    private_dir(settings.data_dir)
+    # with the keys, the migration that brings field encryption encrypts older rows too
+    keyring = KeyRing(MasterKey(master_key_bytes(settings)))
+    engine = make_engine(settings.db_url)
+    try:
+        await migrate(engine, settings.db_url, keyring)
+    finally:
+        await engine.dispose()
+    print(f"Database schema is up to date (revision {head_revision()}).", flush=True)
+    return 0
+
+
+def serve(settings: Settings) -> int:
     """Run the web server until interrupted."""
     from aiohttp import web
 
     from server.app import FIRST_ADMIN_PASSWORD, create_app
+    from server.storage.db import SchemaNotCurrent
 
     app = create_app(settings)
 
@@ -75,16 +95,21 @@ def serve(settings: Settings) -> None:
     app.on_startup.append(announce)
     from server.access_log import ACCESS_LOGGER, RedactingAccessLogger
 
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        # Live interviews close their sockets on shutdown; anything else gets this long.
-        shutdown_timeout=3.0,
-        access_log=ACCESS_LOGGER,
-        access_log_class=RedactingAccessLogger,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            # Live interviews close their sockets on shutdown; anything else gets this long.
+            shutdown_timeout=3.0,
+            access_log=ACCESS_LOGGER,
+            access_log_class=RedactingAccessLogger,
+        )
+    except SchemaNotCurrent as exc:
+        print(f"Candor did not start: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
 
 
 async def run_workers(settings: Settings) -> int:
@@ -152,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_rotate.add_argument("--new-key-file", help="file holding the new key (base64 of 32 bytes)")
     sub.add_parser("encrypt-existing", help="encrypt personal data stored in plaintext")
+    sub.add_parser("migrate", help="bring the database schema up to date, then exit")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k in ("host", "port") and v is not None}
     settings = Settings(**overrides)
@@ -165,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         return rotate_key(settings, args.new_key_file)
     if command == "encrypt-existing":
         return encrypt_existing(settings)
-    serve(settings)
-    return 0
+    if command == "migrate":
+        return asyncio.run(migrate_database(settings))
+    return serve(settings)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -18,6 +22,18 @@ from config.followup import LlmFollowupSettings
 from config.scoring_llm import LlmJudgeSettings
 
 FacialMode = Literal["off", "integrity_only", "full"]
+
+_ICE_URL = re.compile(r"^(stun|stuns|turn|turns):[^\s?]+(\?transport=(udp|tcp))?$")
+
+
+def _split_list(value: object) -> object:
+    """A list from the environment: a JSON array or comma/space separated words."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part for part in re.split(r"[,\s]+", text) if part]
+    return value
 
 
 class AsrSettings(BaseSettings):
@@ -169,6 +185,37 @@ class Settings(BaseSettings):
     password_link_ttl_hours: float = Field(
         72.0, gt=0, description="How long an invitation or password-reset link stays valid."
     )
+    # ICE (docs/operations.md): no STUN or TURN server by default, so only host candidates
+    # are offered and nobody is called; list servers to reach candidates behind NAT.
+    ice_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="STUN/TURN URLs for every peer (server and pages), e.g. "
+        "'turn:turn.example.com:3478?transport=udp'. Default: none (host candidates only).",
+    )
+    turn_secret: SecretStr | None = Field(
+        None, description="coturn static-auth-secret; TURN credentials are minted from it."
+    )
+    turn_ttl: int = Field(
+        3600, ge=60, description="Seconds a minted TURN credential stays valid."
+    )
+    ice_public_ip: str | None = Field(
+        None,
+        description="Address announced in the server's answers beside its own host "
+        "candidates (same ports), for a server behind a 1:1 NAT or a container port map.",
+    )
+    auto_migrate: bool = Field(
+        True, description="Migrate the database at start; false: run `run.py migrate` once."
+    )
+    readyz_min_free_mb: int = Field(
+        1024, ge=0, description="/readyz fails when the recordings disk has less free space."
+    )
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="Networks (CIDR) that may read /metrics without a token.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="Bearer token that may read /metrics from any address."
+    )
     # Email to candidates (the optional feedback message, docs/feedback.md). Unset host or
     # sender: messages are stored, marked "not sent: email not configured".
     smtp_host: str | None = Field(None, description="SMTP server for candidate email.")
@@ -187,6 +234,51 @@ class Settings(BaseSettings):
         default_factory=LlmJudgeSettings,
         description="Optional LLM judge beside the deterministic one (off: nothing leaves).",
     )
+
+    @field_validator("ice_servers", "metrics_allow", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not _ICE_URL.match(url):
+                raise ValueError(
+                    f"{url!r} is not a STUN/TURN URL; write e.g. "
+                    "'stun:stun.example.com:3478' or 'turn:turn.example.com:3478?transport=udp'"
+                )
+        return urls
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, nets: list[str]) -> list[str]:
+        for net in nets:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"CANDOR_METRICS_ALLOW: {net!r} is not a network") from exc
+        return nets
+
+    @field_validator("ice_public_ip")
+    @classmethod
+    def _public_ip(cls, ip: str | None) -> str | None:
+        if ip:
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError as exc:
+                raise ValueError(f"CANDOR_ICE_PUBLIC_IP: {ip!r} is not an IP address") from exc
+        return ip or None
+
+    @model_validator(mode="after")
+    def _turn_needs_secret(self) -> Settings:
+        if self.turn_secret is None and any(u.startswith("turn") for u in self.ice_servers):
+            raise ValueError(
+                "CANDOR_ICE_SERVERS lists a TURN server: set CANDOR_TURN_SECRET to the "
+                "TURN server's shared secret (coturn: static-auth-secret)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

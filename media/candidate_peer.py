@@ -9,17 +9,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from media.crypto import MasterKey
+from media.ice import advertise_public_ip, rtc_configuration
 from media.peer_close import close_peer_connection, end_remote_tracks
 from media.recorder import RecordingResult, SegmentRecorder, finalize_recording
 
 log = logging.getLogger(__name__)
 
 FrameSink = Callable[[str, Any], None]
+
+
+def _announce(sdp: str, public_ip: str | None) -> str:
+    return advertise_public_ip(sdp, public_ip) if public_ip else sdp
 
 
 class BadOffer(ValueError):
@@ -57,12 +62,16 @@ class CandidatePeer:
         *,
         on_first_frame: Callable[[str], None] | None = None,
         on_closed: Callable[[], None] | None = None,
+        ice: RTCConfiguration | None = None,
+        public_ip: str | None = None,
     ) -> None:
         self.recording_path = recording_path
         self._master = master
         self._on_first_frame = on_first_frame
         self._on_closed = on_closed
-        self.pc = RTCPeerConnection()
+        # never aiortc's default (a public STUN server): no servers unless configured
+        self.pc = RTCPeerConnection(ice or rtc_configuration([]))
+        self._public_ip = public_ip
         self.relay = MediaRelay()
         self.tracks: dict[str, MediaStreamTrack] = {}
         self.sinks: list[FrameSink] = []
@@ -119,7 +128,7 @@ class CandidatePeer:
             self._tasks.append(asyncio.create_task(self._consume(kind, proxy), name=f"rec-{kind}"))
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
-        return self.pc.localDescription.sdp
+        return _announce(self.pc.localDescription.sdp, self._public_ip)
 
     async def _consume(self, kind: str, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
@@ -176,8 +185,11 @@ class CandidatePeer:
 class ObserverPeer:
     """An observer's receive-only connection fed by relay proxies."""
 
-    def __init__(self) -> None:
-        self.pc = RTCPeerConnection()
+    def __init__(
+        self, ice: RTCConfiguration | None = None, public_ip: str | None = None
+    ) -> None:
+        self.pc = RTCPeerConnection(ice or rtc_configuration([]))
+        self._public_ip = public_ip
         self._proxies: list[MediaStreamTrack] = []
         self._negotiation: asyncio.Task[str] | None = None
 
@@ -207,7 +219,7 @@ class ObserverPeer:
             self.pc.addTrack(track)
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
-        return self.pc.localDescription.sdp
+        return _announce(self.pc.localDescription.sdp, self._public_ip)
 
     async def close(self) -> None:
         """Hang up and release the relay proxies."""

@@ -18,6 +18,10 @@ if [[ $WITH_TEST == 1 ]]; then
   command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
   command -v sox >/dev/null || need_apt+=(sox)
   command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
+  # the TURN relay test (tests/netns): coturn, iproute2 and ping inside network namespaces
+  command -v turnserver >/dev/null || need_apt+=(coturn)
+  command -v ip >/dev/null || need_apt+=(iproute2)
+  command -v ping >/dev/null || need_apt+=(iputils-ping)
 fi
 if (( ${#need_apt[@]} )); then
   say "installing system packages: ${need_apt[*]}"

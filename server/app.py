@@ -28,6 +28,7 @@ from server.integrations.webhooks.delivery import WebhookDelivery
 from server.integrations.webhooks.hooks import interview_events, webhook_disabled_notice
 from server.invites import InviteCodec
 from server.keys import master_key_bytes, private_dir, secret_key_bytes
+from server.metrics import Metrics
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
 from server.rights import RIGHTS_LINKS, RightsLinks
@@ -40,6 +41,8 @@ from server.routes import (
     docs,
     export,
     feedback,
+    health,
+    ice,
     keys,
     members,
     observer,
@@ -59,7 +62,7 @@ from server.session import InterviewSession
 from server.sessions import SessionRegistry
 from server.signin.middleware import session_middleware
 from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
-from server.storage.db import make_engine, migrate, sessionmaker
+from server.storage.db import check_schema, make_engine, migrate, sessionmaker
 from server.storage.models import Recording
 
 log = logging.getLogger(__name__)
@@ -129,9 +132,11 @@ def create_app(
 
     ``now`` replaces the clock and ``tick_seconds`` the live interviews' timer interval.
     """
+    metrics = Metrics()  # this app's own Prometheus registry
     app = web.Application(
-        # audit_refusals is outermost: it sees every 403 answer, however it was produced.
+        # metrics first (it times everything); audit_refusals sees every 403 answer.
         middlewares=[
+            metrics.middleware,
             audit_refusals,
             error_middleware,
             forgery_middleware,
@@ -150,7 +155,10 @@ def create_app(
         engine = make_engine(settings.db_url)
         sessions = sessionmaker(engine, keyring)
         try:
-            await migrate(engine, settings.db_url, keyring)
+            if settings.auto_migrate:
+                await migrate(engine, settings.db_url, keyring)
+            else:
+                await check_schema(engine)
             await check_master_key(sessions, keyring)
         except BaseException:
             await engine.dispose()
@@ -169,14 +177,16 @@ def create_app(
             engine=engine,
             sessions=sessions,
             bus=bus,
-            events=EventLog(sessions, bus),
+            events=EventLog(sessions, bus, metrics.observe_event),
             master=master,
             keyring=keyring,
             invites=InviteCodec(secret),
             auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
             throttle=make_throttle(settings, redis_client, secret),
             key_hasher=KeyHasher(secret),
+            metrics=metrics,
         )
+        metrics.attach(svc)
         if now is not None:
             svc.now = now
         registry = SessionRegistry(
@@ -214,6 +224,7 @@ def create_app(
                 )
             yield
         finally:
+            metrics.detach()
             # Sessions and background tasks end (and are awaited) before what they use closes.
             await registry.aclose()
             if svc.webhooks is not None:
@@ -258,6 +269,8 @@ def create_app(
     app.add_routes(export.routes)
     app.add_routes(sso.routes)
     docs.install(app)
+    app.add_routes(ice.routes)
+    app.add_routes(health.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

@@ -40,9 +40,15 @@ class EventLog:
     events (``durable`` False, e.g. partial transcripts) are published but never stored.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        on_append: Callable[[Event], None] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._on_append = on_append  # metrics: sees every event once, before it is stored
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_seq: dict[str, int] = {}
         self.store_hooks: list[StoreHook] = []
@@ -50,6 +56,8 @@ class EventLog:
     async def append(self, event: Event) -> bool:
         """Store (if durable) and publish ``event``; False if it was a duplicate and was dropped."""
         iid = event.interview_id
+        if self._on_append is not None:
+            self._on_append(event)
         lock = self._locks.setdefault(iid, asyncio.Lock())
         async with lock:
             if not event.durable:

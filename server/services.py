@@ -19,6 +19,7 @@ from server.encryption.keyring import KeyRing
 from server.event_log import EventLog
 from server.integrations.api_keys_hash import KeyHasher
 from server.invites import InviteCodec
+from server.metrics import Metrics
 from server.passwords import Passwords
 from server.signin.sessions import SessionStore
 from server.signin.throttle import BackOff, MemoryCounters, Throttle
@@ -43,6 +44,7 @@ class Services:
     auth: SessionCodec
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     transcribers: Transcribers | None = None  # when ASR is enabled
+    metrics: Metrics = field(default_factory=Metrics)  # the app's Prometheus collectors
     live: SessionRegistry = field(init=False)  # the live interviews (server/sessions.py)
     passwords: Passwords = field(default_factory=Passwords)
     throttle: Throttle = field(

@@ -140,6 +140,11 @@ class InterviewSession:
         return self._media.live
 
     @property
+    def observer_count(self) -> int:
+        """Observers connected to this interview now (for metrics)."""
+        return len(self._observers)
+
+    @property
     def analysis(self) -> LiveAnalysis | None:
         """The interview's analyzers (None without AI-analysis consent); read-only use."""
         return self._analysis

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from media.candidate_peer import CandidatePeer, FrameSink
 from media.recorder import RecordingResult
+from server.ice import peer_configuration
 from server.services import Services
 from server.session_inputs import ObserverMedia
 from server.storage.models import Recording
@@ -76,6 +77,8 @@ class CandidateMedia:
             self._svc.master,
             on_first_frame=lambda kind: on_first_frame(kind, segment),
             on_closed=lambda: on_closed(segment),
+            ice=peer_configuration(self._svc.settings, iid, self._svc.now()),
+            public_ip=self._svc.settings.ice_public_ip,
         )
         if sink is not None:
             peer.sinks.append(sink)

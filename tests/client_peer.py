@@ -20,6 +20,8 @@ from aiohttp import ClientSession, ClientWebSocketResponse, WSMsgType
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.contrib.media import MediaPlayer
 
+from media.ice import rtc_configuration
+
 
 class PatternVideoTrack(VideoStreamTrack):
     """Generated video: a moving gradient, so every frame differs (15 fps)."""
@@ -89,17 +91,24 @@ class CandidateClient:
         audio_file: Path | None = None,
         video: MediaStreamTrack | None = None,
         video_file: Path | None = None,
+        audio: MediaStreamTrack | None = None,
     ) -> dict[str, Any]:
         """Connect, send an offer with the given media, apply the answer."""
         ws_url = self.base_url.replace("http", "ws", 1) + f"/ws/candidate/{self.token}"
         self.ws = await self.http.ws_connect(ws_url)
         self._reader = asyncio.create_task(self._read())
         welcome = await self.next_message("welcome")
-        self.pc = RTCPeerConnection()
+        # the same ICE servers the candidate page gets (none by default: no STUN)
+        async with self.http.get(f"{self.base_url}/api/join/{self.token}/ice") as resp:
+            resp.raise_for_status()
+            servers = (await resp.json())["iceServers"]
+        self.pc = RTCPeerConnection(rtc_configuration(servers))
         if audio_file is not None:
             self.player = MediaPlayer(str(audio_file))
             if self.player.audio is not None:
                 self.pc.addTrack(self.player.audio)
+        elif audio is not None:
+            self.pc.addTrack(audio)
         if video_file is not None:
             vplayer = MediaPlayer(str(video_file))
             if vplayer.video is not None:

@@ -2,6 +2,7 @@ import { t, applyI18n, installToggle, setLang, lang } from "/static/i18n.js";
 import { CandidateIn, CandidateOut, Close, encode, parse } from "/static/protocol.js";
 import { wsUrl, iceGathered } from "/static/common.js";
 import { send as request } from "/static/http.js";
+import { rtcConfig } from "/static/ice.js";
 
 const token = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -101,7 +102,8 @@ function connect() {
 }
 
 async function offer() {
-  pc = new RTCPeerConnection();
+  const config = await rtcConfig(`/api/join/${token}/ice`);
+  pc = new RTCPeerConnection(config);
   for (const track of stream.getTracks()) pc.addTrack(track, stream);
   pc.onconnectionstatechange = () => { if (pc && pc.connectionState === "connected") { retries = 0; $("room-status").textContent = t("connected"); } };
   await pc.setLocalDescription(await pc.createOffer());

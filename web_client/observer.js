@@ -3,6 +3,7 @@ import { ObserverIn, ObserverOut, EventType, Close, ErrorCode, FIELDS, encode, p
 import { wsUrl, iceGathered, fmtTime, describeEvent } from "/static/common.js";
 import { EventStream } from "/static/event_stream.js";
 import { send as request } from "/static/http.js";
+import { rtcConfig } from "/static/ice.js";
 
 const iid = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -73,8 +74,10 @@ let offered = [];
 
 async function offer() {
   if (!ws || ws.readyState !== 1) return;
+  const config = await rtcConfig(`/api/interviews/${iid}/ice`);
+  if (!ws || ws.readyState !== 1) return;
   if (pc) pc.close();
-  const mine = new RTCPeerConnection();
+  const mine = new RTCPeerConnection(config);
   pc = mine;
   mine.addTransceiver("video", { direction: "recvonly" });
   mine.addTransceiver("audio", { direction: "recvonly" });

@@ -20,6 +20,7 @@ from analysis.interview.commands import (
     parse_command,
 )
 from media.candidate_peer import BadOffer, ObserverPeer
+from server.ice import peer_configuration
 from server.pages import page
 from server.policy import Action
 from server.protocol import (
@@ -178,7 +179,11 @@ async def _on_observer_message(
         case Offer(sdp=sdp):
             if peer is not None:
                 session.submit(ObserverHangup(peer))
-            new_peer = ObserverPeer()
+            svc = services(request)
+            new_peer = ObserverPeer(
+                peer_configuration(svc.settings, grant.interview.id, svc.now()),
+                svc.settings.ice_public_ip,
+            )
             offer = ObserverOffer(new_peer, sdp)
             session.submit(offer)
             try:

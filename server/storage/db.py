@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -76,11 +83,23 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
-async def migrate(engine: AsyncEngine, url: str, keyring: KeyRing | None = None) -> None:
-    """Bring the schema to the newest revision, logging each step.
+# pg_advisory_xact_lock key for migrations ("candor" as a number): held until commit, so a
+# second process waits, then finds the schema at head and does nothing.
+PG_MIGRATION_LOCK = 0x63616E646F72
 
-    With ``keyring``, the migration that introduces field encryption also encrypts the
-    rows stored before it (without one, `python run.py encrypt-existing` does it later).
+
+class SchemaNotCurrent(RuntimeError):
+    """The database schema is behind the code (run `python run.py migrate`)."""
+
+
+async def migrate(engine: AsyncEngine, url: str, keyring: KeyRing | None = None) -> None:
+    """Bring the schema to the newest revision once, under a lock shared by all processes.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: an exclusive lock on a file
+    beside the database. Processes that start together migrate one after another; all but
+    the first find nothing to do. With ``keyring``, the migration that introduces field
+    encryption also encrypts the rows stored before it (without one,
+    `python run.py encrypt-existing` does it later).
     """
     cfg = alembic_config(url)
 
@@ -89,9 +108,51 @@ async def migrate(engine: AsyncEngine, url: str, keyring: KeyRing | None = None)
         cfg.attributes["keyring"] = keyring
         command.upgrade(cfg, "head")
 
-    async with engine.begin() as conn:
+    async with _file_lock(url), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK})
         await conn.run_sync(_upgrade)
     log.info("database schema is up to date")
+
+
+async def schema_revision(conn: AsyncConnection) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Raise SchemaNotCurrent unless the database is at the newest revision."""
+    async with engine.connect() as conn:
+        current = await schema_revision(conn)
+    head = head_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"The database schema is at revision {current or 'none'}, the code needs {head}: "
+            "run `python run.py migrate` once (or set CANDOR_AUTO_MIGRATE=true), then start "
+            "the server again."
+        )
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(url: str) -> AsyncIterator[None]:
+    """An exclusive lock on ``<sqlite file>.migrate.lock``; nothing for other databases."""
+    path = sqlite_path(url)
+    if path is None:
+        yield
+        return
+    lock = path.with_suffix(".migrate.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def sessionmaker(engine: AsyncEngine, keyring: KeyRing) -> async_sessionmaker[AsyncSession]:

@@ -105,6 +105,11 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/observe/{iid}"): job(A, R, H, IV),
     ("GET", "/review/{iid}"): job(A, R, H),
     ("GET", "/ws/observer/{iid}"): job(A, R, H, IV),
+    ("GET", "/api/interviews/{iid}/ice"): job(A, R, H, IV),  # watchers' ICE servers
+    ("GET", "/api/join/{token}/ice"): PUBLIC,  # the invite token is the credential
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,  # loopback or a metrics token: tests/server/test_health_metrics
     ("GET", "/report/{iid}"): job(A, R, H),
     ("GET", "/calibration/{jid}"): job(A, R),
     # scores, reports, ratings, decisions, feedback

@@ -1,0 +1,210 @@
+"""Prometheus metrics of one app: its own registry, hooks for the room, scrape-time gauges.
+
+Each app owns a ``CollectorRegistry`` (no global registry state, so several apps in one
+process do not collide). The event log calls ``observe_event`` for every event appended;
+gauges that describe current state are read when /metrics is scraped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from analysis.events import (
+    AnalyzerFailed,
+    CandidateJoined,
+    Event,
+    InterviewEnded,
+    MediaStarted,
+    TranscriptFinal,
+)
+
+if TYPE_CHECKING:
+    from server.services import Services
+    from server.session import InterviewSession
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# join: ICE + DTLS + the first packet; final latency: end of speech to the final transcript
+JOIN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
+FINAL_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_MAX_PENDING_JOINS = 10_000
+
+
+class Metrics:
+    """The app's collectors and the hooks that feed them (no I/O in the constructor)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.join_seconds = Histogram(
+            "candor_join_seconds",
+            "From the server's answer to a candidate's first media frame on the server.",
+            buckets=JOIN_BUCKETS,
+            registry=self.registry,
+        )
+        self.final_latency_seconds = Histogram(
+            "candor_transcript_final_latency_seconds",
+            "From the end of an utterance to its final transcript.",
+            buckets=FINAL_BUCKETS,
+            registry=self.registry,
+        )
+        self.http_seconds = Histogram(
+            "candor_http_request_duration_seconds",
+            "HTTP requests by method, route pattern and status (WebSockets excluded).",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.analyzer_failures: dict[str, int] = {}
+        self._joined_at: dict[tuple[str, int], float] = {}
+        self._state = _StateCollector()
+        self.registry.register(self._state)
+
+    def attach(self, services: Services) -> None:
+        """Read current state (rooms, transcription, bus) from ``services`` at scrape time."""
+        self._state.services = services
+
+    def detach(self) -> None:
+        """Stop reading state (the services are closing)."""
+        self._state.services = None
+
+    def observe_event(self, event: Event) -> None:
+        """Called by the event log for every event appended (cheap, never raises)."""
+        if isinstance(event, AnalyzerFailed):
+            self.analyzer_failures[event.analyzer] = (
+                self.analyzer_failures.get(event.analyzer, 0) + 1
+            )
+        elif isinstance(event, TranscriptFinal):
+            if event.t >= event.end > 0:
+                self.final_latency_seconds.observe(event.t - event.end)
+        elif isinstance(event, CandidateJoined):
+            if len(self._joined_at) < _MAX_PENDING_JOINS:
+                self._joined_at[(event.interview_id, event.segment)] = event.t
+        elif isinstance(event, MediaStarted):
+            joined = self._joined_at.pop((event.interview_id, event.segment), None)
+            if joined is not None:
+                self.join_seconds.observe(max(0.0, event.t - joined))
+        elif isinstance(event, InterviewEnded):
+            for key in [k for k in self._joined_at if k[0] == event.interview_id]:
+                del self._joined_at[key]
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every collector."""
+        return bytes(generate_latest(self.registry))
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Time each request under its route's pattern (never the raw path: ids, tokens)."""
+        began = time.perf_counter()
+        status = 500
+        websocket = False
+        try:
+            response = await handler(request)
+            status = response.status
+            websocket = isinstance(response, web.WebSocketResponse)
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            if not websocket:
+                method = request.method if request.method in _METHODS else "other"
+                self.http_seconds.labels(method, route_pattern(request), str(status)).observe(
+                    time.perf_counter() - began
+                )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_pattern(request: web.Request) -> str:
+    """The matched route's pattern, e.g. ``/api/interviews/{iid}``; unmatched: ``<unmatched>``."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "<unmatched>"
+
+
+def live_counts(sessions: Iterable[InterviewSession]) -> tuple[int, int]:
+    """(interviews with a connected candidate, observers watching) from the running sessions."""
+    interviews = observers = 0
+    for session in sessions:
+        interviews += int(session.candidate_connected)
+        observers += session.observer_count
+    return interviews, observers
+
+
+class _StateCollector:
+    """Gauges and counters read from the services when scraped."""
+
+    def __init__(self) -> None:
+        self.services: Services | None = None
+
+    def describe(self) -> list[Metric]:
+        """Names only (the registry checks them for duplicates)."""
+        return [
+            GaugeMetricFamily("candor_live_interviews", ""),
+            GaugeMetricFamily("candor_live_observers", ""),
+            GaugeMetricFamily("candor_transcription_queue_depth", ""),
+            GaugeMetricFamily("candor_transcription_backlog_seconds", ""),
+            GaugeMetricFamily("candor_transcription_model_loaded", ""),
+            CounterMetricFamily("candor_transcription_passes", ""),
+            CounterMetricFamily("candor_analyzer_failures", ""),
+            CounterMetricFamily("candor_bus_dropped_events", ""),
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        """Current values; empty families when the services are not running."""
+        svc = self.services
+        interviews, observers = live_counts(svc.live.running()) if svc is not None else (0, 0)
+        yield GaugeMetricFamily(
+            "candor_live_interviews", "Interviews with a connected candidate.", value=interviews
+        )
+        yield GaugeMetricFamily(
+            "candor_live_observers", "Observers watching live interviews.", value=observers
+        )
+        scheduler = getattr(svc.transcribers, "scheduler", None) if svc is not None else None
+        asr = scheduler.metrics if scheduler is not None else None
+        yield GaugeMetricFamily(
+            "candor_transcription_queue_depth",
+            "Transcription passes waiting to start.",
+            value=asr.queue_depth if asr is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            "candor_transcription_backlog_seconds",
+            "Estimated seconds of queued transcription work.",
+            value=scheduler.backlog_seconds() if scheduler is not None else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "candor_transcription_model_loaded",
+            "1 when the speech model (or the Redis worker connection) is ready.",
+            value=1 if scheduler is not None else 0,
+        )
+        passes = CounterMetricFamily(
+            "candor_transcription_passes",
+            "Transcription passes run, by priority.",
+            labels=["priority"],
+        )
+        passes.add_metric(["final"], asr.final_passes if asr is not None else 0)
+        passes.add_metric(["partial"], asr.partial_passes if asr is not None else 0)
+        yield passes
+        failures = CounterMetricFamily(
+            "candor_analyzer_failures", "Analyzer failures, by analyzer.", labels=["analyzer"]
+        )
+        if svc is not None:
+            for name, count in sorted(svc.metrics.analyzer_failures.items()):
+                failures.add_metric([name], count)
+        yield failures
+        dropped = CounterMetricFamily(
+            "candor_bus_dropped_events",
+            "Events the bus could not deliver, by cause.",
+            labels=["cause"],
+        )
+        if svc is not None:
+            for cause, count in sorted(svc.bus.metrics.snapshot().items()):
+                dropped.add_metric([cause], count)
+        yield dropped
