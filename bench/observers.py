@@ -148,12 +148,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 await asyncio.sleep(args.seconds)
                 window = sampler.window(t0, sampler.take().t)
                 got = [o.frames["video"] - b for o, b in zip(observers, before, strict=True)]
+                fps = round(min(got) / window["seconds"], 1) if got else None
                 row = {
                     "observers": count,
                     "server_cpu_pct": round(window["server_cpu_pct"], 1),
                     "client_cpu_pct": round(window["client_cpu_pct"], 1),
                     "rss_mb": round(window["rss_median_mb"], 0),
-                    "observer_video_fps_min": round(min(got) / window["seconds"], 1) if got else None,
+                    "observer_video_fps_min": fps,
                     "codecs": sorted({o.codec for o in observers}),
                 }
                 rows.append(row)

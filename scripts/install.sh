@@ -18,6 +18,8 @@ if [[ $WITH_TEST == 1 ]]; then
   command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
   command -v sox >/dev/null || need_apt+=(sox)
   command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
+  # The load balancer of the several-node tests (deploy/haproxy/candor.cfg).
+  command -v haproxy >/dev/null || need_apt+=(haproxy)
 fi
 if (( ${#need_apt[@]} )); then
   say "installing system packages: ${need_apt[*]}"

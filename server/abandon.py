@@ -35,7 +35,8 @@ async def abandon_overdue(svc: Services) -> list[str]:
         ).all()
     started = [iid for iid in rows if svc.live.find(iid) is None]
     for iid in started:
-        svc.live.get(iid)  # its first tick ends it as abandoned
+        # Its first tick ends it as abandoned (with several nodes: unless another node runs it).
+        await svc.live.attach(iid)
     return started
 
 

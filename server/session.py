@@ -75,7 +75,7 @@ from server.session_inputs import (
     TimerTick,
     ViewRequested,
 )
-from server.session_media import CandidateMedia
+from server.session_media import CandidateMedia, recover_segments
 from server.session_setup import InterviewGone, load
 from server.storage.models import Consent, Interview
 
@@ -201,6 +201,20 @@ class InterviewSession:
         self._saved = self._machine.to_dict()
         if self._status in ("finished", "abandoned"):
             self._ending = True  # a finished interview: observers may still look at it
+        elif self._svc.cluster is not None:
+            await self._take_over()
+
+    async def _take_over(self) -> None:
+        """This node took the interview's lease: settle what a dead previous owner left.
+
+        Its open segments are finalized, and a candidate it had connected is away now (timers
+        paused, the reconnect deadline set); they resume here when they rejoin.
+        """
+        recovered = await recover_segments(self._svc, self.interview_id)
+        if recovered:
+            log.warning("recovered segments of a node that stopped", extra={"count": recovered})
+        if self._status == "live":
+            await self._candidate_away()
 
     async def _apply(self, item: SessionInput) -> None:
         try:
