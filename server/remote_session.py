@@ -259,11 +259,6 @@ class RemoteInputs:
             return None
         raise ValueError(f"unknown cluster command {op!r}")
 
-    def forget(self, session: InterviewSession) -> None:
-        """The session ended: its remote links and peers go with it (peers were hung up)."""
-        self._links.clear()
-        self._peers.clear()
-
 
 async def _close(link: Link, code: int) -> None:
     if not link.closed:

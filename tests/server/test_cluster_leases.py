@@ -1,0 +1,74 @@
+"""Ownership leases and the command channel between two nodes, on the local Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from server.cluster import Cluster, NoOwner, RemoteRefused
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[Cluster, Cluster]]:
+    url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    a = Cluster(url, f"a-{uuid.uuid4().hex[:6]}", lease_seconds=0.6)
+    b = Cluster(url, f"b-{uuid.uuid4().hex[:6]}", lease_seconds=0.6)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_one_holder_at_a_time_and_only_the_holder_renews_or_releases(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    a, b = pair
+    iid = uuid.uuid4().hex
+    assert await a.acquire(iid)
+    assert await a.acquire(iid)  # taking it again is fine: already ours
+    assert not await b.acquire(iid)
+    assert await b.holder(iid) == a.node_id
+    await b.release(iid)  # not b's to release
+    assert await a.holder(iid) == a.node_id
+    assert await a.renew(iid)
+    # a stops renewing (as a dead node): the lease expires and b takes it.
+    await asyncio.sleep(0.8)
+    assert await b.acquire(iid)
+    assert not await a.renew(iid)  # lost: a must stop its session
+    await b.release(iid)
+    assert await a.holder(iid) is None
+
+
+async def test_commands_reach_the_node_that_runs_the_session(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    a, b = pair
+    iid = uuid.uuid4().hex
+
+    async def owner(interview_id: str, msg: dict[str, Any]) -> Any:
+        if interview_id != iid:
+            raise LookupError(interview_id)
+        if msg["op"] == "refuse":
+            raise ValueError("no such question")
+        return {"echo": msg["text"], "by": msg["from"]}
+
+    async def bystander(interview_id: str, msg: dict[str, Any]) -> Any:
+        raise LookupError(interview_id)  # runs no session: never answers
+
+    a.on_command = owner
+    b.on_command = bystander
+    assert await b.request(iid, "say", text="hello") == {"echo": "hello", "by": b.node_id}
+    with pytest.raises(RemoteRefused, match="no such question"):
+        await b.request(iid, "refuse")
+    with pytest.raises(NoOwner):
+        await a.request(uuid.uuid4().hex, "say", timeout=0.5, text="nobody runs this")
