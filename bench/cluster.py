@@ -447,9 +447,10 @@ def what_candidates_saw(
             rejoin = next(
                 (j for j in c.seen.joins if drops and j["at"] >= drops[0] and "join_s" in j), None
             )
-            # The question the interview was at when the candidate dropped (from the log: a
-            # screen sent by a node as it died may never have reached the candidate).
-            cut = drops[0] if drops else t0
+            # The interview's current question when the candidate came back (from the log:
+            # while they were away the interview may have moved on, and a screen sent by a
+            # node as it died may never have reached them).
+            cut = rejoin["at"] if rejoin else t0
             shown = [
                 e for e in logs[c.iv["id"]] if e["type"] == "question_shown" and wall(e["at"]) < cut
             ]
@@ -460,16 +461,16 @@ def what_candidates_saw(
                     "candidate": c.k,
                     "dropped": bool(drops),
                     "reconnect_s": rejoin["after_drop_s"] if rejoin else None,
-                    "failed_attempts": sum(
-                        1
+                    "failed_attempts": [
+                        j["failed"]
                         for j in c.seen.joins
                         if "failed" in j
                         and drops
                         and j["at"] >= drops[0]
                         and (rejoin is None or j["at"] < rejoin["at"])
-                    ),
+                    ],
                     "new_segment": rejoin["segment"] if rejoin else None,
-                    "question_resumed": (
+                    "resumed_current_question": (
                         (before[-1]["id"] == after[0]["id"]) if before and after else None
                     ),
                 }

@@ -253,7 +253,7 @@ class RemoteInputs:
             session.submit(ended)
             return await ended.reply
         if op == "handover":
-            stop = Shutdown()
+            stop = Shutdown(handover=True)
             session.submit(stop)
             await stop.reply
             return None

@@ -82,6 +82,9 @@ from server.storage.models import Consent, Interview
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_DRAIN_SECONDS = 35.0  # a little over Transcribers' own close timeout
+# Handing the interview to another node: the candidate waits for it, so the last finals get
+# only this long (later ones are still stored by the closing stream, not applied here).
+HANDOVER_DRAIN_SECONDS = 3.0
 MEDIA_KINDS = ("audio", "video")
 
 
@@ -270,8 +273,10 @@ class InterviewSession:
             case EndRequested(reason=reason, reply=reply):
                 await self._end(reason)
                 _resolve(reply, None)
-            case Shutdown(reply=reply):
-                await self._shutdown()
+            case Shutdown(reply=reply, handover=handover):
+                await self._shutdown(
+                    HANDOVER_DRAIN_SECONDS if handover else TRANSCRIPT_DRAIN_SECONDS
+                )
                 _resolve(reply, None)
             case Barrier(reply=reply):
                 _resolve(reply, None)
@@ -546,7 +551,7 @@ class InterviewSession:
         else:
             await self._svc.events.append(event)
 
-    async def _close_analysis(self) -> None:
+    async def _close_analysis(self, drain: float = TRANSCRIPT_DRAIN_SECONDS) -> None:
         """Finish transcription (its last finals still count) and stop the analyzers."""
         stream, self._stream = self._stream, None
         reader, self._reader = self._reader, None
@@ -554,7 +559,7 @@ class InterviewSession:
             await self._svc.transcribers.close(self.interview_id)
         if reader is not None and not reader.done():
             try:
-                async with asyncio.timeout(TRANSCRIPT_DRAIN_SECONDS):
+                async with asyncio.timeout(drain):
                     await asyncio.shield(reader)
             except TimeoutError:
                 reader.cancel()
@@ -594,14 +599,14 @@ class InterviewSession:
         self._svc.events.forget(self.interview_id)
         self._done = True
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, drain: float = TRANSCRIPT_DRAIN_SECONDS) -> None:
         """Server shutdown: finalize the segment; the interview stays resumable (paused)."""
         link = self._link
         await self._close_segment("server stopped")
         self._link = None
         if self._machine is not None:
             await self._candidate_away()
-        await self._close_analysis()
+        await self._close_analysis(drain)
         for other in [link, *self._observers]:
             if other is not None:
                 await _hang_up(other, 1001, b"server shutting down")

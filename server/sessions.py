@@ -24,7 +24,7 @@ from typing import Any
 from server.cluster import Cluster, NoOwner, RemoteRefused
 from server.errors import InterviewError
 from server.remote_session import RemoteInputs, RemoteSession
-from server.session import InterviewSession
+from server.session import HANDOVER_DRAIN_SECONDS, InterviewSession
 from server.session_inputs import Link, Shutdown
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,10 @@ class SessionRegistry:
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + cluster.lease_seconds + SHUTDOWN_SECONDS + 2.0
+        # The owner finalizes its segment and drains transcription briefly before letting go.
+        deadline = (
+            loop.time() + cluster.lease_seconds + SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 4
+        )
         asked = False
         while True:
             if await cluster.acquire(interview_id):
@@ -108,7 +111,9 @@ class SessionRegistry:
             if not asked:
                 asked = True
                 with contextlib.suppress(NoOwner, RemoteRefused):
-                    await cluster.request(interview_id, "handover", timeout=SHUTDOWN_SECONDS + 1)
+                    await cluster.request(
+                        interview_id, "handover", timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS
+                    )
             if loop.time() > deadline:
                 raise OwnedElsewhere(
                     "This interview is running on another server that did not let go. "
