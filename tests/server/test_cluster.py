@@ -186,4 +186,17 @@ async def test_observer_on_another_node_and_failover_after_sigkill(nodes: Nodes)
 
         status = await api(http, "GET", f"{nodes.lb}/api/interviews/{iv['id']}")
         assert status["status"] == "live"
+
+        # The dead node comes back and the balancer's hash sends the candidate there again:
+        # the current owner hands over (finalizes its segment, lets go of the lease).
+        nodes.start_node(owner)
+        await nodes.wait_up(http, nodes.url(owner), nodes.procs[owner])
+        await again.leave(vanish=True)
+        back = CandidateClient(nodes.url(owner), iv["invite_token"], http)
+        await back.join(video=PatternVideoTrack())
+        assert back.segment == 3
+        current = await back.next_message("show_question", timeout=20)
+        assert current["question_id"] == follow["question_id"]
+        assert await lease_holder(nodes, iv["id"]) == owner
+        await back.leave()
         await again.leave()
