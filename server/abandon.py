@@ -49,9 +49,7 @@ async def _orphans(svc: Services) -> list[str]:
     assert cluster is not None
     async with svc.sessions() as session:
         live = (await session.scalars(select(Interview.id).where(Interview.status == "live"))).all()
-    return [
-        iid for iid in live if svc.live.find(iid) is None and await cluster.holder(iid) is None
-    ]
+    return [iid for iid in live if svc.live.find(iid) is None and await cluster.holder(iid) is None]
 
 
 async def run_abandon_watch(svc: Services, every: float = CHECK_EVERY) -> None:
