@@ -171,6 +171,7 @@ class EncodedFanout:
         self._source_factory = source
         self._tracks: set[EncodedTrack] = set()
         self._task: asyncio.Task[None] | None = None
+        self._retired: set[asyncio.Task[None]] = set()  # cancelled, still finishing
         self._keyframe_wanted = True
         self._last_keyframe = 0.0
         self._closed = False
@@ -197,7 +198,12 @@ class EncodedFanout:
         """Forget a track; with none left the encoder stops."""
         self._tracks.discard(track)
         if not self._tracks and self._task is not None:
-            self._task.cancel()
+            # A new subscriber right after this (an observer's re-offer) starts a new encoder
+            # task instead of waiting on one that is being cancelled.
+            task, self._task = self._task, None
+            task.cancel()
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
 
     def request_keyframe(self) -> None:
         """Make the next encoded video frame a keyframe (merged with other requests)."""
@@ -209,9 +215,11 @@ class EncodedFanout:
         for track in list(self._tracks):
             track.offer(None)
         self._tracks.clear()
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, *self._retired) if t is not None]
+        self._task = None
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -249,6 +257,8 @@ class EncodedFanout:
             log.exception("observer media fan-out failed")
         finally:
             source.stop()
-            if self._tracks and not self._closed:
+            # The source ended (the candidate left): the tracks end too. A retired task's
+            # tracks have moved to its successor and stay.
+            if self._task is asyncio.current_task() and not self._closed:
                 for track in list(self._tracks):
                     track.offer(None)

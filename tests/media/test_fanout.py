@@ -113,3 +113,29 @@ async def test_three_observers_share_one_encoding_and_decode_it(tmp_path: Path) 
             await server.close()
         await sender.close()
         await candidate.close()
+
+
+async def test_a_subscriber_right_after_the_last_one_left_still_gets_packets(
+    tmp_path: Path,
+) -> None:
+    candidate = CandidatePeer(tmp_path / "seg.cnd", MasterKey(os.urandom(32)))
+    sender = await connect_candidate(candidate)
+    try:
+        await until(lambda: "video" in candidate.tracks)
+        tracks = candidate.observer_tracks()
+        first = next(t for t in tracks if t.kind == "video")
+        async with asyncio.timeout(20):
+            await first.recv()
+        # The only observer leaves and another arrives in the same instant (a page that
+        # re-offers): the encoder being cancelled must not leave the new one without video.
+        first.stop()
+        tracks += candidate.observer_tracks()
+        second = next(t for t in tracks if t.kind == "video" and t is not first)
+        async with asyncio.timeout(20):
+            for _ in range(5):
+                await second.recv()
+        for track in tracks:
+            track.stop()
+    finally:
+        await sender.close()
+        await candidate.close()
