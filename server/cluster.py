@@ -148,6 +148,11 @@ class Cluster:
         finally:
             self._pending.pop(rid, None)
 
+    async def post(self, interview_id: str, op: str, **body: Any) -> None:
+        """A one-way command to the interview's owner (no answer is awaited)."""
+        message = {"id": "", "from": self.node_id, "op": op, **body}
+        await self._redis.publish(COMMAND_PREFIX + interview_id, json.dumps(message))
+
     async def tell(self, node_id: str, message: dict[str, Any]) -> None:
         """A one-way message to one node (e.g. close an observer's socket there)."""
         await self._redis.publish(REPLY_PREFIX + node_id, json.dumps(message))
@@ -161,9 +166,9 @@ class Cluster:
         except LookupError:
             return  # no session here: another node owns it (or none does)
         except Exception as exc:
-            reply: dict[str, Any] = {"id": message["id"], "error": str(exc)}
+            reply: dict[str, Any] = {"id": message.get("id"), "error": str(exc)}
         else:
-            reply = {"id": message["id"], "value": value}
+            reply = {"id": message.get("id"), "value": value}
         if message.get("id"):
             await self.tell(message["from"], reply)
 

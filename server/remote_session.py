@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from analysis.interview.commands import parse_command
@@ -41,6 +42,7 @@ from server.session_inputs import (
 
 log = logging.getLogger(__name__)
 
+PRESENCE_LEASES = 3  # a remote observer unheard of for this many lease periods has left
 CLOSE_OWNER_MOVED = 1012  # "service restart": the page reconnects and finds the new owner
 UNREACHABLE = "The interview's server is not reachable right now. Please try again."
 
@@ -105,6 +107,10 @@ class RemoteSession:
                 continue
             if holder != self.owner:
                 self._moved()
+            elif self._links:
+                # Presence: the owner forgets observers of a node that stops saying this.
+                with contextlib.suppress(Exception):
+                    await self._cluster.post(self.interview_id, "presence", links=list(self._links))
 
     def _moved(self) -> None:
         """The owner changed: observers here reconnect (and attach to the new owner)."""
@@ -201,10 +207,22 @@ class RemoteLink:
 class RemoteInputs:
     """The owner's side: commands from other nodes become inputs of the local session."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, clock: Callable[[], float] | None = None) -> None:
         self._cluster = cluster
+        self._clock = clock or asyncio.get_running_loop().time
         self._links: dict[str, RemoteLink] = {}
         self._peers: dict[str, ObserverPeer] = {}
+        self._heard: dict[str, float] = {}
+
+    def sweep(self, session: InterviewSession) -> None:
+        """Observers whose node stopped reporting them (it died) leave the session."""
+        limit = self._clock() - PRESENCE_LEASES * self._cluster.lease_seconds
+        for key, heard in list(self._heard.items()):
+            if heard < limit:
+                del self._heard[key]
+                gone = self._links.pop(key, None)
+                if gone is not None:
+                    session.submit(ObserverLeft(gone))
 
     async def handle(self, session: InterviewSession, msg: dict[str, Any]) -> Any:
         """Apply one remote command to ``session``; returns what the requester waits for."""
@@ -221,13 +239,21 @@ class RemoteInputs:
             except SessionClosed:
                 return None
             return view.model_dump(mode="json") if view is not None else None
+        now = self._clock()
         if op == "joined":
             link = self._links.setdefault(
                 msg["link"], RemoteLink(self._cluster, msg["from"], msg["link"])
             )
+            self._heard[msg["link"]] = now
             session.submit(ObserverJoined(link))
             return None
+        if op == "presence":
+            for key in msg.get("links", []):
+                if key in self._links:
+                    self._heard[key] = now
+            return None
         if op == "left":
+            self._heard.pop(msg["link"], None)
             gone = self._links.pop(msg["link"], None)
             if gone is not None:
                 session.submit(ObserverLeft(gone))

@@ -235,6 +235,9 @@ class SessionRegistry:
                 log.warning("lost an interview's lease to another server; stopping here")
                 session.submit(Shutdown())
                 return
+            inputs = self._remote_inputs.get(session.interview_id)
+            if inputs is not None:
+                inputs.sweep(session)
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

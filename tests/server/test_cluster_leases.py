@@ -6,11 +6,14 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from server.cluster import Cluster, NoOwner, RemoteRefused
+from server.remote_session import RemoteInputs, RemoteLink
+from server.session import InterviewSession
+from server.session_inputs import ObserverJoined, ObserverLeft
 
 pytestmark = pytest.mark.redis
 
@@ -72,3 +75,34 @@ async def test_commands_reach_the_node_that_runs_the_session(
         await b.request(iid, "refuse")
     with pytest.raises(NoOwner):
         await a.request(uuid.uuid4().hex, "say", timeout=0.5, text="nobody runs this")
+
+
+class Inbox:
+    """Stands in for the owner's session: records the inputs it is given."""
+
+    def __init__(self) -> None:
+        self.inputs: list[object] = []
+
+    def submit(self, item: object) -> None:
+        self.inputs.append(item)
+
+
+async def test_observers_of_a_node_that_stops_reporting_them_leave() -> None:
+    now = [100.0]
+    cluster = Cluster("redis://127.0.0.1:6379/0", "owner", lease_seconds=2.0)
+    inputs = RemoteInputs(cluster, clock=lambda: now[0])
+    inbox = Inbox()
+    session = cast(InterviewSession, inbox)
+    for key in ("on-dead-node", "on-live-node"):
+        await inputs.handle(session, {"op": "joined", "link": key, "from": "x"})
+    assert [type(i) for i in inbox.inputs] == [ObserverJoined, ObserverJoined]
+    now[0] += 4.0
+    inputs.sweep(session)  # heard 4 s ago: within 3 lease periods (6 s)
+    assert not [i for i in inbox.inputs if isinstance(i, ObserverLeft)]
+    # Only the live node keeps reporting its observer.
+    await inputs.handle(session, {"op": "presence", "links": ["on-live-node"], "from": "x"})
+    now[0] += 3.0  # the dead node's observer: unheard for 7 s, more than 3 lease periods
+    inputs.sweep(session)
+    left = [i for i in inbox.inputs if isinstance(i, ObserverLeft)]
+    assert len(left) == 1
+    assert isinstance(left[0].link, RemoteLink) and left[0].link.key == "on-dead-node"
