@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     )
     bus: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Several server processes (docs/operations.md "Scaling out"): each live interview is
+    # owned by one node through a lease in Redis; needs bus="redis" and a shared database
+    # and recordings directory.
+    cluster: bool = Field(False, description="Run as one of several nodes sharing Redis.")
+    node_id: str = Field("", description="This node's name in the cluster (default: host-pid).")
+    lease_seconds: float = Field(
+        6.0, gt=0.5, description="A dead node's interviews move after at most this long."
+    )
     invite_ttl_hours: float = 72.0
     session_ttl_hours: float = 12.0
     notice_version: str = "2026-11-v1"

@@ -9,11 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 
 from media.crypto import MasterKey
+from media.fanout import EncodedFanout, EncodedTrack
 from media.ice import advertise_public_ip, rtc_configuration
 from media.peer_close import close_peer_connection, end_remote_tracks
 from media.recorder import RecordingResult, SegmentRecorder, finalize_recording
@@ -51,7 +59,8 @@ class CandidatePeer:
     """Accepts one offer, records every received track, fans tracks out to observers.
 
     Every received track is consumed by the recorder loop, so no queue grows
-    without bound; observers get ``MediaRelay`` proxies with ``buffered=False``.
+    without bound. Observers get the tracks encoded once (``media.fanout``), fed by
+    ``MediaRelay`` proxies with ``buffered=False`` while anyone watches.
     Frame sinks (analysis) must not block: they get each frame on the loop.
     """
 
@@ -74,6 +83,7 @@ class CandidatePeer:
         self._public_ip = public_ip
         self.relay = MediaRelay()
         self.tracks: dict[str, MediaStreamTrack] = {}
+        self.fanouts: dict[str, EncodedFanout] = {}
         self.sinks: list[FrameSink] = []
         self.recorder: SegmentRecorder | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,8 +160,17 @@ class CandidatePeer:
                     log.exception("frame sink failed")
 
     def observer_tracks(self) -> list[MediaStreamTrack]:
-        """Fresh unbuffered relay proxies of the candidate's tracks, for one observer."""
-        return [self.relay.subscribe(t, buffered=False) for t in self.tracks.values()]
+        """The candidate's tracks for one observer: the shared encoded packets, per kind."""
+        tracks: list[MediaStreamTrack] = []
+        for kind, track in self.tracks.items():
+            fanout = self.fanouts.get(kind)
+            if fanout is None:
+                fanout = self.fanouts[kind] = EncodedFanout(kind, self._proxy_of(track))
+            tracks.append(fanout.subscribe())
+        return tracks
+
+    def _proxy_of(self, track: MediaStreamTrack) -> Callable[[], MediaStreamTrack]:
+        return lambda: self.relay.subscribe(track, buffered=False)
 
     async def close(self) -> RecordingResult | None:
         """Hang up, stop recording and finalize the segment (None if nothing was recorded)."""
@@ -159,6 +178,8 @@ class CandidatePeer:
             return None
         self._closed = True
         await _settled(self._negotiation)
+        for fanout in self.fanouts.values():
+            await fanout.aclose()
         await close_peer_connection(self.pc)
         end_remote_tracks(list(self.tracks.values()))
         for task in self._tasks:
@@ -182,8 +203,36 @@ class CandidatePeer:
             return None
 
 
+# The fan-out encodes VP8 and Opus once; an observer's sender must use those codecs.
+_SHARED_CODECS = {"video": ("video/vp8", "video/rtx"), "audio": ("audio/opus",)}
+
+
+def _shared_codecs(kind: str) -> list[RTCRtpCodecCapability]:
+    return [
+        c
+        for c in RTCRtpSender.getCapabilities(kind).codecs
+        if c.mimeType.lower() in _SHARED_CODECS[kind]
+    ]
+
+
+def _forward_keyframe_requests(sender: RTCRtpSender, track: EncodedTrack) -> None:
+    """Pass an observer's PLI/FIR to the shared encoder.
+
+    aiortc's sender handles PLI/FIR by calling its own ``_send_keyframe`` (which only affects
+    frames it encodes itself); with encoded packets the request must reach the fan-out, and
+    aiortc offers no public hook for it, so this one sender's method is wrapped.
+    """
+    own = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        own()
+        track.request_keyframe()
+
+    setattr(sender, "_send_keyframe", send_keyframe)  # noqa: B010 - see the docstring
+
+
 class ObserverPeer:
-    """An observer's receive-only connection fed by relay proxies."""
+    """An observer's receive-only connection fed by the shared encoded tracks."""
 
     def __init__(
         self, ice: RTCConfiguration | None = None, public_ip: str | None = None
@@ -211,12 +260,17 @@ class ObserverPeer:
             raise BadOffer(f"the SDP offer could not be used: {_brief(exc)}") from exc
 
     async def _accept(self, sdp: str, tracks: list[MediaStreamTrack]) -> str:
+        # Transceivers made before the offer is applied take its m-lines (by kind) and
+        # negotiate only the codecs the fan-out encodes.
+        for track in tracks:
+            transceiver = self.pc.addTransceiver(track, direction="sendonly")
+            if isinstance(track, EncodedTrack):
+                transceiver.setCodecPreferences(_shared_codecs(track.kind))
+                _forward_keyframe_requests(transceiver.sender, track)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:
             raise BadOffer(f"the SDP offer could not be parsed: {_brief(exc)}") from exc
-        for track in tracks:
-            self.pc.addTrack(track)
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         return _announce(self.pc.localDescription.sdp, self._public_ip)

@@ -22,6 +22,8 @@ if [[ $WITH_TEST == 1 ]]; then
   command -v turnserver >/dev/null || need_apt+=(coturn)
   command -v ip >/dev/null || need_apt+=(iproute2)
   command -v ping >/dev/null || need_apt+=(iputils-ping)
+  # The load balancer of the several-node tests (deploy/haproxy/candor.cfg).
+  command -v haproxy >/dev/null || need_apt+=(haproxy)
 fi
 if (( ${#need_apt[@]} )); then
   say "installing system packages: ${need_apt[*]}"

@@ -34,9 +34,22 @@ async def abandon_overdue(svc: Services) -> list[str]:
             )
         ).all()
     started = [iid for iid in rows if svc.live.find(iid) is None]
+    if svc.cluster is not None:
+        # A node that died left its interviews "live" with nobody's lease: adopt them here, so
+        # the candidate's reconnect deadline runs (server/session.py: _take_over).
+        started += await _orphans(svc)
     for iid in started:
-        svc.live.get(iid)  # its first tick ends it as abandoned
+        # Its first tick ends it as abandoned (with several nodes: unless another node runs it).
+        await svc.live.attach(iid)
     return started
+
+
+async def _orphans(svc: Services) -> list[str]:
+    cluster = svc.cluster
+    assert cluster is not None
+    async with svc.sessions() as session:
+        live = (await session.scalars(select(Interview.id).where(Interview.status == "live"))).all()
+    return [iid for iid in live if svc.live.find(iid) is None and await cluster.holder(iid) is None]
 
 
 async def run_abandon_watch(svc: Services, every: float = CHECK_EVERY) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +20,7 @@ from server.abandon import run_abandon_watch
 from server.audit import audit_refusals
 from server.auth import SessionCodec
 from server.bootstrap import ensure_admin
+from server.cluster import Cluster
 from server.encryption.keyring import KeyRing
 from server.encryption.running import RunningLock
 from server.encryption.shred import check_master_key
@@ -96,6 +99,20 @@ async def recover_recordings(svc: Services) -> int:
             rec.status, rec.duration, rec.size = "final", result.duration, result.size
             fixed += 1
     return fixed
+
+
+async def start_cluster(settings: Settings) -> Cluster | None:
+    """This node's lease and command channel, when it is one of several (else None)."""
+    if not settings.cluster:
+        return None
+    if settings.bus != "redis":
+        raise SystemExit(
+            "CANDOR_CLUSTER needs CANDOR_BUS=redis: the nodes share events and leases in Redis."
+        )
+    node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+    cluster = Cluster(settings.redis_url, node, settings.lease_seconds)
+    await cluster.start()
+    return cluster
 
 
 def _report_preload(task: asyncio.Task[object]) -> None:
@@ -189,8 +206,10 @@ def create_app(
         metrics.attach(svc)
         if now is not None:
             svc.now = now
+        cluster = await start_cluster(settings)
+        svc.cluster = cluster
         registry = SessionRegistry(
-            lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds)
+            lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds), cluster
         )
         svc.live = registry
         if settings.asr.enabled:
@@ -217,7 +236,9 @@ def create_app(
             app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
             registry.spawn(run_sweeper(svc), "retention-sweeper")
             registry.spawn(run_abandon_watch(svc), "abandon-watch")
-            recovered = await recover_recordings(svc)
+            # With several nodes, segments still open may be another node's, being written:
+            # a node taking over an interview recovers that interview's segments instead.
+            recovered = await recover_recordings(svc) if cluster is None else 0
             if recovered:
                 log.warning(
                     "recovered recordings left open by a previous run", extra={"count": recovered}
@@ -233,6 +254,8 @@ def create_app(
                 await svc.sso.aclose()
             if svc.transcribers is not None:
                 await svc.transcribers.aclose()
+            if cluster is not None:
+                await cluster.aclose()
             await bus.aclose()
             if redis_client is not None:
                 await redis_client.aclose()

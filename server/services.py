@@ -25,6 +25,7 @@ from server.signin.sessions import SessionStore
 from server.signin.throttle import BackOff, MemoryCounters, Throttle
 
 if TYPE_CHECKING:  # both need Services themselves
+    from server.cluster import Cluster
     from server.sessions import SessionRegistry
     from server.transcription import Transcribers
 
@@ -45,6 +46,7 @@ class Services:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     transcribers: Transcribers | None = None  # when ASR is enabled
     metrics: Metrics = field(default_factory=Metrics)  # the app's Prometheus collectors
+    cluster: Cluster | None = None  # several server processes (server/cluster.py)
     live: SessionRegistry = field(init=False)  # the live interviews (server/sessions.py)
     passwords: Passwords = field(default_factory=Passwords)
     throttle: Throttle = field(

@@ -75,13 +75,16 @@ from server.session_inputs import (
     TimerTick,
     ViewRequested,
 )
-from server.session_media import CandidateMedia
+from server.session_media import CandidateMedia, recover_segments
 from server.session_setup import InterviewGone, load
 from server.storage.models import Consent, Interview
 
 log = logging.getLogger(__name__)
 
 TRANSCRIPT_DRAIN_SECONDS = 35.0  # a little over Transcribers' own close timeout
+# Handing the interview to another node: the candidate waits for it, so the last finals get
+# only this long (later ones are still stored by the closing stream, not applied here).
+HANDOVER_DRAIN_SECONDS = 3.0
 MEDIA_KINDS = ("audio", "video")
 
 
@@ -206,6 +209,20 @@ class InterviewSession:
         self._saved = self._machine.to_dict()
         if self._status in ("finished", "abandoned"):
             self._ending = True  # a finished interview: observers may still look at it
+        elif self._svc.cluster is not None:
+            await self._take_over()
+
+    async def _take_over(self) -> None:
+        """This node took the interview's lease: settle what a dead previous owner left.
+
+        Its open segments are finalized, and a candidate it had connected is away now (timers
+        paused, the reconnect deadline set); they resume here when they rejoin.
+        """
+        recovered = await recover_segments(self._svc, self.interview_id)
+        if recovered:
+            log.warning("recovered segments of a node that stopped", extra={"count": recovered})
+        if self._status == "live":
+            await self._candidate_away()
 
     async def _apply(self, item: SessionInput) -> None:
         try:
@@ -261,8 +278,10 @@ class InterviewSession:
             case EndRequested(reason=reason, reply=reply):
                 await self._end(reason)
                 _resolve(reply, None)
-            case Shutdown(reply=reply):
-                await self._shutdown()
+            case Shutdown(reply=reply, handover=handover):
+                await self._shutdown(
+                    HANDOVER_DRAIN_SECONDS if handover else TRANSCRIPT_DRAIN_SECONDS
+                )
                 _resolve(reply, None)
             case Barrier(reply=reply):
                 _resolve(reply, None)
@@ -537,7 +556,7 @@ class InterviewSession:
         else:
             await self._svc.events.append(event)
 
-    async def _close_analysis(self) -> None:
+    async def _close_analysis(self, drain: float = TRANSCRIPT_DRAIN_SECONDS) -> None:
         """Finish transcription (its last finals still count) and stop the analyzers."""
         stream, self._stream = self._stream, None
         reader, self._reader = self._reader, None
@@ -545,7 +564,7 @@ class InterviewSession:
             await self._svc.transcribers.close(self.interview_id)
         if reader is not None and not reader.done():
             try:
-                async with asyncio.timeout(TRANSCRIPT_DRAIN_SECONDS):
+                async with asyncio.timeout(drain):
                     await asyncio.shield(reader)
             except TimeoutError:
                 reader.cancel()
@@ -585,14 +604,14 @@ class InterviewSession:
         self._svc.events.forget(self.interview_id)
         self._done = True
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, drain: float = TRANSCRIPT_DRAIN_SECONDS) -> None:
         """Server shutdown: finalize the segment; the interview stays resumable (paused)."""
         link = self._link
         await self._close_segment("server stopped")
         self._link = None
         if self._machine is not None:
             await self._candidate_away()
-        await self._close_analysis()
+        await self._close_analysis(drain)
         for other in [link, *self._observers]:
             if other is not None:
                 await _hang_up(other, 1001, b"server shutting down")

@@ -190,9 +190,14 @@ class EndRequested:
 
 @dataclass(frozen=True, eq=False)
 class Shutdown:
-    """The server stops: finalize what is recorded, keep the interview resumable."""
+    """The server stops: finalize what is recorded, keep the interview resumable.
+
+    ``handover``: another node takes the interview over now, so transcription gets only a
+    short drain (the candidate waits for the new node).
+    """
 
     reply: asyncio.Future[None] = field(default_factory=_future)
+    handover: bool = False
 
 
 @dataclass(frozen=True, eq=False)

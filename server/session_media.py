@@ -5,18 +5,52 @@ Used only from its session's loop (server/session.py), so it needs no lock.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from media.candidate_peer import CandidatePeer, FrameSink
-from media.recorder import RecordingResult
+from media.recorder import RecordingResult, finalize_recording
 from server.ice import peer_configuration
 from server.services import Services
 from server.session_inputs import ObserverMedia
 from server.storage.models import Recording
+
+log = logging.getLogger(__name__)
+
+
+async def recover_segments(services: Services, interview_id: str) -> int:
+    """Finalize the interview's segments a dead node left open (its file stays playable)."""
+    fixed = 0
+    async with services.sessions() as session, session.begin():
+        rows = (
+            await session.scalars(
+                select(Recording).where(
+                    Recording.interview_id == interview_id, Recording.status == "recording"
+                )
+            )
+        ).all()
+        for rec in rows:
+            path = Path(rec.path)
+            if not path.exists():
+                rec.status = "empty"
+                continue
+            try:
+                result = await asyncio.to_thread(
+                    finalize_recording, path, services.master, unclosed=True
+                )
+            except Exception:
+                log.exception("could not recover a recording segment", extra={"recording": rec.id})
+                rec.status = "damaged"
+                continue
+            rec.status, rec.duration, rec.size = "final", result.duration, result.size
+            fixed += 1
+    return fixed
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,14 @@
 The only place that knows which sessions exist. ``get`` creates a session and starts its
 loop synchronously (no await between the lookup and the registration), so concurrent
 requests for one interview always share one session. ``aclose`` stops every session and
-background task and awaits them, before the app disposes of the database engine. A later
-step can put ownership across several server processes behind this same interface.
+background task and awaits them, before the app disposes of the database engine.
+
+With a :class:`server.cluster.Cluster` (several server processes), ``attach`` is the way in:
+this node runs the session only while it holds the interview's lease in Redis (renewed while
+the session runs, released when it ends); an observer or HR request for an interview another
+node owns gets a :class:`server.remote_session.RemoteSession` that forwards its inputs there;
+a candidate always gets a local session, after the previous owner handed over (or its lease
+expired, if it died).
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import logging
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
+from server.cluster import Cluster, NoOwner, RemoteRefused
 from server.errors import InterviewError
-from server.session import InterviewSession
+from server.remote_session import RemoteInputs, RemoteSession
+from server.session import HANDOVER_DRAIN_SECONDS, InterviewSession
 from server.session_inputs import Link, Shutdown
 
 log = logging.getLogger(__name__)
@@ -31,11 +39,25 @@ class ShuttingDown(InterviewError):
     code = "shutting_down"
 
 
+class OwnedElsewhere(InterviewError):
+    """Another server holds the interview and did not let go in time."""
+
+    status = 503
+    code = "owned_elsewhere"
+
+
 class SessionRegistry:
     """Creates, finds and stops the sessions of live interviews."""
 
-    def __init__(self, make: Callable[[str], InterviewSession]) -> None:
+    def __init__(
+        self, make: Callable[[str], InterviewSession], cluster: Cluster | None = None
+    ) -> None:
         self._make = make
+        self._cluster = cluster
+        self._remote: dict[str, RemoteSession] = {}
+        self._remote_inputs: dict[str, RemoteInputs] = {}
+        if cluster is not None:
+            cluster.on_command = self._on_command
         self._sessions: dict[str, InterviewSession] = {}
         self._runs: dict[InterviewSession, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -55,6 +77,70 @@ class SessionRegistry:
             self._run(session), name=f"interview-session-{interview_id[:8]}"
         )
         return session
+
+    async def attach(
+        self, interview_id: str, *, candidate: bool = False
+    ) -> InterviewSession | RemoteSession:
+        """The interview's session wherever it runs (one process: ``get``).
+
+        With a cluster: the local session if this node holds (or can take) the lease; else,
+        for observers and HR, a remote session on the owner; for a candidate (whose media must
+        come here), the owner is asked to hand over, and its lease is taken once released or
+        expired (a dead owner's, after at most ``lease_seconds``).
+        """
+        local = self.find(interview_id)
+        cluster = self._cluster
+        if local is not None or cluster is None:
+            return local or self.get(interview_id)
+        if self._closing:
+            raise ShuttingDown("The server is restarting. Please try again in a minute.")
+        loop = asyncio.get_running_loop()
+        # The owner finalizes its segment and drains transcription briefly before letting go.
+        deadline = (
+            loop.time() + cluster.lease_seconds + SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 4
+        )
+        asked = False
+        while True:
+            if await cluster.acquire(interview_id):
+                return self.find(interview_id) or self.get(interview_id)
+            holder = await cluster.holder(interview_id)
+            if holder is None:
+                continue  # released meanwhile: take it
+            if not candidate:
+                return self._remote_session(interview_id, holder)
+            if not asked:
+                asked = True
+                with contextlib.suppress(NoOwner, RemoteRefused):
+                    await cluster.request(
+                        interview_id, "handover", timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS
+                    )
+            if loop.time() > deadline:
+                raise OwnedElsewhere(
+                    "This interview is running on another server that did not let go. "
+                    "Please try again in a minute."
+                )
+            await asyncio.sleep(0.2)
+
+    def _remote_session(self, interview_id: str, owner: str) -> RemoteSession:
+        assert self._cluster is not None
+        remote = self._remote.get(interview_id)
+        if remote is None or remote.closed or remote.owner != owner:
+            if remote is not None:
+                self.spawn(remote.aclose(), name="remote-session-close")
+            remote = self._remote[interview_id] = RemoteSession(self._cluster, interview_id, owner)
+        return remote
+
+    async def _on_command(self, interview_id: str, msg: dict[str, Any]) -> Any:
+        """A command from another node (``interview_id`` empty: a notice for this node)."""
+        if not interview_id:
+            for remote in list(self._remote.values()):
+                remote.notice(msg)
+            return None
+        session = self.find(interview_id)
+        if session is None or self._cluster is None:
+            raise LookupError(interview_id)  # not ours: the owner answers
+        inputs = self._remote_inputs.setdefault(interview_id, RemoteInputs(self._cluster))
+        return await inputs.handle(session, msg)
 
     def find(self, interview_id: str) -> InterviewSession | None:
         """The interview's session if one is running (never creates one)."""
@@ -107,17 +193,51 @@ class SessionRegistry:
         for link in list(self._sockets):
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await link.close(code=1001, message=b"server shutting down")
+        for remote in list(self._remote.values()):
+            await remote.aclose()
+        self._remote.clear()
         log.info("live interviews stopped", extra={"sessions": len(runs)})
 
     async def _run(self, session: InterviewSession) -> None:
+        iid = session.interview_id
+        renew = (
+            asyncio.create_task(self._keep_lease(session), name="lease-renewal")
+            if self._cluster is not None
+            else None
+        )
         try:
             await session.run()
         except Exception:
             log.exception("a live interview session failed")
         finally:
+            if renew is not None:
+                await _cancel(renew)
             self._runs.pop(session, None)
-            if self._sessions.get(session.interview_id) is session:
-                del self._sessions[session.interview_id]
+            self._remote_inputs.pop(iid, None)
+            if self._sessions.get(iid) is session:
+                del self._sessions[iid]
+                if self._cluster is not None:
+                    with contextlib.suppress(Exception):
+                        await self._cluster.release(iid)
+
+    async def _keep_lease(self, session: InterviewSession) -> None:
+        """Renew the lease while the session runs; if another node took it, stop here."""
+        cluster = self._cluster
+        assert cluster is not None
+        while True:
+            await asyncio.sleep(cluster.lease_seconds / 3)
+            try:
+                held = await cluster.renew(session.interview_id)
+            except Exception:
+                log.warning("could not renew an interview's lease; retrying", exc_info=True)
+                continue
+            if not held:
+                log.warning("lost an interview's lease to another server; stopping here")
+                session.submit(Shutdown())
+                return
+            inputs = self._remote_inputs.get(session.interview_id)
+            if inputs is not None:
+                inputs.sweep(session)
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

@@ -181,7 +181,9 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     interview, _job = await interview_from_invite(svc, request.match_info["token"])
     await _require_consent(svc, interview)
-    session = svc.live.get(interview.id)
+    # With several nodes, the candidate's media comes here: this node takes the interview.
+    session = await svc.live.attach(interview.id, candidate=True)
+    assert isinstance(session, InterviewSession)
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
     with svc.live.socket(ws):

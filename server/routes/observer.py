@@ -44,6 +44,7 @@ from server.protocol import (
     refuse,
     send,
 )
+from server.remote_session import RemoteSession
 from server.routes.access import InterviewGrant, refuse_access, require_interview
 from server.routes.api import audit
 from server.routes.common import after_seq
@@ -94,7 +95,8 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     grant = await require_interview(request, request.match_info["iid"], "interview.observe")
     interview = grant.interview
     svc = services(request)
-    session = svc.live.get(interview.id)  # watching changes neither status nor clock
+    # Watching changes neither status nor clock; on another node's interview, a remote session.
+    session = await svc.live.attach(interview.id)
     ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
     await ws.prepare(request)
     await audit(request, grant.who.user_id, "observe_start", interview.id)
@@ -107,7 +109,7 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
 async def _serve_observer(
     request: web.Request,
     grant: InterviewGrant,
-    session: InterviewSession,
+    session: InterviewSession | RemoteSession,
     ws: web.WebSocketResponse,
     after: int,
 ) -> None:
@@ -154,7 +156,7 @@ async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> Non
 async def _on_observer_message(
     request: web.Request,
     grant: InterviewGrant,
-    session: InterviewSession,
+    session: InterviewSession | RemoteSession,
     ws: web.WebSocketResponse,
     raw: str,
     peer: ObserverPeer | None,
@@ -220,7 +222,7 @@ async def _on_observer_message(
     return peer
 
 
-async def _act(session: InterviewSession, command: ObserverCommand) -> str | None:
+async def _act(session: InterviewSession | RemoteSession, command: ObserverCommand) -> str | None:
     """Hand a command to the interview's session; returns why it was refused, if it was."""
     action = ObserverAction(command)
     session.submit(action)
@@ -232,7 +234,7 @@ async def _refusal(ws: web.WebSocketResponse, refused: str | None) -> None:
         await send(ws, ErrorMessage(code="refused", message=refused))
 
 
-async def _send_view(session: InterviewSession, ws: web.WebSocketResponse) -> None:
+async def _send_view(session: InterviewSession | RemoteSession, ws: web.WebSocketResponse) -> None:
     asked = ViewRequested()
     session.submit(asked)
     try:

@@ -1,0 +1,108 @@
+"""Ownership leases and the command channel between two nodes, on the local Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import pytest
+
+from server.cluster import Cluster, NoOwner, RemoteRefused
+from server.remote_session import RemoteInputs, RemoteLink
+from server.session import InterviewSession
+from server.session_inputs import ObserverJoined, ObserverLeft
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[Cluster, Cluster]]:
+    url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    a = Cluster(url, f"a-{uuid.uuid4().hex[:6]}", lease_seconds=0.6)
+    b = Cluster(url, f"b-{uuid.uuid4().hex[:6]}", lease_seconds=0.6)
+    await a.start()
+    await b.start()
+    try:
+        yield a, b
+    finally:
+        await a.aclose()
+        await b.aclose()
+
+
+async def test_one_holder_at_a_time_and_only_the_holder_renews_or_releases(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    a, b = pair
+    iid = uuid.uuid4().hex
+    assert await a.acquire(iid)
+    assert await a.acquire(iid)  # taking it again is fine: already ours
+    assert not await b.acquire(iid)
+    assert await b.holder(iid) == a.node_id
+    await b.release(iid)  # not b's to release
+    assert await a.holder(iid) == a.node_id
+    assert await a.renew(iid)
+    # a stops renewing (as a dead node): the lease expires and b takes it.
+    await asyncio.sleep(0.8)
+    assert await b.acquire(iid)
+    assert not await a.renew(iid)  # lost: a must stop its session
+    await b.release(iid)
+    assert await a.holder(iid) is None
+
+
+async def test_commands_reach_the_node_that_runs_the_session(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    a, b = pair
+    iid = uuid.uuid4().hex
+
+    async def owner(interview_id: str, msg: dict[str, Any]) -> Any:
+        if interview_id != iid:
+            raise LookupError(interview_id)
+        if msg["op"] == "refuse":
+            raise ValueError("no such question")
+        return {"echo": msg["text"], "by": msg["from"]}
+
+    async def bystander(interview_id: str, msg: dict[str, Any]) -> Any:
+        raise LookupError(interview_id)  # runs no session: never answers
+
+    a.on_command = owner
+    b.on_command = bystander
+    assert await b.request(iid, "say", text="hello") == {"echo": "hello", "by": b.node_id}
+    with pytest.raises(RemoteRefused, match="no such question"):
+        await b.request(iid, "refuse")
+    with pytest.raises(NoOwner):
+        await a.request(uuid.uuid4().hex, "say", timeout=0.5, text="nobody runs this")
+
+
+class Inbox:
+    """Stands in for the owner's session: records the inputs it is given."""
+
+    def __init__(self) -> None:
+        self.inputs: list[object] = []
+
+    def submit(self, item: object) -> None:
+        self.inputs.append(item)
+
+
+async def test_observers_of_a_node_that_stops_reporting_them_leave() -> None:
+    now = [100.0]
+    cluster = Cluster("redis://127.0.0.1:6379/0", "owner", lease_seconds=2.0)
+    inputs = RemoteInputs(cluster, clock=lambda: now[0])
+    inbox = Inbox()
+    session = cast(InterviewSession, inbox)
+    for key in ("on-dead-node", "on-live-node"):
+        await inputs.handle(session, {"op": "joined", "link": key, "from": "x"})
+    assert [type(i) for i in inbox.inputs] == [ObserverJoined, ObserverJoined]
+    now[0] += 4.0
+    inputs.sweep(session)  # heard 4 s ago: within 3 lease periods (6 s)
+    assert not [i for i in inbox.inputs if isinstance(i, ObserverLeft)]
+    # Only the live node keeps reporting its observer.
+    await inputs.handle(session, {"op": "presence", "links": ["on-live-node"], "from": "x"})
+    now[0] += 3.0  # the dead node's observer: unheard for 7 s, more than 3 lease periods
+    inputs.sweep(session)
+    left = [i for i in inbox.inputs if isinstance(i, ObserverLeft)]
+    assert len(left) == 1
+    assert isinstance(left[0].link, RemoteLink) and left[0].link.key == "on-dead-node"
