@@ -65,13 +65,19 @@ async def live_interview(http: ClientSession, base: str) -> tuple[CandidateClien
         f"{base}/api/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
     )
     assert resp.status == 200, await resp.text()
+    # A script, not a page: it uses the bearer token (cookie writes need the CSRF token).
+    auth = {"Authorization": f"Bearer {(await resp.json())['token']}"}
     job = await (
-        await http.post(f"{base}/api/jobs", json={"title": "Ops", "language": "en"})
+        await http.post(f"{base}/api/jobs", json={"title": "Ops", "language": "en"}, headers=auth)
     ).json()
-    cand = await (await http.post(f"{base}/api/candidates", json={"name": "Wu"})).json()
+    cand = await (
+        await http.post(f"{base}/api/candidates", json={"name": "Wu"}, headers=auth)
+    ).json()
     iv = await (
         await http.post(
-            f"{base}/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]}
+            f"{base}/api/interviews",
+            json={"job_id": job["id"], "candidate_id": cand["id"]},
+            headers=auth,
         )
     ).json()
     token = iv["invite_token"]
@@ -84,7 +90,8 @@ async def live_interview(http: ClientSession, base: str) -> tuple[CandidateClien
     await client.join(video=PatternVideoTrack())
     async with asyncio.timeout(20):
         while True:
-            events = await (await http.get(f"{base}/api/interviews/{iv['id']}/events")).json()
+            url = f"{base}/api/interviews/{iv['id']}/events"
+            events = await (await http.get(url, headers=auth)).json()
             if any(e["type"] == "media_started" for e in events):
                 return client, str(iv["id"])
             await asyncio.sleep(0.1)
