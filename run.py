@@ -153,6 +153,32 @@ def rotate_key(settings: Settings, new_key_file: str | None) -> int:
     return 0
 
 
+def rotate_secret(settings: Settings, drop_previous: bool) -> int:
+    """Replace the signing key (old one kept for a grace period), or end the grace period."""
+    from server.keys import KeyFileError, previous_secret_file
+    from server.secret_rotation import drop_previous_secret_keys, rotate_secret_key
+
+    if drop_previous:
+        dropped = drop_previous_secret_keys(settings)
+        print(f"Dropped {dropped} previous signing key(s) from {previous_secret_file(settings)}.")
+        if settings.previous_secret_keys:
+            print("CANDOR_PREVIOUS_SECRET_KEYS is still set: remove it too.")
+        print("Restart every server: links and sessions signed with those keys now fail.")
+        return 0
+    try:
+        done = rotate_secret_key(settings)
+    except KeyFileError as exc:
+        print(f"Signing key not rotated: {exc}.", file=sys.stderr)
+        return 2
+    print(
+        f"New signing key written; {done.previous_count} previous key(s) still accepted "
+        f"(listed in {previous_secret_file(settings)}). Restart every server. When the grace "
+        "period is over (longest of invite, self-service link and session lifetimes), run "
+        "`python run.py rotate-secret-key --drop-previous`."
+    )
+    return 0
+
+
 def encrypt_existing(settings: Settings) -> int:
     """Encrypt personal data stored in plaintext by an older version."""
     from server.encryption.commands import encrypt_existing_rows
@@ -176,6 +202,13 @@ def main(argv: list[str] | None = None) -> int:
         "--new-key-file); stop the server first",
     )
     p_rotate.add_argument("--new-key-file", help="file holding the new key (base64 of 32 bytes)")
+    p_secret = sub.add_parser(
+        "rotate-secret-key",
+        help="make a new signing key; the old one still verifies until --drop-previous",
+    )
+    p_secret.add_argument(
+        "--drop-previous", action="store_true", help="end the grace period: forget old keys"
+    )
     sub.add_parser("encrypt-existing", help="encrypt personal data stored in plaintext")
     sub.add_parser("migrate", help="bring the database schema up to date, then exit")
     args = parser.parse_args(argv)
@@ -189,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(run_workers(settings))
     if command == "rotate-master-key":
         return rotate_key(settings, args.new_key_file)
+    if command == "rotate-secret-key":
+        return rotate_secret(settings, args.drop_previous)
     if command == "encrypt-existing":
         return encrypt_existing(settings)
     if command == "migrate":

@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         None, description="Signs invites and sign-in sessions. Default: data_dir/secret.key."
     )
+    previous_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Retired signing keys (JSON list, same form as CANDOR_SECRET_KEY): what they "
+        "signed still verifies, nothing new is signed with them. Also read from "
+        "data_dir/secret.key.previous, written by `run.py rotate-secret-key`.",
+    )
     admin_email: str = "admin@localhost"
     admin_password: SecretStr | None = Field(
         None, description="First admin password; printed once when generated."

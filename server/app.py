@@ -30,7 +30,13 @@ from server.integrations.api_keys import KeyHasher, api_key_middleware
 from server.integrations.webhooks.delivery import WebhookDelivery
 from server.integrations.webhooks.hooks import interview_events, webhook_disabled_notice
 from server.invites import InviteCodec
-from server.keys import master_key_bytes, private_dir, secret_key_bytes
+from server.keys import (
+    api_key_hash_key,
+    master_key_bytes,
+    previous_secret_keys,
+    private_dir,
+    secret_key_bytes,
+)
 from server.metrics import Metrics
 from server.pages import WEB_CLIENT, page
 from server.retention import run_sweeper
@@ -184,6 +190,7 @@ def create_app(
         bus = make_bus(settings.bus, settings.redis_url)
         await bus.start()
         secret = secret_key_bytes(settings)
+        previous = previous_secret_keys(settings)  # grace period after rotate-secret-key
         redis_client = None
         if settings.bus == "redis":
             import redis.asyncio as aioredis
@@ -197,10 +204,10 @@ def create_app(
             events=EventLog(sessions, bus, metrics.observe_event),
             master=master,
             keyring=keyring,
-            invites=InviteCodec(secret),
-            auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours)),
+            invites=InviteCodec(secret, previous),
+            auth=SessionCodec(secret, timedelta(hours=settings.session_ttl_hours), previous),
             throttle=make_throttle(settings, redis_client, secret),
-            key_hasher=KeyHasher(secret),
+            key_hasher=KeyHasher.pinned(api_key_hash_key(settings)),
             metrics=metrics,
         )
         metrics.attach(svc)
@@ -231,7 +238,7 @@ def create_app(
             )
             await svc.webhooks.start()
         app[SERVICES] = svc
-        app[RIGHTS_LINKS] = RightsLinks(secret, timedelta(days=settings.rights_link_days))
+        app[RIGHTS_LINKS] = RightsLinks(secret, timedelta(days=settings.rights_link_days), previous)
         try:
             app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
             registry.spawn(run_sweeper(svc), "retention-sweeper")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,8 +51,8 @@ class Principal:
 class SessionCodec:
     """Issues and checks sign-in tokens; a token names a server-side session (``sessions``)."""
 
-    def __init__(self, secret: bytes, ttl: timedelta) -> None:
-        self._signer = Signer(secret, "session")
+    def __init__(self, secret: bytes, ttl: timedelta, previous: Sequence[bytes] = ()) -> None:
+        self._signer = Signer(secret, "session", previous)
         self._ttl = ttl
 
     @property

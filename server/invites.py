@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +22,8 @@ class InviteClaim:
 class InviteCodec:
     """Makes and checks invite tokens; the database row decides revocation."""
 
-    def __init__(self, secret: bytes) -> None:
-        self._signer = Signer(secret, "invite")
+    def __init__(self, secret: bytes, previous: Sequence[bytes] = ()) -> None:
+        self._signer = Signer(secret, "invite", previous)
 
     def issue(self, invite_id: str, interview_id: str, ttl: timedelta, now: datetime) -> str:
         """A token for ``interview_id`` valid for ``ttl``."""

@@ -4,6 +4,12 @@ The master key comes, in order, from ``CANDOR_MASTER_KEY`` (base64), from the fi
 ``CANDOR_MASTER_KEY_FILE`` (recommended: outside the data folder, so a copy of the data
 folder or a backup of it cannot be decrypted on its own), or from ``data_dir/master.key``,
 generated on first start.
+
+The signing key comes from ``CANDOR_SECRET_KEY`` or ``data_dir/secret.key``. Retired signing
+keys (``CANDOR_PREVIOUS_SECRET_KEYS`` and ``data_dir/secret.key.previous``, written by
+``run.py rotate-secret-key``) still verify what they signed during a grace period. The
+API-key hashing key is pinned in ``data_dir/api-keys.key`` so that rotation leaves API keys
+working.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 from pathlib import Path
 
 from config.settings import Settings
+from server.integrations.api_keys_hash import derive_hash_key
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +105,44 @@ def secret_key_bytes(settings: Settings) -> bytes:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
     return _load_or_create(settings.data_dir / "secret.key", 32)
+
+
+def _decode_previous(text: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFileError(f"{where} is not base64; remove the line or fix it") from exc
+
+
+def secret_key_file(settings: Settings) -> Path | None:
+    """The file the signing key is read from, or None when it comes from the environment."""
+    return None if settings.secret_key is not None else settings.data_dir / "secret.key"
+
+
+def previous_secret_file(settings: Settings) -> Path:
+    """The file of retired signing keys, one ``<base64> <retired at>`` line each."""
+    return settings.data_dir / "secret.key.previous"
+
+
+def previous_secret_keys(settings: Settings) -> tuple[bytes, ...]:
+    """Retired signing keys still accepted for verification (never used to sign)."""
+    keys = [old.get_secret_value().encode() for old in settings.previous_secret_keys]
+    path = previous_secret_file(settings)
+    if path.exists():
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip():
+                keys.append(_decode_previous(line.split()[0], f"line {number} of {path}"))
+    return tuple(keys)
+
+
+def api_key_hash_key(settings: Settings) -> bytes:
+    """The key API keys are hashed with: pinned on first use, stable across rotations."""
+    path = settings.data_dir / "api-keys.key"
+    if path.exists():
+        return decode_key(path.read_text(), f"the API-key hashing key file {path}")
+    key = derive_hash_key(secret_key_bytes(settings))
+    try:
+        write_key_file(path, key, replace=True)
+    except FileExistsError:
+        pass  # another process is writing the same derived key right now
+    return key

@@ -8,6 +8,7 @@ it, the feedback email includes it) and works until ``rights_link_days`` after i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,8 +51,8 @@ AI_EVENT_TYPES = (
 class RightsLinks:
     """Makes and checks the candidate's self-service tokens."""
 
-    def __init__(self, secret: bytes, ttl: timedelta) -> None:
-        self._signer = Signer(secret, "rights")
+    def __init__(self, secret: bytes, ttl: timedelta, previous: Sequence[bytes] = ()) -> None:
+        self._signer = Signer(secret, "rights", previous)
         self._ttl = ttl
 
     def issue(self, candidate_id: str, now: datetime) -> str:

@@ -18,7 +18,7 @@ from aiohttp import hdrs, web
 from config.settings import Settings
 from server.auth import COOKIE
 from server.errors import Forbidden, Handler
-from server.keys import secret_key_bytes
+from server.keys import previous_secret_keys, secret_key_bytes
 
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -33,23 +33,33 @@ class CsrfTokens:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._key: bytes | None = None
+        self._keys: tuple[bytes, ...] = ()
 
-    def _secret(self) -> bytes:
-        # The secret key file is created at startup, so it is read on first use.
-        if self._key is None:
-            secret = secret_key_bytes(self._settings)
-            self._key = hashlib.sha256(b"candor-csrf\0" + secret).digest()
-        return self._key
+    def _secrets(self) -> tuple[bytes, ...]:
+        # The secret key file is created at startup, so it is read on first use. The first
+        # key is the current one; retired keys (grace period) are only accepted.
+        if not self._keys:
+            secrets = (
+                secret_key_bytes(self._settings),
+                *previous_secret_keys(self._settings),
+            )
+            self._keys = tuple(hashlib.sha256(b"candor-csrf\0" + s).digest() for s in secrets)
+        return self._keys
+
+    @staticmethod
+    def _token(key: bytes, session_cookie: str) -> str:
+        mac = hmac.new(key, session_cookie.encode(), hashlib.sha256).digest()
+        return urlsafe_b64encode(mac).decode().rstrip("=")
 
     def for_session(self, session_cookie: str) -> str:
         """The token a page must send with state-changing requests for this session."""
-        mac = hmac.new(self._secret(), session_cookie.encode(), hashlib.sha256).digest()
-        return urlsafe_b64encode(mac).decode().rstrip("=")
+        return self._token(self._secrets()[0], session_cookie)
 
     def valid(self, session_cookie: str, token: str) -> bool:
         """Whether ``token`` belongs to this session (constant-time comparison)."""
-        return hmac.compare_digest(self.for_session(session_cookie), token)
+        return any(
+            hmac.compare_digest(self._token(key, session_cookie), token) for key in self._secrets()
+        )
 
 
 CSRF: web.AppKey[CsrfTokens] = web.AppKey("csrf", CsrfTokens)

@@ -317,7 +317,8 @@ async def test_database_key_files_and_data_folder_are_private(tmp_path: Path) ->
         await api.post("/api/candidates", json={"name": "Ada"})
         data = settings.data_dir
         assert mode(data) == 0o700 and mode(settings.recordings_dir) == 0o700
-        for name in ("candor.db", "candor.db-wal", "candor.db-shm", "master.key", "secret.key"):
+        keys = ("master.key", "secret.key", "api-keys.key")
+        for name in ("candor.db", "candor.db-wal", "candor.db-shm", *keys):
             assert mode(data / name) == 0o600, name
     finally:
         await api.close()
