@@ -1,0 +1,222 @@
+"""Applications in a job's pipeline: moving between stages, importing, listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import BadInput, Conflict
+from server.storage.models import Application, Candidate, StageChangeRow
+from server.workflow.importer import CandidateRow, ParsedFile, RowError
+from server.workflow.stages import STAGES, Actor, TransitionError, check_move
+
+CHUNK = 500
+
+
+def aware(at: datetime | None) -> datetime | None:
+    """A stored time with its UTC zone (SQLite hands back naive times)."""
+    if at is None:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def move(
+    session: AsyncSession,
+    app: Application,
+    to: str,
+    actor: Actor,
+    now: datetime,
+    by_user_id: str | None = None,
+    note: str = "",
+) -> None:
+    """Move ``app`` to ``to`` (409 when not allowed) and record who and when."""
+    try:
+        stage = check_move(app.stage, to, actor)
+    except TransitionError as exc:
+        raise Conflict(str(exc), code="stage_not_allowed") from exc
+    session.add(
+        StageChangeRow(
+            application_id=app.id,
+            from_stage=app.stage,
+            to_stage=stage,
+            actor=actor,
+            by_user_id=by_user_id,
+            note=note[:500],
+            at=now,
+        )
+    )
+    app.stage = stage
+    app.stage_at = now
+
+
+def try_move(session: AsyncSession, app: Application, to: str, actor: Actor, now: datetime) -> bool:
+    """Move if the table allows it (automatic moves skip silently otherwise)."""
+    try:
+        check_move(app.stage, to, actor)
+    except TransitionError:
+        return False
+    move(session, app, to, actor, now)
+    return True
+
+
+async def _existing(
+    session: AsyncSession, emails: Sequence[str], phones: Sequence[str]
+) -> tuple[dict[str, Candidate], dict[str, Candidate]]:
+    by_email: dict[str, Candidate] = {}
+    by_phone: dict[str, Candidate] = {}
+    for i in range(0, max(len(emails), len(phones)), CHUNK):
+        part_e, part_p = list(emails[i : i + CHUNK]), list(phones[i : i + CHUNK])
+        conds = []
+        if part_e:
+            conds.append(Candidate.email.in_(part_e))
+        if part_p:
+            conds.append(Candidate.phone.in_(part_p))
+        if not conds:
+            continue
+        rows = await session.scalars(
+            select(Candidate).where(or_(*conds), Candidate.deleted_at.is_(None))
+        )
+        for cand in rows:
+            if cand.email:
+                by_email.setdefault(cand.email.lower(), cand)
+            if cand.phone:
+                by_phone.setdefault(cand.phone, cand)
+    return by_email, by_phone
+
+
+async def import_rows(
+    session: AsyncSession,
+    job_id: str,
+    parsed: ParsedFile,
+    who: str,
+    language: str,
+    now: datetime,
+    *,
+    write: bool,
+) -> tuple[int, list[RowError], list[dict[str, Any]]]:
+    """Match rows to existing people, find duplicates in the job; write all or nothing."""
+    errors = list(parsed.errors)
+    by_email, by_phone = await _existing(
+        session,
+        [r.email for r in parsed.rows if r.email],
+        [r.phone for r in parsed.rows if r.phone],
+    )
+    applied = set(
+        (
+            await session.scalars(
+                select(Application.candidate_id).where(Application.job_id == job_id)
+            )
+        ).all()
+    )
+    plan: list[tuple[CandidateRow, Candidate | None]] = []
+    preview: list[dict[str, Any]] = []
+    for row in parsed.rows:
+        a = by_email.get(row.email) if row.email else None
+        b = by_phone.get(row.phone) if row.phone else None
+        if a is not None and b is not None and a.id != b.id:
+            errors.append(
+                RowError(
+                    row.row,
+                    "phone",
+                    "conflict",
+                    "The email and the phone belong to two different people already.",
+                )
+            )
+            continue
+        person = a or b
+        if person is not None and person.id in applied:
+            field = "email" if a is not None else "phone"
+            errors.append(
+                RowError(
+                    row.row,
+                    field,
+                    f"duplicate_{field}",
+                    "This person has already applied to this job.",
+                )
+            )
+            continue
+        plan.append((row, person))
+        preview.append({"row": row.row, "existing_candidate": person is not None})
+    errors.sort(key=lambda e: (e.row, e.field))
+    if errors or not write:
+        return len(plan), errors, preview
+    for row, person in plan:
+        if person is None:
+            person = Candidate(
+                name=row.name,
+                email=row.email,
+                phone=row.phone,
+                language=language,
+                created_by=who,
+                created_at=now,
+            )
+            session.add(person)
+            await session.flush()
+        app = Application(
+            job_id=job_id,
+            candidate_id=person.id,
+            stage="screened",
+            stage_at=now,
+            tags=list(row.tags),
+            external_id=row.external_id,
+            created_by=who,
+            created_at=now,
+        )
+        session.add(app)
+        await session.flush()
+        session.add(
+            StageChangeRow(
+                application_id=app.id,
+                from_stage=None,
+                to_stage="screened",
+                actor="person",
+                by_user_id=who,
+                at=now,
+                note="imported",
+            )
+        )
+    return len(plan), [], preview
+
+
+def card(app: Application, cand: Candidate, failed: int = 0) -> dict[str, Any]:
+    """One application as the board shows it."""
+
+    def iso(at: datetime | None) -> str | None:
+        value = aware(at)
+        return value.isoformat() if value else None
+
+    return {
+        "id": app.id,
+        "candidate_id": cand.id,
+        "name": cand.name,
+        "email": cand.email,
+        "phone": cand.phone,
+        "language": cand.language,
+        "stage": app.stage,
+        "stage_at": iso(app.stage_at),
+        "tags": app.tags or [],
+        "external_id": app.external_id,
+        "recommendation": app.recommendation,
+        "interview_id": app.interview_id,
+        "tracking": {
+            "invited_at": iso(app.invited_at),
+            "delivered_at": iso(app.delivered_at),
+            "opened_at": iso(app.opened_at),
+            "consent_at": iso(app.consent_at),
+            "started_at": iso(app.started_at),
+            "finished_at": iso(app.finished_at),
+            "reminded_at": iso(app.reminded_at),
+        },
+        "failed_messages": failed,
+        "created_at": iso(app.created_at),
+    }
+
+
+def check_stage_filter(stage: str | None) -> None:
+    """400 for an unknown stage in a filter."""
+    if stage and stage not in STAGES:
+        raise BadInput(f"Unknown stage '{stage}'. Stages: {', '.join(STAGES)}.")
