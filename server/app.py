@@ -44,6 +44,7 @@ from server.routes import (
     health,
     ice,
     keys,
+    job_settings,
     members,
     observer,
     partner,
@@ -279,6 +280,7 @@ def create_app(
     app.add_routes(ice.routes)
     app.add_routes(health.routes)
     app.add_routes(workflow.routes)
+    app.add_routes(job_settings.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

@@ -89,8 +89,14 @@ async def invite_claim_interview(svc: Services, token: str) -> str:
     claim = svc.invites.check(token, now())
     async with svc.sessions() as session:
         invite = await session.get(Invite, claim.invite_id)
-    if invite is None or invite.interview_id != claim.interview_id or invite.revoked:
+    if invite is None or invite.interview_id != claim.interview_id:
         raise InvalidInvite("This interview link is not valid.")
+    if invite.revoked:
+        raise Gone(
+            "This interview link was replaced by a newer one. Please use the latest "
+            "link from your invitation.",
+            code="invite_revoked",
+        )
     return claim.interview_id
 
 

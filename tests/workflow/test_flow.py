@@ -54,8 +54,12 @@ class FakeWeCom:
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
         self.tokens_issued += 1
         return web.json_response(
-            {"errcode": 0, "errmsg": "ok", "access_token": f"tok{self.tokens_issued}",
-             "expires_in": 7200}
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "access_token": f"tok{self.tokens_issued}",
+                "expires_in": 7200,
+            }
         )
 
     async def send(self, request: web.Request) -> web.Response:
@@ -158,7 +162,8 @@ def csv_of(n: int, start: int = 0) -> bytes:
 
 async def import_csv(api: TestClient, job: str, data: bytes, query: str = "") -> Any:
     resp = await api.post(
-        f"/api/jobs/{job}/candidates/import{query}", data=data,
+        f"/api/jobs/{job}/candidates/import{query}",
+        data=data,
         headers={"Content-Type": "text/csv"},
     )
     return resp.status, await resp.json()
@@ -222,14 +227,18 @@ async def test_reinvite_cancels_the_old_entry_and_the_old_link_stops_at_once(
     job = await new_job(api)
     await import_csv(api, job, csv_of(1))
     cid = (await board(api, job))["stages"]["screened"][0]["candidate_id"]
-    first = (await (await api.post(f"/api/jobs/{job}/invitations",
-                                   json={"candidate_ids": [cid]})).json())["results"][0]
+    first = (
+        await (await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [cid]})).json()
+    )["results"][0]
     await tick(api)
     old_uid = str(calendar_of(parse(inbox.envelopes[0])).walk("VEVENT")[0]["uid"])
-    second = (await (await api.post(f"/api/jobs/{job}/invitations",
-                                    json={"candidate_ids": [cid], "reinvite": True})).json())[
-        "results"
-    ][0]
+    second = (
+        await (
+            await api.post(
+                f"/api/jobs/{job}/invitations", json={"candidate_ids": [cid], "reinvite": True}
+            )
+        ).json()
+    )["results"][0]
     assert second["status"] == "reinvited" and second["invite_url"] != first["invite_url"]
     assert (await api.get(urlparse(first["invite_url"]).path)).status == 410
     assert (await api.get(urlparse(second["invite_url"]).path)).status == 200
@@ -243,7 +252,9 @@ async def test_reinvite_cancels_the_old_entry_and_the_old_link_stops_at_once(
     assert fresh["method"] == "REQUEST" and str(fresh.walk("VEVENT")[0]["uid"]) != old_uid
     detail = await (await api.get(f"/api/jobs/{job}/applications/{cid}")).json()
     assert [(t["from"], t["to"]) for t in detail["timeline"]] == [
-        (None, "screened"), ("screened", "invited"), ("invited", "invited")
+        (None, "screened"),
+        ("screened", "invited"),
+        ("invited", "invited"),
     ]
     assert [m["template"] for m in detail["messages"]] == ["invite", "cancel", "invite"]
     assert all(m["status"] == "sent" for m in detail["messages"])
@@ -256,9 +267,13 @@ async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidat
     job = await new_job(api, template=True)
     await import_csv(api, job, csv_of(3))
     cards = (await board(api, job))["stages"]["screened"]
-    results = (await (await api.post(
-        f"/api/jobs/{job}/invitations", json={"candidate_ids": [c["id"] for c in cards]}
-    )).json())["results"]
+    results = (
+        await (
+            await api.post(
+                f"/api/jobs/{job}/invitations", json={"candidate_ids": [c["id"] for c in cards]}
+            )
+        ).json()
+    )["results"]
     await tick(api)
     assert len(inbox.envelopes) == 3
     svc = api.app[SERVICES]
@@ -301,12 +316,16 @@ async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidat
 
 async def test_a_bad_file_writes_nothing_and_says_what_is_wrong_per_row(api: TestClient) -> None:
     job = await new_job(api)
-    data = ("name,email,phone\n张伟,zw@example.com,13800138000\n李雷,bad-email,13800138001\n"
-            "王芳,zw@example.com,13800138002\n").encode("gbk")
+    data = (
+        "name,email,phone\n张伟,zw@example.com,13800138000\n李雷,bad-email,13800138001\n"
+        "王芳,zw@example.com,13800138002\n"
+    ).encode("gbk")
     status, body = await import_csv(api, job, data)
     assert status == 422 and body["imported"] == 0
-    assert [(e["row"], e["code"]) for e in body["errors"]] == [(2, "bad_email"),
-                                                              (3, "duplicate_email")]
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [
+        (2, "bad_email"),
+        (3, "duplicate_email"),
+    ]
     assert sum((await board(api, job))["counts"].values()) == 0
     # the same person in a second job is one candidate with two applications
     await import_csv(api, job, csv_of(2))
@@ -347,9 +366,16 @@ async def test_an_smtp_outage_delays_messages_with_backoff_and_loses_none(
 ) -> None:
     port = free_port()
     api = await make_client(
-        tmp_path, clock, smtp_host="127.0.0.1", smtp_port=port, smtp_from="hr@candor.test",
-        smtp_starttls=False, smtp_timeout=2.0, workflow_poll_seconds=3600,
-        outbox_backoff_seconds=30, outbox_max_attempts=3,
+        tmp_path,
+        clock,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_from="hr@candor.test",
+        smtp_starttls=False,
+        smtp_timeout=2.0,
+        workflow_poll_seconds=3600,
+        outbox_backoff_seconds=30,
+        outbox_max_attempts=3,
     )
     try:
         job = await new_job(api)

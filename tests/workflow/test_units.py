@@ -64,13 +64,13 @@ def test_utf8_with_bom_and_gbk_read_the_same() -> None:
 
 def test_every_bad_row_is_reported_with_its_number_and_field() -> None:
     data = (
-        "name,email,phone,colour\n"
-        "A,a@example.com,13800138000,red\n"
-        "B,not-an-email,13800138001,\n"
-        "C,c@example.com,12345,\n"
-        "D,A@Example.com,13800138003,\n"
-        "E,e@example.com,138-0013-8000,\n"
-    ).encode()
+        b"name,email,phone,colour\n"
+        b"A,a@example.com,13800138000,red\n"
+        b"B,not-an-email,13800138001,\n"
+        b"C,c@example.com,12345,\n"
+        b"D,A@Example.com,13800138003,\n"
+        b"E,e@example.com,138-0013-8000,\n"
+    )
     parsed = parse_upload(data)
     codes = {(e.row, e.code) for e in parsed.errors}
     assert codes == {
@@ -104,9 +104,7 @@ def test_xlsx_with_chinese_headers_and_numeric_phones() -> None:
 
 
 def test_ten_thousand_rows_parse() -> None:
-    lines = ["name,email,phone"] + [
-        f"P{i},p{i}@example.com,+86139{i:08d}" for i in range(10_000)
-    ]
+    lines = ["name,email,phone"] + [f"P{i},p{i}@example.com,+86139{i:08d}" for i in range(10_000)]
     parsed = parse_upload("\n".join(lines).encode())
     assert len(parsed.rows) == 10_000 and not parsed.errors
 
