@@ -101,7 +101,8 @@ async def put_settings(request: web.Request) -> web.Response:
     model = job.competency_model
     if body.template:
         try:
-            model = load_template(body.template, language).model_dump(mode="json")
+            lang: Literal["zh", "en"] = "zh" if language == "zh" else "en"
+            model = load_template(body.template, lang).model_dump(mode="json")
         except KeyError as exc:
             keys = ", ".join(t.key for t in list_templates())
             raise BadInput(f"Unknown template '{body.template}'. Choose one of: {keys}.") from exc

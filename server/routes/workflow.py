@@ -335,8 +335,8 @@ async def application(request: web.Request) -> web.Response:
                     "actor": c.actor,
                     "by": c.by_user_id,
                     "note": c.note,
-                    "at": aware(c.at).isoformat(),
-                }  # type: ignore[union-attr]
+                    "at": (aware(c.at) or c.at).isoformat(),
+                }
                 for c in changes
             ],
             "messages": [_message(m) for m in messages],

@@ -73,7 +73,8 @@ def build_ics(entry: CalendarEntry, method: Method, stamp: datetime) -> str:
             event.add_component(alarm)
     cal.add_component(event)
     cal.add_missing_timezones()
-    return cal.to_ical().decode("utf-8")
+    text: str = cal.to_ical().decode("utf-8")
+    return text
 
 
 def default_alarm(deadline: datetime, before: timedelta, now: datetime) -> datetime | None:

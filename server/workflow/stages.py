@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, cast, get_args
+from typing import Literal, get_args
 
 Stage = Literal[
     "screened",
@@ -64,8 +64,8 @@ def check_move(stage: str, to: str, actor: Actor) -> Stage:
         raise TransitionError(f"Unknown stage '{stage}'.")
     if to not in MOVES:
         raise TransitionError(f"Unknown stage '{to}'. Stages: {', '.join(STAGES)}.")
-    src = cast(Stage, stage)
-    dst = cast(Stage, to)
+    src: Stage = stage
+    dst: Stage = to
     who = MOVES[src].get(dst)
     if who is None or actor not in who:
         if dst == "decided" and actor != "person":
