@@ -496,3 +496,138 @@ async def survey(request: web.Request) -> web.Response:
 async def job_page(_request: web.Request) -> web.StreamResponse:
     """The job page shell (settings, import, board); its data comes from the API."""
     return page("job.html")
+
+
+class HumanInterviewIn(BaseModel):
+    interviewer_ids: list[str] = Field(default_factory=list, max_length=20)
+    starts_at: datetime
+    minutes: int = Field(60, ge=10, le=480)
+    location: str = Field("", max_length=500)
+    timezone: str | None = Field(None, max_length=60)
+
+
+@routes.post("/api/jobs/{jid}/applications/{aid}/human-interview")
+async def schedule_human(request: web.Request) -> web.Response:
+    """Schedule or change the human round; calendar entries go to the candidate and the panel."""
+    from server.workflow.human import schedule
+
+    who, job, svc = await require_job(request, request.match_info["jid"], "job.pipeline.edit")
+    body = await read_json(request, HumanInterviewIn)
+    if body.timezone:
+        _check_timezone(body.timezone)
+    result = await schedule(
+        svc,
+        job,
+        request.match_info["aid"],
+        who.user_id,
+        interviewer_ids=body.interviewer_ids,
+        starts_at=body.starts_at,
+        minutes=body.minutes,
+        location=body.location,
+        timezone=body.timezone,
+    )
+    request.app[WORKFLOW].wake()
+    return web.json_response(result, status=201)
+
+
+@routes.delete("/api/jobs/{jid}/applications/{aid}/human-interview")
+async def cancel_human(request: web.Request) -> web.Response:
+    """Cancel the human round (METHOD:CANCEL to everyone invited)."""
+    from server.workflow.human import schedule
+
+    who, job, svc = await require_job(request, request.match_info["jid"], "job.pipeline.edit")
+    result = await schedule(
+        svc,
+        job,
+        request.match_info["aid"],
+        who.user_id,
+        interviewer_ids=[],
+        starts_at=svc.now(),
+        minutes=60,
+        location="",
+        timezone=None,
+        cancel=True,
+    )
+    request.app[WORKFLOW].wake()
+    return web.json_response(result)
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadInput(f"Unknown time zone '{name}'; use a name like Asia/Shanghai.") from exc
+
+
+class SlotChoiceIn(BaseModel):
+    start: str = Field(max_length=40)
+
+
+@routes.get("/api/join/{token}/slots")
+async def slots(request: web.Request) -> web.Response:
+    """The time windows the recruiter offers, and the one the candidate chose."""
+    from server.routes.candidate import interview_from_invite
+
+    svc = services(request)
+    interview, job = await interview_from_invite(svc, request.match_info["token"])
+    async with svc.sessions() as session:
+        app = await session.scalar(
+            select(Application).where(Application.interview_id == interview.id)
+        )
+    offered = (job.workflow or {}).get("slots", [])
+    return web.json_response({"slots": offered, "chosen": app.slot if app else None})
+
+
+@routes.post("/api/join/{token}/slot")
+async def choose_slot(request: web.Request) -> web.Response:
+    """The candidate picks a window; the calendar entry is updated (same UID, next SEQUENCE)."""
+    from server.routes.candidate import interview_from_invite
+    from server.workflow.notices import interview_minutes, invite_entry
+
+    svc = services(request)
+    token = request.match_info["token"]
+    interview, job = await interview_from_invite(svc, token)
+    body = await read_json(request, SlotChoiceIn)
+    offered = [s for s in (job.workflow or {}).get("slots", []) if s.get("start") == body.start]
+    if not offered:
+        raise BadInput("This time is not offered; pick one of the listed times.")
+    now = svc.now()
+    claim = svc.invites.check(token, now)
+    async with svc.sessions() as session, session.begin():
+        app = await session.scalar(
+            select(Application).where(Application.interview_id == interview.id)
+        )
+        from server.storage.models import Invite
+
+        inv = await session.get(Invite, claim.invite_id)
+        if app is None or inv is None:
+            raise NotFound("This interview was not sent through a job's pipeline.")
+        cand = await session.get(Candidate, app.candidate_id)
+        assert cand is not None
+        app.slot = offered[0]
+        inv.sequence += 1
+        url = f"{_base(request)}/i/{token}"
+        entry = invite_entry(svc.settings, job, cand, inv, url, now, app.slot)
+        await enqueue_candidate_email(
+            session,
+            svc.sessions,
+            svc.settings,
+            key="invite",
+            job=job,
+            cand=cand,
+            app=app,
+            now=now,
+            values={
+                "url": url,
+                "deadline": local_time(
+                    svc.settings, claim.expires_at, cand.language or job.language
+                ),
+                "minutes": str(interview_minutes(job)),
+                "privacy_url": f"{url}#notice",
+            },
+            calendar=(entry, "REQUEST"),
+        )
+    request.app[WORKFLOW].wake()
+    return web.json_response({"chosen": offered[0], "sequence": inv.sequence})

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.services import Services
 from server.storage.models import Application, Candidate, Interview, Invite, Job
 from server.workflow.notices import (
-    PRIVACY_PATH,
     enqueue_candidate_email,
     interview_minutes,
     invite_entry,
@@ -143,7 +142,7 @@ async def invite_one(
                 "url": url,
                 "deadline": local_time(svc.settings, now + ttl, language),
                 "minutes": str(interview_minutes(job)),
-                "privacy_url": f"{base}{PRIVACY_PATH}",
+                "privacy_url": f"{url}#notice",
             },
             calendar=(entry, "REQUEST"),
         )

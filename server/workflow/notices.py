@@ -15,8 +15,6 @@ from server.workflow.ics import CalendarEntry, Method, build_ics
 from server.workflow.messages import load_template, render
 from server.workflow.outbox import enqueue
 
-PRIVACY_PATH = "/static/privacy.html"
-
 
 def base_url(settings: Settings, fallback: str | None = None) -> str:
     """The public base URL links are built on."""

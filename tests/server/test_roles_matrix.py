@@ -195,7 +195,13 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/message-templates/{key}/{lang}"): anyone(
         A, body={"subject": "Hi", "text": "Hello"}
     ),
+    ("POST", "/api/jobs/{jid}/applications/{aid}/human-interview"): job(
+        A, R, body={"starts_at": "2026-12-01T10:00:00+08:00"}
+    ),
+    ("DELETE", "/api/jobs/{jid}/applications/{aid}/human-interview"): job(A, R),
     ("GET", "/jobs/{jid}"): PUBLIC,
+    ("GET", "/api/join/{token}/slots"): PUBLIC,
+    ("POST", "/api/join/{token}/slot"): Rule(ALL, ALL, body={"start": "x"}),
     ("POST", "/api/join/{token}/survey"): Rule(ALL, ALL, body={"rating": 5}),
     # public: page shells (their data comes from the API above) and the candidate's invite
     ("GET", "/"): PUBLIC,
@@ -294,6 +300,7 @@ async def test_every_route_every_role_own_and_other_job(
             "/api/login",
             "/api/join/{token}/consent",
             "/api/join/{token}/survey",
+            "/api/join/{token}/slot",
         ):
             target = "/static/style.css" if path == "/static" else path
             token = rights if "/my/" in path else w.own["admin"].token

@@ -407,3 +407,162 @@ async def test_an_smtp_outage_delays_messages_with_backoff_and_loses_none(
         assert (await row()).status == "sent" and len(inbox.envelopes) == 1
     finally:
         await api.close()
+
+
+async def finished_application(api: TestClient, job: str) -> tuple[str, str]:
+    """One imported, invited candidate whose interview has ended: (candidate id, interview id)."""
+    await import_csv(api, job, csv_of(1))
+    cid = (await board(api, job))["stages"]["screened"][0]["candidate_id"]
+    result = (
+        await (await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [cid]})).json()
+    )["results"][0]
+    svc = api.app[SERVICES]
+    iid = result["interview_id"]
+    await svc.events.append(MediaStarted(interview_id=iid, t=1.0, kind="audio", segment=0))
+    await svc.events.append(InterviewEnded(interview_id=iid, t=60.0, reason="finished"))
+    from server.storage.models import Interview
+
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, iid)
+        assert row is not None
+        row.status = "finished"
+    await tick(api)
+    return cid, iid
+
+
+async def test_the_human_round_sends_entries_to_candidate_and_panel_and_a_person_decides(
+    api: TestClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox = smtp[0]
+    job = await new_job(api, template=True)
+    cid, iid = await finished_application(api, job)
+    before = len(inbox.envelopes)
+    user = await (
+        await api.post(
+            "/api/users",
+            json={
+                "email": "iv@example.com",
+                "password": "a long password 1",
+                "role": "interviewer",
+            },
+        )
+    ).json()
+    body = {
+        "interviewer_ids": [user["id"]],
+        "starts_at": "2026-12-01T10:00:00+08:00",
+        "minutes": 45,
+        "location": "Room 3",
+        "timezone": "Asia/Shanghai",
+    }
+    resp = await api.post(f"/api/jobs/{job}/applications/{cid}/human-interview", json=body)
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["sequence"] == 0
+    await tick(api)
+    sent = {str(parse(e)["To"]): parse(e) for e in inbox.envelopes[before:]}
+    assert set(sent) == {"p0@example.com", "iv@example.com"}
+    for msg in sent.values():
+        event = calendar_of(msg).walk("VEVENT")[0]
+        assert event["dtstart"].params["TZID"] == "Asia/Shanghai"
+        assert event["dtstart"].dt.hour == 10 and str(event["location"]) == "Room 3"
+    panel = sent["iv@example.com"].get_body(("plain",))
+    assert panel is not None and f"/review/{iid}" in panel.get_content()
+    assert (await board(api, job))["counts"]["human_interview"] == 1
+
+    body["starts_at"] = "2026-12-02T10:00:00+08:00"
+    resp = await api.post(f"/api/jobs/{job}/applications/{cid}/human-interview", json=body)
+    assert (await resp.json())["sequence"] == 1
+    resp = await api.delete(f"/api/jobs/{job}/applications/{cid}/human-interview")
+    assert resp.status == 200
+    await tick(api)
+    last = calendar_of(parse(inbox.envelopes[-1]))
+    assert last["method"] == "CANCEL" and int(last.walk("VEVENT")[0]["sequence"]) == 2
+
+    resp = await api.post(f"/api/interviews/{iid}/decision", json={"decision": "advance"})
+    assert resp.status == 201, await resp.text()
+    assert (await board(api, job))["counts"]["decided"] == 1
+    detail = await (await api.get(f"/api/jobs/{job}/applications/{cid}")).json()
+    assert detail["timeline"][-1]["to"] == "decided" and detail["timeline"][-1]["actor"] == "person"
+
+
+async def test_a_chosen_slot_updates_the_same_calendar_entry(
+    api: TestClient, smtp: tuple[Inbox, int]
+) -> None:
+    inbox = smtp[0]
+    job = await new_job(api)
+    slot = {"start": "2026-12-03T09:00:00+08:00", "end": "2026-12-03T10:00:00+08:00"}
+    resp = await api.put(f"/api/jobs/{job}/settings", json={"slots": [slot]})
+    assert resp.status == 200, await resp.text()
+    await import_csv(api, job, csv_of(1))
+    cid = (await board(api, job))["stages"]["screened"][0]["candidate_id"]
+    result = (
+        await (await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [cid]})).json()
+    )["results"][0]
+    token = urlparse(result["invite_url"]).path.rsplit("/", 1)[1]
+    offered = await (await api.get(f"/api/join/{token}/slots")).json()
+    assert offered == {"slots": [slot], "chosen": None}
+    bad = await api.post(f"/api/join/{token}/slot", json={"start": "2026-12-04T09:00:00+08:00"})
+    assert bad.status == 400
+    ok = await api.post(f"/api/join/{token}/slot", json={"start": slot["start"]})
+    assert ok.status == 200 and (await ok.json())["sequence"] == 1
+    await tick(api)
+    first, second = (calendar_of(parse(e)).walk("VEVENT")[0] for e in inbox.envelopes)
+    assert str(first["uid"]) == str(second["uid"])
+    assert (int(first["sequence"]), int(second["sequence"])) == (0, 1)
+    assert second["dtstart"].dt == datetime.fromisoformat(slot["start"])
+
+
+async def test_the_group_robot_gets_hr_notices_within_twenty_a_minute(
+    tmp_path: Path, clock: ScriptedClock, smtp: tuple[Inbox, int], wecom: tuple[FakeWeCom, str]
+) -> None:
+    fake = wecom[0]
+    api = await make_client(
+        tmp_path,
+        clock,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp[1],
+        smtp_from="hr@candor.test",
+        smtp_starttls=False,
+        workflow_poll_seconds=3600,
+        wecom_api_base=wecom[1],
+        wecom_robot_key="robot-key",
+    )
+    try:
+        job = await new_job(api)
+        await import_csv(api, job, csv_of(25))
+        cards = (await board(api, job))["stages"]["screened"]
+        results = (
+            await (
+                await api.post(
+                    f"/api/jobs/{job}/invitations", json={"candidate_ids": [c["id"] for c in cards]}
+                )
+            ).json()
+        )["results"]
+        svc = api.app[SERVICES]
+        for r in results:
+            await svc.events.append(
+                InterviewEnded(interview_id=r["interview_id"], t=60.0, reason="finished")
+            )
+        await tick(api)
+        assert len(fake.robot_messages) == 20
+        first = fake.robot_messages[0]
+        assert first["msgtype"] == "markdown" and "/review/" in first["markdown"]["content"]
+        assert all("Person" not in m["markdown"]["content"] for m in fake.robot_messages)
+        await tick(api)
+        assert len(fake.robot_messages) == 20  # the rest wait for the minute to pass
+        clock.advance(61)
+        await tick(api)
+        assert len(fake.robot_messages) == 25
+    finally:
+        await api.close()
+
+
+async def test_the_wecom_token_is_cached_until_it_expires(
+    api: TestClient, wecom: tuple[FakeWeCom, str], clock: ScriptedClock
+) -> None:
+    client = api.app[WORKFLOW].wecom
+    await client.send_app_markdown(["hr_admin"], "one")
+    await client.send_app_markdown(["hr_admin"], "two")
+    assert wecom[0].tokens_issued == 1
+    clock.advance(7200)
+    await client.send_app_markdown(["hr_admin"], "three")
+    assert wecom[0].tokens_issued == 2 and len(wecom[0].app_messages) == 3
