@@ -121,6 +121,7 @@ $("f-apply").addEventListener("click", loadBoard);
 
 function fillStageSelects() {
   $("f-stage").innerHTML = `<option value="">${t("wf_all")}</option>` + STAGES.map((s) => `<option value="${s}">${t("stage_" + s)}</option>`).join("");
+  $("f-rec").options[0].textContent = t("wf_all");
   $("act-stage").innerHTML = STAGES.map((s) => `<option value="${s}">${t("stage_" + s)}</option>`).join("");
 }
 
