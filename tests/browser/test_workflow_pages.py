@@ -18,6 +18,7 @@ from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import fake_camera_y4m
 from tests.server.helpers import make_settings, sign_in
+from tests.server.roles_world import Client
 from tests.server.test_feedback import Inbox, free_port
 
 pytestmark = pytest.mark.browser
@@ -84,7 +85,7 @@ async def chromium() -> AsyncIterator[Any]:
         await browser.close()
 
 
-async def invited_link(api: TestClient, job: str) -> str:
+async def invited_link(api: Client, job: str) -> str:
     resp = await api.post(
         f"/api/jobs/{job}/candidates", json={"name": "Li Lei", "email": "li@example.com"}
     )

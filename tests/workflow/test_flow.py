@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from server.services import SERVICES
 from server.storage.models import Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
 from tests.server.helpers import ADMIN_EMAIL
+from tests.server.roles_world import Client
 from tests.server.test_feedback import Inbox, free_port
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 
@@ -110,7 +111,7 @@ def clock() -> ScriptedClock:
 @pytest.fixture
 async def api(
     tmp_path: Path, clock: ScriptedClock, smtp: tuple[Inbox, int], wecom: tuple[FakeWeCom, str]
-) -> AsyncIterator[TestClient]:
+) -> AsyncIterator[Client]:
     client = await make_client(
         tmp_path,
         clock,
@@ -136,17 +137,17 @@ def parse(envelope: Any) -> EmailMessage:
     return msg
 
 
-def calendar_of(msg: EmailMessage) -> Calendar:
+def calendar_of(msg: EmailMessage) -> Any:
     parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
     assert len(parts) == 1
     return Calendar.from_ical(parts[0].get_content())
 
 
-async def tick(api: TestClient) -> None:
+async def tick(api: Client) -> None:
     await api.app[WORKFLOW].tick()
 
 
-async def new_job(api: TestClient, template: bool = False) -> str:
+async def new_job(api: Client, template: bool = False) -> str:
     body: dict[str, Any] = {"title": "Backend engineer", "language": "en"}
     if template:
         body["template"] = "software_engineer"
@@ -160,7 +161,7 @@ def csv_of(n: int, start: int = 0) -> bytes:
     return "\n".join(lines).encode()
 
 
-async def import_csv(api: TestClient, job: str, data: bytes, query: str = "") -> Any:
+async def import_csv(api: Client, job: str, data: bytes, query: str = "") -> Any:
     resp = await api.post(
         f"/api/jobs/{job}/candidates/import{query}",
         data=data,
@@ -169,14 +170,14 @@ async def import_csv(api: TestClient, job: str, data: bytes, query: str = "") ->
     return resp.status, await resp.json()
 
 
-async def board(api: TestClient, job: str, query: str = "") -> dict[str, Any]:
+async def board(api: Client, job: str, query: str = "") -> dict[str, Any]:
     resp = await api.get(f"/api/jobs/{job}/pipeline{query}")
     assert resp.status == 200, await resp.text()
     return dict(await resp.json())
 
 
 async def test_fifty_imported_candidates_each_get_one_email_with_a_working_calendar_link(
-    api: TestClient, smtp: tuple[Inbox, int]
+    api: Client, smtp: tuple[Inbox, int]
 ) -> None:
     inbox = smtp[0]
     job = await new_job(api)
@@ -221,7 +222,7 @@ async def test_fifty_imported_candidates_each_get_one_email_with_a_working_calen
 
 
 async def test_reinvite_cancels_the_old_entry_and_the_old_link_stops_at_once(
-    api: TestClient, smtp: tuple[Inbox, int]
+    api: Client, smtp: tuple[Inbox, int]
 ) -> None:
     inbox = smtp[0]
     job = await new_job(api)
@@ -261,7 +262,7 @@ async def test_reinvite_cancels_the_old_entry_and_the_old_link_stops_at_once(
 
 
 async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidate_and_hr(
-    api: TestClient, smtp: tuple[Inbox, int], wecom: tuple[FakeWeCom, str], clock: ScriptedClock
+    api: Client, smtp: tuple[Inbox, int], wecom: tuple[FakeWeCom, str], clock: ScriptedClock
 ) -> None:
     inbox, fake = smtp[0], wecom[0]
     job = await new_job(api, template=True)
@@ -314,7 +315,7 @@ async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidat
     assert all("expired" in str(m["Subject"]) for m in expired)
 
 
-async def test_a_bad_file_writes_nothing_and_says_what_is_wrong_per_row(api: TestClient) -> None:
+async def test_a_bad_file_writes_nothing_and_says_what_is_wrong_per_row(api: Client) -> None:
     job = await new_job(api)
     data = (
         "name,email,phone\n张伟,zw@example.com,13800138000\n李雷,bad-email,13800138001\n"
@@ -340,7 +341,7 @@ async def test_a_bad_file_writes_nothing_and_says_what_is_wrong_per_row(api: Tes
 
 
 async def test_moves_follow_the_table_and_a_deleted_candidate_is_never_messaged(
-    api: TestClient, smtp: tuple[Inbox, int]
+    api: Client, smtp: tuple[Inbox, int]
 ) -> None:
     job = await new_job(api)
     await import_csv(api, job, csv_of(2))
@@ -387,7 +388,7 @@ async def test_an_smtp_outage_delays_messages_with_backoff_and_loses_none(
 
         async def row() -> OutboxRow:
             async with svc.sessions() as session:
-                found = await session.scalar(select(OutboxRow))
+                found: OutboxRow | None = await session.scalar(select(OutboxRow))
                 assert found is not None
                 return found
 
@@ -409,7 +410,7 @@ async def test_an_smtp_outage_delays_messages_with_backoff_and_loses_none(
         await api.close()
 
 
-async def finished_application(api: TestClient, job: str) -> tuple[str, str]:
+async def finished_application(api: Client, job: str) -> tuple[str, str]:
     """One imported, invited candidate whose interview has ended: (candidate id, interview id)."""
     await import_csv(api, job, csv_of(1))
     cid = (await board(api, job))["stages"]["screened"][0]["candidate_id"]
@@ -431,7 +432,7 @@ async def finished_application(api: TestClient, job: str) -> tuple[str, str]:
 
 
 async def test_the_human_round_sends_entries_to_candidate_and_panel_and_a_person_decides(
-    api: TestClient, smtp: tuple[Inbox, int]
+    api: Client, smtp: tuple[Inbox, int]
 ) -> None:
     inbox = smtp[0]
     job = await new_job(api, template=True)
@@ -485,7 +486,7 @@ async def test_the_human_round_sends_entries_to_candidate_and_panel_and_a_person
 
 
 async def test_a_chosen_slot_updates_the_same_calendar_entry(
-    api: TestClient, smtp: tuple[Inbox, int]
+    api: Client, smtp: tuple[Inbox, int]
 ) -> None:
     inbox = smtp[0]
     job = await new_job(api)
@@ -557,7 +558,7 @@ async def test_the_group_robot_gets_hr_notices_within_twenty_a_minute(
 
 
 async def test_the_wecom_token_is_cached_until_it_expires(
-    api: TestClient, wecom: tuple[FakeWeCom, str], clock: ScriptedClock
+    api: Client, wecom: tuple[FakeWeCom, str], clock: ScriptedClock
 ) -> None:
     client = api.app[WORKFLOW].wecom
     await client.send_app_markdown(["hr_admin"], "one")

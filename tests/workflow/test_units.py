@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import openpyxl
 import pytest
@@ -12,7 +13,14 @@ from icalendar import Calendar
 from server.workflow.ics import CalendarEntry, build_ics
 from server.workflow.importer import ImportFileError, parse_upload
 from server.workflow.outbox import backoff
-from server.workflow.stages import STAGES, TransitionError, allowed_moves, check_move
+from server.workflow.stages import (
+    STAGES,
+    Actor,
+    Stage,
+    TransitionError,
+    allowed_moves,
+    check_move,
+)
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
@@ -30,11 +38,12 @@ def test_the_happy_path_is_allowed_step_by_step() -> None:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_only_a_person_decides(stage: str) -> None:
-    for actor in ("system", "scorer"):
+def test_only_a_person_decides(stage: Stage) -> None:
+    actors: tuple[Actor, ...] = ("system", "scorer")
+    for actor in actors:
         with pytest.raises(TransitionError):
-            check_move(stage, "decided", actor)  # type: ignore[arg-type]
-        assert "decided" not in allowed_moves(stage, actor)  # type: ignore[arg-type]
+            check_move(stage, "decided", actor)
+        assert "decided" not in allowed_moves(stage, actor)
 
 
 def test_the_scorer_recommends_and_never_rejects_or_skips_ahead() -> None:
@@ -129,7 +138,7 @@ def _entry(sequence: int = 0) -> CalendarEntry:
 
 
 def test_a_request_has_uid_sequence_timezone_and_the_deadline_alarm() -> None:
-    cal = Calendar.from_ical(build_ics(_entry(), "REQUEST", NOW))
+    cal: Any = Calendar.from_ical(build_ics(_entry(), "REQUEST", NOW))
     assert cal["method"] == "REQUEST"
     event = cal.walk("VEVENT")[0]
     assert str(event["uid"]) == "invite-abc@candor" and int(event["sequence"]) == 0
@@ -142,7 +151,7 @@ def test_a_request_has_uid_sequence_timezone_and_the_deadline_alarm() -> None:
 
 
 def test_a_cancel_keeps_the_uid_bumps_the_sequence_and_drops_the_alarm() -> None:
-    cal = Calendar.from_ical(build_ics(_entry(1), "CANCEL", NOW))
+    cal: Any = Calendar.from_ical(build_ics(_entry(1), "CANCEL", NOW))
     event = cal.walk("VEVENT")[0]
     assert cal["method"] == "CANCEL" and str(event["status"]) == "CANCELLED"
     assert str(event["uid"]) == "invite-abc@candor" and int(event["sequence"]) == 1
