@@ -109,7 +109,14 @@ async def import_candidates(request: web.Request) -> web.Response:
     dry = _dry_run(request)
     async with svc.sessions() as session, session.begin():
         n, errors, preview = await import_rows(
-            session, job.id, parsed, who.user_id, job.language, svc.now(), write=not dry
+            session,
+            job.id,
+            parsed,
+            svc.keyring,
+            who.user_id,
+            job.language,
+            svc.now(),
+            write=not dry,
         )
     body = {
         "imported": 0 if dry or errors else n,
@@ -136,10 +143,11 @@ async def add_candidate(request: web.Request) -> web.Response:
     if not email and not phone:
         raise BadInput("Give an email or a mobile number.")
     async with svc.sessions() as session, session.begin():
-        _n, errors, _ = await import_rows(
+        _n, errors, created = await import_rows(
             session,
             job.id,
             parsed,
+            svc.keyring,
             who.user_id,
             body.language or job.language,
             svc.now(),
@@ -147,14 +155,7 @@ async def add_candidate(request: web.Request) -> web.Response:
         )
         if errors:
             raise BadInput(errors[0].message, code=errors[0].code)
-        app = await session.scalar(
-            select(Application)
-            .join(Candidate, Candidate.id == Application.candidate_id)
-            .where(
-                Application.job_id == job.id,
-                (Candidate.email == email) if email else (Candidate.phone == phone),
-            )
-        )
+        app = await session.get(Application, created[0]["application_id"])
         assert app is not None
         cand = await session.get(Candidate, app.candidate_id)
         assert cand is not None
@@ -321,8 +322,10 @@ async def application(request: web.Request) -> web.Response:
             )
         ).all()
         messages = (
-            await session.scalars(
-                select(OutboxRow).where(OutboxRow.application_id == app.id).order_by(OutboxRow.id)
+            await session.execute(
+                select(*MESSAGE_COLUMNS)
+                .where(OutboxRow.application_id == app.id)
+                .order_by(OutboxRow.id)
             )
         ).all()
     return web.json_response(
@@ -344,7 +347,21 @@ async def application(request: web.Request) -> web.Response:
     )
 
 
-def _message(m: OutboxRow) -> dict[str, Any]:
+# The message columns HR may see; the recipient and body stay sealed (never loaded here).
+MESSAGE_COLUMNS = (
+    OutboxRow.id,
+    OutboxRow.channel,
+    OutboxRow.template,
+    OutboxRow.application_id,
+    OutboxRow.status,
+    OutboxRow.attempts,
+    OutboxRow.last_error,
+    OutboxRow.created_at,
+    OutboxRow.sent_at,
+)
+
+
+def _message(m: Any) -> dict[str, Any]:
     created, sent = aware(m.created_at), aware(m.sent_at)
     return {
         "id": m.id,
@@ -365,8 +382,8 @@ async def messages(request: web.Request) -> web.Response:
     _who, job, svc = await require_job(request, request.match_info["jid"], "job.pipeline.read")
     async with svc.sessions() as session:
         rows = (
-            await session.scalars(
-                select(OutboxRow).where(OutboxRow.job_id == job.id).order_by(OutboxRow.id)
+            await session.execute(
+                select(*MESSAGE_COLUMNS).where(OutboxRow.job_id == job.id).order_by(OutboxRow.id)
             )
         ).all()
     return web.json_response([_message(m) for m in rows])

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
+from server.encryption.keyring import FieldDecryptionError
 from server.notify.mail import EmailDeliveryError, EmailSender, SmtpConfig, build_rich_message
 from server.storage.models import Application, Candidate, OutboxRow
 from server.workflow.wecom import RATE_LIMITED, WeComClient, WeComError
@@ -111,7 +112,12 @@ class Outbox:
     async def send_one(self, row_id: int) -> int:
         """Try one row: 1 if it was sent."""
         async with self.sessions() as session:
-            row = await session.get(OutboxRow, row_id)
+            try:
+                row = await session.get(OutboxRow, row_id)
+            except FieldDecryptionError:
+                # The person was erased (their key destroyed): the message cannot go out.
+                await self._finish(row_id, "cancelled", "the candidate was deleted")
+                return 0
             if row is None or row.status != "pending":
                 return 0
             if row.candidate_id is not None:
@@ -204,6 +210,14 @@ class Outbox:
 
     async def _finish(self, row_id: int, status: str, error: str) -> None:
         now = self.now()
+        if status == "cancelled":
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == row_id)
+                    .values(status=status, last_error=error)
+                )
+            return
         async with self.sessions() as session, session.begin():
             row = await session.get(OutboxRow, row_id)
             if row is None:

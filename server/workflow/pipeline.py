@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.encryption.keyring import KeyRing
 from server.errors import BadInput, Conflict
 from server.storage.models import Application, Candidate, StageChangeRow
 from server.workflow.importer import CandidateRow, ParsedFile, RowError
@@ -63,28 +64,36 @@ def try_move(session: AsyncSession, app: Application, to: str, actor: Actor, now
     return True
 
 
+def _phone_forms(phone: str) -> list[str]:
+    """A Chinese mobile is matched with and without +86 (both forms get stored)."""
+    return [phone, phone[3:]] if phone.startswith("+86") else [phone]
+
+
 async def _existing(
-    session: AsyncSession, emails: Sequence[str], phones: Sequence[str]
+    session: AsyncSession, ring: KeyRing, emails: Sequence[str], phones: Sequence[str]
 ) -> tuple[dict[str, Candidate], dict[str, Candidate]]:
+    """Existing people by normalized email and phone, found by their keyed hashes."""
+    email_of = {h: e for e in emails if (h := ring.search_hash("email", e))}
+    phone_of = {
+        h: p for p in phones for f in _phone_forms(p) if (h := ring.search_hash("phone", f))
+    }
     by_email: dict[str, Candidate] = {}
     by_phone: dict[str, Candidate] = {}
-    for i in range(0, max(len(emails), len(phones)), CHUNK):
-        part_e, part_p = list(emails[i : i + CHUNK]), list(phones[i : i + CHUNK])
-        conds = []
-        if part_e:
-            conds.append(Candidate.email.in_(part_e))
-        if part_p:
-            conds.append(Candidate.phone.in_(part_p))
-        if not conds:
-            continue
-        rows = await session.scalars(
-            select(Candidate).where(or_(*conds), Candidate.deleted_at.is_(None))
-        )
-        for cand in rows:
-            if cand.email:
-                by_email.setdefault(cand.email.lower(), cand)
-            if cand.phone:
-                by_phone.setdefault(cand.phone, cand)
+    for column, index, found in (
+        (Candidate.email_hmac, email_of, by_email),
+        (Candidate.phone_hmac, phone_of, by_phone),
+    ):
+        hashes = list(index)
+        for i in range(0, len(hashes), CHUNK):
+            rows = await session.scalars(
+                select(Candidate).where(
+                    column.in_(hashes[i : i + CHUNK]), Candidate.deleted_at.is_(None)
+                )
+            )
+            for cand in rows:
+                digest = cand.email_hmac if found is by_email else cand.phone_hmac
+                if digest is not None:
+                    found.setdefault(index[digest], cand)
     return by_email, by_phone
 
 
@@ -92,6 +101,7 @@ async def import_rows(
     session: AsyncSession,
     job_id: str,
     parsed: ParsedFile,
+    ring: KeyRing,
     who: str,
     language: str,
     now: datetime,
@@ -102,6 +112,7 @@ async def import_rows(
     errors = list(parsed.errors)
     by_email, by_phone = await _existing(
         session,
+        ring,
         [r.email for r in parsed.rows if r.email],
         [r.phone for r in parsed.rows if r.phone],
     )
@@ -144,6 +155,7 @@ async def import_rows(
     errors.sort(key=lambda e: (e.row, e.field))
     if errors or not write:
         return len(plan), errors, preview
+    created: list[dict[str, Any]] = []
     for row, person in plan:
         if person is None:
             person = Candidate(
@@ -179,7 +191,8 @@ async def import_rows(
                 note="imported",
             )
         )
-    return len(plan), [], preview
+        created.append({"row": row.row, "application_id": app.id})
+    return len(plan), [], created
 
 
 def card(app: Application, cand: Candidate, failed: int = 0) -> dict[str, Any]:

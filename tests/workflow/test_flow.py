@@ -20,13 +20,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from analysis.events import InterviewEnded, MediaStarted
 from server.services import SERVICES
 from server.storage.models import Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
-from tests.server.helpers import ADMIN_EMAIL
+from tests.server.helpers import ADMIN_EMAIL, sign_in
 from tests.server.roles_world import Client
 from tests.server.test_feedback import Inbox, free_port
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
@@ -284,6 +284,7 @@ async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidat
     assert (await board(api, job))["counts"]["interview_started"] == 1
 
     clock.advance(timedelta(hours=72 - 23).total_seconds())
+    await sign_in(api)  # the HR session expired meanwhile
     await tick(api)
     reminded = [parse(e) for e in inbox.envelopes[3:]]
     assert sorted(str(m["To"]) for m in reminded) == ["p1@example.com", "p2@example.com"]
@@ -308,6 +309,7 @@ async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidat
 
     # the link expires: the two who never started are told, once
     clock.advance(timedelta(hours=24).total_seconds())
+    await sign_in(api)
     await tick(api)
     await tick(api)
     expired = [parse(e) for e in inbox.envelopes[6:]]
@@ -338,6 +340,19 @@ async def test_a_bad_file_writes_nothing_and_says_what_is_wrong_per_row(api: Cli
     assert len(ids_a & ids_b) == 2
     status, body = await import_csv(api, other, csv_of(1))
     assert status == 422 and body["errors"][0]["code"] == "duplicate_email"
+    # a person added by hand with a national mobile number is found by phone too
+    resp = await api.post("/api/candidates", json={"name": "Zhao", "phone": "13900000099"})
+    assert resp.status == 201
+    third = await new_job(api)
+    status, body = await import_csv(
+        api, third, b"name,email,phone\nZhao Min,zm@example.com,+86 139 0000 0099\n"
+    )
+    assert status == 200 and body["imported"] == 1
+    [card] = (await board(api, third))["stages"]["screened"]
+    assert card["candidate_id"] == (await resp.json())["id"] and card["name"] == "Zhao"
+    async with api.app[SERVICES].engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT email, phone FROM candidates"))).all()
+    assert stored and all("@" not in e and "139" not in p for e, p in stored)
 
 
 async def test_moves_follow_the_table_and_a_deleted_candidate_is_never_messaged(
@@ -360,6 +375,9 @@ async def test_moves_follow_the_table_and_a_deleted_candidate_is_never_messaged(
     async with svc.sessions() as session:
         statuses = sorted((await session.scalars(select(OutboxRow.status))).all())
     assert statuses == ["cancelled", "sent"]
+    async with svc.engine.connect() as conn:
+        sealed = (await conn.execute(text("SELECT recipient FROM outbox"))).scalars().all()
+    assert all("@" not in r for r in sealed)  # addresses and bodies are encrypted at rest
 
 
 async def test_an_smtp_outage_delays_messages_with_backoff_and_loses_none(

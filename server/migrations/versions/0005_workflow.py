@@ -147,9 +147,6 @@ def upgrade() -> None:
         )
 
     # Plain ADD COLUMN (no table copy): SQLite and PostgreSQL both add a column in place.
-    op.add_column(
-        "candidates", sa.Column("phone", sa.String(40), nullable=False, server_default="")
-    )
     op.add_column("candidates", sa.Column("language", sa.String(8), nullable=True))
     op.add_column("candidates", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column(
