@@ -156,37 +156,28 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Not a batch (table copy): SQLite refuses to drop ``candidates`` while rows point at it.
+    # Each step checks first: SQLite runs DDL outside the transaction, so a later migration's
+    # failed downgrade (e.g. 0004_crypto without the key) can leave this one half undone.
+    # Columns are dropped in place (no table copy: SQLite refuses to rebuild ``candidates``
+    # while rows point at it); a dropped table takes its indexes with it.
+    inspector = sa.inspect(op.get_bind())
     for table, column in (
         ("jobs", "workflow"),
         ("invites", "sequence"),
         ("candidates", "deleted_at"),
         ("candidates", "language"),
     ):
-        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    with op.batch_alter_table("stage_changes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stage_changes_application_id"))
-
-    op.drop_table("stage_changes")
-    with op.batch_alter_table("human_interviews", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_human_interviews_application_id"))
-
-    op.drop_table("human_interviews")
-    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_survey_responses_job_id"))
-
-    op.drop_table("survey_responses")
-    with op.batch_alter_table("applications", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_applications_job_id"))
-        batch_op.drop_index(batch_op.f("ix_applications_interview_id"))
-        batch_op.drop_index(batch_op.f("ix_applications_candidate_id"))
-
-    op.drop_table("applications")
-    op.drop_table("workflow_cursor")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_status"))
-        batch_op.drop_index(batch_op.f("ix_outbox_job_id"))
-        batch_op.drop_index(batch_op.f("ix_outbox_application_id"))
-
-    op.drop_table("outbox")
-    op.drop_table("message_templates")
+        if column in {c["name"] for c in inspector.get_columns(table)}:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    tables = set(inspector.get_table_names())
+    for table in (
+        "stage_changes",
+        "human_interviews",
+        "survey_responses",
+        "applications",
+        "workflow_cursor",
+        "outbox",
+        "message_templates",
+    ):
+        if table in tables:
+            op.drop_table(table)
