@@ -585,3 +585,49 @@ async def test_the_wecom_token_is_cached_until_it_expires(
     clock.advance(7200)
     await client.send_app_markdown(["hr_admin"], "three")
     assert wecom[0].tokens_issued == 2 and len(wecom[0].app_messages) == 3
+
+
+async def test_a_restart_loses_no_queued_message(tmp_path: Path, clock: ScriptedClock) -> None:
+    import base64
+    import os
+
+    keys = {
+        "master_key": base64.b64encode(os.urandom(32)).decode(),
+        "secret_key": base64.b64encode(os.urandom(32)).decode(),
+    }
+    port = free_port()
+    common: dict[str, Any] = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_from": "hr@candor.test",
+        "smtp_starttls": False,
+        "smtp_timeout": 2.0,
+        "workflow_poll_seconds": 3600,
+        **keys,
+    }
+    first = await make_client(tmp_path, clock, **common)
+    try:
+        job = await new_job(first)
+        await import_csv(first, job, csv_of(3))
+        ids = [c["id"] for c in (await board(first, job))["stages"]["screened"]]
+        await first.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": ids})
+        await tick(first)  # the mail server is down: nothing goes out
+    finally:
+        await first.close()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        clock.advance(60)
+        second = await make_client(tmp_path, clock, **common)
+        try:
+            await tick(second)
+            assert sorted(e.rcpt_tos[0] for e in inbox.envelopes) == [
+                "p0@example.com",
+                "p1@example.com",
+                "p2@example.com",
+            ]
+        finally:
+            await second.close()
+    finally:
+        controller.stop()
