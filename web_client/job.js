@@ -125,9 +125,34 @@ function fillStageSelects() {
   $("act-stage").innerHTML = STAGES.map((s) => `<option value="${s}">${t("stage_" + s)}</option>`).join("");
 }
 
+async function loadPeople() {
+  const { ok, body } = await api(`/api/jobs/${jobId}/members`);
+  if (!ok) return;
+  $("h-people").innerHTML = "";
+  for (const m of body) { const o = document.createElement("option"); o.value = m.user_id; o.textContent = m.name || m.email; $("h-people").append(o); }
+}
+
+// The human round for the one selected candidate: interviewers, time (this browser's zone), place.
+$("human-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (selected.size !== 1) { $("human-status").textContent = t("wf_human_pick_one"); return; }
+  const [cid] = [...selected];
+  const local = new Date($("h-when").value);
+  const body = {
+    interviewer_ids: [...$("h-people").selectedOptions].map((o) => o.value),
+    interviewer_emails: $("h-emails").value.split(/[,;\s]+/).filter(Boolean),
+    starts_at: local.toISOString(), minutes: Number($("h-minutes").value || 60), location: $("h-where").value,
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  };
+  const res = await api(`/api/jobs/${jobId}/applications/${cid}/human-interview`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  $("human-status").textContent = res.ok ? t("wf_human_done") : (res.body.message || t("wf_error"));
+  if (res.ok) { selected = new Set(); loadBoard(); }
+});
+
 installToggle($("lang"));
 applyI18n();
 fillStageSelects();
 document.addEventListener("langchange", () => { fillStageSelects(); loadBoard(); });
 loadSettings();
 loadBoard();
+loadPeople();

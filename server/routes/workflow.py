@@ -517,6 +517,7 @@ async def job_page(_request: web.Request) -> web.StreamResponse:
 
 class HumanInterviewIn(BaseModel):
     interviewer_ids: list[str] = Field(default_factory=list, max_length=20)
+    interviewer_emails: list[str] = Field(default_factory=list, max_length=20)
     starts_at: datetime
     minutes: int = Field(60, ge=10, le=480)
     location: str = Field("", max_length=500)
@@ -532,12 +533,23 @@ async def schedule_human(request: web.Request) -> web.Response:
     body = await read_json(request, HumanInterviewIn)
     if body.timezone:
         _check_timezone(body.timezone)
+    ids = list(body.interviewer_ids)
+    if body.interviewer_emails:
+        from server.storage.models import User
+
+        emails = [e.strip().lower() for e in body.interviewer_emails if e.strip()]
+        async with svc.sessions() as session:
+            users = (await session.scalars(select(User).where(User.email.in_(emails)))).all()
+        unknown = sorted(set(emails) - {u.email for u in users})
+        if unknown:
+            raise BadInput(f"No Candor user has the email {unknown[0]}; add them as a user first.")
+        ids += [u.id for u in users]
     result = await schedule(
         svc,
         job,
         request.match_info["aid"],
         who.user_id,
-        interviewer_ids=body.interviewer_ids,
+        interviewer_ids=list(dict.fromkeys(ids)),
         starts_at=body.starts_at,
         minutes=body.minutes,
         location=body.location,

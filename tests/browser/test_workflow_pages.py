@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from analysis.events import InterviewEnded
 from server.app import create_app
 from server.services import SERVICES
-from server.storage.models import SurveyResponseRow
+from server.storage.models import Interview, SurveyResponseRow
 from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import fake_camera_y4m
@@ -145,6 +146,39 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
     await page.wait_for_function("document.getElementById('settings-status').textContent !== ''")
     settings = await (await server.api.get(f"/api/jobs/{job['id']}/settings")).json()
     assert settings["question_count"] == 5 and settings["threshold"] == 60
+
+    # Li Lei's interview ends; the recruiter schedules the human round from the board.
+    board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+    li = next(c for c in board["stages"]["invited"] if c["email"] == "li@example.com")
+    svc = server.api.app[SERVICES]
+    await svc.events.append(InterviewEnded(interview_id=li["interview_id"], t=60.0, reason="done"))
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, li["interview_id"])
+        assert row is not None
+        row.status = "finished"
+    await server.api.post(
+        "/api/users",
+        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
+    )
+    await page.reload()
+    done = f".wf-col[data-stage=interview_done] .wf-card[data-id='{li['candidate_id']}']"
+    await page.wait_for_selector(done, timeout=15000)
+    await page.check(f"{done} input[type=checkbox]")
+    await page.fill("#h-emails", "iv@example.com")
+    await page.fill("#h-when", "2026-12-01T10:00")
+    await page.fill("#h-where", "Room 3")
+    await page.click("#human-form button[type=submit]")
+    await page.wait_for_selector(
+        f".wf-col[data-stage=human_interview] .wf-card[data-id='{li['candidate_id']}']"
+    )
+    for _ in range(50):
+        if len(smtp[0].envelopes) >= 7:  # 3 invitations, 1 completion, 1 notice, 2 entries
+            break
+        await page.wait_for_timeout(100)
+    entries = [
+        e for e in smtp[0].envelopes if b"text/calendar" in e.content and b"Room 3" in e.content
+    ]
+    assert sorted(e.rcpt_tos[0] for e in entries) == ["iv@example.com", "li@example.com"]
     await ctx.close()
 
 
