@@ -5,6 +5,7 @@ import { send as request } from "/static/http.js";
 import { rtcConfig } from "/static/ice.js";
 import { unsupportedReason, showOpenInBrowser } from "/static/browser_check.js";
 import { mountSurvey } from "/static/survey.js";
+import { mountSlots } from "/static/slots.js";
 
 const token = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
@@ -28,6 +29,7 @@ async function start() {
   if (unsupported) { showOpenInBrowser($("browser"), unsupported); return show("browser"); }
   if (notice.consented) return deviceCheck();
   show("consent");
+  mountSlots($("slots"), token);
 }
 
 function renderNotice() {

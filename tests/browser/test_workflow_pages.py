@@ -195,6 +195,8 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
             },
         )
     ).json()
+    slot = {"start": "2026-12-03T09:00:00+08:00", "end": "2026-12-03T10:00:00+08:00"}
+    await server.api.put(f"/api/jobs/{job['id']}/settings", json={"slots": [slot]})
     url = await invited_link(server.api, job["id"])
     ctx = await chromium.new_context(**PHONE)
     page = await ctx.new_page()
@@ -202,6 +204,15 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     await page.goto(url.replace("http://127.0.0.1", server.url.rsplit(":", 1)[0]) + "?lang=en")
     await page.wait_for_selector("#consent:not(.hidden)")
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await page.wait_for_selector("#slots:not(.hidden) input[type=radio]")
+    await page.tap("#slots input[type=radio]")
+    await page.tap("#slots [data-role=save]")
+    await page.wait_for_function(
+        "document.querySelector('#slots [data-role=status]').textContent.includes('Saved')"
+    )
+    token = url.rsplit("/", 1)[1]
+    chosen = await (await server.api.get(f"/api/join/{token}/slots")).json()
+    assert chosen["chosen"] == slot
     await page.tap("#agree-recording")
     await page.tap("#consent-continue")
     await page.wait_for_selector("#join:not([disabled])", timeout=15000)
