@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.encryption.keyring import KeyRing
 from server.errors import BadInput, Conflict
-from server.storage.models import Application, Candidate, StageChangeRow
+from server.storage.models import Application, Candidate, StageChangeRow, new_id
 from server.workflow.importer import CandidateRow, ParsedFile, RowError
 from server.workflow.stages import STAGES, Actor, TransitionError, check_move
 
@@ -156,9 +156,11 @@ async def import_rows(
     if errors or not write:
         return len(plan), errors, preview
     created: list[dict[str, Any]] = []
+    people: list[Candidate] = []
     for row, person in plan:
         if person is None:
             person = Candidate(
+                id=new_id(),
                 name=row.name,
                 email=row.email,
                 phone=row.phone,
@@ -167,8 +169,12 @@ async def import_rows(
                 created_at=now,
             )
             session.add(person)
-            await session.flush()
+        people.append(person)
+    await session.flush()  # one flush per table: no relationships tell the ORM their order
+    apps = []
+    for (row, _), person in zip(plan, people, strict=True):
         app = Application(
+            id=new_id(),
             job_id=job_id,
             candidate_id=person.id,
             stage="screened",
@@ -179,7 +185,10 @@ async def import_rows(
             created_at=now,
         )
         session.add(app)
-        await session.flush()
+        apps.append(app)
+        created.append({"row": row.row, "application_id": app.id})
+    await session.flush()
+    for app in apps:
         session.add(
             StageChangeRow(
                 application_id=app.id,
@@ -191,7 +200,7 @@ async def import_rows(
                 note="imported",
             )
         )
-        created.append({"row": row.row, "application_id": app.id})
+    await session.flush()
     return len(plan), [], created
 
 

@@ -631,3 +631,17 @@ async def test_a_restart_loses_no_queued_message(tmp_path: Path, clock: Scripted
             await second.close()
     finally:
         controller.stop()
+
+
+async def test_a_ten_thousand_row_file_is_checked_whole_and_a_bad_row_blocks_it(
+    api: Client,
+) -> None:
+    job = await new_job(api)
+    rows = csv_of(10_000).decode().splitlines()
+    rows[5000] = "Bad Row,not-an-email,+8613800009999,"
+    status, body = await import_csv(api, job, "\n".join(rows).encode(), "?dry_run=1")
+    assert status == 200 and body["valid"] == 9_999
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [(5000, "bad_email")]
+    status, body = await import_csv(api, job, "\n".join(rows).encode())
+    assert status == 422 and body["imported"] == 0
+    assert sum((await board(api, job))["counts"].values()) == 0
