@@ -290,7 +290,7 @@ async def pipeline(request: web.Request) -> web.Response:
     if until:
         query = query.where(Application.stage_at <= until)
     tag = q.get("tag")
-    counts = dict.fromkeys(STAGES, 0)
+    counts: dict[str, int] = dict.fromkeys(STAGES, 0)
     shown: dict[str, list[Application]] = {s: [] for s in STAGES}
     async with svc.sessions() as session:
         apps = (await session.scalars(query.order_by(Application.created_at))).all()
