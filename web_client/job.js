@@ -1,5 +1,6 @@
 // The job page: settings in one form, candidate import with preview, pipeline board, totals.
 import { t, applyI18n, installToggle } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const jobId = location.pathname.split("/").filter(Boolean).pop();
 const STAGES = ["screened", "invited", "interview_started", "interview_done", "recommended", "below_threshold", "human_interview", "decided"];
@@ -7,7 +8,7 @@ const $ = (id) => document.getElementById(id);
 let selected = new Set();
 
 async function api(path, opts = {}) {
-  const resp = await fetch(path, { credentials: "same-origin", ...opts });
+  const resp = await send(path, opts); // carries the CSRF token on POST/PUT/DELETE
   if (resp.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("sign-in"); }
   const body = resp.headers.get("content-type")?.includes("json") ? await resp.json() : {};
   return { ok: resp.ok, status: resp.status, body };

@@ -111,24 +111,26 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
     ctx = await chromium.new_context(viewport={"width": 1280, "height": 900})
     page = await ctx.new_page()
     await sign_in_page(page, server.url, f"/jobs/{job['id']}")
-    await page.wait_for_function("document.getElementById('job-title').textContent === 'Analyst'")
+    await page.wait_for_function(
+        "() => document.getElementById('job-title').textContent === 'Analyst'"
+    )
     await page.set_input_files("#import-file", str(csv))
     await page.click("#import-preview")
     await page.wait_for_selector("#import-go:not([disabled])")
     assert "3" in await page.text_content("#import-summary")
     await page.click("#import-go")
     await page.wait_for_function(
-        "document.querySelectorAll('.wf-col[data-stage=screened] .wf-card').length === 3"
+        "() => document.querySelectorAll('.wf-col[data-stage=screened] .wf-card').length === 3"
     )
     for box in await page.query_selector_all(".wf-col[data-stage=screened] input[type=checkbox]"):
         await box.check()
     await page.click("#act-invite")
     await page.wait_for_function(
-        "document.querySelectorAll('.wf-col[data-stage=invited] .wf-card').length === 3"
+        "() => document.querySelectorAll('.wf-col[data-stage=invited] .wf-card').length === 3"
     )
     assert "3" in await page.text_content("#act-status")
     await page.wait_for_function(
-        "document.querySelector('.wf-col[data-stage=invited] h3').textContent.includes('3')"
+        "() => document.querySelector('.wf-col[data-stage=invited] h3').textContent.includes('3')"
     )
     for _ in range(50):
         if len(smtp[0].envelopes) == 3:
@@ -143,7 +145,9 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
     await page.fill("#s-qc", "5")
     await page.fill("#s-thr", "60")
     await page.click("#settings button[type=submit]")
-    await page.wait_for_function("document.getElementById('settings-status').textContent !== ''")
+    await page.wait_for_function(
+        "() => document.getElementById('settings-status').textContent !== ''"
+    )
     settings = await (await server.api.get(f"/api/jobs/{job['id']}/settings")).json()
     assert settings["question_count"] == 5 and settings["threshold"] == 60
 
@@ -203,12 +207,12 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     page.on("dialog", lambda d: d.accept())
     await page.goto(url.replace("http://127.0.0.1", server.url.rsplit(":", 1)[0]) + "?lang=en")
     await page.wait_for_selector("#consent:not(.hidden)")
-    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     await page.wait_for_selector("#slots:not(.hidden) input[type=radio]")
     await page.tap("#slots input[type=radio]")
     await page.tap("#slots [data-role=save]")
     await page.wait_for_function(
-        "document.querySelector('#slots [data-role=status]').textContent.includes('Saved')"
+        "() => document.querySelector('#slots [data-role=status]').textContent.includes('Saved')"
     )
     token = url.rsplit("/", 1)[1]
     chosen = await (await server.api.get(f"/api/join/{token}/slots")).json()
@@ -220,7 +224,7 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     await page.wait_for_selector("#ready:not(.hidden)", timeout=20000)
     await page.tap("#ready")
     await page.wait_for_function(
-        "document.getElementById('progress').textContent.includes('1')", timeout=20000
+        "() => document.getElementById('progress').textContent.includes('1')", timeout=20000
     )
     await page.tap("#finish")
     await page.wait_for_selector("#ended:not(.hidden)", timeout=20000)
@@ -229,7 +233,7 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     await page.fill("#survey textarea", "清楚、顺利")
     await page.tap("#survey button[type=submit]")
     await page.wait_for_function(
-        "document.querySelector('#survey [data-role=status]').textContent !== ''"
+        "() => document.querySelector('#survey [data-role=status]').textContent !== ''"
     )
     svc = server.api.app[SERVICES]
     async with svc.sessions() as session:
@@ -257,7 +261,7 @@ async def test_without_webrtc_the_page_offers_to_open_the_link_in_a_browser(
     assert await page.input_value("#browser [data-role=link]") == url + "?lang=zh"
     await page.tap("#browser [data-role=copy]")
     await page.wait_for_function(
-        "document.querySelector('#browser [data-role=copied]').textContent !== ''"
+        "() => document.querySelector('#browser [data-role=copied]').textContent !== ''"
     )
     assert await page.is_hidden("#consent") and not errors
     await ctx.close()
