@@ -196,7 +196,7 @@ const STRINGS = {
     survey_rate: "{n} of 5", survey_comment: "Anything we could do better? (optional)", survey_send: "Send", survey_thanks: "Thank you for your feedback.",
     survey_failed: "Your feedback could not be sent; you can close this page.",
     // recruiting workflow: job page and board (docs/workflow.md)
-    wf_link_calibration: "Calibration", wf_board: "Pipeline", wf_analytics: "Invitations and participation", wf_settings: "Job settings",
+    wf_link_calibration: "Calibration", wf_link_analytics: "Scoring analytics", wf_board: "Pipeline", wf_analytics: "Invitations and participation", wf_settings: "Job settings",
     wf_model: "Competency model", wf_keep_model: "Keep the current model", wf_question_count: "Questions", wf_duration: "Duration (minutes)",
     wf_threshold: "Recommendation threshold (0-100)", wf_approval_window: "Follow-up approval window (seconds)", wf_facial: "Facial analysis",
     wf_delivery: "Delivery signals count in the score", wf_feedback: "Candidate feedback message", wf_invite_ttl: "Invite valid for (hours)",
@@ -415,7 +415,7 @@ const STRINGS = {
     survey_rate: "{n} 分（满分 5 分）", survey_comment: "有什么可以改进的？（可选）", survey_send: "提交", survey_thanks: "感谢您的反馈。",
     survey_failed: "反馈未能提交，您可以关闭此页面。",
     // 招聘流程：职位页和看板（docs/workflow.md）
-    wf_link_calibration: "校准", wf_board: "招聘看板", wf_analytics: "邀约与参与", wf_settings: "职位设置",
+    wf_link_calibration: "校准", wf_link_analytics: "评分分析", wf_board: "招聘看板", wf_analytics: "邀约与参与", wf_settings: "职位设置",
     wf_model: "能力模型", wf_keep_model: "保留当前模型", wf_question_count: "题目数量", wf_duration: "时长（分钟）",
     wf_threshold: "推荐阈值（0-100）", wf_approval_window: "追问审批窗口（秒）", wf_facial: "面部分析",
     wf_delivery: "表达信号计入评分", wf_feedback: "给候选人的反馈消息", wf_invite_ttl: "邀请有效期（小时）",

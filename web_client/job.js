@@ -19,6 +19,7 @@ async function loadSettings() {
   if (!ok) { $("job-title").textContent = body.message || t("wf_error"); return; }
   $("job-title").textContent = body.title;
   $("link-calibration").href = body.links.calibration;
+  $("link-analytics").href = body.links.analytics;
   const form = $("settings");
   for (const [k, v] of Object.entries(body)) {
     const el = form.elements[k];

@@ -68,7 +68,8 @@ async def settings_of(svc: Services, job: Job) -> dict[str, Any]:
         "slots": flow.get("slots", []),
         "links": {
             "calibration": f"/calibration/{job.id}",
-            "analytics": f"/api/jobs/{job.id}/tracking",
+            "analytics": f"/analytics?scope={job.id}",
+            "tracking": f"/api/jobs/{job.id}/tracking",
             "board": f"/jobs/{job.id}#board",
         },
     }
