@@ -645,3 +645,20 @@ async def test_a_ten_thousand_row_file_is_checked_whole_and_a_bad_row_blocks_it(
     status, body = await import_csv(api, job, "\n".join(rows).encode())
     assert status == 422 and body["imported"] == 0
     assert sum((await board(api, job))["counts"].values()) == 0
+
+
+async def test_an_erased_candidate_is_never_messaged(api: Client, smtp: tuple[Inbox, int]) -> None:
+    job = await new_job(api)
+    await import_csv(api, job, csv_of(2))
+    a, b = [c["candidate_id"] for c in (await board(api, job))["stages"]["screened"]]
+    await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [a, b]})
+    resp = await api.delete(f"/api/candidates/{b}", json={"reason": "candidate_request"})
+    assert resp.status == 200, await resp.text()
+    await tick(api)
+    assert [e.rcpt_tos[0] for e in smtp[0].envelopes] == ["p0@example.com"]
+    counts = (await board(api, job))["counts"]
+    assert counts["invited"] == 1
+    svc = api.app[SERVICES]
+    async with svc.sessions() as session:
+        statuses = sorted((await session.scalars(select(OutboxRow.status))).all())
+    assert statuses in (["sent"], ["cancelled", "sent"])  # erased rows go, or stay unreadable
