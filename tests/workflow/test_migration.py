@@ -14,7 +14,7 @@ def test_the_workflow_migration_goes_down_and_up_on_sqlite(tmp_path: Path) -> No
     db = tmp_path / "candor.db"
     cfg = alembic_config(f"sqlite+aiosqlite:///{db}")
     command.upgrade(cfg, "head")
-    command.downgrade(cfg, "0004_rights")
+    command.downgrade(cfg, "0007_integrations")
     with sqlite3.connect(db) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         columns = {r[1] for r in conn.execute("PRAGMA table_info(candidates)")}

@@ -49,7 +49,7 @@ async def test_import_invite_and_board_on_postgresql(tmp_path: Path, pg_url: str
 
     def down_and_up() -> None:
         cfg = alembic_config(pg_url)
-        command.downgrade(cfg, "0004_rights")
+        command.downgrade(cfg, "0007_integrations")
         command.upgrade(cfg, "head")
 
     await asyncio.to_thread(down_and_up)  # Alembic's standalone mode runs its own loop

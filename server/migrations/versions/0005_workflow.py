@@ -1,7 +1,7 @@
 """recruiting workflow: applications, stage changes, outbox, templates, surveys, human rounds
 
 Revision ID: 0005_workflow
-Revises: 0004_rights
+Revises: 0007_integrations
 Create Date: 2026-11-28 19:19:32.770799
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_workflow"
-down_revision = "0004_rights"
+down_revision = "0007_integrations"
 branch_labels = None
 depends_on = None
 
