@@ -164,6 +164,11 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
         "/api/users",
         json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
     )
+    for _ in range(100):  # the workflow's background pass moves the card
+        board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+        if board["counts"]["interview_done"] == 1:
+            break
+        await page.wait_for_timeout(100)
     await page.reload()
     done = f".wf-col[data-stage=interview_done] .wf-card[data-id='{li['candidate_id']}']"
     await page.wait_for_selector(done, timeout=15000)

@@ -147,6 +147,12 @@ async def tick(api: Client) -> None:
     await api.app[WORKFLOW].tick()
 
 
+async def stop_background_pass(api: Client) -> None:
+    """Invitations wake the background pass; tests that act between queueing and sending stop
+    it and run the passes themselves."""
+    await api.app[WORKFLOW].aclose()
+
+
 async def new_job(api: Client, template: bool = False) -> str:
     body: dict[str, Any] = {"title": "Backend engineer", "language": "en"}
     if template:
@@ -365,6 +371,7 @@ async def test_moves_follow_the_table_and_a_deleted_candidate_is_never_messaged(
     [result] = (await resp.json())["results"]
     assert result["status"] == "error" and result["error"] == "stage_not_allowed"
     svc = api.app[SERVICES]
+    await stop_background_pass(api)
     await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [a, b]})
     async with svc.sessions() as session, session.begin():
         cand = await session.get(Candidate, b)
@@ -651,6 +658,7 @@ async def test_an_erased_candidate_is_never_messaged(api: Client, smtp: tuple[In
     job = await new_job(api)
     await import_csv(api, job, csv_of(2))
     a, b = [c["candidate_id"] for c in (await board(api, job))["stages"]["screened"]]
+    await stop_background_pass(api)
     await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [a, b]})
     resp = await api.delete(f"/api/candidates/{b}", json={"reason": "candidate_request"})
     assert resp.status == 200, await resp.text()
