@@ -240,6 +240,28 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
     smtp_ssl: bool = Field(False, description="Connect with TLS from the start (port 465).")
     smtp_timeout: float = Field(20.0, description="Seconds to wait for the SMTP server.")
+    # Recruiting workflow (docs/workflow.md): messages leave from an outbox table.
+    workflow_poll_seconds: float = Field(
+        2.0, gt=0, description="How often the workflow checks the outbox, events and deadlines."
+    )
+    outbox_max_attempts: int = Field(8, ge=1, description="Tries before a message is failed.")
+    outbox_backoff_seconds: float = Field(
+        30.0, gt=0, description="First retry delay; doubles with every failed try."
+    )
+    reminder_hours: float = Field(
+        24.0, ge=0, description="Remind candidates who did not start this long before the deadline."
+    )
+    timezone: str = Field("Asia/Shanghai", description="Time zone of calendar entries and dates.")
+    # WeCom (企业微信), both optional: a self-built app for HR notices to named users, and a
+    # group robot webhook. HR notices go to WeCom when configured, else email.
+    wecom_api_base: str = Field("https://qyapi.weixin.qq.com", description="WeCom API host.")
+    wecom_corp_id: str | None = None
+    wecom_corp_secret: SecretStr | None = None
+    wecom_agent_id: int | None = None
+    wecom_users: dict[str, str] = Field(
+        default_factory=dict, description="HR user email -> WeCom user id (for app messages)."
+    )
+    wecom_robot_key: SecretStr | None = Field(None, description="Group robot webhook key.")
     asr: AsrSettings = Field(default_factory=AsrSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     sso: SsoSettings = Field(default_factory=SsoSettings)

@@ -3,6 +3,7 @@
 The candidate's camera is scikit-image's astronaut photo (public domain, NASA) and the
 microphone speaks a sentence made with espeak-ng, so no personal recording is used.
 Usage: .venv/bin/python scripts/screenshots.py  (needs chromium and espeak-ng)
+       .venv/bin/python scripts/screenshots.py --workflow  (job page, board, phone page only)
 """
 
 from __future__ import annotations
@@ -131,5 +132,78 @@ async def main() -> None:
     print(f"screenshots written to {OUT}")
 
 
+WECHAT_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.50(0x1800322c) "
+    "NetType/WIFI Language/zh_CN"
+)
+
+
+async def workflow() -> None:
+    """The job page with its settings, the pipeline board, and the candidate page on a phone."""
+    tmp = Path(tempfile.mkdtemp())
+    app = create_app(make_settings(tmp))
+    server = TestServer(app, host="127.0.0.1")
+    async with TestClient(server) as api:
+        await sign_in(api)
+        base = str(server.make_url("")).rstrip("/")
+        job = await (
+            await api.post(
+                "/api/jobs",
+                json={"title": "后端工程师", "language": "zh", "template": "software_engineer"},
+            )
+        ).json()
+        names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
+        rows = ["name,email,phone,tags"] + [
+            f"{n},c{i}@example.com,+86139{i:08d},{'校招' if i % 2 else '社招'}"
+            for i, n in enumerate(names)
+        ]
+        await api.post(
+            f"/api/jobs/{job['id']}/candidates/import",
+            data="\n".join(rows).encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        board = await (await api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+        ids = [c["candidate_id"] for c in board["stages"]["screened"]]
+        await api.post(f"/api/jobs/{job['id']}/invitations", json={"candidate_ids": ids[:5]})
+        invited = await (await api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+        link = None
+        for card in invited["stages"]["invited"][:1]:
+            result = await (
+                await api.post(
+                    f"/api/jobs/{job['id']}/invitations",
+                    json={"candidate_ids": [card["candidate_id"]], "reinvite": True},
+                )
+            ).json()
+            link = result["results"][0]["invite_url"]
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=BASE_ARGS)
+            ctx = await browser.new_context(viewport={"width": 1400, "height": 900})
+            page = await ctx.new_page()
+            await page.goto(f"{base}/login?next=/jobs/{job['id']}?lang=zh")
+            await page.fill("#email", ADMIN_EMAIL)
+            await page.fill("#password", ADMIN_PASSWORD)
+            await page.click("button[type=submit]")
+            await page.wait_for_url(lambda u: "/jobs/" in u)
+            await page.wait_for_selector(".wf-col .wf-card")
+            await page.screenshot(path=str(OUT / "job_page.png"))
+            board_el = await page.query_selector("#board")
+            assert board_el is not None
+            await board_el.screenshot(path=str(OUT / "board.png"))
+            phone = await browser.new_context(
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+                has_touch=True,
+                device_scale_factor=2,
+                user_agent=WECHAT_UA,
+            )
+            mobile = await phone.new_page()
+            await mobile.goto(f"{link}?lang=zh")
+            await mobile.wait_for_selector("#consent:not(.hidden)")
+            await mobile.screenshot(path=str(OUT / "phone_consent.png"))
+            await browser.close()
+    print(f"workflow screenshots written to {OUT}")
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(workflow() if "--workflow" in sys.argv else main())

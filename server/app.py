@@ -52,6 +52,7 @@ from server.routes import (
     feedback,
     health,
     ice,
+    job_settings,
     keys,
     members,
     observer,
@@ -62,6 +63,7 @@ from server.routes import (
     self_service,
     sso,
     webhooks,
+    workflow,
 )
 from server.routes import audit as audit_routes
 from server.routes import rights as rights_routes
@@ -239,8 +241,13 @@ def create_app(
             await svc.webhooks.start()
         app[SERVICES] = svc
         app[RIGHTS_LINKS] = RightsLinks(secret, timedelta(days=settings.rights_link_days), previous)
+        from server.workflow.service import WORKFLOW, WorkflowService
+
+        flow = WorkflowService(svc)
+        app[WORKFLOW] = flow
         try:
             app[FIRST_ADMIN_PASSWORD] = await ensure_admin(svc, settings)
+            flow.start()
             registry.spawn(run_sweeper(svc), "retention-sweeper")
             registry.spawn(run_abandon_watch(svc), "abandon-watch")
             # With several nodes, segments still open may be another node's, being written:
@@ -254,6 +261,7 @@ def create_app(
         finally:
             metrics.detach()
             # Sessions and background tasks end (and are awaited) before what they use closes.
+            await flow.aclose()
             await registry.aclose()
             if svc.webhooks is not None:
                 await svc.webhooks.aclose()  # after the sessions: what they queued is kept
@@ -301,6 +309,8 @@ def create_app(
     docs.install(app)
     app.add_routes(ice.routes)
     app.add_routes(health.routes)
+    app.add_routes(workflow.routes)
+    app.add_routes(job_settings.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

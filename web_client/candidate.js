@@ -3,12 +3,15 @@ import { CandidateIn, CandidateOut, Close, encode, parse } from "/static/protoco
 import { wsUrl, iceGathered } from "/static/common.js";
 import { send as request } from "/static/http.js";
 import { rtcConfig } from "/static/ice.js";
+import { unsupportedReason, showOpenInBrowser } from "/static/browser_check.js";
+import { mountSurvey } from "/static/survey.js";
+import { mountSlots } from "/static/slots.js";
 
 const token = location.pathname.split("/").pop();
 const $ = (id) => document.getElementById(id);
 let notice = null, stream = null, ws = null, pc = null, currentQuestion = null, finished = false, retries = 0;
 
-function show(id) { for (const s of ["consent", "device", "room", "ended", "fatal"]) $(s).classList.toggle("hidden", s !== id); }
+function show(id) { for (const s of ["consent", "device", "room", "ended", "fatal", "browser"]) $(s).classList.toggle("hidden", s !== id); }
 function fatal(msg) { $("fatal-text").textContent = msg; show("fatal"); }
 
 async function start() {
@@ -22,8 +25,11 @@ async function start() {
   if (!new URLSearchParams(location.search).get("lang") && !localStorage.getItem("candor.lang")) setLang(notice.language);
   $("lang").textContent = t("lang_toggle");
   renderNotice();
+  const unsupported = unsupportedReason();
+  if (unsupported) { showOpenInBrowser($("browser"), unsupported); return show("browser"); }
   if (notice.consented) return deviceCheck();
   show("consent");
+  mountSlots($("slots"), token);
 }
 
 function renderNotice() {
@@ -132,6 +138,7 @@ function endScreen() {
   if (stream) stream.getTracks().forEach((tr) => tr.stop());
   if (completion) { $("ended-text").textContent = completion.text; $("next-steps").textContent = completion.next_steps; }
   show("ended");
+  mountSurvey($("survey"), token);
 }
 
 function stopClock() { clearInterval(clockTimer); $("timer").classList.add("hidden"); }

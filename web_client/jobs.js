@@ -190,6 +190,11 @@ function renderJobs() {
     const pick = tr.querySelector("button");
     pick.textContent = t("cm_open");
     pick.addEventListener("click", () => selectJob(job.id));
+    const page = document.createElement("a");
+    page.href = `/jobs/${job.id}`;
+    page.textContent = t("wf_board");
+    page.style.marginLeft = ".5rem";
+    tr.children[3].appendChild(page);
     if (current && current.id === job.id) tr.classList.add("selected");
     body.appendChild(tr);
   }

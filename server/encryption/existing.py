@@ -13,7 +13,7 @@ from server.encryption.keyring import KeyRing, is_sealed
 from server.storage.models import Candidate, Interview
 
 # Columns that name a row and its data key, besides the encrypted ones.
-_IDENTITY = ("id", "interview_id", "seq", "endpoint_id", "msg_id")
+_IDENTITY = ("id", "interview_id", "seq", "endpoint_id", "msg_id", "candidate_id", "job_id")
 
 
 def _identity_columns(spec: EncryptedTable) -> list[Any]:

@@ -39,6 +39,7 @@ from server.storage.models import (
     HumanDecisionRow,
     HumanRatingRow,
     Interview,
+    OutboxRow,
     ScoreRow,
     WebhookEndpoint,
     WebhookMessage,
@@ -76,6 +77,11 @@ def _int_id(row: Any) -> str | None:
     return None if row.id is None else str(row.id)
 
 
+def _outbox_key(row: Any) -> str:
+    # A candidate's messages use the candidate's key: erasing the person shreds them too.
+    return f"candidate:{row.candidate_id}" if row.candidate_id else f"job:{row.job_id}"
+
+
 TABLES: tuple[EncryptedTable, ...] = (
     EncryptedTable(
         Candidate, ("name", "email", "phone"), lambda r: f"candidate:{r.id}", lambda r: r.id
@@ -105,6 +111,14 @@ TABLES: tuple[EncryptedTable, ...] = (
     ),
     EncryptedTable(HumanRatingRow, ("note",), _interview_key, _int_id, db_assigned_id=True),
     EncryptedTable(HumanDecisionRow, ("note",), _interview_key, _int_id, db_assigned_id=True),
+    EncryptedTable(
+        OutboxRow,
+        ("recipient", "payload"),
+        _outbox_key,
+        _int_id,
+        json_columns=frozenset({"payload"}),
+        db_assigned_id=True,
+    ),
     EncryptedTable(
         CandidateFeedbackRow,
         ("text", "draft", "detail"),

@@ -73,6 +73,32 @@ def build_message(sender: str, recipient: str, subject: str, body: str) -> Email
     return msg
 
 
+def build_rich_message(
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    ics: str | None = None,
+    ics_method: str = "REQUEST",
+) -> EmailMessage:
+    """Text and HTML alternatives, plus a calendar entry (inline and as ``invite.ics``)."""
+    msg = build_message(sender, recipient, subject, text)
+    if html:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    if ics is not None:
+        if not html:
+            msg.make_alternative()
+        msg.add_alternative(ics, subtype="calendar", charset="utf-8", params={"method": ics_method})
+        msg.add_attachment(
+            ics.encode("utf-8"),
+            maintype="application",
+            subtype="ics",
+            filename="invite.ics" if ics_method != "CANCEL" else "cancel.ics",
+        )
+    return msg
+
+
 def _domain(sender: str) -> str | None:
     address = parseaddr(sender)[1]
     return address.rpartition("@")[2] or None
@@ -87,6 +113,10 @@ class EmailSender:
     async def send(self, recipient: str, subject: str, body: str) -> None:
         """Send a message; raises EmailDeliveryError with the server's reason on failure."""
         msg = build_message(self.config.sender, recipient, subject, body)
+        await asyncio.to_thread(self._send_sync, msg)
+
+    async def send_message(self, msg: EmailMessage) -> None:
+        """Send a built message; raises EmailDeliveryError with the server's reason on failure."""
         await asyncio.to_thread(self._send_sync, msg)
 
     def _send_sync(self, msg: EmailMessage) -> None:

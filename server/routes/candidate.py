@@ -84,6 +84,22 @@ async def interview_from_invite(svc: Services, token: str) -> tuple[Interview, J
         return interview, job
 
 
+async def invite_claim_interview(svc: Services, token: str) -> str:
+    """The interview id of a genuine, unrevoked invite, even when the interview is finished."""
+    claim = svc.invites.check(token, now())
+    async with svc.sessions() as session:
+        invite = await session.get(Invite, claim.invite_id)
+    if invite is None or invite.interview_id != claim.interview_id:
+        raise InvalidInvite("This interview link is not valid.")
+    if invite.revoked:
+        raise Gone(
+            "This interview link was replaced by a newer one. Please use the latest "
+            "link from your invitation.",
+            code="invite_revoked",
+        )
+    return claim.interview_id
+
+
 def facial_mode(svc: Services, job: Job) -> str:
     """The facial-analysis mode in force for a job."""
     return job.facial_analysis or svc.settings.facial_analysis
@@ -92,7 +108,11 @@ def facial_mode(svc: Services, job: Job) -> str:
 @routes.get("/i/{token}")
 async def candidate_page(request: web.Request) -> web.StreamResponse:
     """The candidate's interview page (or a clear error page)."""
-    await interview_from_invite(services(request), request.match_info["token"])
+    from server.workflow.service import track_open
+
+    svc = services(request)
+    interview, _job = await interview_from_invite(svc, request.match_info["token"])
+    await track_open(svc, interview.id)
     return page("candidate.html")
 
 

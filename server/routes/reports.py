@@ -293,6 +293,9 @@ async def decide(request: web.Request) -> web.Response:
         note=body.note,
     )
     await store.record_decision(svc.sessions, decision, who.user_id)
+    from server.workflow.service import record_decided
+
+    await record_decided(svc, interview.id, who.user_id, decision.decision)
     await audit(request, who.user_id, f"decision_{body.decision}", interview.id)
     history = await store.decisions(svc.sessions, interview.id)
     status = store.candidate_status(interview.id, history)

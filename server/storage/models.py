@@ -56,6 +56,7 @@ class Job(Base):
     facial_analysis: Mapped[FacialMode | None] = mapped_column(String(20), nullable=True)
     competency_model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     plan_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    workflow: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -71,6 +72,8 @@ class Candidate(Base):
     # Keyed hashes (HMAC-SHA256) of the normalised email and phone, for exact search.
     email_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     phone_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -123,6 +126,7 @@ class Invite(Base):
     interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
     first_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -481,4 +485,126 @@ class SsoIdentity(Base):
     provider: Mapped[str] = mapped_column(String(20))  # "oidc" or "wecom"
     subject: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+# -- recruiting workflow (issue 12; docs/workflow.md) -------------------------------------
+
+
+class Application(Base):
+    """One candidate applying to one job, and where they stand in its pipeline."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("job_id", "candidate_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    candidate_id: Mapped[str] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(30), default="screened")
+    stage_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    external_id: Mapped[str] = mapped_column(String(120), default="")
+    recommendation: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    interview_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # open and participation tracking
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expiry_noticed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    surveyed: Mapped[bool] = mapped_column(Boolean, default=False)
+    slot: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class StageChangeRow(Base):
+    """One move of an application between stages: from, to, who (a person or the system), when."""
+
+    __tablename__ = "stage_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    from_stage: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    to_stage: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(20))
+    by_user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxRow(Base):
+    """One outbound message waiting, sent or failed; ``payload`` holds the rendered message."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    template: Mapped[str] = mapped_column(String(40))
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    application_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    candidate_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    recipient: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MessageTemplateRow(Base):
+    """An admin's override of a built-in message template in one language."""
+
+    __tablename__ = "message_templates"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WorkflowCursor(Base):
+    """How far the workflow has read the event log (so a restart misses nothing)."""
+
+    __tablename__ = "workflow_cursor"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SurveyResponseRow(Base):
+    """A candidate's rating of the experience; kept apart from interviews and scores."""
+
+    __tablename__ = "survey_responses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HumanInterviewRow(Base):
+    """A scheduled human interview: interviewers, time, place; ``sequence`` bumps on change."""
+
+    __tablename__ = "human_interviews"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    interviewer_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    minutes: Mapped[int] = mapped_column(Integer, default=60)
+    location: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(60), default="UTC")
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

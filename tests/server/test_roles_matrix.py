@@ -175,6 +175,34 @@ EXPECTED: dict[tuple[str, str], Rule] = {
         },
     ),
     ("GET", "/api/partner/test_status"): anyone(A, R, H, IV),  # 400 without the id: allowed
+    # recruiting workflow (docs/workflow.md)
+    ("POST", "/api/jobs/{jid}/candidates/import"): job(A, R, body="name,email,phone\n"),
+    ("POST", "/api/jobs/{jid}/candidates"): job(
+        A, R, body={"name": "Zhao Min", "email": "zm{n}@example.com"}
+    ),
+    ("POST", "/api/jobs/{jid}/invitations"): job(A, R, body={"candidate_ids": ["{cid}"]}),
+    ("POST", "/api/jobs/{jid}/reminders"): job(A, R, body={"candidate_ids": ["{cid}"]}),
+    ("POST", "/api/jobs/{jid}/moves"): job(
+        A, R, body={"candidate_ids": ["{cid}"], "stage": "invited"}
+    ),
+    ("GET", "/api/jobs/{jid}/pipeline"): job(A, R, H),
+    ("GET", "/api/jobs/{jid}/applications/{aid}"): job(A, R, H),
+    ("GET", "/api/jobs/{jid}/messages"): job(A, R, H),
+    ("GET", "/api/jobs/{jid}/tracking"): job(A, R, H),
+    ("GET", "/api/jobs/{jid}/settings"): job(A, R),
+    ("PUT", "/api/jobs/{jid}/settings"): job(A, R, body={"title": "Engineer"}),
+    ("GET", "/api/message-templates"): anyone(A),
+    ("PUT", "/api/message-templates/{key}/{lang}"): anyone(
+        A, body={"subject": "Hi", "text": "Hello"}
+    ),
+    ("POST", "/api/jobs/{jid}/applications/{aid}/human-interview"): job(
+        A, R, body={"starts_at": "2026-12-01T10:00:00+08:00"}
+    ),
+    ("DELETE", "/api/jobs/{jid}/applications/{aid}/human-interview"): job(A, R),
+    ("GET", "/jobs/{jid}"): PUBLIC,
+    ("GET", "/api/join/{token}/slots"): PUBLIC,
+    ("POST", "/api/join/{token}/slot"): Rule(ALL, ALL, body={"start": "x"}),
+    ("POST", "/api/join/{token}/survey"): Rule(ALL, ALL, body={"rating": 5}),
     # public: page shells (their data comes from the API above) and the candidate's invite
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -268,7 +296,12 @@ async def test_every_route_every_role_own_and_other_job(
     failures: list[str] = []
     refused = 0
     for (method, path), rule in sorted(EXPECTED.items(), key=lambda kv: kv[1].fresh):
-        if rule is PUBLIC or path in ("/api/login", "/api/join/{token}/consent"):
+        if rule is PUBLIC or path in (
+            "/api/login",
+            "/api/join/{token}/consent",
+            "/api/join/{token}/survey",
+            "/api/join/{token}/slot",
+        ):
             target = "/static/style.css" if path == "/static" else path
             token = rights if "/my/" in path else w.own["admin"].token
             values = {"token": token, "notice": notice, "rid": "no-such-recording"}
@@ -293,6 +326,8 @@ async def test_every_route_every_role_own_and_other_job(
                 "kid": "no-such-key",
                 "wid": "no-such-webhook",
                 "mid": "1",
+                "aid": target_seed.candidate,
+                "lang": "en",
                 "key": TEMPLATE,
                 "spare": w.users["spare"],
                 "n": str(len(failures)) + role + scope,

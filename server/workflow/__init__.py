@@ -1,0 +1,1 @@
+"""The recruiting workflow: applications, the pipeline, invitations, messages (docs/workflow.md)."""

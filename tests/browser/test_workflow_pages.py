@@ -1,0 +1,275 @@
+"""Real Chromium: the job page (import, board, invite), and the candidate's pages on a phone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from analysis.events import InterviewEnded
+from server.app import create_app
+from server.services import SERVICES
+from server.storage.models import Interview, SurveyResponseRow
+from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
+from tests.browser.test_live_room import sign_in_page
+from tests.media_files import fake_camera_y4m
+from tests.server.helpers import make_settings, sign_in
+from tests.server.roles_world import Client
+from tests.server.test_feedback import Inbox, free_port
+
+pytestmark = pytest.mark.browser
+
+WECHAT_UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36 MicroMessenger/8.0.50.2701(0x28003253) "
+    "WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64"
+)
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "user_agent": WECHAT_UA,
+}
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, smtp: tuple[Inbox, int]) -> AsyncIterator[LiveServer]:
+    settings = make_settings(
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp[1],
+        smtp_from="hr@candor.test",
+        smtp_starttls=False,
+        workflow_poll_seconds=0.2,
+    )
+    srv = TestServer(create_app(settings), host="127.0.0.1")
+    async with TestClient(srv) as api:
+        await sign_in(api)
+        yield LiveServer(url=str(srv.make_url("")).rstrip("/"), api=api)
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *BASE_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+            ],
+        )
+        yield browser
+        await browser.close()
+
+
+async def invited_link(api: Client, job: str) -> str:
+    resp = await api.post(
+        f"/api/jobs/{job}/candidates", json={"name": "Li Lei", "email": "li@example.com"}
+    )
+    assert resp.status == 201, await resp.text()
+    cid = (await resp.json())["candidate_id"]
+    result = await (
+        await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [cid]})
+    ).json()
+    return str(result["results"][0]["invite_url"])
+
+
+async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
+    server: LiveServer, chromium: Any, smtp: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    job = await (await server.api.post("/api/jobs", json={"title": "Analyst"})).json()
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "name,email,phone,tags\n张伟,zw@example.com,13800138000,campus\n"
+        "Li Lei,li@example.com,13800138001,\nWang Fang,wf@example.com,13800138002,campus\n",
+        encoding="gbk",
+    )
+    ctx = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    await sign_in_page(page, server.url, f"/jobs/{job['id']}")
+    await page.wait_for_function(
+        "() => document.getElementById('job-title').textContent === 'Analyst'"
+    )
+    await page.set_input_files("#import-file", str(csv))
+    await page.click("#import-preview")
+    await page.wait_for_selector("#import-go:not([disabled])")
+    assert "3" in await page.text_content("#import-summary")
+    await page.click("#import-go")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('.wf-col[data-stage=screened] .wf-card').length === 3"
+    )
+    for box in await page.query_selector_all(".wf-col[data-stage=screened] input[type=checkbox]"):
+        await box.check()
+    await page.click("#act-invite")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('.wf-col[data-stage=invited] .wf-card').length === 3"
+    )
+    assert "3" in await page.text_content("#act-status")
+    await page.wait_for_function(
+        "() => document.querySelector('.wf-col[data-stage=invited] h3').textContent.includes('3')"
+    )
+    for _ in range(50):
+        if len(smtp[0].envelopes) == 3:
+            break
+        await page.wait_for_timeout(100)
+    assert sorted(e.rcpt_tos[0] for e in smtp[0].envelopes) == [
+        "li@example.com",
+        "wf@example.com",
+        "zw@example.com",
+    ]
+    # The settings form saves every knob at once.
+    await page.fill("#s-qc", "5")
+    await page.fill("#s-thr", "60")
+    await page.click("#settings button[type=submit]")
+    await page.wait_for_function(
+        "() => document.getElementById('settings-status').textContent !== ''"
+    )
+    settings = await (await server.api.get(f"/api/jobs/{job['id']}/settings")).json()
+    assert settings["question_count"] == 5 and settings["threshold"] == 60
+
+    # Li Lei's interview ends; the recruiter schedules the human round from the board.
+    board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+    li = next(c for c in board["stages"]["invited"] if c["email"] == "li@example.com")
+    svc = server.api.app[SERVICES]
+    await svc.events.append(InterviewEnded(interview_id=li["interview_id"], t=60.0, reason="done"))
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, li["interview_id"])
+        assert row is not None
+        row.status = "finished"
+    await server.api.post(
+        "/api/users",
+        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
+    )
+    for _ in range(100):  # the workflow's background pass moves the card
+        board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+        if board["counts"]["interview_done"] == 1:
+            break
+        await page.wait_for_timeout(100)
+    await page.reload()
+    done = f".wf-col[data-stage=interview_done] .wf-card[data-id='{li['candidate_id']}']"
+    await page.wait_for_selector(done, timeout=15000)
+    await page.check(f"{done} input[type=checkbox]")
+    await page.fill("#h-emails", "iv@example.com")
+    await page.fill("#h-when", "2026-12-01T10:00")
+    await page.fill("#h-where", "Room 3")
+    await page.click("#human-form button[type=submit]")
+    await page.wait_for_selector(
+        f".wf-col[data-stage=human_interview] .wf-card[data-id='{li['candidate_id']}']"
+    )
+    for _ in range(50):
+        if len(smtp[0].envelopes) >= 7:  # 3 invitations, 1 completion, 1 notice, 2 entries
+            break
+        await page.wait_for_timeout(100)
+    entries = [
+        e for e in smtp[0].envelopes if b"text/calendar" in e.content and b"Room 3" in e.content
+    ]
+    assert sorted(e.rcpt_tos[0] for e in entries) == ["iv@example.com", "li@example.com"]
+    await ctx.close()
+
+
+async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
+    server: LiveServer, chromium: Any, tmp_path: Path
+) -> None:
+    job = await (
+        await server.api.post(
+            "/api/jobs",
+            json={
+                "title": "Analyst",
+                "template": "software_engineer",
+                "plan_settings": {"question_count": 3, "include_practice": False},
+            },
+        )
+    ).json()
+    slot = {"start": "2026-12-03T09:00:00+08:00", "end": "2026-12-03T10:00:00+08:00"}
+    await server.api.put(f"/api/jobs/{job['id']}/settings", json={"slots": [slot]})
+    url = await invited_link(server.api, job["id"])
+    ctx = await chromium.new_context(**PHONE)
+    page = await ctx.new_page()
+    page.on("dialog", lambda d: d.accept())
+    await page.goto(url.replace("http://127.0.0.1", server.url.rsplit(":", 1)[0]) + "?lang=en")
+    await page.wait_for_selector("#consent:not(.hidden)")
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    await page.wait_for_selector("#slots:not(.hidden) input[type=radio]")
+    await page.tap("#slots input[type=radio]")
+    await page.tap("#slots [data-role=save]")
+    await page.wait_for_function(
+        "() => document.querySelector('#slots [data-role=status]').textContent.includes('Saved')"
+    )
+    token = url.rsplit("/", 1)[1]
+    chosen = await (await server.api.get(f"/api/join/{token}/slots")).json()
+    assert chosen["chosen"] == slot
+    await page.tap("#agree-recording")
+    await page.tap("#consent-continue")
+    await page.wait_for_selector("#join:not([disabled])", timeout=15000)
+    await page.tap("#join")
+    await page.wait_for_selector("#ready:not(.hidden)", timeout=20000)
+    await page.tap("#ready")
+    await page.wait_for_function(
+        "() => document.getElementById('progress').textContent.includes('1')", timeout=20000
+    )
+    await page.tap("#finish")
+    await page.wait_for_selector("#ended:not(.hidden)", timeout=20000)
+    await page.wait_for_selector("#survey:not(.hidden)")
+    await page.tap("#survey .star:nth-child(4)")
+    await page.fill("#survey textarea", "清楚、顺利")
+    await page.tap("#survey button[type=submit]")
+    await page.wait_for_function(
+        "() => document.querySelector('#survey [data-role=status]').textContent !== ''"
+    )
+    svc = server.api.app[SERVICES]
+    async with svc.sessions() as session:
+        rows = (await session.scalars(select(SurveyResponseRow))).all()
+    assert [(r.rating, r.comment) for r in rows] == [(4, "清楚、顺利")]
+    await ctx.close()
+
+
+async def test_without_webrtc_the_page_offers_to_open_the_link_in_a_browser(
+    server: LiveServer, chromium: Any
+) -> None:
+    job = await (await server.api.post("/api/jobs", json={"title": "Analyst"})).json()
+    url = await invited_link(server.api, job["id"])
+    ctx = await chromium.new_context(**PHONE)
+    await ctx.add_init_script(
+        "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;"
+    )
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url + "?lang=zh")
+    await page.wait_for_selector("#browser:not(.hidden)")
+    reason = await page.text_content("#browser [data-role=reason]")
+    assert reason is not None and "WebRTC" in reason and "应用" in reason
+    assert await page.input_value("#browser [data-role=link]") == url + "?lang=zh"
+    await page.tap("#browser [data-role=copy]")
+    await page.wait_for_function(
+        "() => document.querySelector('#browser [data-role=copied]').textContent !== ''"
+    )
+    assert await page.is_hidden("#consent") and not errors
+    await ctx.close()
+
+
+__all__ = ["fake_camera_y4m"]
