@@ -53,6 +53,7 @@ from server.routes import (
     self_service,
     sso,
     webhooks,
+    vocabulary,
 )
 from server.routes import audit as audit_routes
 from server.routes import rights as rights_routes
@@ -271,6 +272,7 @@ def create_app(
     docs.install(app)
     app.add_routes(ice.routes)
     app.add_routes(health.routes)
+    app.add_routes(vocabulary.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")
