@@ -52,8 +52,8 @@ from server.routes import (
     score_preview,
     self_service,
     sso,
-    webhooks,
     vocabulary,
+    webhooks,
 )
 from server.routes import audit as audit_routes
 from server.routes import rights as rights_routes

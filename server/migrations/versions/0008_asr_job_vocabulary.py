@@ -1,7 +1,7 @@
 """asr: per-job transcription vocabulary (names, products, jargon)
 
 Revision ID: 0008_asr
-Revises: 0005_session
+Revises: 0007_integrations
 Create Date: 2026-11-28 20:05:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_asr"
-down_revision = "0005_session"
+down_revision = "0007_integrations"
 branch_labels = None
 depends_on = None
 
