@@ -196,6 +196,25 @@ class TranscriptFinal(EventBase):
     end: float = 0.0
 
 
+class TranscriptRecord(EventBase):
+    """The transcript of record of one answer: its whole audio decoded again offline.
+
+    ``status`` is ``pending`` when the answer ended and its pass was queued, then ``ready``
+    (``text``/``words`` on the interview clock) or ``failed``. Reports, scores and feedback
+    use the newest record of an answer; the live finals stay as what observers saw.
+    """
+
+    type: Literal["transcript_record"] = "transcript_record"
+    question_id: str
+    status: Literal["pending", "ready", "failed"] = "ready"
+    text: str = ""
+    words: list[WordTiming] = Field(default_factory=list)
+    language: str = ""
+    start: float = 0.0
+    end: float = 0.0
+    error: str = ""
+
+
 class TranscriptionBacklogged(EventBase):
     """Transcription is behind real time; partials are being thinned."""
 
@@ -317,6 +336,7 @@ Event = Annotated[
     | LiveRatingGiven
     | TranscriptPartial
     | TranscriptFinal
+    | TranscriptRecord
     | TranscriptionBacklogged
     | AnalyzerFailed
     | FaceSampled

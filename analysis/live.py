@@ -44,6 +44,7 @@ class LiveAnalysis:
         models_dir: Path,
         language: str,
         transcriber: Any = None,
+        record: Any = None,
         face_fps: float = 5.0,
     ) -> None:
         self.interview_id = interview_id
@@ -58,6 +59,7 @@ class LiveAnalysis:
         self.sampler = FrameSampler(face_fps) if self.face is not None else None
         self.voice = VoiceAnalyzer(interview_id)
         self.transcriber = transcriber
+        self.record = record  # analysis.asr.record.RecordTranscriber: the transcript of record
         self._resampler = AudioResampler16k()
         self._audio_t: float | None = None
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"face-{interview_id[:6]}")
@@ -119,6 +121,8 @@ class LiveAnalysis:
         t = self._audio_t
         self._audio_t = t + len(samples) / 16000
         self.voice.push_audio(samples, t)
+        if self.record is not None:
+            self.record.push_audio(samples, t)
         if self.transcriber is not None:
             try:
                 self.transcriber.push_audio(samples, t)
@@ -156,15 +160,22 @@ class LiveAnalysis:
 
     # -- answers ---------------------------------------------------------------
 
-    async def answer_started(self, question_id: str) -> None:
+    async def answer_started(self, question_id: str, question_text: str = "") -> None:
         """A question was shown: measures from now on belong to its answer."""
         self._question = question_id
+        if self.record is not None:
+            self.record.answer_started(question_id, question_text)
+        new_answer = getattr(self.transcriber, "new_answer", None)
+        if new_answer is not None:
+            new_answer()
         if self.face is not None and self._face_ready:
             t = self._clock()
             await asyncio.get_running_loop().run_in_executor(self._pool, self.face.start_answer, t)
 
     async def answer_ended(self, question_id: str) -> None:
         """The answer is over: emit the per-answer delivery summaries."""
+        if self.record is not None:
+            self.record.answer_ended(question_id)
         if self._question != question_id:
             return
         self._question = None

@@ -62,6 +62,7 @@ from server.routes import (
     score_preview,
     self_service,
     sso,
+    vocabulary,
     webhooks,
     workflow,
 )
@@ -311,6 +312,7 @@ def create_app(
     app.add_routes(health.routes)
     app.add_routes(workflow.routes)
     app.add_routes(job_settings.routes)
+    app.add_routes(vocabulary.routes)
 
     async def index(_request: web.Request) -> web.StreamResponse:
         return page("admin.html")

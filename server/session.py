@@ -119,6 +119,7 @@ class InterviewSession:
         self._started_at: datetime | None = None
         self._deadline: datetime | None = None
         self._language = "en"
+        self._vocabulary: list[str] = []
         self._saved: dict[str, Any] | None = None
         self._link: Link | None = None
         self._observers: set[Link] = set()
@@ -206,6 +207,7 @@ class InterviewSession:
         self._started_at = loaded.started_at
         self._deadline = loaded.deadline
         self._language = loaded.language
+        self._vocabulary = loaded.vocabulary
         self._saved = self._machine.to_dict()
         if self._status in ("finished", "abandoned"):
             self._ending = True  # a finished interview: observers may still look at it
@@ -358,7 +360,7 @@ class InterviewSession:
         await self._svc.events.append(event)
         if self._analysis is not None:
             if event.type == "question_shown":
-                await self._analysis.answer_started(event.question_id)
+                await self._analysis.answer_started(event.question_id, event.text)
             elif event.type == "answer_done":
                 await self._analysis.answer_ended(event.question_id)
 
@@ -512,7 +514,13 @@ class InterviewSession:
         settings = self._svc.settings
         transcribers = self._svc.transcribers
         if transcribers is not None:
-            self._stream = await transcribers.open(self.interview_id, self._language)
+            self._stream = await transcribers.open(
+                self.interview_id,
+                self._language,
+                vocabulary=self._vocabulary,
+                emit=self._svc.events.append,
+                clock=self.clock,
+            )
             self._reader = self._spawn(self._read_transcripts(self._stream), "transcript-reader")
         self._analysis = LiveAnalysis(
             self.interview_id,
@@ -523,6 +531,7 @@ class InterviewSession:
             language=self._language,
             face_fps=settings.face_sample_fps,
             transcriber=self._stream,
+            record=transcribers.recorder(self.interview_id) if transcribers is not None else None,
         )
         await self._analysis.start()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ class Loaded:
     started_at: datetime | None
     deadline: datetime | None
     language: str
+    vocabulary: list[str] = field(default_factory=list)  # the job's transcription terms
 
 
 def aware(value: datetime | None) -> datetime | None:
@@ -52,6 +53,7 @@ async def load(services: Services, interview_id: str) -> Loaded:
         started_at=aware(interview.started_at),
         deadline=aware(interview.reconnect_deadline),
         language=job.language,
+        vocabulary=list(job.vocabulary or []),
     )
 
 

@@ -172,6 +172,33 @@ $("add-member").addEventListener("submit", async (ev) => {
   } catch (e) { $("members-error").textContent = e.message; }
 });
 
+// Transcription vocabulary: one term per line (names, products, jargon), zh or en.
+async function loadVocabulary(job) {
+  $("vocabulary-card").classList.toggle("hidden", !job);
+  $("vocabulary-error").textContent = "";
+  $("vocabulary-saved").textContent = "";
+  if (!job) return;
+  const editable = canEdit(job);
+  $("vocabulary").readOnly = !editable;
+  $("vocabulary-save").classList.toggle("hidden", !editable);
+  try {
+    const v = await api(`/api/jobs/${encodeURIComponent(job.id)}/vocabulary`);
+    $("vocabulary").value = v.terms.join("\n");
+  } catch (e) { $("vocabulary-error").textContent = e.message; }
+}
+
+$("vocabulary-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("vocabulary-error").textContent = "";
+  $("vocabulary-saved").textContent = "";
+  const terms = $("vocabulary").value.split("\n").map((x) => x.trim()).filter(Boolean);
+  try {
+    const v = await api(`/api/jobs/${encodeURIComponent(current.id)}/vocabulary`, { method: "PUT", json: { terms } });
+    $("vocabulary").value = v.terms.join("\n");
+    $("vocabulary-saved").textContent = t("cm_saved");
+  } catch (e) { $("vocabulary-error").textContent = e.message; }
+});
+
 function languageName(code) {
   return code === "zh" ? "中文" : code === "en" ? "English" : code;
 }
@@ -289,6 +316,7 @@ async function selectJob(id) {
   try { await loadModelInto(current); } catch (e) { showError(e); }
   renderJobs();
   renderJob();
+  await loadVocabulary(current);
   await loadMembers(current);
 }
 

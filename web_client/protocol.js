@@ -15,7 +15,7 @@ export const ObserverIn = Object.freeze({"ADD_OBSERVER_NOTE": "add_observer_note
 export const ObserverOut = Object.freeze({"ANSWER": "answer", "ERROR": "error", "EVENT": "event", "HISTORY": "history", "PONG": "pong", "VIEW": "view"});
 
 /** Message types, events (analysis/events.py). */
-export const EventType = Object.freeze({"ANALYZER_FAILED": "analyzer_failed", "ANSWER_DONE": "answer_done", "CANDIDATE_JOINED": "candidate_joined", "CANDIDATE_LEFT": "candidate_left", "CONSENT_RECORDED": "consent_recorded", "FACE_DELIVERY_SUMMARIZED": "face_delivery_summarized", "FACE_SAMPLED": "face_sampled", "FEEDBACK_SENT": "feedback_sent", "FOLLOWUP_APPROVED": "followup_approved", "FOLLOWUP_SKIPPED": "followup_skipped", "FOLLOWUP_SUGGESTED": "followup_suggested", "INTERVIEW_ENDED": "interview_ended", "LIVE_RATING_GIVEN": "live_rating_given", "MEDIA_STARTED": "media_started", "OBSERVER_NOTE_ADDED": "observer_note_added", "QUESTION_ANSWERED": "question_answered", "QUESTION_INJECTED": "question_injected", "QUESTION_SHOWN": "question_shown", "RECORDING_FINALIZED": "recording_finalized", "TRANSCRIPT_FINAL": "transcript_final", "TRANSCRIPT_PARTIAL": "transcript_partial", "TRANSCRIPTION_BACKLOGGED": "transcription_backlogged", "VOICE_DELIVERY_SUMMARIZED": "voice_delivery_summarized"});
+export const EventType = Object.freeze({"ANALYZER_FAILED": "analyzer_failed", "ANSWER_DONE": "answer_done", "CANDIDATE_JOINED": "candidate_joined", "CANDIDATE_LEFT": "candidate_left", "CONSENT_RECORDED": "consent_recorded", "FACE_DELIVERY_SUMMARIZED": "face_delivery_summarized", "FACE_SAMPLED": "face_sampled", "FEEDBACK_SENT": "feedback_sent", "FOLLOWUP_APPROVED": "followup_approved", "FOLLOWUP_SKIPPED": "followup_skipped", "FOLLOWUP_SUGGESTED": "followup_suggested", "INTERVIEW_ENDED": "interview_ended", "LIVE_RATING_GIVEN": "live_rating_given", "MEDIA_STARTED": "media_started", "OBSERVER_NOTE_ADDED": "observer_note_added", "QUESTION_ANSWERED": "question_answered", "QUESTION_INJECTED": "question_injected", "QUESTION_SHOWN": "question_shown", "RECORDING_FINALIZED": "recording_finalized", "TRANSCRIPT_FINAL": "transcript_final", "TRANSCRIPT_PARTIAL": "transcript_partial", "TRANSCRIPT_RECORD": "transcript_record", "TRANSCRIPTION_BACKLOGGED": "transcription_backlogged", "VOICE_DELIVERY_SUMMARIZED": "voice_delivery_summarized"});
 
 /** Events that are published live but never stored (clients never resync them). */
 export const LIVE_ONLY_EVENTS = Object.freeze(["transcript_partial"]);
@@ -381,7 +381,7 @@ export function isDurable(event) {
  * @property {"history"} type
  * @property {number} [after]
  * @property {number} last_seq
- * @property {Array<(ConsentRecorded|CandidateJoined|CandidateLeft|MediaStarted|RecordingFinalized|QuestionShown|QuestionInjected|AnswerDone|InterviewEnded|QuestionAnswered|FollowupSuggested|FollowupApproved|FollowupSkipped|ObserverNoteAdded|LiveRatingGiven|TranscriptPartial|TranscriptFinal|TranscriptionBacklogged|AnalyzerFailed|FaceSampled|FaceDeliverySummarized|VoiceDeliverySummarized|FeedbackSent)>} events
+ * @property {Array<(ConsentRecorded|CandidateJoined|CandidateLeft|MediaStarted|RecordingFinalized|QuestionShown|QuestionInjected|AnswerDone|InterviewEnded|QuestionAnswered|FollowupSuggested|FollowupApproved|FollowupSkipped|ObserverNoteAdded|LiveRatingGiven|TranscriptPartial|TranscriptFinal|TranscriptRecord|TranscriptionBacklogged|AnalyzerFailed|FaceSampled|FaceDeliverySummarized|VoiceDeliverySummarized|FeedbackSent)>} events
  */
 
 /**
@@ -416,7 +416,7 @@ export function isDurable(event) {
  * One event as it happens (see ``Event.seq`` for ordering and gaps).
  * @typedef {Object} LiveEvent
  * @property {"event"} type
- * @property {(ConsentRecorded|CandidateJoined|CandidateLeft|MediaStarted|RecordingFinalized|QuestionShown|QuestionInjected|AnswerDone|InterviewEnded|QuestionAnswered|FollowupSuggested|FollowupApproved|FollowupSkipped|ObserverNoteAdded|LiveRatingGiven|TranscriptPartial|TranscriptFinal|TranscriptionBacklogged|AnalyzerFailed|FaceSampled|FaceDeliverySummarized|VoiceDeliverySummarized|FeedbackSent)} event
+ * @property {(ConsentRecorded|CandidateJoined|CandidateLeft|MediaStarted|RecordingFinalized|QuestionShown|QuestionInjected|AnswerDone|InterviewEnded|QuestionAnswered|FollowupSuggested|FollowupApproved|FollowupSkipped|ObserverNoteAdded|LiveRatingGiven|TranscriptPartial|TranscriptFinal|TranscriptRecord|TranscriptionBacklogged|AnalyzerFailed|FaceSampled|FaceDeliverySummarized|VoiceDeliverySummarized|FeedbackSent)} event
  */
 
 /**
@@ -708,6 +708,24 @@ export function isDurable(event) {
  * @property {string} text
  * @property {Array<WordTiming>} [words]
  * @property {string} [language]
+ */
+
+/**
+ * The transcript of record of one answer: its whole audio decoded again offline.
+ * @typedef {Object} TranscriptRecord
+ * @property {string} interview_id
+ * @property {string} [at]
+ * @property {number} [t]
+ * @property {number} [seq]
+ * @property {"transcript_record"} type
+ * @property {string} question_id
+ * @property {("pending"|"ready"|"failed")} [status]
+ * @property {string} [text]
+ * @property {Array<WordTiming>} [words]
+ * @property {string} [language]
+ * @property {number} [start]
+ * @property {number} [end]
+ * @property {string} [error]
  */
 
 /**

@@ -294,9 +294,21 @@ async function main() {
   $("who").textContent = `${info.candidate?.name || ""} · ${info.job?.title || ""}`;
   segments = (await getJson(`/api/interviews/${iid}/recordings`)).filter((s) => s.status === "final");
   events = await getJson(`/api/interviews/${iid}/events`);
+  // The transcript of record (a second, offline pass per answer) replaces the live finals
+  // of its answer; pending or failed answers keep the live text and say so.
+  const records = new Map();
+  for (const e of events) {
+    if (e.type === "transcript_record" && !(e.status === "pending" && records.has(e.question_id))) records.set(e.question_id, e);
+  }
+  const spans = events.filter((e) => e.type === "question_answered" && records.get(e.question_id)?.status === "ready");
+  const replaced = (f) => spans.some((a) => (f.start + f.end) / 2 >= a.started - 1.5 && (f.start + f.end) / 2 <= a.ended + 1.5);
   for (const e of events) {
     if (e.type === "transcript_partial" || e.type === "face_sampled") continue;
-    if (e.type === "transcript_final") item("transcript", e, e.text);
+    if (e.type === "transcript_final" && !replaced(e)) item("transcript", e, e.text);
+    if (e.type === "transcript_record" && records.get(e.question_id) === e) {
+      item("transcript", e, e.status === "ready" ? e.text : t(`transcript_${e.status}`));
+    }
+    if (e.type === "transcript_record") continue;
     item("timeline", e, describeEvent(e));
   }
   const ends = [...segments.map((s) => s.start + s.duration), ...events.map((e) => e.end ?? e.t)];

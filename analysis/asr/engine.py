@@ -51,7 +51,8 @@ class Transcriber(Protocol):
         """Transcribe 16 kHz mono float32 audio (blocking; call from a worker thread).
 
         ``window_s``: encode only this many seconds of the padded 30 s window (cheaper,
-        less accurate: used for tentative passes); None = the full window.
+        less accurate: used for tentative passes); None = the full window. Engines that
+        take the job's vocabulary accept ``hotwords: str`` too (WhisperEngine, RedisEngine).
         """
         ...
 
@@ -175,6 +176,7 @@ class WhisperEngine:
         language: str | None = None,
         beam_size: int = 1,
         window_s: float | None = None,
+        hotwords: str = "",
     ) -> Hypothesis:
         """One pass with word timestamps; Mandarin comes out Simplified with punctuation."""
         self.load()
@@ -195,6 +197,7 @@ class WhisperEngine:
                 language=language,
                 initial_prompt=initial or None,
                 beam_size=beam_size,
+                hotwords=hotwords or None,
                 word_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=False,
@@ -234,4 +237,143 @@ class WhisperEngine:
             language_probability=float(info.language_probability or 0.0),
             avg_logprob=float(np.mean(logprobs)) if logprobs else 0.0,
             duration=duration,
+        )
+
+    def start_long(
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 5,
+        hotwords: str = "",
+    ) -> LongPass:
+        """Start a long-form pass over audio of any length (offline settings, every window).
+
+        The audio is cut at pauses (Silero VAD) into windows of at most ``LONG_WINDOW_S``
+        holding all its speech; each window is decoded like the offline pass (one full 30 s
+        window, beam ``beam_size``) with the previous window's text after ``prompt``. The
+        returned pass decodes lazily, one window per ``step()``, so a scheduler can run
+        other passes between windows. An answer shorter than one window is one offline pass.
+        """
+        self.load()
+        audio = np.asarray(audio, dtype=np.float32).ravel()
+        return LongPass(self, audio, speech_windows(audio), prompt, language, beam_size, hotwords)
+
+    def transcribe_long(
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 5,
+        hotwords: str = "",
+    ) -> Hypothesis:
+        """A whole long-form pass at once (blocking; workers and benchmarks)."""
+        long = self.start_long(audio, prompt, language, beam_size, hotwords)
+        while long.step():
+            pass
+        return long.result()
+
+
+LONG_WINDOW_S = 28.0  # a window of the long-form pass (Whisper's is 30 s; keep a margin)
+CONTEXT_CHARS = 120  # previous window's text given as the next one's prompt
+SPEECH_PAD_MS = 400
+_REPETITIVE = 2.4  # gzip compression ratio above which a window's text is a loop: no prompt
+
+
+def speech_windows(audio: np.ndarray, max_s: float = LONG_WINDOW_S) -> list[tuple[int, int]]:
+    """Sample ranges of at most ``max_s`` covering every speech region, cut at pauses."""
+    if len(audio) < SAMPLE_RATE // 10:
+        return []
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    # Silence around and between the speech is left out (an answer starts with the
+    # candidate reading the question): Whisper decodes speech padded by a little silence
+    # best, and invents words in long silences.
+    regions = get_speech_timestamps(
+        audio,
+        VadOptions(
+            min_silence_duration_ms=300,
+            speech_pad_ms=SPEECH_PAD_MS,
+            max_speech_duration_s=max_s - 1.0,
+        ),
+    )
+    limit = int(max_s * SAMPLE_RATE)
+    windows: list[tuple[int, int]] = []
+    for r in regions:
+        a, b = int(r["start"]), int(r["end"])
+        if windows and b - windows[-1][0] <= limit:
+            windows[-1] = (windows[-1][0], b)
+        else:
+            windows.append((a, b))
+    return windows
+
+
+def _repetitive(text: str) -> bool:
+    import zlib
+
+    data = text.encode()
+    return len(data) > 40 and len(data) / len(zlib.compress(data)) > _REPETITIVE
+
+
+class LongPass:
+    """A long-form pass in progress: ``step()`` decodes one more window (blocking)."""
+
+    def __init__(
+        self,
+        engine: WhisperEngine,
+        audio: np.ndarray,
+        windows: list[tuple[int, int]],
+        prompt: str,
+        language: str | None,
+        beam_size: int,
+        hotwords: str,
+    ) -> None:
+        self._engine = engine
+        self._audio = audio
+        self._windows = list(windows)
+        self._prompt = prompt
+        self.language = language or ""
+        self.language_probability = 1.0
+        self.duration = len(audio) / SAMPLE_RATE
+        self._beam = beam_size
+        self._hotwords = hotwords
+        self.words: list[Word] = []
+        self._logprobs: list[float] = []
+        self._previous = ""
+        self.done = not self._windows
+
+    def step(self) -> bool:
+        """Decode the next window; False when the audio is finished."""
+        if self.done or not self._windows:
+            self.done = True
+            return False
+        a, b = self._windows.pop(0)
+        context = "" if _repetitive(self._previous) else self._previous[-CONTEXT_CHARS:]
+        prompt = " ".join(p for p in (self._prompt, context) if p)
+        hyp = self._engine.transcribe(
+            self._audio[a:b], prompt, self.language or None, self._beam, hotwords=self._hotwords
+        )
+        if not self.language:
+            self.language = hyp.language
+            self.language_probability = hyp.language_probability
+        t0 = a / SAMPLE_RATE
+        self.words += [Word(w.text, w.start + t0, w.end + t0, w.probability) for w in hyp.words]
+        if hyp.words:
+            self._logprobs.append(hyp.avg_logprob)
+        self._previous = hyp.text
+        return True
+
+    def close(self) -> None:
+        """Abandon the pass (drops the audio)."""
+        self.done = True
+        self._windows = []
+
+    def result(self) -> Hypothesis:
+        """The words decoded so far (all of them once ``step()`` returned False)."""
+        return Hypothesis(
+            words=list(self.words),
+            language=self.language,
+            language_probability=self.language_probability,
+            avg_logprob=float(np.mean(self._logprobs)) if self._logprobs else 0.0,
+            duration=self.duration,
         )

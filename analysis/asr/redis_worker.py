@@ -112,7 +112,7 @@ class RedisAsrWorker:
             messages += [(name, mid, fields) for mid, fields in items if fields]
         # partials are best effort: acknowledged when read, never claimed by another worker
         for name, mid, _ in messages:
-            if name == self.keys.partials:
+            if name in (self.keys.partials, self.keys.records):
                 await self._forget(name, mid)
         return sorted(messages, key=lambda m: m[0] != self.keys.finals)
 
@@ -123,6 +123,7 @@ class RedisAsrWorker:
             await self._claim_final()
             or await self._read({self.keys.finals: ">"}, None)
             or await self._read({self.keys.partials: ">"}, None)
+            or await self._read({self.keys.records: ">"}, None)
             or await self._read({self.keys.finals: ">", self.keys.partials: ">"}, self.block_ms)
         )
 
@@ -181,14 +182,32 @@ class RedisAsrWorker:
         heartbeat = asyncio.create_task(self._keep_claimed(message_id)) if final else None
         try:
             inp = job.inp
-            hyp = await asyncio.to_thread(
-                self.transcriber.transcribe,
-                inp.audio,
-                inp.prompt,
-                inp.language,
-                inp.beam_size,
-                inp.window_s,
-            )
+            long = getattr(self.transcriber, "transcribe_long", None)
+            if inp.long and long is not None:
+                hyp = await asyncio.to_thread(
+                    long, inp.audio, inp.prompt, inp.language, inp.beam_size, inp.hotwords
+                )
+            elif inp.hotwords:  # engines that take a vocabulary (WhisperEngine)
+                transcribe: Any = self.transcriber.transcribe
+                hyp = await asyncio.to_thread(
+                    lambda: transcribe(
+                        inp.audio,
+                        inp.prompt,
+                        inp.language,
+                        inp.beam_size,
+                        inp.window_s,
+                        hotwords=inp.hotwords,
+                    )
+                )
+            else:
+                hyp = await asyncio.to_thread(
+                    self.transcriber.transcribe,
+                    inp.audio,
+                    inp.prompt,
+                    inp.language,
+                    inp.beam_size,
+                    inp.window_s,
+                )
             return answer(job.job_id, self.consumer, hypothesis=hyp)
         except Exception as exc:
             log.exception("transcription pass failed", extra={"job": job.job_id})
@@ -224,7 +243,7 @@ class RedisAsrWorker:
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Take and answer jobs until stopped."""
-        for stream in (self.keys.finals, self.keys.partials):
+        for stream in (self.keys.finals, self.keys.partials, self.keys.records):
             await ensure_group(self.redis, stream, self.keys.group)
             # visible in XINFO CONSUMERS from now on (Redis 7.0 adds a reader only on delivery)
             await self.redis.xgroup_createconsumer(stream, self.keys.group, self.consumer)
@@ -255,7 +274,7 @@ class RedisAsrWorker:
                 consumername=self.consumer,
             )
             if not pending:
-                for stream in (self.keys.finals, self.keys.partials):
+                for stream in (self.keys.finals, self.keys.partials, self.keys.records):
                     await self.redis.xgroup_delconsumer(stream, self.keys.group, self.consumer)
 
 

@@ -69,6 +69,11 @@ class JobKeys:
         """Stream of partial passes (best effort, dropped when stale)."""
         return f"{self.stream}:partial"
 
+    @property
+    def records(self) -> str:
+        """Stream of transcript-of-record passes (read when nothing live waits)."""
+        return f"{self.stream}:record"
+
     def reply(self, job_id: str) -> str:
         """The list where the answer to ``job_id`` is pushed."""
         return f"{self.stream}:reply:{job_id}"
@@ -89,6 +94,8 @@ def encode_job(job_id: str, inp: PassInput, priority: Priority, deadline: float)
         "beam_size": str(inp.beam_size),
         "window_s": "" if inp.window_s is None else repr(inp.window_s),
         "deadline": repr(deadline),
+        "hotwords": inp.hotwords,
+        "long": "1" if inp.long else "",
     }
 
 
@@ -123,6 +130,8 @@ def decode_job(fields: dict[bytes, bytes]) -> RemoteJob:
             language=_text(fields.get(b"language", b"")) or None,
             beam_size=int(fields.get(b"beam_size", b"1")),
             window_s=float(fields[b"window_s"]) if fields.get(b"window_s") else None,
+            hotwords=_text(fields.get(b"hotwords", b"")),
+            long=bool(fields.get(b"long")),
         ),
         deadline=float(fields.get(b"deadline", b"inf")),
     )
@@ -211,7 +220,9 @@ class RedisEngine:
         partial_wait_s: float = 6.0,
         final_timeout_s: float = 25.0,
         poll_s: float = 0.5,
+        record_timeout_s: float = 600.0,
     ) -> None:
+        self.record_timeout_s = record_timeout_s
         self.redis_url = redis_url
         self.keys = JobKeys(stream, group)
         self.partial_ttl_s = partial_ttl_s
@@ -243,7 +254,7 @@ class RedisEngine:
 
         if self._redis is None:
             self._redis = redis.Redis.from_url(self.redis_url)
-        for stream in (self.keys.finals, self.keys.partials):
+        for stream in (self.keys.finals, self.keys.partials, self.keys.records):
             ensure_group_sync(self._redis, stream, self.keys.group)
         self._closed.clear()
 
@@ -258,16 +269,20 @@ class RedisEngine:
         language: str | None = None,
         beam_size: int = 1,
         window_s: float | None = None,
+        hotwords: str = "",
     ) -> Hypothesis:
         """One pass at final priority (the Transcriber protocol)."""
         return self.transcribe_pass(
-            PassInput(audio, prompt, language, beam_size, window_s), Priority.FINAL
+            PassInput(audio, prompt, language, beam_size, window_s, hotwords=hotwords),
+            Priority.FINAL,
         )
 
     def transcribe_pass(self, inp: PassInput, priority: Priority) -> Hypothesis:
         """Queue the pass for the workers and wait for the first answer (blocking)."""
         if self._redis is None:
             self.start()
+        if priority == Priority.RECORD:
+            return self._record_pass(inp)
         final = priority == Priority.FINAL
         job_id = uuid.uuid4().hex
         deadline = time.time() + (self.final_timeout_s if final else self.partial_ttl_s)
@@ -296,6 +311,30 @@ class RedisEngine:
             with self._lock:
                 self.metrics.partials_dropped += 1
             raise PassDropped(job_id)
+        if "error" in body:
+            with self._lock:
+                self.metrics.errors += 1
+            raise RemotePassError(str(body["error"]))
+        return hypothesis_from_json(body["hypothesis"])
+
+    def _record_pass(self, inp: PassInput) -> Hypothesis:
+        """A long-form pass on the record stream; no answer in time raises (live is used)."""
+        job_id = uuid.uuid4().hex
+        deadline = time.time() + self.record_timeout_s
+        self._redis.xadd(
+            self.keys.records,
+            encode_job(job_id, inp, Priority.RECORD, deadline),
+            maxlen=JOB_STREAM_MAXLEN,
+            approximate=True,
+        )
+        with self._lock:
+            self.metrics.jobs_sent += 1
+        body = self._wait(job_id, self.record_timeout_s)
+        if body is None or body.get("dropped"):
+            raise RemotePassTimeout(
+                f"no worker ran the record pass in {self.record_timeout_s:.0f} s"
+            )
+        self._record(job_id, body)
         if "error" in body:
             with self._lock:
                 self.metrics.errors += 1

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from analysis.asr.engine import Hypothesis, Transcriber
+
+T = TypeVar("T")
 
 
 class Priority(IntEnum):
@@ -21,6 +23,7 @@ class Priority(IntEnum):
 
     FINAL = 0
     PARTIAL = 1
+    RECORD = 2  # transcript-of-record passes: only on capacity the live passes leave idle
 
 
 @dataclass
@@ -43,6 +46,10 @@ class AsrMetrics:
     pass_seconds_avg: float = 0.0  # moving average of one partial pass's wall time
     final_pass_seconds_avg: float = 0.0  # the same for final-priority (full window) passes
     active_streams: int = 0
+    record_passes: int = 0  # transcript-of-record passes finished
+    record_steps: int = 0  # their scheduler jobs (one decoded segment each, in-process)
+    record_seconds: float = 0.0  # inference time spent on them
+    record_failures: int = 0
 
     def snapshot(self) -> dict[str, float]:
         """All values as a flat dict."""
@@ -59,6 +66,8 @@ class PassInput:
     beam_size: int = 1
     window_s: float | None = None  # encoder window; None = Whisper's full 30 s
     start_sample: int = 0  # the stream's sample number of audio[0] (not sent to workers)
+    hotwords: str = ""  # the job's vocabulary (a decoder hint)
+    long: bool = False  # a long-form record pass (every window, offline settings)
 
 
 class PassDropped(Exception):
@@ -87,6 +96,7 @@ class PassJob:
     enqueued: float
     future: asyncio.Future[tuple[PassInput, Hypothesis] | None]
     started: bool = False
+    call: Callable[[], object] | None = None  # a plain blocking call instead of a pass
 
     def cancel(self) -> None:
         """Drop the job if it has not started."""
@@ -177,7 +187,9 @@ class AsrScheduler:
         added. With one stream and one pass taking 1 s on one worker this is 1.7 s.
         """
         avg = self.metrics.pass_seconds_avg or 1.0
-        streams = max(1, len(self._streams))
+        # a waiting record pass counts as one more stream: partials thin out so the
+        # transcript of record does not starve behind them (finals are never thinned)
+        streams = max(1, len(self._streams) + min(self.waiting(Priority.RECORD), 4))
         return avg * streams / (self.workers * self.TARGET_UTILIZATION)
 
     def waiting(self, priority: Priority | None = None) -> int:
@@ -234,6 +246,9 @@ class AsrScheduler:
                 self._done(job)
                 continue
             job.started = True
+            if job.call is not None:
+                await self._run_call(job, loop)
+                continue
             try:
                 inp = job.snapshot()
                 if inp is None:
@@ -259,6 +274,82 @@ class AsrScheduler:
             finally:
                 self._done(job)
 
+    async def _run_call(self, job: PassJob, loop: asyncio.AbstractEventLoop) -> None:
+        assert job.call is not None
+        future: asyncio.Future[Any] = job.future
+        began = time.perf_counter()
+        try:
+            result = await loop.run_in_executor(self._executor, job.call)
+            if not future.done():
+                future.set_result(result)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        finally:
+            took = time.perf_counter() - began
+            self.metrics.inference_seconds += took
+            if job.priority == Priority.RECORD:
+                self.metrics.record_steps += 1
+                self.metrics.record_seconds += took
+            self._done(job)
+
+    def submit_call(self, call: Callable[[], T], priority: Priority = Priority.RECORD
+                    ) -> asyncio.Future[T]:
+        """Queue a blocking call (e.g. one step of a record pass) behind more urgent passes."""
+        if self._queue is None:
+            raise RuntimeError("AsrScheduler.start() was not called")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        job = PassJob(lambda: None, priority, self._clock(), future, call=call)
+        self._pending.add(job)
+        if priority == Priority.FINAL:
+            self._pending_finals += 1
+        self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
+        self._update_gauges()
+        return future
+
+    async def record_pass(self, inp: PassInput) -> Hypothesis:
+        """A long-form transcript-of-record pass at the lowest priority.
+
+        In-process it runs one decoded segment per scheduler job, so finals and partials
+        that arrive meanwhile wait at most one window; a remote engine runs it whole.
+        """
+        try:
+            if isinstance(self.engine, RemoteTranscriber):
+                remote = self.engine
+                hyp = await self.submit_call(
+                    lambda: remote.transcribe_pass(inp, Priority.RECORD), Priority.RECORD
+                )
+            else:
+                hyp = await self._local_record(inp)
+        except BaseException:
+            self.metrics.record_failures += 1
+            raise
+        self.metrics.record_passes += 1
+        self.metrics.audio_seconds += hyp.duration
+        return hyp
+
+    async def _local_record(self, inp: PassInput) -> Hypothesis:
+        start_long = getattr(self.engine, "start_long", None)
+        if start_long is None:  # an engine without long-form decoding (test fakes)
+            engine = self.engine
+            return await self.submit_call(
+                lambda: engine.transcribe(inp.audio, inp.prompt, inp.language, inp.beam_size),
+                Priority.RECORD,
+            )
+        long = await self.submit_call(
+            lambda: start_long(inp.audio, inp.prompt, inp.language, inp.beam_size, inp.hotwords),
+            Priority.RECORD,
+        )
+        try:
+            while await self.submit_call(long.step, Priority.RECORD):
+                pass
+        finally:
+            long.close()
+        return long.result()  # type: ignore[no-any-return]
+
     def _count_pass(self, priority: Priority, took: float, audio_s: float) -> None:
         m = self.metrics
         m.inference_seconds += took
@@ -275,6 +366,13 @@ class AsrScheduler:
     def _transcribe(self, inp: PassInput, priority: Priority) -> Hypothesis:
         if isinstance(self.engine, RemoteTranscriber):
             return self.engine.transcribe_pass(inp, priority)
+        if inp.hotwords:  # only engines that take a vocabulary are given one
+            transcribe: Any = self.engine.transcribe
+            hyp: Hypothesis = transcribe(
+                inp.audio, inp.prompt, inp.language, inp.beam_size, window_s=inp.window_s,
+                hotwords=inp.hotwords,
+            )
+            return hyp
         return self.engine.transcribe(
             inp.audio, inp.prompt, inp.language, inp.beam_size, window_s=inp.window_s
         )

@@ -33,6 +33,19 @@ TAIL_TOLERANCE_S = 0.15
 TAIL_MIN_PROBABILITY = 0.1
 
 
+SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
+
+
+def _looping(text: str) -> bool:
+    """True when ``text`` repeats itself (a word or phrase said over and over)."""
+    import zlib
+
+    data = text.encode()
+    if len(data) < 24:
+        return False
+    return len(data) / len(zlib.compress(data)) > 2.0
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     """How one stream cuts, updates and finalizes utterances."""
@@ -57,9 +70,14 @@ class StreamSettings:
     # Only full-window passes commit words (and so let the buffer be trimmed): in a long
     # answer without pauses one runs every ``anchor_every_s`` of new audio past the trim size.
     anchor_every_s: float = 3.0
-    # Earlier finals' text prompting the next utterance. Off by default: measured, it
-    # carried one misheard Mandarin word into every later utterance of an answer.
+    # Earlier finals of the same answer prompting the next utterance (reset by new_answer(),
+    # left out when the text repeats itself: see _looping).
     context_chars: int = 0
+    # A silence long enough to end an utterance does not end it while the last full-window
+    # hypothesis is mid-sentence (no closing punctuation): it is held open up to this much
+    # longer, so a sentence with a pause is decoded whole. 0 = off.
+    hold_mid_sentence_ms: int = 700
+    hotwords: str = ""  # the job's vocabulary, a decoder hint in every pass
     min_speech_s: float = 0.25
     detect_min_s: float = 2.0
     backlog_report_s: float = 3.0
@@ -102,6 +120,7 @@ class _Utterance:
     pause_task: asyncio.Task[None] | None = None
     pause_pass: _Pass | None = None  # the last full-window pass that finished
     closing: bool = False  # ended: late tentative passes are no longer shown
+    held_from: int | None = None  # the VAD ended it mid-sentence: kept open from here
     logprobs: list[float] = field(default_factory=list)
     language: str = ""
 
@@ -177,6 +196,7 @@ class StreamingTranscriber:
         elif abs(t - self._t(self._samples)) > self.settings.gap_tolerance_s:
             # A gap (reconnect, lost packets): close what was open, restart the clock.
             self._apply(self._vad.flush() if self._vad else [])
+            self._release_held(force=True)
             self._vad = None
             self._anchor_sample, self._anchor_t = self._samples, t
         if self._vad is None:
@@ -188,6 +208,7 @@ class StreamingTranscriber:
         self._vad_session = self._vad._session
         self._apply(events)
         self._extend_open()
+        self._release_held()
         self._maybe_pause_pass()
         self._maybe_partial()
         self._maybe_report_backlog()
@@ -200,6 +221,7 @@ class StreamingTranscriber:
         if self._ended or self._vad is None:
             return
         self._apply(self._vad.flush())
+        self._release_held(force=True)
         self._vad = None
 
     def end_input(self) -> None:
@@ -208,6 +230,7 @@ class StreamingTranscriber:
             return
         if self._vad is not None:
             self._apply(self._vad.flush())
+        self._release_held(force=True)
         self._ended = True
         chain = self._chain
 
@@ -292,6 +315,12 @@ class StreamingTranscriber:
                 self._utt.paused_at = at
             elif ev.kind == "resume" and self._utt is not None:
                 self._utt.paused_at = None
+            elif ev.kind == "start" and self._utt is not None and self._utt.held_from is not None:
+                self._utt.held_from = None  # the sentence goes on: same utterance
+                self._utt.paused_at = None
+                self._utt.pause_pass_for = None
+            elif ev.kind == "end" and self._utt is not None and self._hold(self._utt, at):
+                self._utt.held_from = at
             elif ev.kind == "end" and self._utt is not None:
                 utt = self._utt
                 self._extend_open(until=min(at, self._samples))
@@ -299,6 +328,26 @@ class StreamingTranscriber:
                 utt.speech_end = utt.paused_at  # None when input stopped mid-speech
                 self._utt = None
                 self._close(utt)
+
+    def _hold(self, utt: _Utterance, at: int) -> bool:
+        """Keep the utterance open at this silence (the hypothesis is mid-sentence)?"""
+        if self.settings.hold_mid_sentence_ms <= 0 or self._ended:
+            return False
+        done = utt.pause_pass
+        if done is None or not done.words or utt.paused_at is None or done.end < utt.paused_at:
+            return False  # no full-window hypothesis of all the speech yet: do not guess
+        return not done.words[-1].text.rstrip().endswith(SENTENCE_END)
+
+    def _release_held(self, force: bool = False) -> None:
+        utt = self._utt
+        if utt is None or utt.held_from is None:
+            return
+        hold = self.settings.hold_mid_sentence_ms * SAMPLE_RATE // 1000
+        if force or self._samples - utt.held_from >= hold:
+            utt.end = utt.audio_end
+            utt.speech_end = utt.paused_at
+            self._utt = None
+            self._close(utt)
 
     def _extend_open(self, until: int | None = None) -> None:
         utt = self._utt
@@ -392,12 +441,23 @@ class StreamingTranscriber:
             beam_size=s.final_beam_size if final else s.partial_beam_size,
             window_s=window,
             start_sample=utt.start,
+            hotwords=s.hotwords,
         )
 
+    def new_answer(self) -> None:
+        """A new question was shown: earlier finals no longer prompt the next utterance."""
+        self._context = ""
+
     def _prompt(self, utt: _Utterance) -> str:
-        """Earlier finals, then what this utterance committed before its buffer."""
+        """Earlier finals of this answer, then what this utterance committed before its buffer.
+
+        The earlier text is left out when it looks like a repetition loop (one misheard
+        word carried into every later utterance is the failure this guards against).
+        """
         n = self.settings.context_chars
         context = self._context[-n:] if n > 0 else ""
+        if context and _looping(context):
+            context = ""
         return " ".join(p for p in (context, utt.policy.prompt(self._t(utt.start))) if p)
 
     def _absolute(self, utt: _Utterance, hyp: Hypothesis, buffer_start: int) -> list[Word]:

@@ -168,6 +168,9 @@ class AnswerScore(BaseModel):
         None, description="With off_competency: the competency the answer shows instead."
     )
     judge: str = Field("lexical", description="How relevance was measured: meaning or terms.")
+    transcript_source: Literal["record", "live"] = Field(
+        default="live", description="Which transcript was scored (see AnswerInput)."
+    )
 
 
 class _AnswerCommon(TypedDict):
@@ -177,6 +180,7 @@ class _AnswerCommon(TypedDict):
     competency_id: str
     scorer_version: str
     asr_confidence: float | None
+    transcript_source: Literal["record", "live"]
     size: int
     relevant_terms: list[str]
     judge: str
@@ -365,6 +369,7 @@ def score_answer(
         "competency_id": competency.id,
         "scorer_version": version.id,
         "asr_confidence": answer.asr_confidence,
+        "transcript_source": answer.transcript_source,
         "size": analysis.size,
         "relevant_terms": sorted(relevant),
         "judge": "meaning" if meaning is not None else "lexical",

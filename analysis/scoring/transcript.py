@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +19,7 @@ from analysis.events import (
     FaceDeliverySummarized,
     QuestionAnswered,
     TranscriptFinal,
+    TranscriptRecord,
     VoiceDeliverySummarized,
     WordTiming,
 )
@@ -26,6 +28,9 @@ from analysis.scoring.text import sentence_spans
 # How far outside [started, ended] an utterance's midpoint may lie and still belong to
 # the answer: the last words are committed shortly after the answer ends.
 ANSWER_MARGIN = 1.5
+
+
+TranscriptSource = Literal["record", "live"]
 
 
 class Sentence(BaseModel):
@@ -57,6 +62,11 @@ class AnswerInput(BaseModel):
     ended: float = 0.0
     voice: VoiceDeliverySummarized | None = None
     face: FaceDeliverySummarized | None = None
+    transcript_source: TranscriptSource = Field(
+        default="live",
+        description="record: the offline transcript of record; live: the live finals (the "
+        "record pass was not run, failed or timed out).",
+    )
 
 
 def _joiner(language: Language) -> str:
@@ -190,6 +200,15 @@ def answer_from_text(
     )
 
 
+def record_as_final(record: TranscriptRecord) -> TranscriptFinal:
+    """A ready transcript of record as one utterance (the shape the answer builder reads)."""
+    return TranscriptFinal(
+        interview_id=record.interview_id, t=record.t, utterance_id=f"record-{record.question_id}",
+        text=record.text, words=record.words, language=record.language,
+        start=record.start, end=record.end,
+    )
+
+
 def answer_from_events(
     answered: QuestionAnswered,
     finals: Sequence[TranscriptFinal],
@@ -199,17 +218,27 @@ def answer_from_events(
     competency_ids: Sequence[str] | None = None,
     voice: VoiceDeliverySummarized | None = None,
     face: FaceDeliverySummarized | None = None,
+    record: TranscriptRecord | None = None,
 ) -> AnswerInput:
     """An answer from its QuestionAnswered event and the interview's TranscriptFinal events.
 
-    Utterances whose midpoint lies within the answer's span (plus a small margin) belong
-    to it. Without any, the event's own transcript is used with interpolated times.
+    A ready transcript of record (``record``) is used instead of the live finals. Otherwise
+    utterances whose midpoint lies within the answer's span (plus a small margin) belong
+    to it; without any, the event's own transcript is used with interpolated times.
     """
     ids = (
         list(competency_ids)
         if competency_ids is not None
         else ([answered.competency_id] if answered.competency_id else [])
     )
+    if record is not None and record.status == "ready" and record.text.strip():
+        answer = answer_from_finals(
+            answered.question_id, [record_as_final(record)], language,
+            question_text=question_text, competency_ids=ids, voice=voice, face=face,
+        )
+        return answer.model_copy(update={
+            "started": answered.started, "ended": answered.ended, "transcript_source": "record",
+        })
     low, high = answered.started - ANSWER_MARGIN, answered.ended + ANSWER_MARGIN
     mine = [f for f in finals if low <= (f.start + f.end) / 2 <= high]
     if mine:

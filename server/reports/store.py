@@ -25,6 +25,7 @@ from analysis.events import (
     QuestionAnswered,
     QuestionShown,
     TranscriptFinal,
+    TranscriptRecord,
     VoiceDeliverySummarized,
 )
 from analysis.scoring import (
@@ -157,8 +158,42 @@ async def save_version(
     return version
 
 
+# How long after an answer's record pass was queued scoring waits for it; past that the
+# answer is scored from its live finals (and says so: transcript_source "live").
+RECORD_WAIT_S = 300.0
+
+
+def latest_records(events: Sequence[Event]) -> dict[str, TranscriptRecord]:
+    """The newest transcript-of-record event of each answer (pending, ready or failed)."""
+    out: dict[str, TranscriptRecord] = {}
+    for e in events:
+        if isinstance(e, TranscriptRecord):
+            if e.status == "pending" and out.get(e.question_id) is not None:
+                continue  # a late duplicate "pending" never hides a result
+            out[e.question_id] = e
+    return out
+
+
+def records_outstanding(
+    events: Sequence[Event], now: datetime, wait_s: float | None = None
+) -> float:
+    """Seconds scoring should still wait for a pending record pass (0: score now)."""
+    bound = RECORD_WAIT_S if wait_s is None else wait_s
+    left = 0.0
+    for record in latest_records(events).values():
+        if record.status == "pending":
+            at = record.at if record.at.tzinfo else record.at.replace(tzinfo=UTC)
+            left = max(left, bound - (now - at).total_seconds())
+    return left
+
+
 def answers_from_history(events: Sequence[Event], language: str) -> list[AnswerInput]:
-    """Scorable answers (main, follow-up, observer questions with a competency) from the log."""
+    """Scorable answers (main, follow-up, observer questions with a competency) from the log.
+
+    Each answer's transcript is its ready transcript of record when there is one, else its
+    live finals.
+    """
+    records = latest_records(events)
     shown: dict[str, str] = {}
     finals: list[TranscriptFinal] = []
     voice: dict[str, VoiceDeliverySummarized] = {}
@@ -183,6 +218,7 @@ def answers_from_history(events: Sequence[Event], language: str) -> list[AnswerI
             question_text=shown.get(a.question_id, ""),
             voice=voice.get(a.question_id),
             face=face.get(a.question_id),
+            record=records.get(a.question_id),
         )
         for a in answered
         if a.kind != "practice" and a.competency_id
@@ -227,6 +263,13 @@ async def ensure_score(
     for row in rows:
         if row.scorer_version == version.id:
             return _score_of(row)
+    wait = records_outstanding(events, now)
+    if wait > 0:
+        raise Conflict(
+            "The final transcript of this interview is still being made; the score is ready "
+            f"within {wait:.0f} s. Reload the page then.",
+            code="transcript_pending",
+        )
     options = await job_options(sessions, job.id)
     previous = rows[-1] if rows else None
     # Measuring meaning is CPU work (sentence encoder): off the event loop.

@@ -25,6 +25,7 @@ from analysis.events import (
     QuestionAnswered,
     QuestionInjected,
     QuestionShown,
+    TranscriptRecord,
     VoiceDeliverySummarized,
 )
 from analysis.scoring import CandidateStatus, HumanDecision, HumanRating, InterviewReport
@@ -56,6 +57,10 @@ class AskedQuestion(BaseModel):
     competency_id: str | None = None
     answered_from: float | None = None
     answered_to: float | None = None
+    transcript_status: Literal["ready", "pending", "failed", "live"] = "live"
+    """Whether the answer's transcript of record is ready (``live``: none was made)."""
+    transcript: str = ""
+    """The transcript of record when ready (what the scores and quotes read)."""
 
 
 FollowupOutcome = Literal["asked", "approved", "skipped", "suggested"]
@@ -203,10 +208,17 @@ class ReportView(BaseModel):
 def questions_of(events: Sequence[Event]) -> list[AskedQuestion]:
     """Questions in the order shown, with the span of their answers."""
     answered = {e.question_id: e for e in events if isinstance(e, QuestionAnswered)}
+    records: dict[str, TranscriptRecord] = {}
+    for e in events:
+        if isinstance(e, TranscriptRecord) and not (
+            e.status == "pending" and e.question_id in records
+        ):
+            records[e.question_id] = e
     out = []
     for e in events:
         if isinstance(e, QuestionShown):
             a = answered.get(e.question_id)
+            record = records.get(e.question_id)
             out.append(
                 AskedQuestion(
                     question_id=e.question_id,
@@ -216,6 +228,8 @@ def questions_of(events: Sequence[Event]) -> list[AskedQuestion]:
                     competency_id=a.competency_id if a else None,
                     answered_from=a.started if a else None,
                     answered_to=a.ended if a else None,
+                    transcript_status=record.status if record else "live",
+                    transcript=record.text if record and record.status == "ready" else "",
                 )
             )
     return out

@@ -46,6 +46,10 @@ class JobIn(BaseModel):
     facial_analysis: Literal["off", "integrity_only", "full"] | None = None
     template: str | None = Field(None, description="Built-in competency model to start from.")
     plan_settings: dict[str, Any] | None = None
+    vocabulary: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="Terms transcription should know: names, products, jargon (zh or en).",
+    )
 
 
 class CandidateIn(BaseModel):
@@ -112,6 +116,7 @@ async def create_job(request: web.Request) -> web.Response:
             created_by=who.user_id,
             competency_model=model,
             plan_settings=body.plan_settings,
+            vocabulary=[" ".join(t.split()) for t in body.vocabulary if t.strip()][:100],
         )
         session.add(job)
         await session.flush()

@@ -49,6 +49,8 @@ from server.storage.models import Candidate, HumanRatingRow, Interview, Job
 
 routes = web.RouteTableDef()
 
+RECORD_POLL_S = 5.0  # how long one request waits for a pending transcript of record
+
 
 class RatingIn(BaseModel):
     competency_id: str = Field(min_length=1, max_length=80)
@@ -68,6 +70,14 @@ async def _score(
     svc: Services, interview: Interview, job: Job, events: list[Event] | None = None
 ) -> InterviewScore:
     history = events if events is not None else await svc.events.history(interview.id)
+    # a record pass about to finish: wait a little here rather than answer "not ready"
+    for _ in range(int(RECORD_POLL_S / 0.5)):
+        if store.records_outstanding(history, svc.now()) <= 0:
+            break
+        await asyncio.sleep(0.5)
+        history = await svc.events.history(interview.id)
+    if events is not None:
+        events[:] = history
     return await store.ensure_score(
         svc.sessions, interview, job, history, svc.now(), svc.settings.scoring_llm
     )

@@ -57,6 +57,9 @@ class Job(Base):
     competency_model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     plan_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     workflow: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Terms the transcription should know (names, products, jargon; zh and en): a decoder
+    # hint in live passes and context in the transcript-of-record pass.
+    vocabulary: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -70,7 +70,9 @@ async def move(
     )
 
 
-async def try_move(session: AsyncSession, app: Application, to: str, actor: Actor, now: datetime) -> bool:
+async def try_move(
+    session: AsyncSession, app: Application, to: str, actor: Actor, now: datetime
+) -> bool:
     """Move if the table allows it (automatic moves skip silently otherwise)."""
     try:
         check_move(app.stage, to, actor)

@@ -337,3 +337,43 @@ async def test_a_killed_workers_final_pass_is_finished_by_another_once(
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=15)
         await r.aclose()
+
+
+class LongScripted(ScriptedTranscriber):
+    """Also runs long-form record passes; records what each was told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.long: list[tuple[str, str, int]] = []
+
+    def transcribe_long(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 5, hotwords: str = "",
+    ) -> Hypothesis:
+        self.long.append((prompt, hotwords, beam_size))
+        return Hypothesis([Word(" record", 0.2, 0.6, 0.9)], language or "en",
+                          duration=len(audio) / 16_000)
+
+
+async def test_a_record_pass_runs_on_a_worker_after_live_passes(keys: JobKeys) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group)
+    engine.start()
+    transcriber = LongScripted()
+    stop = asyncio.Event()
+    record_inp = PassInput(np.zeros(16_000 * 40, np.float32), "Question? Kubernetes", "en", 5,
+                           hotwords="Kubernetes", long=True)
+    record = asyncio.create_task(asyncio.to_thread(
+        engine.transcribe_pass, record_inp, Priority.RECORD))
+    await asyncio.sleep(0.2)
+    final = asyncio.create_task(asyncio.to_thread(
+        engine.transcribe_pass, a_pass(beam=5), Priority.FINAL))
+    await asyncio.sleep(0.2)
+    consumer = asyncio.create_task(run_consumer(keys, transcriber, stop))
+    try:
+        assert (await asyncio.wait_for(final, 10)).text == "hello there"
+        assert (await asyncio.wait_for(record, 10)).text == "record"
+    finally:
+        stop.set()
+        await consumer
+    assert transcriber.calls == [5]  # the live final ran first, the record pass after it
+    assert transcriber.long == [("Question? Kubernetes", "Kubernetes", 5)]

@@ -13,7 +13,7 @@ import pytest
 from analysis.asr.engine import Hypothesis, WhisperEngine
 from analysis.asr.policy import Word
 from analysis.asr.scheduler import AsrScheduler
-from analysis.asr.stream import StreamingTranscriber
+from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.events import EventBase, TranscriptFinal, TranscriptionBacklogged
 from tests.asr.conftest import load_audio, references
 
@@ -294,3 +294,20 @@ async def test_flush_finalizes_speech_cut_off_by_a_disconnect_and_the_stream_goe
     done = finals(events)
     assert len(done) == 2 and done[1].start >= rejoin
     assert done[0].utterance_id != done[1].utterance_id
+
+
+@pytest.mark.parametrize(("hold_ms", "expected"), [(0, 2), (700, 1)])
+async def test_a_pause_mid_sentence_does_not_cut_the_utterance(
+    espeak_speech: np.ndarray, hold_ms: int, expected: int
+) -> None:
+    """A silence that ends an utterance does not while the hypothesis is mid-sentence."""
+    engine = RecordingTranscriber()  # its words never end a sentence
+    pause = np.zeros(16_000, np.float32)
+    mid = np.zeros(6_400, np.float32)  # with espeak's own silences: ends an utterance
+    audio = np.concatenate([pause, espeak_speech, mid, espeak_speech, pause, pause])
+    async with AsrScheduler(engine) as scheduler:
+        stream = StreamingTranscriber(
+            "iv-hold", scheduler, StreamSettings(hold_mid_sentence_ms=hold_ms)
+        )
+        events = await _stream_paced(stream, audio)
+    assert len(finals(events)) == expected

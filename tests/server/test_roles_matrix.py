@@ -132,6 +132,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/jobs/{jid}/competency-model"): job(A, R, H),
     ("GET", "/api/jobs/{jid}/competency-model.yaml"): job(A, R, H),
     ("PUT", "/api/jobs/{jid}/competency-model"): job(A, R, body={"id": "x"}),
+    ("GET", "/api/jobs/{jid}/vocabulary"): job(A, R, H),
+    ("PUT", "/api/jobs/{jid}/vocabulary"): job(A, R, body={"terms": ["Kubernetes"]}),
     ("PUT", "/api/jobs/{jid}/competency-model.yaml"): job(A, R, body="id: x"),
     ("POST", "/api/jobs/{jid}/competency-model/from-template"): job(A, R, body={"key": TEMPLATE}),
     ("GET", "/api/jobs/{jid}/analytics"): job(A, R, H),

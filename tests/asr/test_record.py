@@ -1,0 +1,185 @@
+"""Transcript-of-record passes: long-form decoding, interview clock, vocabulary, no disk."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analysis.asr.engine import Hypothesis, WhisperEngine
+from analysis.asr.policy import Word
+from analysis.asr.record import RecordTranscriber, zh_punctuation
+from analysis.asr.scheduler import AsrScheduler
+from analysis.asr.stream import StreamingTranscriber, StreamSettings
+from analysis.events import Event, TranscriptRecord
+from tests.asr.conftest import load_audio
+from tests.asr.test_stream import feed, normalize
+
+SR = 16_000
+
+
+class Clock:
+    """Interview clock the test moves."""
+
+    def __init__(self) -> None:
+        self.t = 50.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class LongFake:
+    """An engine with long-form passes that records what each pass was told."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 1, window_s: float | None = None, hotwords: str = "",
+    ) -> Hypothesis:
+        self.calls.append({"kind": "live", "prompt": prompt, "hotwords": hotwords})
+        d = len(audio) / SR
+        return Hypothesis([Word(" hello", 0.1, min(d, 0.5), 0.9)], "en", duration=d)
+
+    def start_long(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 5, hotwords: str = "",
+    ) -> Any:
+        self.calls.append({"kind": "record", "prompt": prompt, "hotwords": hotwords,
+                           "beam": beam_size, "seconds": len(audio) / SR})
+        if self.fail:
+            raise RuntimeError("model exploded")
+        fake = self
+
+        class Steps:
+            def __init__(self) -> None:
+                self.words: list[Word] = []
+
+            def step(self) -> bool:
+                if self.words:
+                    return False
+                self.words = [Word(" Kubernetes", 1.0, 1.5, 0.9), Word(" rocks.", 1.5, 2.0, 0.9)]
+                fake.calls.append({"kind": "step"})
+                return True
+
+            def close(self) -> None:
+                pass
+
+            def result(self) -> Hypothesis:
+                return Hypothesis(list(self.words), "en", duration=len(audio) / SR)
+
+        return Steps()
+
+
+async def run_answer(engine: Any, audio: np.ndarray, vocabulary: list[str],
+                     question: str = "Which orchestrator do you use?") -> list[Event]:
+    events: list[Event] = []
+
+    async def emit(event: Event) -> None:
+        events.append(event)
+
+    clock = Clock()
+    async with AsrScheduler(engine) as scheduler:
+        rec = RecordTranscriber("iv1", scheduler, emit, language="en", clock=clock,
+                                vocabulary=vocabulary)
+        rec.settings.tail_s = 0.05
+        rec.answer_started("q1", question)
+        for i in range(0, len(audio), 1600):  # 0.1 s blocks on the interview clock
+            rec.push_audio(audio[i : i + 1600], clock.t)
+            clock.t += 0.1
+        rec.answer_ended("q1")
+        clock.t += 1.0
+        await rec.drain(timeout=300)
+        assert rec.pending == 0
+    return events
+
+
+async def test_vocabulary_and_question_reach_the_record_pass() -> None:
+    engine = LongFake()
+    audio = np.zeros(SR * 3, np.float32)
+    events = await run_answer(engine, audio, ["Kubernetes", "支付宝"])
+    [record] = [c for c in engine.calls if c["kind"] == "record"]
+    assert record["beam"] == 5
+    assert "Which orchestrator do you use?" in record["prompt"]
+    assert "Kubernetes" in record["prompt"] and "支付宝" in record["hotwords"]
+    assert abs(record["seconds"] - 3.0) < 0.2
+    pending, ready = events
+    assert isinstance(pending, TranscriptRecord) and pending.status == "pending"
+    assert isinstance(ready, TranscriptRecord) and ready.status == "ready"
+    assert ready.text == "Kubernetes rocks."
+    # word times are on the interview clock: the answer's audio started at 50.0
+    assert ready.words[0].start == pytest.approx(51.0, abs=0.01)
+
+
+async def test_vocabulary_reaches_the_live_passes() -> None:
+    engine = LongFake()
+    async with AsrScheduler(engine) as scheduler:
+        stream = StreamingTranscriber(
+            "iv2", scheduler, StreamSettings(language="en", hotwords="Kubernetes, 支付宝")
+        )
+        rng = np.random.default_rng(1)
+        t = np.arange(SR * 2) / SR
+        voiced = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * rng.standard_normal(len(t))))
+        await feed(stream, voiced.astype(np.float32), t0=10.0)
+    live = [c for c in engine.calls if c["kind"] == "live"]
+    assert all(c["hotwords"] == "Kubernetes, 支付宝" for c in live)
+
+
+async def test_a_failed_record_pass_is_reported_not_lost() -> None:
+    events = await run_answer(LongFake(fail=True), np.zeros(SR, np.float32), [])
+    assert [e.status for e in events if isinstance(e, TranscriptRecord)] == ["pending", "failed"]
+    assert events[-1].error == "RuntimeError"  # type: ignore[union-attr]
+
+
+async def test_the_answer_audio_never_touches_the_disk(tmp_path: Path) -> None:
+    before = {p: set(os.listdir(p)) for p in (tempfile.gettempdir(), os.getcwd())}
+    engine = LongFake()
+    events: list[Event] = []
+
+    async def emit(event: Event) -> None:
+        events.append(event)
+
+    async with AsrScheduler(engine) as scheduler:
+        rec = RecordTranscriber("iv3", scheduler, emit, language="en", clock=Clock())
+        rec.settings.tail_s = 0.0
+        rec.answer_started("q1")
+        rec.push_audio(np.ones(SR, np.float32) * 0.1, 50.0)
+        [answer] = rec._open
+        rec.finish()  # the interview ended mid-answer: the pass still runs
+        await rec.drain(timeout=30)
+        assert answer.chunks == []  # audio released once the pass ran
+    assert [e.status for e in events if isinstance(e, TranscriptRecord)][-1] == "ready"
+    after = {p: set(os.listdir(p)) for p in before}
+    assert after == before
+
+
+def test_mandarin_record_uses_chinese_punctuation() -> None:
+    assert zh_punctuation("我负责排查,最后确认是缓存的问题.OK, fine.") == (
+        "我负责排查，最后确认是缓存的问题。OK, fine."
+    )
+
+
+@pytest.mark.model
+@pytest.mark.shared
+async def test_long_form_record_covers_a_clip_longer_than_one_window(
+    whisper_engine: WhisperEngine, shared_data: Path
+) -> None:
+    names = ["en/jfk.flac", "en/2412-153948-0000.flac", "en/LJ001-0001.flac",
+             "en/librispeech-1995-1837-0001.wav"]
+    gap = np.zeros(SR // 2, np.float32)
+    audio = np.concatenate([x for n in names for x in (load_audio(shared_data / n), gap)])
+    assert len(audio) / SR > 40
+    events = await asyncio.wait_for(run_answer(whisper_engine, audio, []), 600)
+    ready = events[-1]
+    assert isinstance(ready, TranscriptRecord) and ready.status == "ready", ready
+    text = normalize(ready.text)
+    assert "ask not what your country can do for you" in text  # first window
+    assert "first great sorrow of his life" in text  # the last clip, past 30 s
+    assert ready.end > 50.0 + 35.0  # interview clock: the last words are past the 30 s mark
