@@ -38,6 +38,16 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Database drivers log SQL parameters (personal data) at DEBUG: never let them through.
-    for noisy in ("aioice", "aiortc", "alembic.runtime.plugins", "aiosqlite", "sqlalchemy"):
+    # Database drivers log SQL parameters (personal data) at DEBUG, and the PDF font subsetter
+    # (fontTools, under fpdf) logs the glyphs of every report, i.e. the characters of candidate
+    # names and answers, at INFO: never let them through.
+    for noisy in (
+        "aioice",
+        "aiortc",
+        "alembic.runtime.plugins",
+        "aiosqlite",
+        "sqlalchemy",
+        "fontTools",
+        "fpdf",
+    ):
         logging.getLogger(noisy).setLevel("WARNING")
