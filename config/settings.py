@@ -43,6 +43,11 @@ class AsrSettings(BaseSettings):
 
     enabled: bool = Field(True, description="Transcribe live (needs the candidate's AI consent).")
     preload: bool = Field(True, description="Load the model at start, not at the first join.")
+    record: bool = Field(
+        True,
+        description="Transcript of record: decode each whole answer again at offline settings "
+        "(reports and scores use it; the live finals stay as what observers saw).",
+    )
     mode: Literal["inprocess", "redis"] = Field(
         "inprocess", description="Passes run in-process (threads) or by `run.py worker` via Redis."
     )

@@ -87,7 +87,7 @@ class Transcribers:
         scheduler = await self._ensure_scheduler()
         asr = self.settings.asr
         terms = list(vocabulary or [])
-        if emit is not None and clock is not None:
+        if asr.record and emit is not None and clock is not None:
             self._records[interview_id] = RecordTranscriber(
                 interview_id,
                 scheduler,

@@ -306,7 +306,9 @@ async function main() {
     if (e.type === "transcript_partial" || e.type === "face_sampled") continue;
     if (e.type === "transcript_final" && !replaced(e)) item("transcript", e, e.text);
     if (e.type === "transcript_record" && records.get(e.question_id) === e) {
-      item("transcript", e, e.status === "ready" ? e.text : t(`transcript_${e.status}`));
+      // a ready record sits at its first word; a pending or failed one where its answer ended
+      const at = e.status === "ready" && e.words.length ? e.start : e.t;
+      item("transcript", { ...e, start: at }, e.status === "ready" ? e.text : t(`transcript_${e.status}`));
     }
     if (e.type === "transcript_record") continue;
     item("timeline", e, describeEvent(e));

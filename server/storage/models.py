@@ -488,6 +488,7 @@ class SsoIdentity(Base):
     provider: Mapped[str] = mapped_column(String(20))  # "oidc" or "wecom"
     subject: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # -- recruiting workflow (issue 12; docs/workflow.md) -------------------------------------

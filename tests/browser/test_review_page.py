@@ -8,15 +8,18 @@ report of the same interview is rendered with poppler and checked for ink.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from server.app import create_app
 from tests.browser.conftest import BrowserFactory, LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import speech_file, to_wav
-from tests.server.helpers import consent
+from tests.server.helpers import consent, make_settings, sign_in
 from tests.server.test_live_media import wait_for_event
 from tests.server.test_reports import STRONG, VAGUE, assert_pdf_first_page_not_blank, run_interview
 
@@ -28,6 +31,21 @@ PLAN = {
     "include_practice": False,
     "max_followups_per_question": 0,
 }
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The app without the transcript-of-record pass.
+
+    This test types its answers in as live finals over unrelated real speech (the audio is
+    there for the recording); a record pass would replace them with what the speech says.
+    The record pass itself: tests/server/test_record_transcript.py and tests/asr/test_record.py.
+    """
+    app = create_app(make_settings(tmp_path, asr={"enabled": True, "record": False}))
+    server = TestServer(app, host="127.0.0.1")
+    async with TestClient(server) as api:
+        await sign_in(api)
+        yield LiveServer(url=str(server.make_url("")).rstrip("/"), api=api)
 
 
 async def finished_interview(live_server: LiveServer, tmp_path: Path) -> dict[str, Any]:
