@@ -32,7 +32,12 @@ from server.workflow.importer import (
     parse_upload,
     valid_phone,
 )
-from server.workflow.invitations import find_application, invite_one, live_invite
+from server.workflow.invitations import (
+    enqueue_invite_email,
+    find_application,
+    invite_one,
+    live_invite,
+)
 from server.workflow.messages import LANGUAGES, TEMPLATE_KEYS, load_template
 from server.workflow.notices import base_url, enqueue_candidate_email, local_time
 from server.workflow.pipeline import aware, card, check_stage_filter, import_rows, move
@@ -632,7 +637,6 @@ async def slots(request: web.Request) -> web.Response:
 async def choose_slot(request: web.Request) -> web.Response:
     """The candidate picks a window; the calendar entry is updated (same UID, next SEQUENCE)."""
     from server.routes.candidate import interview_from_invite
-    from server.workflow.notices import interview_minutes, invite_entry
 
     svc = services(request)
     token = request.match_info["token"]
@@ -657,25 +661,6 @@ async def choose_slot(request: web.Request) -> web.Response:
         app.slot = offered[0]
         inv.sequence += 1
         url = f"{_base(request)}/i/{token}"
-        entry = invite_entry(svc.settings, job, cand, inv, url, now, app.slot)
-        await enqueue_candidate_email(
-            session,
-            svc.sessions,
-            svc.settings,
-            key="invite",
-            job=job,
-            cand=cand,
-            app=app,
-            now=now,
-            values={
-                "url": url,
-                "deadline": local_time(
-                    svc.settings, claim.expires_at, cand.language or job.language
-                ),
-                "minutes": str(interview_minutes(job)),
-                "privacy_url": f"{url}#notice",
-            },
-            calendar=(entry, "REQUEST"),
-        )
+        await enqueue_invite_email(session, svc, job, cand, app, inv, url, claim.expires_at, now)
     request.app[WORKFLOW].wake()
     return web.json_response({"chosen": offered[0], "sequence": inv.sequence})

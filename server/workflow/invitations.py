@@ -44,6 +44,38 @@ async def live_invite(session: AsyncSession, interview_id: str, now: datetime) -
     return None
 
 
+
+async def enqueue_invite_email(
+    session: AsyncSession,
+    svc: Services,
+    job: Job,
+    cand: Candidate,
+    app: Application,
+    inv: Invite,
+    url: str,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Queue the invitation email with its calendar entry (``METHOD:REQUEST``)."""
+    entry = invite_entry(svc.settings, job, cand, inv, url, now, app.slot)
+    await enqueue_candidate_email(
+        session,
+        svc.sessions,
+        svc.settings,
+        key="invite",
+        job=job,
+        cand=cand,
+        app=app,
+        now=now,
+        values={
+            "url": url,
+            "deadline": local_time(svc.settings, expires_at, cand.language or job.language),
+            "minutes": str(interview_minutes(job)),
+            "privacy_url": f"{url}#notice",
+        },
+        calendar=(entry, "REQUEST"),
+    )
+
 async def invite_one(
     svc: Services, job: Job, ref: str, who: str, base: str, *, reinvite: bool
 ) -> dict[str, Any]:
@@ -105,7 +137,6 @@ async def invite_one(
             await session.flush()
             app.interview_id = interview.id
         ttl = invite_ttl(svc.settings, job)
-        language = cand.language or job.language
         if old is not None:
             old.revoked = True
             old.sequence += 1
@@ -128,24 +159,7 @@ async def invite_one(
         await session.flush()
         token = svc.invites.issue(inv.id, interview.id, ttl, now)
         url = f"{base}/i/{token}"
-        entry = invite_entry(svc.settings, job, cand, inv, url, now, app.slot)
-        await enqueue_candidate_email(
-            session,
-            svc.sessions,
-            svc.settings,
-            key="invite",
-            job=job,
-            cand=cand,
-            app=app,
-            now=now,
-            values={
-                "url": url,
-                "deadline": local_time(svc.settings, now + ttl, language),
-                "minutes": str(interview_minutes(job)),
-                "privacy_url": f"{url}#notice",
-            },
-            calendar=(entry, "REQUEST"),
-        )
+        await enqueue_invite_email(session, svc, job, cand, app, inv, url, now + ttl, now)
         await move(session, app, "invited", "person", now, who, "re-invited" if old else "invited")
         app.invited_at = now
         app.delivered_at = app.opened_at = None
