@@ -12,13 +12,13 @@ import asyncio
 import json
 import logging
 import re
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from analysis.followup.rules import RuleFollowups
 from analysis.followup.types import FollowupRequest, FollowupStrategy, FollowupSuggestion
+from analysis.http_client import LentHttpSession
 from config.followup import MAX_TIMEOUT, LlmFollowupSettings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def parse_reply(content: str) -> FollowupSuggestion | None:
     return FollowupSuggestion(text=str(text).strip(), reason=reason, rule="llm", source="llm")
 
 
-class LlmFollowups:
+class LlmFollowups(LentHttpSession):
     """A FollowupStrategy calling a chat endpoint, with the rules as the fallback."""
 
     def __init__(
@@ -74,33 +74,9 @@ class LlmFollowups:
         fallback: RuleFollowups | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
+        super().__init__(session)
         self.settings = settings
         self.fallback = fallback or RuleFollowups()
-        self._session = session
-        self._owns_session = session is None
-
-    async def __aenter__(self) -> LlmFollowups:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP session if this strategy created it."""
-        if self._session is not None and self._owns_session:
-            await self._session.close()
-        self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
 
     async def propose(self, request: FollowupRequest) -> FollowupSuggestion | None:
         """The model's follow-up; the rules' answer on timeout or any error."""

@@ -16,13 +16,13 @@ import asyncio
 import json
 import logging
 import re
-from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analysis.competency.model import Competency
+from analysis.http_client import LentHttpSession
 from analysis.scoring.scorer import AnswerScore, Quote
 from analysis.scoring.transcript import AnswerInput
 from config.scoring_llm import LlmJudgeSettings
@@ -201,38 +201,14 @@ async def judge_interview(
     return results
 
 
-class LlmJudge:
+class LlmJudge(LentHttpSession):
     """Calls the configured endpoint; bounded in time, retried, never raises."""
 
     def __init__(
         self, settings: LlmJudgeSettings, *, session: aiohttp.ClientSession | None = None
     ) -> None:
+        super().__init__(session)
         self.settings = settings
-        self._session = session
-        self._owns_session = session is None
-
-    async def __aenter__(self) -> LlmJudge:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP session if this judge created it."""
-        if self._session is not None and self._owns_session:
-            await self._session.close()
-        self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
 
     async def judge(
         self,
