@@ -18,14 +18,27 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from analysis.scoring import InterviewScore
-from server.errors import BadInput, NotFound
+from server.auth import Principal
+from server.errors import BadInput, Conflict, NotFound
 from server.integrations.described import describe
+from server.integrations.webhooks.outbox import RESULT_STAGES, SCORED
 from server.reports import store
 from server.routes.access import member_jobs, require, require_interview, require_job
-from server.routes.api import _issue_invite, audit
+from server.routes.api import audit
 from server.routes.common import read_json
-from server.services import services
-from server.storage.models import Candidate, Interview, Job, PartnerOrder
+from server.services import Services, services
+from server.storage.models import (
+    Application,
+    Candidate,
+    Job,
+    PartnerOrder,
+    StageChangeRow,
+)
+from server.workflow.importer import normalize_email, normalize_phone, valid_phone
+from server.workflow.invitations import invite_application, live_invite
+from server.workflow.notices import base_url
+from server.workflow.pipeline import aware, find_person
+from server.workflow.service import WORKFLOW
 
 routes = web.RouteTableDef()
 PARTNER_AUTH = ("bearer", "basic")
@@ -78,11 +91,23 @@ class StatusQuery(BaseModel):
     partner_interview_id: str = Field(description="From send_test.")
 
 
+PartnerStatus = Literal["sent", "started", "complete", "abandoned", "expired"]
+
+
 class TestStatusOut(BaseModel):
     """How far the candidate got and what came of it."""
 
     partner_interview_id: str
-    partner_status: Literal["sent", "started", "complete"]
+    partner_status: PartnerStatus = Field(
+        description="sent (invited), started, complete, abandoned (left and never came back) "
+        "or expired (the link ran out before the candidate started)."
+    )
+    stage: str | None = Field(
+        None,
+        description="Where the application stands in the job's pipeline (screened, invited, "
+        "interview_started, interview_done, recommended, below_threshold, human_interview, "
+        "decided); without results:read the scorer's two stages read 'scored'.",
+    )
     completed_at: datetime | None
     partner_profile_url: str = Field(description="The report page (sign-in required).")
     partner_score: float | None = Field(None, description="Total 0-100 (results:read only).")
@@ -95,10 +120,12 @@ class TestStatusOut(BaseModel):
     )
 
 
-_STATUS: dict[str, Literal["sent", "started", "complete"]] = {
+_STATUS: dict[str, PartnerStatus] = {
     "scheduled": "sent",
     "live": "started",
+    "paused": "started",
     "finished": "complete",
+    "abandoned": "abandoned",
 }
 
 
@@ -125,14 +152,11 @@ async def list_tests(request: web.Request) -> web.Response:
 @routes.post("/api/partner/send_test")
 @describe(request=SendTestIn, response=SendTestOut, errors=(409,), auth=PARTNER_AUTH)
 async def send_test(request: web.Request) -> web.Response:
-    """Create the candidate and the interview and issue the invitation (once per application)."""
+    """Create the candidate and the application and send the invitation (once per order)."""
     body = await read_json(request, SendTestIn)
     who, job, svc = await require_job(request, body.partner_test_id, "job.interview.create")
     await require(request, "candidates.create")
-    async with svc.sessions() as session:
-        existing = await session.scalar(
-            select(PartnerOrder).where(PartnerOrder.external_application_id == body.application_id)
-        )
+    existing = await _order(svc, body.application_id)
     if existing is not None:
         return await _existing(request, existing, job.id)
     if job.competency_model is None:
@@ -140,41 +164,136 @@ async def send_test(request: web.Request) -> web.Response:
             "This job has no competency model yet; choose a test from list_tests.",
             details={"fields": [{"field": "partner_test_id", "message": "not orderable"}]},
         )
-    person = body.candidate
-    try:
-        async with svc.sessions() as session, session.begin():
-            cand = Candidate(
-                name=f"{person.first_name} {person.last_name}".strip(),
-                email=person.email,
-                phone=person.phone_number,
-                created_by=who.actor_id,
-            )
-            session.add(cand)
-            await session.flush()
-            interview = Interview(job_id=job.id, candidate_id=cand.id, created_by=who.user_id)
-            session.add(interview)
-            await session.flush()
-            order = PartnerOrder(
-                external_application_id=body.application_id,
-                interview_id=interview.id,
-                key_id=who.actor_id,
-            )
-            session.add(order)
-    except IntegrityError:
-        # The same order at the same moment from a retrying ATS: answer with the first one.
-        async with svc.sessions() as session:
-            first = await session.scalar(
-                select(PartnerOrder).where(
-                    PartnerOrder.external_application_id == body.application_id
+    email, phone = _contact(body.candidate)
+    base = base_url(svc.settings, f"{request.scheme}://{request.host}")
+    for attempt in range(2):
+        try:
+            order_id, interview_id, url = await _place(svc, job, who, body, email, phone, base)
+            break
+        except IntegrityError:
+            # The same order at the same moment from a retrying ATS (or the same person
+            # ordered twice at once): nothing was kept; answer with, or build on, the first.
+            first = await _order(svc, body.application_id)
+            if first is not None:
+                return await _existing(request, first, job.id)
+            if attempt:
+                raise
+    request.app[WORKFLOW].wake()  # the invitation goes out now, not at the next poll
+    await audit(request, who.actor_id, "partner_send_test", interview_id)
+    out = SendTestOut(partner_interview_id=order_id, invite_url=url, created=True)
+    return web.json_response(out.model_dump(), status=201)
+
+
+async def _order(svc: Services, application_id: str) -> PartnerOrder | None:
+    async with svc.sessions() as session:
+        return await session.scalar(
+            select(PartnerOrder).where(PartnerOrder.external_application_id == application_id)
+        )
+
+
+def _contact(person: PartnerCandidate) -> tuple[str, str]:
+    """The email and phone in the form the workflow compares them in (400 for a bad phone)."""
+    phone = normalize_phone(person.phone_number) if person.phone_number else ""
+    if phone and not valid_phone(phone):
+        raise BadInput(
+            "The phone number is not valid; send it with its country code, e.g. +8613912345678.",
+            details={"fields": [{"field": "candidate.phone_number", "message": "not a phone"}]},
+        )
+    return normalize_email(person.email), phone
+
+
+async def _place(
+    svc: Services,
+    job: Job,
+    who: Principal,
+    body: SendTestIn,
+    email: str,
+    phone: str,
+    base: str,
+) -> tuple[str, str, str]:
+    """One transaction: the person (found as the workflow finds them, else created), their
+    application in the job's pipeline, the invitation (email with a calendar entry in the
+    outbox; stage ``invited``) and the order. Returns (order id, interview id, link)."""
+    now = svc.now()
+    async with svc.sessions() as session, session.begin():
+        person = await find_person(session, svc.keyring, email, phone)
+        app = None
+        if person is not None:
+            app = await session.scalar(
+                select(Application).where(
+                    Application.job_id == job.id, Application.candidate_id == person.id
                 )
             )
-        if first is None:
-            raise
-        return await _existing(request, first, job.id)
-    invite = await _issue_invite(request, interview.id)
-    await audit(request, who.actor_id, "partner_send_test", interview.id)
-    out = SendTestOut(partner_interview_id=order.id, invite_url=invite["invite_url"], created=True)
-    return web.json_response(out.model_dump(), status=201)
+        if app is not None and app.interview_id is not None:
+            taken = await session.scalar(
+                select(PartnerOrder.id).where(PartnerOrder.interview_id == app.interview_id)
+            )
+            if taken is not None:
+                raise Conflict(
+                    "This person was already ordered for this job under another application "
+                    "id; ask test_status about that order.",
+                    code="already_ordered",
+                    details={"partner_interview_id": taken},
+                )
+        if person is None:
+            person = Candidate(
+                name=f"{body.candidate.first_name} {body.candidate.last_name}".strip(),
+                email=email,
+                phone=phone,
+                language=job.language,
+                created_by=who.actor_id,
+                created_at=now,
+            )
+            session.add(person)
+            await session.flush()
+        if app is None:
+            app = Application(
+                job_id=job.id,
+                candidate_id=person.id,
+                stage="screened",
+                stage_at=now,
+                tags=[],
+                external_id=body.application_id,
+                created_by=who.actor_id,
+                created_at=now,
+            )
+            session.add(app)
+            await session.flush()
+            session.add(
+                StageChangeRow(
+                    application_id=app.id,
+                    from_stage=None,
+                    to_stage="screened",
+                    actor="system",
+                    by_user_id=who.user_id,
+                    at=now,
+                    note="ordered by an ATS",
+                )
+            )
+        elif not app.external_id:
+            app.external_id = body.application_id
+        result = await invite_application(
+            session, svc, job, app, who.user_id, base, reinvite=False, actor="system"
+        )
+        url = result.get("invite_url", "")
+        if result["status"] == "already_invited" and app.interview_id is not None:
+            # Invited from the board already: the live link stands and no second email goes.
+            inv = await live_invite(session, app.interview_id, now)
+            assert inv is not None
+            left = (aware(inv.expires_at) or now) - now
+            url = f"{base}/i/{svc.invites.issue(inv.id, app.interview_id, left, now)}"
+        elif result["status"] == "error":
+            raise Conflict(str(result["message"]), code=str(result["error"]))
+        assert app.interview_id is not None
+        order = PartnerOrder(
+            external_application_id=body.application_id,
+            interview_id=app.interview_id,
+            key_id=who.actor_id,
+            created_at=now,
+        )
+        session.add(order)
+        await session.flush()
+        return order.id, app.interview_id, str(url)
 
 
 async def _existing(request: web.Request, order: PartnerOrder, job_id: str) -> web.Response:
@@ -205,10 +324,21 @@ async def test_status(request: web.Request) -> web.Response:
         raise NotFound("No such partner interview.")
     grant = await require_interview(request, order.interview_id, "interview.view")
     interview = grant.interview
+    async with svc.sessions() as session:
+        app = await session.scalar(
+            select(Application).where(Application.interview_id == interview.id)
+        )
+    status = _STATUS.get(interview.status, "sent")
+    if status == "sent" and app is not None and app.expiry_noticed_at is not None:
+        status = "expired"
+    stage = app.stage if app is not None else None
+    if stage in RESULT_STAGES and not grant.can("interview.read"):
+        stage = SCORED  # the stage is the scorer's recommendation: a result
     base = (svc.settings.public_url or f"{request.scheme}://{request.host}").rstrip("/")
     out = TestStatusOut(
         partner_interview_id=order.id,
-        partner_status=_STATUS.get(interview.status, "sent"),
+        partner_status=status,
+        stage=stage,
         completed_at=interview.ended_at if interview.status == "finished" else None,
         partner_profile_url=f"{base}/report/{interview.id}",
     )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.encryption.keyring import KeyRing
 from server.errors import BadInput, Conflict
+from server.integrations.webhooks.hooks import interview_links
 from server.integrations.webhooks.outbox import emit_webhook
 from server.storage.models import Application, Candidate, StageChangeRow, new_id
 from server.workflow.importer import CandidateRow, ParsedFile, RowError
@@ -58,16 +59,35 @@ async def move(
     await emit_webhook(
         session,
         "candidate.stage_changed",
-        {
-            "application_id": app.id,
-            "candidate_id": app.candidate_id,
-            "job_id": app.job_id,
-            "from_stage": previous,
-            "to_stage": stage,
-            "actor": actor,
-            "at": now.isoformat(),
-        },
+        await stage_payload(session, app, previous, actor, now),
+        # One lane with the interview's own events, so a receiver sees "started" before
+        # the card moves to interview_started; before there is an interview, the application.
+        ordering_key=app.interview_id or app.id,
     )
+
+
+async def stage_payload(
+    session: AsyncSession, app: Application, previous: str, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    """``candidate.stage_changed``: ids, links, and the scoped parts (person, recommendation)."""
+    cand = await session.get(Candidate, app.candidate_id)
+    payload: dict[str, Any] = {
+        "application_id": app.id,
+        "external_id": app.external_id or None,
+        "candidate_id": app.candidate_id,
+        "job_id": app.job_id,
+        "interview_id": app.interview_id,
+        "from_stage": previous,
+        "to_stage": app.stage,
+        "actor": actor,
+        "at": now.isoformat(),
+        "links": interview_links(app.interview_id) if app.interview_id else {},
+    }
+    if cand is not None and cand.deleted_at is None:
+        payload["candidate"] = {"name": cand.name, "email": cand.email, "phone": cand.phone}
+    if app.recommendation:
+        payload["recommendation"] = app.recommendation
+    return payload
 
 
 async def try_move(
@@ -80,6 +100,20 @@ async def try_move(
         return False
     await move(session, app, to, actor, now)
     return True
+
+
+async def find_person(
+    session: AsyncSession, ring: KeyRing, email: str, phone: str
+) -> Candidate | None:
+    """The existing person with this (normalized) email, else with this phone, else None.
+
+    The email decides when the two point at different people: it is the identity an ATS
+    sends (the board's import refuses such a row instead; an ATS cannot fix it by hand).
+    """
+    by_email, by_phone = await _existing(
+        session, ring, [email] if email else [], [phone] if phone else []
+    )
+    return by_email.get(email) or by_phone.get(phone)
 
 
 def _phone_forms(phone: str) -> list[str]:

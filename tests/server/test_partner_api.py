@@ -1,21 +1,35 @@
-"""The ATS assessment-partner flow: list_tests, send_test, an aiortc candidate, test_status."""
+"""The ATS assessment-partner flow: list_tests, send_test (the invitation through the workflow
+outbox to a real local SMTP server), an aiortc candidate on the emailed link, test_status."""
 
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import pytest
 from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
+from icalendar import Calendar
 from sqlalchemy import func, select
 
+from server.app import create_app
 from server.services import SERVICES
-from server.storage.models import Interview
+from server.storage.models import Application, Interview
+from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
-from tests.server.helpers import AppClient, consent
+from tests.server.helpers import ADMIN_EMAIL, AppClient, consent, make_settings, sign_in
+from tests.server.test_feedback import Inbox, free_port
 
-ORDER = {
+PERSON = {"first_name": "Wei", "last_name": "Zhang", "email": "wei@example.com"}
+ORDER: dict[str, Any] = {
     "partner_test_id": "",
-    "candidate": {"first_name": "Wei", "last_name": "Zhang", "email": "wei@example.com"},
+    "candidate": PERSON,
     "application_id": "gh-app-1001",
     "url": "https://ats.example.com/callback",  # Greenhouse sends it; ignored
 }
@@ -46,6 +60,12 @@ async def interviews(admin: AppClient) -> int:
         return int(await session.scalar(select(func.count()).select_from(Interview)) or 0)
 
 
+async def applications(admin: AppClient) -> list[Application]:
+    """Every application in every job's pipeline."""
+    async with admin.app[SERVICES].sessions() as session:
+        return list((await session.scalars(select(Application))).all())
+
+
 async def status(admin: AppClient, key: str, order: str) -> dict[str, Any]:
     """test_status of ``order``."""
     resp = await admin.get(
@@ -55,7 +75,58 @@ async def status(admin: AppClient, key: str, order: str) -> dict[str, Any]:
     return dict(await resp.json())
 
 
-async def test_an_ats_orders_an_interview_and_reads_the_result(admin: AppClient) -> None:
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real local SMTP server (aiosmtpd) that keeps what it receives."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def mailing_admin(tmp_path: Path, smtp: tuple[Inbox, int]) -> AsyncIterator[AppClient]:
+    """A signed-in admin on an app that sends its email to the local SMTP server."""
+    settings = make_settings(
+        tmp_path,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp[1],
+        smtp_from="Hiring team <hr@candor.test>",
+        smtp_starttls=False,
+        workflow_poll_seconds=3600,
+    )
+    async with TestClient(TestServer(create_app(settings))) as client:
+        await sign_in(client)
+        yield client
+
+
+def mails(inbox: Inbox, subject: str) -> list[EmailMessage]:
+    """The messages received whose subject starts with ``subject``."""
+    out = [inbox.message(i) for i in range(len(inbox.envelopes))]
+    return [m for m in out if str(m["Subject"]).startswith(subject)]
+
+
+def invite_link(msg: EmailMessage) -> str:
+    """The interview link in the email's text, checked against its calendar entry."""
+    body = msg.get_body(("plain",))
+    assert body is not None
+    links = re.findall(r"https?://\S+/i/[\w.-]+", body.get_content())
+    assert len(links) == 1, links
+    [cal] = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    calendar = Calendar.from_ical(cal.get_content())
+    assert calendar["method"] == "REQUEST"
+    assert str(calendar.walk("VEVENT")[0]["url"]) == links[0]
+    return str(links[0])
+
+
+async def test_an_ats_orders_an_interview_and_reads_the_result(
+    mailing_admin: AppClient, smtp: tuple[Inbox, int]
+) -> None:
+    admin, inbox = mailing_admin, smtp[0]
     job, key = await setup(admin, ["interviews:write", "results:read"])
     narrow = (
         await (
@@ -63,6 +134,7 @@ async def test_an_ats_orders_an_interview_and_reads_the_result(admin: AppClient)
         ).json()
     )["key"]
     admin.session.cookie_jar.clear()
+    workflow = admin.app[WORKFLOW]
 
     tests = await (await admin.get("/api/partner/list_tests", headers=basic(key))).json()
     assert [t["partner_test_id"] for t in tests] == [job]
@@ -73,16 +145,32 @@ async def test_an_ats_orders_an_interview_and_reads_the_result(admin: AppClient)
     assert sent.status == 201, await sent.text()
     order = await sent.json()
     assert order["created"] and "/i/" in order["invite_url"]
+    await workflow.tick()  # the outbox is drained (the order also woke the background pass)
+    [invitation] = mails(inbox, "Your interview for Engineer")
+    assert str(invitation["To"]) == "wei@example.com"
+    link = invite_link(invitation)
+
     again = await admin.post(
         "/api/partner/send_test", json={**ORDER, "partner_test_id": job}, headers=basic(key)
     )
     assert again.status == 200
-    assert (await again.json())["partner_interview_id"] == order["partner_interview_id"]
+    assert (await again.json()) == {
+        "partner_interview_id": order["partner_interview_id"],
+        "invite_url": None,
+        "created": False,
+    }
+    await workflow.tick()
+    assert len(inbox.envelopes) == 1, "the same order twice sends one invitation"
     assert await interviews(admin) == 1, "the same order twice creates one interview"
-    assert (await status(admin, key, order["partner_interview_id"]))["partner_status"] == "sent"
+    [app] = await applications(admin)
+    assert (app.job_id, app.external_id, app.stage) == (job, "gh-app-1001", "invited")
+    assert app.delivered_at is not None, "the outbox recorded the delivery on the card"
+    first = await status(admin, key, order["partner_interview_id"])
+    assert (first["partner_status"], first["stage"]) == ("sent", "invited")
 
-    # the candidate takes the interview with a real WebRTC peer and finishes it
-    token = order["invite_url"].rsplit("/", 1)[1]
+    # the candidate opens the emailed link and takes the interview with a real WebRTC peer
+    token = urlparse(link).path.rsplit("/", 1)[1]
+    assert (await admin.get(urlparse(link).path)).status == 200
     await consent(admin, token)
     async with ClientSession() as http:
         cand = CandidateClient(str(admin.make_url("")), token, http)
@@ -90,17 +178,107 @@ async def test_an_ats_orders_an_interview_and_reads_the_result(admin: AppClient)
         await cand.send({"type": "finish"})
         await cand.next_message("_closed", timeout=30)
         await cand.leave()
+    await workflow.tick()  # the workflow follows the event log: done, then scored
 
     done = await status(admin, key, order["partner_interview_id"])
     assert done["partner_status"] == "complete" and done["completed_at"]
     iid = done["partner_profile_url"].rsplit("/", 1)[1]
-    assert done["partner_profile_url"].endswith(f"/report/{iid}")
+    assert iid == app.interview_id
+    assert done["partner_profile_url"] == str(admin.make_url(f"/report/{iid}"))
     assert done["competency_scores"] is not None and "code_quality" in done["competency_scores"]
+    # nothing was said, so the scorer recommends nothing and the card stays at interview_done
+    assert (done["stage"], done["recommendation"]) == ("interview_done", "insufficient_evidence")
     assert done["decision"] is None
     # without results:read: no scores
     limited = await status(admin, narrow, order["partner_interview_id"])
     assert limited["partner_status"] == "complete" and limited["competency_scores"] is None
-    assert limited["partner_score"] is None
+    assert limited["partner_score"] is None and limited["recommendation"] is None
+    # the candidate got the invitation once and the completion note; the job's owner a notice
+    assert [(str(m["To"]), str(m["Subject"])) for m in mails(inbox, "")] == [
+        ("wei@example.com", "Your interview for Engineer"),
+        ("wei@example.com", "Thank you: your interview for Engineer"),
+        (ADMIN_EMAIL, "An interview for Engineer finished"),
+    ]
+
+
+async def test_one_person_is_one_candidate_with_an_application_per_job(
+    mailing_admin: AppClient, smtp: tuple[Inbox, int]
+) -> None:
+    admin, inbox = mailing_admin, smtp[0]
+    job, _ = await setup(admin, ["interviews:write"])
+    other = await (
+        await admin.post("/api/jobs", json={"title": "Tester", "template": "software_engineer"})
+    ).json()
+    key = (
+        await (
+            await admin.post(
+                "/api/keys",
+                json={"name": "ats", "scopes": ["interviews:write"], "job_ids": [job, other["id"]]},
+            )
+        ).json()
+    )["key"]
+    # the board already has this person on the second job (imported, not yet invited)
+    added = await admin.post(
+        f"/api/jobs/{other['id']}/candidates",
+        json={"name": "Zhang Wei", "email": "wei@example.com", "phone": "13912345678"},
+    )
+    assert added.status == 201, await added.text()
+    admin.session.cookie_jar.clear()
+
+    first = await admin.post(
+        "/api/partner/send_test", json={**ORDER, "partner_test_id": job}, headers=basic(key)
+    )
+    assert first.status == 201, await first.text()
+    shouting = {
+        **PERSON,
+        "email": "WEI@Example.com",
+        "phone_number": "+86 139 1234 5678",
+    }
+    second = await admin.post(
+        "/api/partner/send_test",
+        json={
+            "partner_test_id": other["id"],
+            "candidate": shouting,
+            "application_id": "gh-app-2002",
+        },
+        headers=basic(key),
+    )
+    assert second.status == 201, await second.text()
+    apps = await applications(admin)
+    assert len({a.candidate_id for a in apps}) == 1, "one person, one candidate"
+    assert sorted((a.job_id, a.external_id, a.stage) for a in apps) == sorted(
+        [(job, "gh-app-1001", "invited"), (other["id"], "gh-app-2002", "invited")]
+    )
+    # the same person, same job, another application id: refused, pointing at the first order
+    twice = await admin.post(
+        "/api/partner/send_test",
+        json={**ORDER, "partner_test_id": job, "application_id": "gh-app-3003"},
+        headers=basic(key),
+    )
+    assert twice.status == 409
+    body = await twice.json()
+    assert body["code"] == "already_ordered"
+    assert body["details"]["partner_interview_id"] == (await first.json())["partner_interview_id"]
+    bad_phone = await admin.post(
+        "/api/partner/send_test",
+        json={
+            **ORDER,
+            "partner_test_id": job,
+            "application_id": "gh-app-4004",
+            "candidate": {**PERSON, "phone_number": "12"},
+        },
+        headers=basic(key),
+    )
+    assert bad_phone.status == 400
+    assert [f["field"] for f in (await bad_phone.json())["details"]["fields"]] == [
+        "candidate.phone_number"
+    ]
+    await admin.app[WORKFLOW].tick()
+    assert sorted(str(m["To"]) for m in mails(inbox, "Your interview for")) == [
+        "wei@example.com",
+        "wei@example.com",
+    ]
+    assert await interviews(admin) == 2
 
 
 async def test_malformed_orders_get_field_level_errors_and_bad_keys_401(admin: AppClient) -> None:

@@ -30,6 +30,10 @@ EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 # What each scope lets an endpoint's payloads carry beyond ids, links and states.
 PERSONAL_KEYS = ("candidate",)  # needs candidates:read
 RESULT_KEYS = ("scores", "recommendation", "total")  # needs results:read
+# Pipeline stages that are the scorer's recommendation: without results:read a receiver
+# learns that the interview was scored, not which way.
+RESULT_STAGES = frozenset({"recommended", "below_threshold"})
+SCORED = "scored"
 
 
 def scoped_payload(endpoint: WebhookEndpoint, data: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +45,9 @@ def scoped_payload(endpoint: WebhookEndpoint, data: dict[str, Any]) -> dict[str,
     if "results:read" not in endpoint.scopes:
         for key in RESULT_KEYS:
             out.pop(key, None)
+        for key in ("from_stage", "to_stage"):
+            if out.get(key) in RESULT_STAGES:
+                out[key] = SCORED
     return out
 
 
@@ -54,7 +61,11 @@ def subscribed(endpoint: WebhookEndpoint, event_type: str, job_id: str | None) -
 
 
 async def emit_webhook(
-    session: AsyncSession, event_type: EventType, payload: dict[str, Any]
+    session: AsyncSession,
+    event_type: EventType,
+    payload: dict[str, Any],
+    *,
+    ordering_key: str | None = None,
 ) -> int:
     """Queue ``event_type`` for every subscribed endpoint; returns how many were queued.
 
@@ -62,6 +73,7 @@ async def emit_webhook(
     ``job_id`` (job-restricted endpoints), other ids, ``links`` (paths such as ``/report/<id>``,
     made absolute with the public URL when sent) and, where relevant, ``candidate`` (personal
     data) and ``scores``. Call it inside the transaction that makes the change.
+    ``ordering_key`` (default: the interview id) names the lane whose events go out in order.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
@@ -86,7 +98,7 @@ async def emit_webhook(
                 msg_id="msg_" + uuid.uuid4().hex,
                 endpoint_id=endpoint.id,
                 event_type=event_type,
-                ordering_key=str(payload.get("interview_id") or "")[:64],
+                ordering_key=str(ordering_key or payload.get("interview_id") or "")[:64],
                 payload=body,
                 status="pending",
                 attempts=0,
