@@ -86,7 +86,8 @@ async def stage_payload(
     if cand is not None and cand.deleted_at is None:
         payload["candidate"] = {"name": cand.name, "email": cand.email, "phone": cand.phone}
     if app.recommendation:
-        payload["recommendation"] = app.recommendation
+        # The shape of interview.scored's ``recommendation`` (its ``kind``).
+        payload["recommendation"] = {"kind": app.recommendation}
     return payload
 
 

@@ -9,14 +9,21 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import update
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
-from analysis.events import CandidateJoined, InterviewEnded
+from analysis.events import (
+    CandidateJoined,
+    InterviewEnded,
+    QuestionAnswered,
+    QuestionShown,
+    TranscriptFinal,
+)
 from server.app import create_app
 from server.integrations.webhooks.signing import SignatureError, headers, new_secret, verify
-from server.services import SERVICES
-from server.storage.models import Interview
+from server.services import SERVICES, Services
+from server.storage.models import Interview, WebhookMessage
+from server.workflow.service import WORKFLOW
 from tests.server.helpers import AppClient, make_settings, sign_in
 from tests.server.webhook_receiver import Receiver, start_receiver
 
@@ -253,3 +260,195 @@ async def test_keys_manage_webhooks_only_with_their_scope_and_never_widen_it(
     )
     fields = {f["field"] for f in (await bad.json())["details"]["fields"]}
     assert bad.status == 400 and "url" in fields
+
+
+ANSWERS = [
+    (
+        "logical_thinking",
+        "Tell me about the hardest bug you have tracked down.",
+        "I found the root cause of the bug by testing two hypotheses with a reproduction "
+        "script. I wrote a design note about the root cause so the team could unblock similar "
+        "bugs, and as a result the error rate fell to 0.2 percent.",
+    ),
+    (
+        "code_quality",
+        "Tell me about a time you improved the quality of code.",
+        "I added 15 automated tests and kept the build green for 3 months. I reviewed the code "
+        "with a teammate and we improved the design of the cache module; latency dropped by 40 "
+        "percent.",
+    ),
+    (
+        "collaboration",
+        "Describe a time you helped a teammate who was stuck.",
+        "I helped a stuck teammate the same day by pairing on the failing tests for an hour, "
+        "then we wrote down what we learned for the rest of the team.",
+    ),
+]
+
+
+async def answer_questions(svc: Services, iid: str) -> None:
+    """What the room logs while the candidate answers three questions."""
+    t = 5.0
+    for k, (competency, question, said) in enumerate(ANSWERS):
+        qid = f"q{k}"
+        await svc.events.append(
+            QuestionShown(interview_id=iid, t=t, question_id=qid, text=question)
+        )
+        await svc.events.append(
+            TranscriptFinal(
+                interview_id=iid,
+                t=t + 40,
+                utterance_id=f"{iid}-{k}",
+                text=said,
+                language="en",
+                start=t + 3,
+                end=t + 38,
+            )
+        )
+        await svc.events.append(
+            QuestionAnswered(
+                interview_id=iid,
+                t=t + 41,
+                question_id=qid,
+                kind="main",
+                competency_id=competency,
+                transcript=said,
+                started=t + 1,
+                ended=t + 39,
+            )
+        )
+        t += 60
+
+
+def stage_moves(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(from, to, actor) of each stage change, in arrival order."""
+    return [
+        (e["data"]["from_stage"], e["data"]["to_stage"], e["data"]["actor"])
+        for e in events
+        if e["type"] == "candidate.stage_changed"
+    ]
+
+
+async def test_a_card_moving_through_the_pipeline_is_announced_once_in_order(
+    fast_admin: AppClient,
+) -> None:
+    client = fast_admin
+    svc = client.app[SERVICES]
+    workflow = client.app[WORKFLOW]
+    everything = Receiver(fail_first=2)  # the admin's default scopes: no personal data
+    people = Receiver()  # stage changes with the person, without results
+    servers = [await start_receiver(everything), await start_receiver(people)]
+    try:
+        everything.secret = (await subscribe(client, servers[0], events=["*"]))["secret"]
+        people.secret = (
+            await subscribe(
+                client,
+                servers[1],
+                events=["candidate.stage_changed"],
+                scopes=["interviews:read", "candidates:read"],
+            )
+        )["secret"]
+        job = (
+            await (
+                await client.post(
+                    "/api/jobs",
+                    json={"title": "Engineer", "language": "en", "template": "software_engineer"},
+                )
+            ).json()
+        )["id"]
+        card = await (
+            await client.post(
+                f"/api/jobs/{job}/candidates",
+                json={"name": "Zhang Wei", "email": "zw@example.com", "external_id": "hr-77"},
+            )
+        ).json()
+        invited = await client.post(
+            f"/api/jobs/{job}/invitations", json={"candidate_ids": [card["id"]]}
+        )
+        iid = (await invited.json())["results"][0]["interview_id"]
+
+        # the live room's log; the workflow follows it (its pass run here, not on a timer)
+        await svc.events.append(CandidateJoined(interview_id=iid, segment=1))
+        await workflow.tick()
+        await answer_questions(svc, iid)
+        await svc.events.append(InterviewEnded(interview_id=iid, t=200.0, reason="completed"))
+        await workflow.tick()  # done; too early to score: the status is not saved yet
+        async with svc.sessions() as session, session.begin():
+            await session.execute(
+                update(Interview).where(Interview.id == iid).values(status="finished")
+            )
+        await workflow.tick()  # the retry scores it and the scorer moves the card
+        decided = await client.post(f"/api/interviews/{iid}/decision", json={"decision": "advance"})
+        assert decided.status in (200, 201), await decided.text()
+        moved = await client.post(
+            f"/api/jobs/{job}/moves",
+            json={"candidate_ids": [card["id"]], "stage": "human_interview"},
+        )
+        assert (await moved.json())["results"][0]["status"] == "moved", await moved.text()
+        await eventually(lambda: len(everything.accepted) == 10, "ten events, after retries")
+        await eventually(lambda: len(people.accepted) == 6, "six stage changes")
+        assert (await client.delete(f"/api/interviews/{iid}")).status == 200
+        await eventually(lambda: len(everything.accepted) == 11, "and the deletion")
+
+        async def all_delivered() -> bool:
+            async with svc.sessions() as session:
+                states = (await session.scalars(select(WebhookMessage.status))).all()
+            return list(states) == ["delivered"] * 17
+
+        # every message recorded as delivered, nothing left to send: no event comes twice
+        await eventually(all_delivered, "the outbox holds 17 delivered messages, nothing else")
+        assert len(set(everything.ids)) == 11 and len(set(people.ids)) == 6
+        assert everything.seen == 13 and everything.bad_signatures == people.bad_signatures == 0
+
+        scored = next(e for e in everything.accepted if e["type"] == "interview.scored")
+        kind = scored["data"]["recommendation"]["kind"]
+        verdict = {"advance": "recommended", "no_recommendation": "below_threshold"}[kind]
+        assert [e["type"] for e in everything.accepted] == [
+            "candidate.stage_changed",
+            "interview.started",
+            "candidate.stage_changed",
+            "interview.completed",
+            "candidate.stage_changed",
+            "interview.scored",
+            "candidate.stage_changed",
+            "decision.recorded",
+            "candidate.stage_changed",
+            "candidate.stage_changed",
+            "candidate.deleted",
+        ]
+        assert stage_moves(everything.accepted) == [
+            ("screened", "invited", "person"),
+            ("invited", "interview_started", "system"),
+            ("interview_started", "interview_done", "system"),
+            ("interview_done", verdict, "scorer"),
+            (verdict, "decided", "person"),
+            ("decided", "human_interview", "person"),
+        ]
+        changes = [e["data"] for e in everything.accepted if e["type"] == "candidate.stage_changed"]
+        for data in changes:
+            assert (data["interview_id"], data["job_id"], data["external_id"]) == (
+                iid,
+                job,
+                "hr-77",
+            )
+            assert data["application_id"] == card["id"]
+            assert data["links"]["report"] == f"/report/{iid}"
+            assert "candidate" not in data, "no candidates:read, no name or email"
+        assert changes[3]["recommendation"] == {"kind": kind}, "results:read: the scorer's verdict"
+
+        # candidates:read without results:read: the person, and only that the card was scored
+        assert stage_moves(people.accepted) == [
+            ("screened", "invited", "person"),
+            ("invited", "interview_started", "system"),
+            ("interview_started", "interview_done", "system"),
+            ("interview_done", "scored", "scorer"),
+            ("scored", "decided", "person"),
+            ("decided", "human_interview", "person"),
+        ]
+        for event in people.accepted:
+            assert event["data"]["candidate"]["name"] == "Zhang Wei"
+            assert event["data"]["candidate"]["email"] == "zw@example.com"
+            assert "recommendation" not in event["data"]
+    finally:
+        for server in servers:
+            await server.close()
