@@ -7,13 +7,18 @@ gauges that describe current state are read when /metrics is scraped.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from analysis.events import (
     AnalyzerFailed,
@@ -23,10 +28,13 @@ from analysis.events import (
     MediaStarted,
     TranscriptFinal,
 )
+from server.storage.models import OutboxRow, WebhookMessage
 
 if TYPE_CHECKING:
     from server.services import Services
     from server.session import InterviewSession
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,6 +43,49 @@ JOIN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
 FINAL_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _MAX_PENDING_JOINS = 10_000
+
+# The outboxes: the workflow's messages by channel (both WeCom channels are "wecom") and the
+# webhook deliveries. "pending" waits to be sent or retried; "failed" was given up on.
+OUTBOXES = ("email", "wecom", "webhook")
+OUTBOX_STATES = ("pending", "failed")
+_CHANNEL_OUTBOX = {"email": "email", "wecom_app": "wecom", "wecom_robot": "wecom"}
+
+
+@dataclass
+class OutboxDepth:
+    """Rows per (outbox, state) and the age of each outbox's oldest pending row."""
+
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)
+    oldest_pending_s: dict[str, float] = field(default_factory=dict)
+    ok: bool = False
+
+
+async def read_outbox_depth(sessions: async_sessionmaker[Any], now: datetime) -> OutboxDepth:
+    """Two grouped counts over the ``status``-indexed outbox tables (sent rows are skipped)."""
+    depth = OutboxDepth(rows={(o, s): 0 for o in OUTBOXES for s in OUTBOX_STATES}, ok=True)
+    wanted = list(OUTBOX_STATES)
+    async with sessions() as session:
+        workflow = await session.execute(
+            select(
+                OutboxRow.channel, OutboxRow.status, func.count(), func.min(OutboxRow.created_at)
+            )
+            .where(OutboxRow.status.in_(wanted))
+            .group_by(OutboxRow.channel, OutboxRow.status)
+        )
+        hooks = await session.execute(
+            select(WebhookMessage.status, func.count(), func.min(WebhookMessage.created_at))
+            .where(WebhookMessage.status.in_(wanted))
+            .group_by(WebhookMessage.status)
+        )
+        counted = [(_CHANNEL_OUTBOX.get(c, c), s, n, at) for c, s, n, at in workflow.all()]
+        counted += [("webhook", s, n, at) for s, n, at in hooks.all()]
+    for outbox, state, n, oldest in counted:
+        depth.rows[(outbox, state)] = depth.rows.get((outbox, state), 0) + int(n)
+        if state == "pending" and oldest is not None:
+            at = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            age = max(0.0, (now - at).total_seconds())
+            depth.oldest_pending_s[outbox] = max(depth.oldest_pending_s.get(outbox, 0.0), age)
+    return depth
 
 
 class Metrics:
@@ -62,6 +113,7 @@ class Metrics:
             registry=self.registry,
         )
         self.analyzer_failures: dict[str, int] = {}
+        self.outbox_depth = OutboxDepth()
         self._joined_at: dict[tuple[str, int], float] = {}
         self._state = _StateCollector()
         self.registry.register(self._state)
@@ -97,6 +149,19 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every collector."""
         return bytes(generate_latest(self.registry))
+
+    async def scrape(self) -> bytes:
+        """Read what needs the database (the outbox depth), then render."""
+        svc = self._state.services
+        if svc is not None:
+            try:
+                self.outbox_depth = await read_outbox_depth(svc.sessions, svc.now())
+            except Exception:
+                # A scrape still answers; candor_outbox_depth_ok says the depth is unknown.
+                log.warning("could not read the outbox depth", exc_info=True)
+                self.outbox_depth = OutboxDepth()
+        self._state.outbox_depth = self.outbox_depth
+        return self.render()
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -143,6 +208,7 @@ class _StateCollector:
 
     def __init__(self) -> None:
         self.services: Services | None = None
+        self.outbox_depth = OutboxDepth()
 
     def describe(self) -> list[Metric]:
         """Names only (the registry checks them for duplicates)."""
@@ -155,6 +221,9 @@ class _StateCollector:
             CounterMetricFamily("candor_transcription_passes", ""),
             CounterMetricFamily("candor_analyzer_failures", ""),
             CounterMetricFamily("candor_bus_dropped_events", ""),
+            GaugeMetricFamily("candor_outbox_depth", ""),
+            GaugeMetricFamily("candor_outbox_oldest_pending_seconds", ""),
+            GaugeMetricFamily("candor_outbox_depth_ok", ""),
         ]
 
     def collect(self) -> Iterable[Metric]:
@@ -208,3 +277,32 @@ class _StateCollector:
             for cause, count in sorted(svc.bus.metrics.snapshot().items()):
                 dropped.add_metric([cause], count)
         yield dropped
+        yield from outbox_families(self.outbox_depth)
+
+
+def outbox_families(depth: OutboxDepth) -> Iterable[Metric]:
+    """``candor_outbox_depth{outbox,state}``, the oldest pending row's age, and whether the
+    depth could be read at this scrape."""
+    rows = GaugeMetricFamily(
+        "candor_outbox_depth",
+        "Outbound messages waiting (pending) or given up on (failed), by outbox: email and "
+        "wecom (the workflow's messages) and webhook (deliveries).",
+        labels=["outbox", "state"],
+    )
+    oldest = GaugeMetricFamily(
+        "candor_outbox_oldest_pending_seconds",
+        "Age of the oldest pending message, by outbox (0 when none is pending).",
+        labels=["outbox"],
+    )
+    if depth.ok:
+        for (outbox, state), n in sorted(depth.rows.items()):
+            rows.add_metric([outbox, state], n)
+        for outbox in OUTBOXES:
+            oldest.add_metric([outbox], depth.oldest_pending_s.get(outbox, 0.0))
+    yield rows
+    yield oldest
+    yield GaugeMetricFamily(
+        "candor_outbox_depth_ok",
+        "1 when this scrape could read the outbox tables.",
+        value=1 if depth.ok else 0,
+    )

@@ -63,4 +63,5 @@ async def metrics(request: web.Request) -> web.Response:
             "/metrics is open to the networks in CANDOR_METRICS_ALLOW (direct requests, not "
             "through a proxy) or to a bearer token (CANDOR_METRICS_TOKEN)."
         )
-    return web.Response(body=svc.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = await svc.metrics.scrape()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,12 @@ from server.app import create_app
 from server.metrics import Metrics
 from server.services import SERVICES
 from server.storage.db import make_engine
+from server.workflow.outbox import enqueue
+from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
+from tests.server.test_feedback import free_port
+from tests.server.test_interviewer_channels import ScriptedClock
 
 Client = TestClient[web.Request, web.Application]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -218,3 +223,95 @@ def test_room_events_feed_failures_and_final_latency() -> None:
     got = samples(metrics.render().decode())
     assert got[("candor_transcript_final_latency_seconds_count", ())] == 1
     assert got[("candor_transcript_final_latency_seconds_sum", ())] == pytest.approx(1.2)
+
+
+def depth(got: Samples, outbox: str, state: str) -> float:
+    """``candor_outbox_depth{outbox, state}`` of a scrape."""
+    return got[("candor_outbox_depth", (("outbox", outbox), ("state", state)))]
+
+
+async def test_outbox_depth_counts_each_outbox_at_scrape_time(tmp_path: Path) -> None:
+    clock = ScriptedClock()
+    clock.now = datetime.now(UTC).replace(microsecond=0)  # webhook rows carry the real time
+    settings = make_settings(
+        tmp_path,
+        outbox_max_attempts=1,  # no SMTP here: an email fails at its first try
+        workflow_poll_seconds=3600,
+        webhooks={"retry_delays_s": [], "poll_s": 0.02, "timeout_s": 2.0},  # no retries
+    )
+    client: Client = TestClient(TestServer(create_app(settings, now=clock)))
+    await client.start_server()
+    try:
+        await sign_in(client)
+        # invitations wake the workflow's background pass: stop it and run passes here
+        await client.app[WORKFLOW].aclose()
+        got = await scrape(client)
+        assert got[("candor_outbox_depth_ok", ())] == 1
+        for outbox in ("email", "wecom", "webhook"):
+            assert depth(got, outbox, "pending") == depth(got, outbox, "failed") == 0
+            assert got[("candor_outbox_oldest_pending_seconds", (("outbox", outbox),))] == 0
+
+        # a receiver nobody listens on, told of every stage change
+        dead = f"http://127.0.0.1:{free_port()}/hook"
+        made = await client.post(
+            "/api/webhooks", json={"url": dead, "events": ["candidate.stage_changed"]}
+        )
+        assert made.status == 201, await made.text()
+        job = (await (await client.post("/api/jobs", json={"title": "Engineer"})).json())["id"]
+
+        async def invite(email: str) -> None:
+            card = await (
+                await client.post(f"/api/jobs/{job}/candidates", json={"name": "A", "email": email})
+            ).json()
+            resp = await client.post(
+                f"/api/jobs/{job}/invitations", json={"candidate_ids": [card["id"]]}
+            )
+            assert (await resp.json())["results"][0]["status"] == "invited"
+
+        await invite("a@example.com")  # an invitation email and a stage_changed delivery
+        got = await scrape(client)
+        assert depth(got, "email", "pending") == 1 and depth(got, "webhook", "pending") == 1
+        await client.app[WORKFLOW].tick()  # the email fails (no SMTP) and is given up
+        clock.advance(1)  # the delivery is due; it fails and, with no retries, is given up
+
+        async def webhook_failed() -> bool:
+            return depth(await scrape(client), "webhook", "failed") == 1
+
+        for _ in range(500):
+            if await webhook_failed():
+                break
+            await asyncio.sleep(0.02)
+        assert await webhook_failed()
+
+        await invite("b@example.com")  # waits: the email is not sent yet, the endpoint is off
+        async with client.app[SERVICES].sessions() as session, session.begin():
+            enqueue(
+                session,
+                channel="wecom_robot",
+                template="hr_completion",
+                recipient="robot",
+                payload={"markdown": "**An interview finished**"},
+                now=clock.now,
+            )
+        clock.advance(90)
+        got = await scrape(client)
+        assert {
+            (o, s): depth(got, o, s)
+            for o in ("email", "wecom", "webhook")
+            for s in ("pending", "failed")
+        } == {
+            ("email", "pending"): 1,
+            ("email", "failed"): 1,
+            ("wecom", "pending"): 1,
+            ("wecom", "failed"): 0,
+            ("webhook", "pending"): 1,
+            ("webhook", "failed"): 1,
+        }
+        oldest = {
+            o: got[("candor_outbox_oldest_pending_seconds", (("outbox", o),))]
+            for o in ("email", "wecom", "webhook")
+        }
+        assert oldest["email"] == oldest["wecom"] == 90
+        assert oldest["webhook"] > 0
+    finally:
+        await client.close()
