@@ -18,7 +18,7 @@ from server.reports import store
 from server.routes.access import require_job
 from server.routes.api import audit
 from server.services import Services
-from server.storage.models import Candidate, Interview, Job, PartnerOrder
+from server.storage.models import Application, Candidate, Interview, Job, PartnerOrder
 
 routes = web.RouteTableDef()
 
@@ -26,12 +26,18 @@ routes = web.RouteTableDef()
 class ResultRow(BaseModel):
     """One interview's result."""
 
-    external_id: str = Field(description="The ATS's application id, else Candor's candidate id.")
+    external_id: str = Field(
+        description="The ATS's application id (a partner order's, else the external id the "
+        "application was imported with), else Candor's candidate id."
+    )
     candidate_id: str
     interview_id: str
     candidate_name: str | None = Field(None, description="Only with candidates:read (keys).")
     candidate_email: str | None = Field(None, description="Only with candidates:read (keys).")
-    stage: str = Field(description="scheduled, live or finished.")
+    stage: str = Field(description="The interview's: scheduled, live, paused, finished, abandoned.")
+    pipeline_stage: str | None = Field(
+        None, description="The application's stage in the job's pipeline (docs/workflow.md)."
+    )
     recommendation: str | None
     total: float | None
     scores: dict[str, float | None] = Field(description="Per competency id, 0-100.")
@@ -48,28 +54,36 @@ async def job_results(svc: Services, who: Principal, job: Job) -> list[ResultRow
     async with svc.sessions() as session:
         rows = (
             await session.execute(
-                select(Interview, Candidate, PartnerOrder.external_application_id)
+                select(
+                    Interview,
+                    Candidate,
+                    PartnerOrder.external_application_id,
+                    Application.external_id,
+                    Application.stage,
+                )
                 .join(Candidate, Candidate.id == Interview.candidate_id)
                 .outerjoin(PartnerOrder, PartnerOrder.interview_id == Interview.id)
+                .outerjoin(Application, Application.interview_id == Interview.id)
                 .where(Interview.job_id == job.id)
                 .order_by(Interview.created_at)
             )
         ).all()
     personal = _personal(who)
     out = []
-    for interview, cand, external in rows:
+    for interview, cand, ordered, imported, pipeline_stage in rows:
         scores = await store.score_rows(svc.sessions, interview.id)
         score = InterviewScore.model_validate(scores[-1].score) if scores else None
         summary = store.score_summary(score) if score else None
         decisions = await store.decisions(svc.sessions, interview.id)
         out.append(
             ResultRow(
-                external_id=external or cand.id,
+                external_id=ordered or imported or cand.id,
                 candidate_id=cand.id,
                 interview_id=interview.id,
                 candidate_name=cand.name if personal else None,
                 candidate_email=cand.email if personal else None,
                 stage=interview.status,
+                pipeline_stage=pipeline_stage,
                 recommendation=score.recommendation.kind if score else None,
                 total=score.total if score else None,
                 scores=summary["scores"] if summary else {},
@@ -91,13 +105,15 @@ def to_csv(rows: list[ResultRow], competencies: list[str], personal: bool) -> st
     buf = io.StringIO()
     head = ["external_id", "candidate_id", "interview_id"]
     head += ["candidate_name", "candidate_email"] if personal else []
-    head += ["stage", "recommendation", "total", *competencies, "decision", "decided_at"]
+    head += ["stage", "pipeline_stage", "recommendation", "total", *competencies]
+    head += ["decision", "decided_at"]
     writer = csv.writer(buf)
     writer.writerow(head)
     for r in rows:
         line: list[Any] = [r.external_id, r.candidate_id, r.interview_id]
         line += [r.candidate_name, r.candidate_email] if personal else []
-        line += [r.stage, r.recommendation or "", "" if r.total is None else r.total]
+        line += [r.stage, r.pipeline_stage or "", r.recommendation or ""]
+        line += ["" if r.total is None else r.total]
         line += ["" if r.scores.get(c) is None else r.scores[c] for c in competencies]
         line += [r.decision or "", r.decided_at or ""]
         writer.writerow(line)

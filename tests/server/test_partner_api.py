@@ -323,12 +323,22 @@ async def test_a_jobs_results_export_as_csv_and_json_within_the_keys_scopes(
         row.status = "finished"
     assert (await admin.get(f"/api/interviews/{iid}/score")).status == 200
     await admin.post(f"/api/interviews/{iid}/decision", json={"decision": "advance"})
+    # a person HR imported with the HRMS's own id and invited from the board
+    card = await (
+        await admin.post(
+            f"/api/jobs/{job}/candidates",
+            json={"name": "Li Lei", "email": "li@example.com", "external_id": "hrms-9"},
+        )
+    ).json()
+    await admin.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [card["id"]]})
     admin.session.cookie_jar.clear()
     bearer = {"Authorization": f"Bearer {key}"}
 
     rows = await (await admin.get(f"/api/jobs/{job}/results.json", headers=bearer)).json()
-    assert len(rows) == 1
-    assert rows[0]["external_id"] == "gh-app-1001" and rows[0]["stage"] == "finished"
+    assert [(r["external_id"], r["stage"], r["pipeline_stage"]) for r in rows] == [
+        ("gh-app-1001", "finished", "invited"),  # finished by hand here: the log never said so
+        ("hrms-9", "scheduled", "invited"),
+    ]
     assert rows[0]["decision"] == "advance" and "code_quality" in rows[0]["scores"]
     assert rows[0]["candidate_name"] is None, "no candidates:read, no personal data"
     csv_resp = await admin.get(f"/api/jobs/{job}/results.csv", headers=bearer)
