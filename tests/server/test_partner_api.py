@@ -3,6 +3,7 @@ outbox to a real local SMTP server), an aiortc candidate on the emailed link, te
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 
 from server.app import create_app
 from server.services import SERVICES
-from server.storage.models import Application, Interview
+from server.storage.models import Application, Candidate, Interview
 from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import ADMIN_EMAIL, AppClient, consent, make_settings, sign_in
@@ -279,6 +280,27 @@ async def test_one_person_is_one_candidate_with_an_application_per_job(
         "wei@example.com",
     ]
     assert await interviews(admin) == 2
+
+
+async def test_a_retrying_ats_sending_one_order_twice_at_once_gets_one_interview(
+    mailing_admin: AppClient, smtp: tuple[Inbox, int]
+) -> None:
+    admin, inbox = mailing_admin, smtp[0]
+    job, key = await setup(admin, ["interviews:write"])
+    admin.session.cookie_jar.clear()
+    order = {**ORDER, "partner_test_id": job}
+    answers = await asyncio.gather(
+        *(admin.post("/api/partner/send_test", json=order, headers=basic(key)) for _ in range(3))
+    )
+    assert sorted(a.status for a in answers) == [200, 200, 201]
+    ids = {(await a.json())["partner_interview_id"] for a in answers}
+    assert len(ids) == 1
+    assert await interviews(admin) == 1 and len(await applications(admin)) == 1
+    async with admin.app[SERVICES].sessions() as session:
+        people = await session.scalar(select(func.count()).select_from(Candidate))
+    assert people == 1, "the losing orders kept nothing"
+    await admin.app[WORKFLOW].tick()
+    assert len(inbox.envelopes) == 1
 
 
 async def test_malformed_orders_get_field_level_errors_and_bad_keys_401(admin: AppClient) -> None:
