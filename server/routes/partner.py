@@ -1,10 +1,12 @@
 """ATS assessment-partner API, in the shape of Greenhouse's assessment-partner contract.
 
 ``list_tests`` lists the jobs a key may order interviews for (a job is a "test");
-``send_test`` creates the candidate and the interview and issues the invitation, once per
-external application id; ``test_status`` reports progress, the report link, per-competency
-scores (only with ``results:read``) and the human decision. Besides ``Bearer cnd_...``, HTTP
-Basic with the API key as user name is accepted here, because that is what those ATSs send.
+``send_test`` puts the person in the job's pipeline (found as the workflow finds people: one
+person, one candidate, an application per job) and sends the board's invitation through the
+workflow outbox, once per external application id; ``test_status`` reports progress, the
+pipeline stage, the report link, per-competency scores (only with ``results:read``) and the
+human decision. Besides ``Bearer cnd_...``, HTTP Basic with the API key as user name is
+accepted here, because that is what those ATSs send.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class SendTestOut(BaseModel):
 
     partner_interview_id: str
     invite_url: str | None = Field(
-        None, description="The candidate's link (only when this call created the interview)."
+        None,
+        description="The candidate's link (only when this call placed the order; when the "
+        "board had invited the person already, their live link and no second email).",
     )
     created: bool
 

@@ -207,23 +207,39 @@ async def test_one_person_is_one_candidate_with_an_application_per_job(
 ) -> None:
     admin, inbox = mailing_admin, smtp[0]
     job, _ = await setup(admin, ["interviews:write"])
-    other = await (
-        await admin.post("/api/jobs", json={"title": "Tester", "template": "software_engineer"})
-    ).json()
+    other, third = [
+        await (
+            await admin.post("/api/jobs", json={"title": title, "template": "software_engineer"})
+        ).json()
+        for title in ("Tester", "Analyst")
+    ]
+    jobs = [job, other["id"], third["id"]]
     key = (
         await (
             await admin.post(
-                "/api/keys",
-                json={"name": "ats", "scopes": ["interviews:write"], "job_ids": [job, other["id"]]},
+                "/api/keys", json={"name": "ats", "scopes": ["interviews:write"], "job_ids": jobs}
             )
         ).json()
     )["key"]
-    # the board already has this person on the second job (imported, not yet invited)
+    # the board already has this person on the second job (imported, not yet invited) ...
     added = await admin.post(
         f"/api/jobs/{other['id']}/candidates",
         json={"name": "Zhang Wei", "email": "wei@example.com", "phone": "13912345678"},
     )
     assert added.status == 201, await added.text()
+    # ... and on the third, invited from the board already
+    board = await (
+        await admin.post(
+            f"/api/jobs/{third['id']}/candidates",
+            json={"name": "Zhang Wei", "email": "wei@example.com"},
+        )
+    ).json()
+    invited = await admin.post(
+        f"/api/jobs/{third['id']}/invitations", json={"candidate_ids": [board["id"]]}
+    )
+    assert (await invited.json())["results"][0]["status"] == "invited"
+    await admin.app[WORKFLOW].tick()
+    assert len(mails(inbox, "Your interview for Analyst")) == 1
     admin.session.cookie_jar.clear()
 
     first = await admin.post(
@@ -248,7 +264,11 @@ async def test_one_person_is_one_candidate_with_an_application_per_job(
     apps = await applications(admin)
     assert len({a.candidate_id for a in apps}) == 1, "one person, one candidate"
     assert sorted((a.job_id, a.external_id, a.stage) for a in apps) == sorted(
-        [(job, "gh-app-1001", "invited"), (other["id"], "gh-app-2002", "invited")]
+        [
+            (job, "gh-app-1001", "invited"),
+            (other["id"], "gh-app-2002", "invited"),
+            (third["id"], "", "invited"),
+        ]
     )
     # the same person, same job, another application id: refused, pointing at the first order
     twice = await admin.post(
@@ -274,12 +294,26 @@ async def test_one_person_is_one_candidate_with_an_application_per_job(
     assert [f["field"] for f in (await bad_phone.json())["details"]["fields"]] == [
         "candidate.phone_number"
     ]
+    # ordered where the board had invited: the live link comes back, no second email
+    third_order = await admin.post(
+        "/api/partner/send_test",
+        json={**ORDER, "partner_test_id": third["id"], "application_id": "gh-app-5005"},
+        headers=basic(key),
+    )
+    assert third_order.status == 201, await third_order.text()
+    link = (await third_order.json())["invite_url"]
+    assert (await admin.get(urlparse(link).path)).status == 200
     await admin.app[WORKFLOW].tick()
-    assert sorted(str(m["To"]) for m in mails(inbox, "Your interview for")) == [
-        "wei@example.com",
-        "wei@example.com",
+    assert sorted(str(m["Subject"]) for m in mails(inbox, "Your interview for")) == [
+        "Your interview for Analyst",
+        "Your interview for Engineer",
+        "Your interview for Tester",
     ]
-    assert await interviews(admin) == 2
+    assert {str(m["To"]) for m in mails(inbox, "")} == {"wei@example.com"}
+    assert await interviews(admin) == 3
+    apps = await applications(admin)
+    assert len({a.candidate_id for a in apps}) == 1
+    assert next(a.external_id for a in apps if a.job_id == third["id"]) == "gh-app-5005"
 
 
 async def test_a_retrying_ats_sending_one_order_twice_at_once_gets_one_interview(
