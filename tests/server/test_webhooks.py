@@ -452,3 +452,44 @@ async def test_a_card_moving_through_the_pipeline_is_announced_once_in_order(
     finally:
         for server in servers:
             await server.close()
+
+
+async def test_a_receiver_that_times_out_gets_retries_and_pages_never_wait(
+    tmp_path: Path,
+) -> None:
+    """Deliveries the receiver leaves unanswered time out, are retried, and arrive once, in
+    order; meanwhile the API answers at once (delivery is off the request path)."""
+    slow = {**FAST, "timeout_s": 0.3}
+    app = create_app(make_settings(tmp_path, webhooks=slow))
+    hanging = Receiver(hang_first=2)
+    server = await start_receiver(hanging)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            await sign_in(client)
+            hanging.secret = (await subscribe(client, server, events=["*"]))["secret"]
+            job = await (
+                await client.post(
+                    "/api/jobs", json={"title": "Engineer", "template": "software_engineer"}
+                )
+            ).json()
+            iid = await new_interview(client, job["id"])
+            await run_interview(client, iid)
+            await eventually(lambda: hanging.seen >= 1, "the first delivery reached the receiver")
+            assert hanging.seen <= 2 and not hanging.accepted  # it is hanging right now
+            # The receiver hangs, the pages do not.
+            resp = await asyncio.wait_for(client.get(f"/api/interviews/{iid}"), 5)
+            assert resp.status == 200
+            await eventually(lambda: len(hanging.accepted) == 2, "both events after retries")
+            assert [e["type"] for e in hanging.accepted] == [
+                "interview.started",
+                "interview.completed",
+            ]
+            assert len(set(hanging.ids)) == 2 and hanging.bad_signatures == 0
+            hooks = await (await client.get("/api/webhooks")).json()
+            log = await (await client.get(f"/api/webhooks/{hooks[0]['id']}/deliveries")).json()
+            timed_out = [a for a in log if a["response_code"] is None]
+            assert len(timed_out) == 2 and all(a["error"] for a in timed_out)
+            assert sorted(a["response_code"] for a in log if a["response_code"]) == [204, 204]
+    finally:
+        hanging.release.set()
+        await server.close()

@@ -1,9 +1,10 @@
 """A real local webhook receiver for tests: verifies Standard Webhooks signatures with the
-``standardwebhooks`` package, answers 500 to its first ``fail_first`` deliveries, and keeps
+``standardwebhooks`` package, answers 500 to its first ``fail_first`` deliveries, leaves the next ``hang_first`` unanswered, and keeps
 what it accepted in arrival order."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ class Receiver:
 
     secret: str = ""
     fail_first: int = 0
+    hang_first: int = 0
+    """The first ``hang_first`` deliveries get no answer until the receiver is released."""
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     seen: int = 0
     bad_signatures: int = 0
     accepted: list[dict[str, Any]] = field(default_factory=list)
@@ -37,6 +41,9 @@ class Receiver:
             return web.Response(status=401)
         if self.seen <= self.fail_first:
             return web.Response(status=500)
+        if self.seen <= self.fail_first + self.hang_first:
+            await self.release.wait()  # the sender's timeout ends this one first
+            return web.Response(status=204)
         self.accepted.append(payload)
         self.ids.append(request.headers["webhook-id"])
         return web.Response(status=204)
