@@ -1,6 +1,6 @@
 """A real local webhook receiver for tests: verifies Standard Webhooks signatures with the
-``standardwebhooks`` package, answers 500 to its first ``fail_first`` deliveries, leaves the next ``hang_first`` unanswered, and keeps
-what it accepted in arrival order."""
+``standardwebhooks`` package, answers 500 to its first ``fail_first`` deliveries, leaves the
+next ``hang_first`` unanswered, and keeps what it accepted in arrival order."""
 
 from __future__ import annotations
 
