@@ -7,6 +7,7 @@ only when a test moves it.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import threading
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import ClientWebSocketResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from aioice import ice
@@ -22,6 +24,7 @@ from aiortc import RTCPeerConnection
 
 from analysis.followup import FollowupRequest, FollowupStrategy, FollowupSuggestion, make_strategy
 from server.app import create_app
+from server.cluster import LEASE_PREFIX
 from server.services import SERVICES, Services
 from server.session import RELEASE_AFTER, InterviewSession
 from server.sessions import SessionRegistry
@@ -79,7 +82,10 @@ async def watch(api: Client, iid: str) -> tuple[ClientWebSocketResponse, dict[st
 
 
 async def until_released(registry: SessionRegistry, iid: str) -> None:
-    """Ticks run on real time; the release itself waits for the scripted clock."""
+    """The session has released itself (it takes no inputs; it may still be closing).
+
+    Ticks run on real time; the release itself waits for the scripted clock.
+    """
     async with asyncio.timeout(20):
         while registry.find(iid) is not None or registry.running():  # noqa: ASYNC110
             await asyncio.sleep(TICK)
@@ -171,6 +177,23 @@ async def test_a_quick_reconnect_keeps_the_session(api: Client, clock: ScriptedC
     await until_holders(first, 0)
     clock.advance(PAST_THE_DELAY)
     await until_released(registry, iv["id"])
+
+
+async def test_a_candidate_page_that_never_offered_media_does_not_keep_the_session(
+    api: Client, clock: ScriptedClock
+) -> None:
+    iv = await planned_interview(api)
+    registry = services_of(api).live
+    cand = await api.ws_connect(f"/ws/candidate/{iv['invite_token']}")
+    assert (await cand.receive_json())["type"] == "welcome"
+    session = registry.find(iv["id"])
+    assert session is not None and session.holders == 1
+    await cand.close()
+    await until_holders(session, 0)
+    clock.advance(PAST_THE_DELAY)
+    await until_released(registry, iv["id"])
+    row = await status_of(api, iv["id"])
+    assert row["status"] == "scheduled" and row["started_at"] is None
 
 
 async def test_a_finished_interview_is_released_once_the_last_observer_leaves(
@@ -378,6 +401,43 @@ async def test_an_observer_peer_of_a_released_session_is_closed(
         await until_holders(session, 0)
         clock.advance(PAST_THE_DELAY)
         await until_released(registry, iv["id"])
-        assert mdns_subscribers() == set()
+        async with asyncio.timeout(20):  # the released session's last step closes the peer
+            while mdns_subscribers():  # noqa: ASYNC110 - aioice offers no event for it
+                await asyncio.sleep(TICK)
     finally:
         await browser.close()
+
+
+@pytest.mark.redis
+async def test_a_released_session_lets_go_of_its_lease(
+    tmp_path: Path, clock: ScriptedClock
+) -> None:
+    """One node of a cluster: an observer-only session takes the lease and gives it back."""
+    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    settings = make_settings(
+        tmp_path,
+        bus="redis",
+        redis_url=redis_url,
+        cluster=True,
+        node_id=f"release-{uuid.uuid4().hex[:6]}",
+    )
+    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
+    await api.start_server()
+    redis = aioredis.from_url(redis_url)
+    try:
+        await sign_in(api)
+        iv = await planned_interview(api)
+        registry = services_of(api).live
+        obs, _ = await watch(api, iv["id"])
+        assert await redis.get(LEASE_PREFIX + iv["id"]) == settings.node_id.encode()
+        session = registry.find(iv["id"])
+        await obs.close()
+        await until_holders(session, 0)
+        clock.advance(PAST_THE_DELAY)
+        await until_released(registry, iv["id"])
+        async with asyncio.timeout(20):  # the registry lets go once the session has closed
+            while await redis.get(LEASE_PREFIX + iv["id"]) is not None:  # noqa: ASYNC110
+                await asyncio.sleep(TICK)
+    finally:
+        await redis.aclose()
+        await api.close()
