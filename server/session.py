@@ -96,6 +96,7 @@ MEDIA_KINDS = ("audio", "video")
 # How long a session nobody is attached to waits before releasing itself: a page reload or a
 # dropped observer socket reconnects within this without the session being rebuilt.
 RELEASE_AFTER = timedelta(seconds=10)
+PREDECESSOR_SECONDS = 4.0  # the longest a new session waits for the previous one to close
 
 
 class SessionClosed(RuntimeError):
@@ -208,9 +209,16 @@ class InterviewSession:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Load the interview, then apply inputs one at a time until it ends or stops."""
+    async def run(self, after: asyncio.Future[Any] | None = None) -> None:
+        """Load the interview, then apply inputs one at a time until it ends or stops.
+
+        ``after``: the interview's previous session, still closing; this one starts once it
+        has ended (its inputs wait in the queue), so the two never hold the interview at once.
+        A stuck predecessor is not waited for longer than a shutdown would take.
+        """
         try:
+            if after is not None:
+                await asyncio.wait({after}, timeout=PREDECESSOR_SECONDS)
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
                 try:

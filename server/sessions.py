@@ -229,15 +229,13 @@ class SessionRegistry:
         self, session: InterviewSession, previous: asyncio.Task[None] | None = None
     ) -> None:
         iid = session.interview_id
-        renew: asyncio.Task[None] | None = None
+        renew = (
+            asyncio.create_task(self._keep_lease(session), name="lease-renewal")
+            if self._cluster is not None
+            else None
+        )
         try:
-            if previous is not None:
-                # Its inputs wait in the queue meanwhile; a stuck predecessor is not waited for
-                # longer than a shutdown would.
-                await asyncio.wait({previous}, timeout=SHUTDOWN_SECONDS + 1.0)
-            if self._cluster is not None:
-                renew = asyncio.create_task(self._keep_lease(session), name="lease-renewal")
-            await session.run()
+            await session.run(after=previous)
         except Exception:
             log.exception("a live interview session failed")
         finally:
