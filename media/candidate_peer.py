@@ -241,6 +241,7 @@ class ObserverPeer:
         self._public_ip = public_ip
         self._proxies: list[MediaStreamTrack] = []
         self._negotiation: asyncio.Task[str] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     async def accept(self, sdp: str, tracks: list[MediaStreamTrack]) -> str:
         """Apply the observer's offer, attach the candidate's tracks, return the answer.
@@ -276,7 +277,17 @@ class ObserverPeer:
         return _announce(self.pc.localDescription.sdp, self._public_ip)
 
     async def close(self) -> None:
-        """Hang up and release the relay proxies."""
+        """Hang up and release the relay proxies; every call waits for the one hang-up.
+
+        The hang-up runs to its end even if a caller is cancelled (a session stopping while
+        this peer negotiates closes it from ``accept`` and again at its end), so a later call
+        never returns before the connection is closed.
+        """
+        if self._closing is None:
+            self._closing = asyncio.create_task(self._hang_up(), name="observer-hangup")
+        await asyncio.shield(self._closing)
+
+    async def _hang_up(self) -> None:
         await _settled(self._negotiation)
         for proxy in self._proxies:
             proxy.stop()

@@ -40,7 +40,9 @@ async def abandon_overdue(svc: Services) -> list[str]:
         started += await _orphans(svc)
     for iid in started:
         # Its first tick ends it as abandoned (with several nodes: unless another node runs it).
-        await svc.live.attach(iid)
+        # Nothing stays attached: the session keeps itself while the interview is paused.
+        async with svc.live.attach(iid):
+            pass
     return started
 
 

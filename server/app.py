@@ -10,12 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
-from sqlalchemy import select
 
 from analysis.bus import make_bus
 from config.settings import Settings
 from media.crypto import MasterKey
-from media.recorder import finalize_recording
 from server.abandon import run_abandon_watch
 from server.audit import audit_refusals
 from server.auth import SessionCodec
@@ -69,45 +67,17 @@ from server.routes import (
 from server.routes import audit as audit_routes
 from server.routes import rights as rights_routes
 from server.security import forgery_middleware, setup_security
+from server.segments import recover_segments
 from server.services import SERVICES, Services
 from server.session import InterviewSession
 from server.sessions import SessionRegistry
 from server.signin.middleware import session_middleware
 from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
 from server.storage.db import check_schema, make_engine, migrate, sessionmaker
-from server.storage.models import Recording
 
 log = logging.getLogger(__name__)
 
 FIRST_ADMIN_PASSWORD: web.AppKey[str | None] = web.AppKey("first_admin_password", str)
-
-
-async def recover_recordings(svc: Services) -> int:
-    """Finalize segments left open by a crash so nothing recorded is lost."""
-    import asyncio
-    from pathlib import Path
-
-    fixed = 0
-    async with svc.sessions() as session, session.begin():
-        rows = (
-            await session.scalars(select(Recording).where(Recording.status == "recording"))
-        ).all()
-        for rec in rows:
-            path = Path(rec.path)
-            if not path.exists():
-                rec.status = "empty"
-                continue
-            try:
-                result = await asyncio.to_thread(
-                    finalize_recording, path, svc.master, unclosed=True
-                )
-            except Exception:
-                log.exception("could not recover a recording segment", extra={"recording": rec.id})
-                rec.status = "damaged"
-                continue
-            rec.status, rec.duration, rec.size = "final", result.duration, result.size
-            fixed += 1
-    return fixed
 
 
 async def start_cluster(settings: Settings) -> Cluster | None:
@@ -253,7 +223,7 @@ def create_app(
             registry.spawn(run_abandon_watch(svc), "abandon-watch")
             # With several nodes, segments still open may be another node's, being written:
             # a node taking over an interview recovers that interview's segments instead.
-            recovered = await recover_recordings(svc) if cluster is None else 0
+            recovered = await recover_segments(svc) if cluster is None else 0
             if recovered:
                 log.warning(
                     "recovered recordings left open by a previous run", extra={"count": recovered}

@@ -205,7 +205,12 @@ class RemoteLink:
 
 
 class RemoteInputs:
-    """The owner's side: commands from other nodes become inputs of the local session."""
+    """The owner's side: commands from other nodes become inputs of the local session.
+
+    A remote observer is attached to the session (``hold``) from its "joined" until its
+    "left", or until its node stops reporting it: the owner does not release a session that
+    other nodes' observers are watching.
+    """
 
     def __init__(self, cluster: Cluster, clock: Callable[[], float] | None = None) -> None:
         self._cluster = cluster
@@ -223,6 +228,7 @@ class RemoteInputs:
                 gone = self._links.pop(key, None)
                 if gone is not None:
                     session.submit(ObserverLeft(gone))
+                    session.let_go()
 
     async def handle(self, session: InterviewSession, msg: dict[str, Any]) -> Any:
         """Apply one remote command to ``session``; returns what the requester waits for."""
@@ -241,10 +247,12 @@ class RemoteInputs:
             return view.model_dump(mode="json") if view is not None else None
         now = self._clock()
         if op == "joined":
-            link = self._links.setdefault(
-                msg["link"], RemoteLink(self._cluster, msg["from"], msg["link"])
-            )
-            self._heard[msg["link"]] = now
+            key = msg["link"]
+            link = self._links.get(key)
+            if link is None:
+                link = self._links[key] = RemoteLink(self._cluster, msg["from"], key)
+                session.hold()
+            self._heard[key] = now
             session.submit(ObserverJoined(link))
             return None
         if op == "presence":
@@ -257,6 +265,7 @@ class RemoteInputs:
             gone = self._links.pop(msg["link"], None)
             if gone is not None:
                 session.submit(ObserverLeft(gone))
+                session.let_go()
             return None
         if op == "offer":
             peer = ObserverPeer()

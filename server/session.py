@@ -7,6 +7,12 @@ step's effects happen in order before the next input is read: save the machine's
 append and publish events, message the candidate, feed the analyzers. Helper tasks (the
 ticker, follow-up proposals, the transcript reader) live in the session's TaskGroup and
 only ever submit inputs back, so nothing outside the loop touches its state.
+
+The registry counts who is attached (``hold``/``let_go``, plain counters like ``submit``). A
+session nobody is attached to that has nothing live to keep (a finished interview, or one
+whose candidate never joined) releases itself on the first tick ``release_after`` after the
+last one left, on the injected clock; the decision and ``closed`` turning true happen in one
+step without an await, so an attach either keeps the session or gets a fresh one.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from analysis.interview.commands import (
 from analysis.live import LiveAnalysis
 from media.candidate_peer import BadOffer
 from server.protocol import CandidateAnswer, Ended
+from server.segments import recover_segments
 from server.services import Services
 from server.session_inputs import (
     AnalyzerResult,
@@ -75,7 +82,7 @@ from server.session_inputs import (
     TimerTick,
     ViewRequested,
 )
-from server.session_media import CandidateMedia, recover_segments
+from server.session_media import CandidateMedia
 from server.session_setup import InterviewGone, load
 from server.storage.models import Consent, Interview
 
@@ -86,6 +93,10 @@ TRANSCRIPT_DRAIN_SECONDS = 35.0  # a little over Transcribers' own close timeout
 # only this long (later ones are still stored by the closing stream, not applied here).
 HANDOVER_DRAIN_SECONDS = 3.0
 MEDIA_KINDS = ("audio", "video")
+# How long a session nobody is attached to waits before releasing itself: a page reload or a
+# dropped observer socket reconnects within this without the session being rebuilt.
+RELEASE_AFTER = timedelta(seconds=10)
+PREDECESSOR_SECONDS = 4.0  # the longest a new session waits for the previous one to close
 
 
 class SessionClosed(RuntimeError):
@@ -102,10 +113,15 @@ class InterviewSession:
         *,
         tick_seconds: float = 1.0,
         strategy: FollowupStrategy | None = None,
+        release_after: timedelta = RELEASE_AFTER,
     ) -> None:
         self.interview_id = interview_id
         self._svc = services
         self._tick_seconds = tick_seconds
+        self._release_after = release_after
+        self._holders = 0
+        self._idle_since: datetime | None = None
+        self._released = False
         self._strategy = strategy or make_strategy(services.settings.followup_llm)
         self._inbox: asyncio.Queue[SessionInput] = asyncio.Queue()
         self._accepting = True
@@ -163,6 +179,27 @@ class InterviewSession:
             return 0.0
         return max(0.0, (self._svc.now() - self._started_at).total_seconds())
 
+    @property
+    def released(self) -> bool:
+        """True if the session ended because nobody needed it (not by the interview's end)."""
+        return self._released
+
+    @property
+    def holders(self) -> int:
+        """How many are attached (sockets, requests, other nodes' observers)."""
+        return self._holders
+
+    def hold(self) -> None:
+        """Someone attached (the registry's ``attach``): the session is not released."""
+        self._holders += 1
+        self._idle_since = None
+
+    def let_go(self) -> None:
+        """Someone detached; with nobody left, the release delay starts now."""
+        self._holders = max(0, self._holders - 1)
+        if self._holders == 0:
+            self._idle_since = self._svc.now()
+
     def submit(self, item: SessionInput) -> None:
         """Queue one input; after the session has closed, inputs are refused at once."""
         if self._accepting:
@@ -172,9 +209,16 @@ class InterviewSession:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Load the interview, then apply inputs one at a time until it ends or stops."""
+    async def run(self, after: asyncio.Future[Any] | None = None) -> None:
+        """Load the interview, then apply inputs one at a time until it ends or stops.
+
+        ``after``: the interview's previous session, still closing; this one starts once it
+        has ended (its inputs wait in the queue), so the two never hold the interview at once.
+        A stuck predecessor is not waited for longer than a shutdown would take.
+        """
         try:
+            if after is not None:
+                await asyncio.wait({after}, timeout=PREDECESSOR_SECONDS)
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
                 try:
@@ -488,6 +532,8 @@ class InterviewSession:
                 self.submit(TimerTick())
 
     async def _tick(self) -> None:
+        if self._release_if_idle():
+            return
         if self._ending:
             return
         deadline = self._deadline
@@ -495,6 +541,36 @@ class InterviewSession:
             await self._end("candidate did not come back", status="abandoned")
         elif self._link is not None and self._machine_or_fail().phase != "not_started":
             await self._command(Tick())
+
+    def _idle(self) -> bool:
+        """Nobody attached and nothing live to keep: a finished interview, or a not-started one.
+
+        A paused interview is kept (its reconnect deadline runs here); so is one whose
+        candidate has started it.
+        """
+        if self._holders or self._link is not None or self._observers or self._media.live:
+            return False
+        if self._ending:
+            return True
+        return self._machine is not None and self._machine.phase == "not_started"
+
+    def _release_if_idle(self) -> bool:
+        """Release the session once idle for ``release_after`` (True if it did).
+
+        No await from the check to ``closed`` turning true: an attach (``hold``, synchronous)
+        either came first and keeps the session, or comes after and gets a new one.
+        """
+        if not self._idle():
+            return False  # the delay runs from the last let-go (its leave may still be queued)
+        now = self._svc.now()
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since < self._release_after:
+            return False
+        self._accepting = False
+        self._released = True
+        self._done = True
+        return True
 
     # -- analyzers ------------------------------------------------------------------------
 
@@ -627,12 +703,18 @@ class InterviewSession:
         self._done = True
 
     async def _release(self) -> None:
-        """Whatever the loop ended by (end, shutdown, cancel): release what the session holds."""
+        """Whatever the loop ended by (end, shutdown, release, cancel): release what it holds.
+
+        The candidate's segment and every observer peer (also one still negotiating, or one
+        whose observer's hang-up came after the end) are closed here.
+        """
         try:
-            await self._media.close()
+            await self._media.aclose()
             await self._close_analysis()
         except Exception:
             log.exception("could not release a live interview's media")
+        if self._released:
+            self._svc.events.forget(self.interview_id)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None] | None:
         """A helper task in the session's TaskGroup (none once the loop has ended)."""

@@ -1,56 +1,28 @@
 """The candidate's current recording segment and the observers' peers of one live interview.
 
-Used only from its session's loop (server/session.py), so it needs no lock.
+Used only from its session's loop (server/session.py), so it needs no lock. Every observer peer
+is tracked from the moment its negotiation starts until it is hung up, so ``aclose`` (the
+session's last step, however it ended) closes each one, even one still negotiating.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import func, select
 
 from media.candidate_peer import CandidatePeer, FrameSink
-from media.recorder import RecordingResult, finalize_recording
+from media.recorder import RecordingResult
 from server.ice import peer_configuration
+from server.segments import record_result
 from server.services import Services
 from server.session_inputs import ObserverMedia
 from server.storage.models import Recording
 
 log = logging.getLogger(__name__)
-
-
-async def recover_segments(services: Services, interview_id: str) -> int:
-    """Finalize the interview's segments a dead node left open (its file stays playable)."""
-    fixed = 0
-    async with services.sessions() as session, session.begin():
-        rows = (
-            await session.scalars(
-                select(Recording).where(
-                    Recording.interview_id == interview_id, Recording.status == "recording"
-                )
-            )
-        ).all()
-        for rec in rows:
-            path = Path(rec.path)
-            if not path.exists():
-                rec.status = "empty"
-                continue
-            try:
-                result = await asyncio.to_thread(
-                    finalize_recording, path, services.master, unclosed=True
-                )
-            except Exception:
-                log.exception("could not recover a recording segment", extra={"recording": rec.id})
-                rec.status = "damaged"
-                continue
-            rec.status, rec.duration, rec.size = "final", result.duration, result.size
-            fixed += 1
-    return fixed
 
 
 @dataclass(frozen=True)
@@ -139,20 +111,30 @@ class CandidateMedia:
         async with self._svc.sessions() as session, session.begin():
             rec = await session.get(Recording, self._recording_id)
             if rec is not None:
-                if result is None:
-                    rec.status = "empty"
-                else:
-                    rec.status = "final"
-                    rec.duration = result.duration
-                    rec.size = result.size
+                record_result(rec, result)
         return ClosedSegment(self.segment, self._recording_id, self._start, result)
+
+    async def aclose(self) -> ClosedSegment | None:
+        """The session's end: close the segment, then every observer peer, with or without one.
+
+        Observers can watch with no candidate connected (before the interview starts, or
+        while the candidate is away): their peers are closed here, not only with a segment.
+        """
+        closed = await self.close()
+        await self.close_observers()
+        return closed
 
     async def add_observer(self, peer: ObserverMedia, sdp: str) -> str:
         """Connect an observer's peer to the candidate's current tracks; returns the answer."""
         tracks = self._peer.observer_tracks() if self._peer is not None else []
-        answer = await peer.accept(sdp, tracks)
+        # Tracked before negotiating: if the session stops meanwhile, aclose closes it (aioice
+        # keeps an unclosed connection subscribed to its per-thread mDNS responder).
         self._observers.add(peer)
-        return answer
+        try:
+            return await peer.accept(sdp, tracks)
+        except Exception:
+            self._observers.discard(peer)  # a refused offer: accept closed it already
+            raise
 
     async def drop_observer(self, peer: ObserverMedia) -> None:
         """Hang up one observer's peer."""
@@ -163,4 +145,7 @@ class CandidateMedia:
         """Hang up every observer's peer (their tracks end with the segment)."""
         observers, self._observers = list(self._observers), set()
         for peer in observers:
-            await peer.close()
+            try:
+                await peer.close()
+            except Exception:  # one peer failing to close must not keep the others open
+                log.exception("could not close an observer's peer")

@@ -5,6 +5,11 @@ loop synchronously (no await between the lookup and the registration), so concur
 requests for one interview always share one session. ``aclose`` stops every session and
 background task and awaits them, before the app disposes of the database engine.
 
+Routes use ``attach`` (an async context manager): it counts who is attached to the session
+(candidate and observer sockets, HR requests); a session nobody is attached to that has
+nothing live to keep releases itself after a short delay (server/session.py), and the next
+``attach`` builds a new one from the database, whose loop starts once the old one's has ended.
+
 With a :class:`server.cluster.Cluster` (several server processes), ``attach`` is the way in:
 this node runs the session only while it holds the interview's lease in Redis (renewed while
 the session runs, released when it ends); an observer or HR request for an interview another
@@ -18,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 from server.cluster import Cluster, NoOwner, RemoteRefused
@@ -55,7 +60,7 @@ class SessionRegistry:
         self._make = make
         self._cluster = cluster
         self._remote: dict[str, RemoteSession] = {}
-        self._remote_inputs: dict[str, RemoteInputs] = {}
+        self._remote_inputs: dict[InterviewSession, RemoteInputs] = {}
         if cluster is not None:
             cluster.on_command = self._on_command
         self._sessions: dict[str, InterviewSession] = {}
@@ -71,27 +76,47 @@ class SessionRegistry:
             return session
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
+        # A session that has just ended (released, or the interview over) may still be closing:
+        # the new one's loop starts after it, so the two never hold the interview at once.
+        previous = self._runs.get(session) if session is not None else None
         session = self._make(interview_id)
         self._sessions[interview_id] = session
         self._runs[session] = asyncio.create_task(
-            self._run(session), name=f"interview-session-{interview_id[:8]}"
+            self._run(session, previous), name=f"interview-session-{interview_id[:8]}"
         )
         return session
 
+    @contextlib.asynccontextmanager
     async def attach(
         self, interview_id: str, *, candidate: bool = False
-    ) -> InterviewSession | RemoteSession:
-        """The interview's session wherever it runs (one process: ``get``).
+    ) -> AsyncIterator[InterviewSession | RemoteSession]:
+        """The interview's session wherever it runs, held while the ``async with`` body runs.
 
-        With a cluster: the local session if this node holds (or can take) the lease; else,
-        for observers and HR, a remote session on the owner; for a candidate (whose media must
-        come here), the owner is asked to hand over, and its lease is taken once released or
-        expired (a dead owner's, after at most ``lease_seconds``).
+        A local session counts this attachment (``hold``) from the moment it is found or made,
+        without an await in between, and until the body ends (``let_go``). With a cluster:
+        the local session if this node holds (or can take) the lease; else, for observers and
+        HR, a remote session on the owner (the owner counts them); for a candidate (whose media
+        must come here), the owner is asked to hand over, and its lease is taken once released
+        or expired (a dead owner's, after at most ``lease_seconds``).
         """
-        local = self.find(interview_id)
+        session = await self._attach(interview_id, candidate=candidate)
+        try:
+            yield session
+        finally:
+            if isinstance(session, InterviewSession):
+                session.let_go()
+
+    def _held(self, interview_id: str) -> InterviewSession:
+        session = self.find(interview_id) or self.get(interview_id)
+        session.hold()
+        return session
+
+    async def _attach(
+        self, interview_id: str, *, candidate: bool
+    ) -> InterviewSession | RemoteSession:
         cluster = self._cluster
-        if local is not None or cluster is None:
-            return local or self.get(interview_id)
+        if cluster is None or self.find(interview_id) is not None:
+            return self._held(interview_id)
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
         loop = asyncio.get_running_loop()
@@ -102,7 +127,7 @@ class SessionRegistry:
         asked = False
         while True:
             if await cluster.acquire(interview_id):
-                return self.find(interview_id) or self.get(interview_id)
+                return self._held(interview_id)
             holder = await cluster.holder(interview_id)
             if holder is None:
                 continue  # released meanwhile: take it
@@ -139,7 +164,9 @@ class SessionRegistry:
         session = self.find(interview_id)
         if session is None or self._cluster is None:
             raise LookupError(interview_id)  # not ours: the owner answers
-        inputs = self._remote_inputs.setdefault(interview_id, RemoteInputs(self._cluster))
+        inputs = self._remote_inputs.get(session)
+        if inputs is None:
+            inputs = self._remote_inputs[session] = RemoteInputs(self._cluster)
         return await inputs.handle(session, msg)
 
     def find(self, interview_id: str) -> InterviewSession | None:
@@ -198,7 +225,9 @@ class SessionRegistry:
         self._remote.clear()
         log.info("live interviews stopped", extra={"sessions": len(runs)})
 
-    async def _run(self, session: InterviewSession) -> None:
+    async def _run(
+        self, session: InterviewSession, previous: asyncio.Task[None] | None = None
+    ) -> None:
         iid = session.interview_id
         renew = (
             asyncio.create_task(self._keep_lease(session), name="lease-renewal")
@@ -206,14 +235,16 @@ class SessionRegistry:
             else None
         )
         try:
-            await session.run()
+            await session.run(after=previous)
         except Exception:
             log.exception("a live interview session failed")
         finally:
             if renew is not None:
                 await _cancel(renew)
             self._runs.pop(session, None)
-            self._remote_inputs.pop(iid, None)
+            self._remote_inputs.pop(session, None)
+            if session.released:
+                log.info("released an idle interview session")
             if self._sessions.get(iid) is session:
                 del self._sessions[iid]
                 if self._cluster is not None:
@@ -225,19 +256,20 @@ class SessionRegistry:
         cluster = self._cluster
         assert cluster is not None
         while True:
-            await asyncio.sleep(cluster.lease_seconds / 3)
+            # At once too: a predecessor's end may have let go of the lease meanwhile.
             try:
                 held = await cluster.renew(session.interview_id)
             except Exception:
                 log.warning("could not renew an interview's lease; retrying", exc_info=True)
-                continue
-            if not held:
-                log.warning("lost an interview's lease to another server; stopping here")
-                session.submit(Shutdown())
-                return
-            inputs = self._remote_inputs.get(session.interview_id)
-            if inputs is not None:
-                inputs.sweep(session)
+            else:
+                if not held:
+                    log.warning("lost an interview's lease to another server; stopping here")
+                    session.submit(Shutdown())
+                    return
+                inputs = self._remote_inputs.get(session)
+                if inputs is not None:
+                    inputs.sweep(session)
+            await asyncio.sleep(cluster.lease_seconds / 3)
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,20 +25,43 @@ def models_dir() -> Path:
     return ROOT / "models"
 
 
-@pytest.fixture(autouse=True)
-def fresh_aioice_mdns() -> Iterator[None]:
-    """Each test's event loop gets its own aioice mDNS responder.
+PHASE_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
-    aioice keeps one mDNS protocol per thread, created on the loop that first resolved a
-    browser's ``.local`` candidate and closed only when its last ICE connection closes. pytest
-    gives every test a new loop: a connection that a failed or interrupted test left open would
-    keep the previous loop's dead protocol, and every later test in the process would then fail
-    to resolve Chromium's candidates (observer video never connects). Production runs one loop.
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test item (fixtures ask whether the test failed)."""
+    report = yield
+    item.stash.setdefault(PHASE_REPORTS, {})[report.when] = report
+    return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    reports = item.stash.get(PHASE_REPORTS, {})
+    return any(r.failed for r in reports.values())
+
+
+@pytest.fixture(autouse=True)
+def aioice_mdns_released(request: pytest.FixtureRequest) -> Iterator[None]:
+    """No test leaves aioice's mDNS responder behind; if one does, it fails and is cleaned up.
+
+    aioice keeps one mDNS responder per thread, made on the loop that first resolved a
+    browser's ``.local`` candidate and closed only when its last ICE connection closes. Every
+    peer the server makes is closed when its session ends (server/session.py ``_release``),
+    also one still negotiating, so after a test's app has stopped nothing is left. A test that
+    passed but left one leaked an ICE connection: it fails here. The responder is then
+    removed either way, because pytest gives every test a new loop and a responder bound to
+    a closed one would break every later test in the process (observer video never
+    connects): one leak (or a failed test that never stopped its app) fails one test, not all
+    that follow.
     """
     yield
     from aioice import ice
 
     state = ice._mdns
+    left = set(getattr(state, "subscribers", ()))
     transport = getattr(getattr(state, "protocol", None), "transport", None)
     if transport is not None:
         try:
@@ -51,3 +74,8 @@ def fresh_aioice_mdns() -> Iterator[None]:
     for name in ("lock", "protocol", "subscribers"):
         if hasattr(state, name):
             delattr(state, name)
+    if (left or transport is not None) and not _failed(request.node):
+        pytest.fail(
+            f"the test left {len(left)} ICE connection(s) subscribed to aioice's mDNS "
+            "responder: a peer connection was not closed"
+        )

@@ -308,8 +308,9 @@ async def end_interview(request: web.Request) -> web.Response:
     grant = await require_interview(request, request.match_info["iid"], "interview.manage")
     who, interview = grant.who, grant.interview
     ended = EndRequested("ended by recruiter")
-    (await services(request).live.attach(interview.id)).submit(ended)
-    await ended.reply
+    async with services(request).live.attach(interview.id) as session:
+        session.submit(ended)
+        await ended.reply
     await audit(request, who.user_id, "end_interview", interview.id)
     return web.json_response({"ok": True})
 

@@ -202,12 +202,12 @@ async def candidate_socket(request: web.Request) -> web.StreamResponse:
     interview, _job = await interview_from_invite(svc, request.match_info["token"])
     await _require_consent(svc, interview)
     # With several nodes, the candidate's media comes here: this node takes the interview.
-    session = await svc.live.attach(interview.id, candidate=True)
-    assert isinstance(session, InterviewSession)
-    ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
-    await ws.prepare(request)
-    with svc.live.socket(ws):
-        await _serve_candidate(session, ws, interview.id)
+    async with svc.live.attach(interview.id, candidate=True) as session:
+        assert isinstance(session, InterviewSession)
+        ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
+        await ws.prepare(request)
+        with svc.live.socket(ws):
+            await _serve_candidate(session, ws, interview.id)
     return ws
 
 

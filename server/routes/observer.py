@@ -96,13 +96,14 @@ async def observer_socket(request: web.Request) -> web.StreamResponse:
     interview = grant.interview
     svc = services(request)
     # Watching changes neither status nor clock; on another node's interview, a remote session.
-    session = await svc.live.attach(interview.id)
-    ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
-    await ws.prepare(request)
-    await audit(request, grant.who.user_id, "observe_start", interview.id)
-    after = after_seq(request)
-    with svc.live.socket(ws):
-        await _serve_observer(request, grant, session, ws, after)
+    # Attached while the socket is open: a session only observers opened is released after.
+    async with svc.live.attach(interview.id) as session:
+        ws = web.WebSocketResponse(max_msg_size=svc.settings.max_ws_message_bytes, heartbeat=20)
+        await ws.prepare(request)
+        await audit(request, grant.who.user_id, "observe_start", interview.id)
+        after = after_seq(request)
+        with svc.live.socket(ws):
+            await _serve_observer(request, grant, session, ws, after)
     return ws
 
 

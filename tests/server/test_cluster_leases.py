@@ -78,13 +78,20 @@ async def test_commands_reach_the_node_that_runs_the_session(
 
 
 class Inbox:
-    """Stands in for the owner's session: records the inputs it is given."""
+    """Stands in for the owner's session: records the inputs it is given and who holds it."""
 
     def __init__(self) -> None:
         self.inputs: list[object] = []
+        self.holders = 0
 
     def submit(self, item: object) -> None:
         self.inputs.append(item)
+
+    def hold(self) -> None:
+        self.holders += 1
+
+    def let_go(self) -> None:
+        self.holders -= 1
 
 
 async def test_observers_of_a_node_that_stops_reporting_them_leave() -> None:
@@ -93,9 +100,10 @@ async def test_observers_of_a_node_that_stops_reporting_them_leave() -> None:
     inputs = RemoteInputs(cluster, clock=lambda: now[0])
     inbox = Inbox()
     session = cast(InterviewSession, inbox)
-    for key in ("on-dead-node", "on-live-node"):
+    for key in ("on-dead-node", "on-live-node", "on-live-node"):  # a repeated "joined"
         await inputs.handle(session, {"op": "joined", "link": key, "from": "x"})
-    assert [type(i) for i in inbox.inputs] == [ObserverJoined, ObserverJoined]
+    assert [type(i) for i in inbox.inputs] == [ObserverJoined] * 3
+    assert inbox.holders == 2  # remote observers keep the owner's session from being released
     now[0] += 4.0
     inputs.sweep(session)  # heard 4 s ago: within 3 lease periods (6 s)
     assert not [i for i in inbox.inputs if isinstance(i, ObserverLeft)]
@@ -106,3 +114,7 @@ async def test_observers_of_a_node_that_stops_reporting_them_leave() -> None:
     left = [i for i in inbox.inputs if isinstance(i, ObserverLeft)]
     assert len(left) == 1
     assert isinstance(left[0].link, RemoteLink) and left[0].link.key == "on-dead-node"
+    assert inbox.holders == 1
+    await inputs.handle(session, {"op": "left", "link": "on-live-node", "from": "x"})
+    await inputs.handle(session, {"op": "left", "link": "on-live-node", "from": "x"})  # again
+    assert inbox.holders == 0
