@@ -5,13 +5,16 @@
 - ``agreement_with_ci``: Pearson and Spearman between AI scores and human ratings with 95 %
   intervals (Fisher z, n > 3).
 - ``impact_ratios``: the four-fifths rule: each group's rate of a positive recommendation
-  over the highest group's; below 0.8 is flagged; groups under 5 people are suppressed.
+  over the highest group's; below 0.8 is flagged; groups under 5 people are suppressed
+  (``analysis/scoring/fairness.py`` applies it per self-identified group).
+- ``satisfaction``: candidates' 1-5 ratings of the experience.
+- ``review_sittings``: human review minutes from review openings and ratings/decisions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,3 +154,79 @@ def impact_ratios(groups: Mapping[str, tuple[int, int]]) -> list[GroupRate]:
             )
         )
     return out
+
+
+# -- satisfaction and time --------------------------------------------------------------------
+
+
+class Satisfaction(BaseModel):
+    """Candidates' ratings of the experience (1-5)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    responses: int
+    mean: float | None
+    distribution: dict[str, int]
+
+
+def satisfaction(ratings: Sequence[int]) -> Satisfaction:
+    """Count, mean and how many gave each rating 1-5."""
+    return Satisfaction(
+        responses=len(ratings),
+        mean=round(sum(ratings) / len(ratings), 2) if ratings else None,
+        distribution={str(k): sum(r == k for r in ratings) for k in range(1, 6)},
+    )
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A reviewer opening an interview's review (``open``) or rating/deciding it (``submit``)."""
+
+    user_id: str
+    interview_id: str
+    at: float  # seconds (any epoch)
+    kind: str
+
+
+MAX_SITTING_MINUTES = 120.0
+
+
+def _sittings(items: Sequence[Touch]) -> Iterator[tuple[float | None, float]]:
+    """(opened, last submit) of each sitting with a submit; opened None before any opening."""
+    opened: float | None = None
+    last: float | None = None
+    for t in items:
+        if t.kind == "open":
+            if last is not None:
+                yield opened, last
+            opened, last = t.at, None
+        else:
+            last = t.at
+    if last is not None:
+        yield opened, last
+
+
+def review_sittings(
+    touches: Sequence[Touch], max_minutes: float = MAX_SITTING_MINUTES
+) -> tuple[dict[str, float], int]:
+    """Human review minutes per interview, and how many sittings could not be measured.
+
+    A sitting starts when a reviewer opens the interview's review and lasts until their last
+    rating or decision before they open it again. Sittings with no rating or decision are not
+    counted (nothing shows the page was worked on); ratings with no opening before them (the
+    API used directly) and sittings longer than ``max_minutes`` (the page left open) are
+    counted as unmeasured.
+    """
+    by_pair: dict[tuple[str, str], list[Touch]] = {}
+    for t in sorted(touches, key=lambda t: (t.at, t.kind != "open")):
+        by_pair.setdefault((t.user_id, t.interview_id), []).append(t)
+    minutes: dict[str, float] = {}
+    unmeasured = 0
+    for (_user, interview), items in by_pair.items():
+        for opened, last in _sittings(items):
+            span = None if opened is None else (last - opened) / 60
+            if span is None or span > max_minutes:
+                unmeasured += 1
+            else:
+                minutes[interview] = minutes.get(interview, 0.0) + span
+    return {k: round(v, 2) for k, v in minutes.items()}, unmeasured
