@@ -79,10 +79,11 @@ async def self_identify(api: Client, iid: str, gender: str, age_band: str) -> No
     assert resp.status == 201, await resp.text()
 
 
-async def seed_fairness(api: Client, count: int = 24) -> FairSeed:  # noqa: F811
+async def seed_fairness(api: Client, count: int = 24, rate: bool = False) -> FairSeed:  # noqa: F811
     """Scored interviews, then groups chosen from the scores so that two gender groups have at
     least five compared recommendations (one clearly below four fifths of the other), one
-    group is too small to show, and some prefer not to say; plus survey answers."""
+    group is too small to show, and some prefer not to say; plus survey answers, and with
+    ``rate`` a human rating of every scored competency."""
     job = await (
         await api.post(
             "/api/jobs",
@@ -103,6 +104,15 @@ async def seed_fairness(api: Client, count: int = 24) -> FairSeed:  # noqa: F811
     scores = {
         iid: await (await api.get(f"/api/interviews/{iid}/score")).json() for iid in iids
     }
+    for n, (iid, score) in enumerate(scores.items() if rate else ()):
+        for c in score["competencies"]:
+            if c["score"] is not None:
+                value = max(1, min(5, 1 + round(c["score"] / 25) + (n % 3 == 0)))
+                resp = await api.post(
+                    f"/api/interviews/{iid}/ratings",
+                    json={"competency_id": c["competency_id"], "score": value},
+                )
+                assert resp.status == 201
     kinds = {iid: s["recommendation"]["kind"] for iid, s in scores.items()}
     advance = [i for i in iids if kinds[i] == "advance"]
     below = [i for i in iids if kinds[i] == "no_recommendation"]
