@@ -37,6 +37,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_self_identifications_candidate_id", table_name="self_identifications")
-    op.drop_index("ix_self_identifications_interview_id", table_name="self_identifications")
-    op.drop_table("self_identifications")
+    # Dropping the table drops its indexes. Checked first: a downgrade refused further down
+    # the chain (0004_crypto without the key) may have run this step already on SQLite.
+    if "self_identifications" in sa.inspect(op.get_bind()).get_table_names():
+        op.drop_table("self_identifications")
