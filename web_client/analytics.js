@@ -139,6 +139,14 @@ function render(data, base) {
     funnelBody.append(tr);
   }
   bars($("funnel-chart"), data.funnel.map((s) => ({ label: t(`an_stage_${s.stage}`), value: s.count })));
+  const pipeBody = $("pipeline").querySelector("tbody");
+  pipeBody.replaceChildren(...data.pipeline.map((s) => {
+    const tr = document.createElement("tr");
+    tr.dataset.stage = s.stage;
+    return cells(tr, [t(`stage_${s.stage}`), s.count, s.conversion == null ? null : pct(s.conversion)]);
+  }));
+  $("pipeline-note").textContent = data.pipeline.length && data.pipeline[0].count ? t("an_pipeline_hint") : t("an_pipeline_none");
+  bars($("pipeline-chart"), data.pipeline.map((s) => ({ label: t(`stage_${s.stage}`), value: s.count })));
   renderTime(data.time_saved);
   renderSatisfaction(data.satisfaction);
   const body = $("agreement").querySelector("tbody");

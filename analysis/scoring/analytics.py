@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,14 +56,56 @@ def funnel(interviews: Sequence[InterviewFacts]) -> list[FunnelStage]:
         "decided": sum(i.decision is not None for i in interviews),
         "advanced": sum(i.decision == "advance" for i in interviews),
     }
+    return _converted([(stage, reached[stage]) for stage in FUNNEL_STAGES])
+
+
+def _converted(counts: Sequence[tuple[str, int]]) -> list[FunnelStage]:
     out: list[FunnelStage] = []
     previous: int | None = None
-    for stage in FUNNEL_STAGES:
-        count = reached[stage]
+    for stage, count in counts:
         conversion = round(count / previous, 4) if previous else None
         out.append(FunnelStage(stage=stage, count=count, conversion=conversion))
         previous = count
     return out
+
+
+# The job pipeline's stages in order (server/workflow/stages.py); the two recommendations
+# share a rank. Linear stages count every application that got that far; the branches
+# (recommended, human interview, decided) count those that were ever in them.
+PIPELINE_RANK = {
+    "screened": 0,
+    "invited": 1,
+    "interview_started": 2,
+    "interview_done": 3,
+    "recommended": 4,
+    "below_threshold": 4,
+    "human_interview": 5,
+    "decided": 6,
+}
+PIPELINE_FUNNEL = (
+    "screened",
+    "invited",
+    "interview_started",
+    "interview_done",
+    "recommended",
+    "human_interview",
+    "decided",
+)
+_BRANCHES = frozenset({"recommended", "human_interview", "decided"})
+
+
+def pipeline_funnel(histories: Sequence[Collection[str]]) -> list[FunnelStage]:
+    """Applications per pipeline stage; ``histories``: every stage each one has been in."""
+
+    def reached(stages: Collection[str], stage: str) -> bool:
+        if stage in _BRANCHES:
+            return stage in stages
+        top = max((PIPELINE_RANK.get(s, 0) for s in stages), default=0)
+        return top >= PIPELINE_RANK[stage]
+
+    return _converted(
+        [(stage, sum(reached(h, stage) for h in histories)) for stage in PIPELINE_FUNNEL]
+    )
 
 
 class Correlation(BaseModel):

@@ -21,6 +21,7 @@ from analysis.scoring.analytics import (
     Touch,
     agreement_with_ci,
     funnel,
+    pipeline_funnel,
     review_sittings,
     satisfaction,
 )
@@ -35,12 +36,14 @@ from analysis.scoring.scorer import InterviewScore
 from server.reports.store import Sessions, current_ratings
 from server.self_identification import CATEGORIES, groups_for_analytics
 from server.storage.models import (
+    Application,
     AuditEntry,
     HumanDecisionRow,
     HumanRatingRow,
     Interview,
     Job,
     ScoreRow,
+    StageChangeRow,
     SurveyResponseRow,
 )
 
@@ -119,6 +122,7 @@ class Analytics(BaseModel):
     scope: str
     job_ids: list[str]
     funnel: list[FunnelStage]
+    pipeline: list[FunnelStage]
     time_saved: TimeSaved
     agreement: list[AgreementRow]
     satisfaction: SatisfactionSummary
@@ -133,7 +137,7 @@ REVIEW_ACTIONS = ("view_interview", "rate_interview", "observe_start", "observe_
 
 
 async def analytics(sessions: Sessions, scope: str, job_ids: Sequence[str]) -> Analytics:
-    """Funnel, time, satisfaction, AI-human agreement by scorer version, fairness."""
+    """Funnel (interviews and the job pipeline), time, satisfaction, agreement, fairness."""
     async with sessions() as session:
         interviews = list(
             (await session.scalars(select(Interview).where(Interview.job_id.in_(job_ids)))).all()
@@ -172,6 +176,17 @@ async def analytics(sessions: Sessions, scope: str, job_ids: Sequence[str]) -> A
                 )
             )
         ]
+        stages: dict[str, set[str]] = defaultdict(set)
+        for app_id, stage in await session.execute(
+            select(Application.id, Application.stage).where(Application.job_id.in_(job_ids))
+        ):
+            stages[app_id].add(stage)
+        for app_id, stage in await session.execute(
+            select(StageChangeRow.application_id, StageChangeRow.to_stage)
+            .join(Application, Application.id == StageChangeRow.application_id)
+            .where(Application.job_id.in_(job_ids))
+        ):
+            stages[app_id].add(stage)
         titles = {
             job_id: title
             for job_id, title in await session.execute(
@@ -211,6 +226,7 @@ async def analytics(sessions: Sessions, scope: str, job_ids: Sequence[str]) -> A
         scope=scope,
         job_ids=list(job_ids),
         funnel=funnel(facts),
+        pipeline=pipeline_funnel(list(stages.values())),
         time_saved=_time_saved(interviews, trail),
         agreement=_agreement(scores, rated),
         satisfaction=_satisfaction(surveys, titles),
@@ -337,7 +353,7 @@ def _agreement(
     ]
 
 
-TABLES = ("funnel", "time", "satisfaction", "agreement", "fairness")
+TABLES = ("funnel", "pipeline", "time", "satisfaction", "agreement", "fairness")
 
 
 def csv_table(data: Analytics, table: str) -> str:
@@ -353,6 +369,10 @@ def _rows(data: Analytics, table: str) -> list[list[Any]]:
     if table == "funnel":
         return [["stage", "count", "conversion"]] + [
             [s.stage, s.count, s.conversion] for s in data.funnel
+        ]
+    if table == "pipeline":
+        return [["stage", "applications", "conversion"]] + [
+            [s.stage, s.count, s.conversion] for s in data.pipeline
         ]
     if table == "time":
         fields = list(TimeSaved.model_fields)

@@ -14,7 +14,7 @@ from tests.server.test_analytics_api import seed_fairness
 
 pytestmark = pytest.mark.browser
 
-TABLES = ("funnel", "time", "satisfaction", "agreement", "fairness")
+TABLES = ("funnel", "pipeline", "time", "satisfaction", "agreement", "fairness")
 
 
 async def cell(page: Any, selector: str) -> str:
@@ -27,6 +27,15 @@ async def test_the_analytics_page_matches_the_api(
     seeded = await seed_fairness(live_server.api, rate=True)
     job_id = seeded.job_id
     woman = next(i for i, g in seeded.groups.items() if g["gender"] == "female")
+    for k in range(2):  # two applications in the job's pipeline, one invited
+        resp = await live_server.api.post(
+            f"/api/jobs/{job_id}/candidates", json={"name": f"P{k}", "email": f"p{k}@example.org"}
+        )
+        added = (await resp.json())["candidate_id"]
+    resp = await live_server.api.post(
+        f"/api/jobs/{job_id}/moves", json={"candidate_ids": [added], "stage": "invited"}
+    )
+    assert resp.status == 200
 
     ctx = await browser_factory("hr")
     page = await ctx.new_page()
@@ -57,6 +66,12 @@ async def test_the_analytics_page_matches_the_api(
     bars = page.locator("#funnel-chart rect.bar")
     assert await bars.count() == len(data["funnel"])
     assert await bars.first.get_attribute("data-value") == str(data["funnel"][0]["count"])
+
+    for stage in data["pipeline"]:
+        text = await cell(page, f"#pipeline tr[data-stage='{stage['stage']}'] td:nth-child(2)")
+        assert text == str(stage["count"])
+    assert await page.locator("#pipeline-chart rect.bar").count() == len(data["pipeline"])
+    assert [s["count"] for s in data["pipeline"][:2]] == [2, 1]
 
     pooled = next(a for a in data["agreement"] if a["competency_id"] == "all")
     cells = page.locator("#agreement tr[data-competency='all'] td")

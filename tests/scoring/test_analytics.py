@@ -9,6 +9,7 @@ from analysis.scoring.analytics import (
     agreement_with_ci,
     funnel,
     impact_ratios,
+    pipeline_funnel,
     review_sittings,
     satisfaction,
 )
@@ -129,3 +130,19 @@ def test_review_minutes_run_from_opening_to_the_last_submit_of_each_sitting() ->
     minutes, unmeasured = review_sittings(touches)
     assert minutes == {"i1": 12.0}
     assert unmeasured == 2
+
+
+def test_the_pipeline_funnel_counts_how_far_each_application_got() -> None:
+    histories = [
+        {"screened"},
+        {"screened", "invited"},  # moved back to screened later: it still was invited
+        {"screened", "invited", "interview_started", "interview_done", "below_threshold",
+         "human_interview", "decided"},
+        {"screened", "invited", "interview_started", "interview_done", "recommended",
+         "decided"},
+    ]
+    stages = {s.stage: s for s in pipeline_funnel(histories)}
+    assert [s.count for s in stages.values()] == [4, 3, 2, 2, 1, 1, 2]
+    assert stages["invited"].conversion == 0.75 and stages["interview_started"].conversion == 0.6667
+    assert stages["recommended"].conversion == 0.5  # of those whose interview was done
+    assert stages["screened"].conversion is None

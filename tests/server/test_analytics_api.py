@@ -177,8 +177,31 @@ async def test_job_analytics_count_the_funnel_and_measure_agreement(
     assert data["fairness"]["collected"] is False and data["fairness"]["responses"] == 0
     assert all(g["suppressed"] for a in data["fairness"]["attributes"] for g in a["groups"])
 
+    assert [s["count"] for s in data["pipeline"]] == [0] * 7  # no applications yet
     org = await (await api.get("/api/analytics")).json()
     assert {s["stage"]: s["count"] for s in org["funnel"]}["invited"] == len(iids)
+
+    # The pipeline funnel: three applications, two invited, one moved back to screened.
+    ids = []
+    for k in range(3):
+        resp = await api.post(
+            f"/api/jobs/{job_id}/candidates", json={"name": f"P{k}", "email": f"p{k}@example.org"}
+        )
+        assert resp.status == 201, await resp.text()
+        ids.append((await resp.json())["candidate_id"])
+    for stage, who in (("invited", ids[:2]), ("screened", ids[1:2])):
+        resp = await api.post(
+            f"/api/jobs/{job_id}/moves", json={"candidate_ids": who, "stage": stage}
+        )
+        assert resp.status == 200, await resp.text()
+    data = await (await api.get(f"/api/jobs/{job_id}/analytics")).json()
+    pipeline = {s["stage"]: s for s in data["pipeline"]}
+    assert pipeline["screened"]["count"] == 3 and pipeline["invited"]["count"] == 2
+    assert pipeline["invited"]["conversion"] == 0.6667
+    assert pipeline["interview_started"]["count"] == 0
+    resp = await api.get(f"/api/jobs/{job_id}/analytics?format=csv&table=pipeline")
+    lines = (await resp.text()).splitlines()
+    assert lines[0] == "stage,applications,conversion" and lines[2] == "invited,2,0.6667"
 
     resp = await api.get(f"/api/jobs/{job_id}/analytics?format=csv&table=funnel")
     assert resp.status == 200 and resp.content_type == "text/csv"
