@@ -255,6 +255,9 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     await page.tap("#sid-consent")
     await page.tap("#selfid [data-role=send]")
     await page.wait_for_selector("#selfid [data-role=withdraw]:not(.hidden)")
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    await page.locator("#selfid").screenshot(path=str(artifacts / "self-identification-phone.png"))
     async with svc.sessions() as session:
         given = (await session.scalars(select(SelfIdentificationRow))).all()
     assert [g.data for g in given] == [{"gender": "female", "age_band": "25_34"}]
