@@ -9,16 +9,20 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, text
 
+from server.app import create_app
 from server.encryption.keyring import is_sealed
 from server.rights import RIGHTS_LINKS
 from server.self_identification import CONSENT_VERSION
 from server.services import SERVICES
 from server.storage.models import DataKey, SelfIdentificationRow
+from tests.server.helpers import make_settings, sign_in
 from tests.server.test_analytics_api import invite_token, self_identify
+from tests.server.test_postgres import pg_url  # noqa: F401 (fixture)
 from tests.server.test_reports import api, clock, logged_interview  # noqa: F401
 
 Client = TestClient[web.Request, web.Application]
@@ -184,3 +188,29 @@ async def test_the_person_sees_and_withdraws_it_and_erasure_takes_it(
         keys = (await session.scalars(select(DataKey.id))).all()
     assert f"interview:{iid}" not in keys and f"candidate:{cid}" not in keys
     assert (await api.delete(f"/api/my/{rights}/self-id")).status == 410
+
+
+@pytest.mark.postgres
+async def test_given_counted_withdrawn_and_erased_on_postgresql(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+) -> None:
+    app = create_app(make_settings(tmp_path, database_url=pg_url))
+    async with TestClient(TestServer(app)) as pg:
+        await sign_in(pg)
+        job_id, cid, iid = await interview(pg)
+        await self_identify(pg, iid, "female", "45_54")
+        async with pg.app[SERVICES].sessions() as session:
+            raw = (await session.execute(text("SELECT data::text FROM self_identifications")))
+            stored = str(raw.scalar())
+        assert "enc1:" in stored and "female" not in stored
+        data = await (await pg.get(f"/api/jobs/{job_id}/analytics")).json()
+        assert data["fairness"]["responses"] == 0  # counted once the interview is scored
+        assert (await pg.get(f"/api/interviews/{iid}/score")).status == 200
+        data = await (await pg.get(f"/api/jobs/{job_id}/analytics")).json()
+        assert data["fairness"]["responses"] == 1
+        token = await invite_token(pg, iid)
+        assert (await (await pg.delete(f"/api/join/{token}/self-id")).json())["removed"] == 1
+        await self_identify(pg, iid, "male", "under_25")
+        assert (await pg.delete(f"/api/candidates/{cid}")).status == 200
+        assert await rows(pg) == 0
