@@ -1,7 +1,7 @@
 """Hiring analytics from stored interviews, scores, ratings and decisions (pure functions).
 
 - ``funnel``: how many interviews reached each stage, with conversion from the previous
-  stage. One function, so the stages can switch to the job pipeline's when it exists.
+  stage; ``pipeline_funnel`` the same for the job pipeline's applications.
 - ``agreement_with_ci``: Pearson and Spearman between AI scores and human ratings with 95 %
   intervals (Fisher z, n > 3).
 - ``impact_ratios``: the four-fifths rule: each group's rate of a positive recommendation

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from server.errors import BadInput
 from server.pages import page
-from server.reports.analytics import TABLES, Analytics, analytics, csv_table
+from server.reports.analytics import Analytics, analytics
+from server.reports.analytics_csv import TABLES, csv_table
 from server.routes.access import require, require_job
 from server.services import services
 from server.storage.models import Job
