@@ -58,6 +58,7 @@ from server.routes import (
     recordings,
     reports,
     score_preview,
+    self_identification,
     self_service,
     sso,
     vocabulary,
@@ -272,6 +273,7 @@ def create_app(
     app.add_routes(audit_routes.routes)
     app.add_routes(rights_routes.routes)
     app.add_routes(self_service.routes)
+    app.add_routes(self_identification.routes)
     app.add_routes(keys.routes)
     app.add_routes(webhooks.routes)
     app.add_routes(partner.routes)

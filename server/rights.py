@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import delete, select
 
 from analysis.events import ConsentRecorded, TranscriptFinal
+from server import self_identification as selfid
 from server.errors import Gone, InvalidInvite
 from server.services import Services, services
 from server.signing import BadSignature, Signer
@@ -139,6 +140,9 @@ async def what_is_held(svc: Services, cand: Candidate, *, full: bool) -> dict[st
             .limit(1)
         )
         items = [await _interview_data(svc, session, iv, full=full) for iv in interviews]
+    given = await selfid.of_candidate(svc, cand.id)
+    for item in items:  # the person's own answers: shown back only to them
+        item["self_identification"] = given.get(item["id"])
     return {
         "candidate": {
             "id": cand.id,

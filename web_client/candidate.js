@@ -5,6 +5,7 @@ import { send as request } from "/static/http.js";
 import { rtcConfig } from "/static/ice.js";
 import { unsupportedReason, showOpenInBrowser } from "/static/browser_check.js";
 import { mountSurvey } from "/static/survey.js";
+import { mountSelfId } from "/static/selfid.js";
 import { mountSlots } from "/static/slots.js";
 
 const token = location.pathname.split("/").pop();
@@ -139,6 +140,7 @@ function endScreen() {
   if (completion) { $("ended-text").textContent = completion.text; $("next-steps").textContent = completion.next_steps; }
   show("ended");
   mountSurvey($("survey"), token);
+  mountSelfId($("selfid"), token);
 }
 
 function stopClock() { clearInterval(clockTimer); $("timer").classList.add("hidden"); }

@@ -2,8 +2,9 @@
 // (server/security.py). The token comes from GET /api/csrf, which other origins cannot read.
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-// Authenticated by the invite token in the URL or by nothing yet: no CSRF token needed.
-const EXEMPT = ["/api/login", "/api/join/"];
+// Authenticated by the invite or self-service token in the URL, or by nothing yet: no CSRF
+// token needed (server/security.py CSRF_EXEMPT_PREFIXES).
+const EXEMPT = ["/api/login", "/api/join/", "/api/my/"];
 let tokenPromise = null;
 
 function csrfToken() {

@@ -1,5 +1,6 @@
 // The candidate's self-service page: what is held, download, withdraw AI consent, ask for deletion.
 import { applyI18n, installToggle, t } from "/static/i18n.js";
+import { send } from "/static/http.js";
 
 const token = location.pathname.split("/").pop();
 const api = `/api/my/${token}`;
@@ -52,8 +53,11 @@ function render() {
     card.append(list("my_ratings", iv.ratings, (x) => `${x.competency_id}: ${x.score}${x.note ? " — " + x.note : ""}`));
     card.append(list("my_decisions", iv.decisions, (x) => `${day(x.at)} · ${x.decision}${x.note ? " — " + x.note : ""}`));
     card.append(list("my_messages", iv.messages, (x) => x.text));
+    const sid = iv.self_identification;
+    card.append(list("sid_my_title", sid ? [sid] : [], (x) => `${t("sid_gender")}: ${t(`sid_g_${x.gender}`)} · ${t("sid_age")}: ${t(`sid_a_${x.age_band}`)} · ${day(x.consented_at)}`));
     box.append(card);
   }
+  $("selfid-box").classList.toggle("hidden", !data.interviews.some((iv) => iv.self_identification));
   $("ai-state").textContent = data.ai_analysis ? "" : t("my_ai_off");
   // Also offered when AI results are still held (analysis that ran on after a withdrawal).
   const aiResults = data.interviews.some((iv) => iv.transcript.length || iv.ai_scores.length);
@@ -95,6 +99,15 @@ $("withdraw").addEventListener("click", async () => {
 $("delete").addEventListener("click", async () => {
   if (!confirm(t("my_delete_confirm"))) return;
   try { await post("erasure"); await load(); } catch (e) { $("error").textContent = e.message; }
+});
+$("selfid-withdraw").addEventListener("click", async () => {
+  const res = await send(`${api}/self-id`, { method: "DELETE" });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) { $("error").textContent = body.message || t("my_error"); return; }
+  await load();
+  $("selfid-box").classList.remove("hidden");
+  $("selfid-state").textContent = t("sid_withdrawn");
+  $("selfid-withdraw").disabled = true;
 });
 document.addEventListener("langchange", () => { if (data) render(); });
 load();

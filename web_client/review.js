@@ -286,7 +286,7 @@ function renderLiveNotes() {
 
 async function main() {
   myEmail = (await getJson("/api/me")).email || "";
-  const info = await getJson(`/api/interviews/${iid}`);
+  const info = await getJson(`/api/interviews/${iid}?page=review`);
   // The server refuses what the role may not do (server/policy.py); hide those controls.
   const can = info.can || [];
   if (!can.includes("interview.export")) $("pdf-link").classList.add("hidden");

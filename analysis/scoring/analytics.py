@@ -1,17 +1,20 @@
 """Hiring analytics from stored interviews, scores, ratings and decisions (pure functions).
 
 - ``funnel``: how many interviews reached each stage, with conversion from the previous
-  stage. One function, so the stages can switch to the job pipeline's when it exists.
+  stage; ``pipeline_funnel`` the same for the job pipeline's applications.
 - ``agreement_with_ci``: Pearson and Spearman between AI scores and human ratings with 95 %
   intervals (Fisher z, n > 3).
 - ``impact_ratios``: the four-fifths rule: each group's rate of a positive recommendation
-  over the highest group's; below 0.8 is flagged; groups under 5 people are suppressed.
+  over the highest group's; below 0.8 is flagged; groups under 5 people are suppressed
+  (``analysis/scoring/fairness.py`` applies it per self-identified group).
+- ``satisfaction``: candidates' 1-5 ratings of the experience.
+- ``review_sittings``: human review minutes from review openings and ratings/decisions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,14 +56,56 @@ def funnel(interviews: Sequence[InterviewFacts]) -> list[FunnelStage]:
         "decided": sum(i.decision is not None for i in interviews),
         "advanced": sum(i.decision == "advance" for i in interviews),
     }
+    return _converted([(stage, reached[stage]) for stage in FUNNEL_STAGES])
+
+
+def _converted(counts: Sequence[tuple[str, int]]) -> list[FunnelStage]:
     out: list[FunnelStage] = []
     previous: int | None = None
-    for stage in FUNNEL_STAGES:
-        count = reached[stage]
+    for stage, count in counts:
         conversion = round(count / previous, 4) if previous else None
         out.append(FunnelStage(stage=stage, count=count, conversion=conversion))
         previous = count
     return out
+
+
+# The job pipeline's stages in order (server/workflow/stages.py); the two recommendations
+# share a rank. Linear stages count every application that got that far; the branches
+# (recommended, human interview, decided) count those that were ever in them.
+PIPELINE_RANK = {
+    "screened": 0,
+    "invited": 1,
+    "interview_started": 2,
+    "interview_done": 3,
+    "recommended": 4,
+    "below_threshold": 4,
+    "human_interview": 5,
+    "decided": 6,
+}
+PIPELINE_FUNNEL = (
+    "screened",
+    "invited",
+    "interview_started",
+    "interview_done",
+    "recommended",
+    "human_interview",
+    "decided",
+)
+_BRANCHES = frozenset({"recommended", "human_interview", "decided"})
+
+
+def pipeline_funnel(histories: Sequence[Collection[str]]) -> list[FunnelStage]:
+    """Applications per pipeline stage; ``histories``: every stage each one has been in."""
+
+    def reached(stages: Collection[str], stage: str) -> bool:
+        if stage in _BRANCHES:
+            return stage in stages
+        top = max((PIPELINE_RANK.get(s, 0) for s in stages), default=0)
+        return top >= PIPELINE_RANK[stage]
+
+    return _converted(
+        [(stage, sum(reached(h, stage) for h in histories)) for stage in PIPELINE_FUNNEL]
+    )
 
 
 class Correlation(BaseModel):
@@ -151,3 +196,79 @@ def impact_ratios(groups: Mapping[str, tuple[int, int]]) -> list[GroupRate]:
             )
         )
     return out
+
+
+# -- satisfaction and time --------------------------------------------------------------------
+
+
+class Satisfaction(BaseModel):
+    """Candidates' ratings of the experience (1-5)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    responses: int
+    mean: float | None
+    distribution: dict[str, int]
+
+
+def satisfaction(ratings: Sequence[int]) -> Satisfaction:
+    """Count, mean and how many gave each rating 1-5."""
+    return Satisfaction(
+        responses=len(ratings),
+        mean=round(sum(ratings) / len(ratings), 2) if ratings else None,
+        distribution={str(k): sum(r == k for r in ratings) for k in range(1, 6)},
+    )
+
+
+@dataclass(frozen=True)
+class Touch:
+    """A reviewer opening an interview's review (``open``) or rating/deciding it (``submit``)."""
+
+    user_id: str
+    interview_id: str
+    at: float  # seconds (any epoch)
+    kind: str
+
+
+MAX_SITTING_MINUTES = 120.0
+
+
+def _sittings(items: Sequence[Touch]) -> Iterator[tuple[float | None, float]]:
+    """(opened, last submit) of each sitting with a submit; opened None before any opening."""
+    opened: float | None = None
+    last: float | None = None
+    for t in items:
+        if t.kind == "open":
+            if last is not None:
+                yield opened, last
+            opened, last = t.at, None
+        else:
+            last = t.at
+    if last is not None:
+        yield opened, last
+
+
+def review_sittings(
+    touches: Sequence[Touch], max_minutes: float = MAX_SITTING_MINUTES
+) -> tuple[dict[str, float], int]:
+    """Human review minutes per interview, and how many sittings could not be measured.
+
+    A sitting starts when a reviewer opens the interview's review and lasts until their last
+    rating or decision before they open it again. Sittings with no rating or decision are not
+    counted (nothing shows the page was worked on); ratings with no opening before them (the
+    API used directly) and sittings longer than ``max_minutes`` (the page left open) are
+    counted as unmeasured.
+    """
+    by_pair: dict[tuple[str, str], list[Touch]] = {}
+    for t in sorted(touches, key=lambda t: (t.at, t.kind != "open")):
+        by_pair.setdefault((t.user_id, t.interview_id), []).append(t)
+    minutes: dict[str, float] = {}
+    unmeasured = 0
+    for (_user, interview), items in by_pair.items():
+        for opened, last in _sittings(items):
+            span = None if opened is None else (last - opened) / 60
+            if span is None or span > max_minutes:
+                unmeasured += 1
+            else:
+                minutes[interview] = minutes.get(interview, 0.0) + span
+    return {k: round(v, 2) for k, v in minutes.items()}, unmeasured

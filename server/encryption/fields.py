@@ -41,6 +41,7 @@ from server.storage.models import (
     Interview,
     OutboxRow,
     ScoreRow,
+    SelfIdentificationRow,
     WebhookEndpoint,
     WebhookMessage,
     new_id,
@@ -125,6 +126,14 @@ TABLES: tuple[EncryptedTable, ...] = (
         _interview_key,
         _int_id,
         db_assigned_id=True,
+    ),
+    # Voluntary self-identification: the interview's key, so erasing it makes this unreadable.
+    EncryptedTable(
+        SelfIdentificationRow,
+        ("data",),
+        _interview_key,
+        lambda r: r.id,
+        json_columns=frozenset({"data"}),
     ),
     # Webhook secrets, and queued payloads (they may hold a candidate's name and email).
     EncryptedTable(

@@ -176,12 +176,14 @@ class ScoreVersionItem(BaseModel):
 
 
 class CompetencyItem(BaseModel):
-    """A competency people rate (listed even when there is no AI score)."""
+    """A competency people rate (listed even when there is no AI score), with the
+    behavioural anchors the rating form shows beside the 1-5 choice."""
 
     model_config = ConfigDict(frozen=True)
 
     competency_id: str
     name: str
+    anchors: dict[int, str] = {}
 
 
 class ReportView(BaseModel):

@@ -7,18 +7,16 @@ from sqlalchemy import select
 
 from server.errors import BadInput
 from server.pages import page
-from server.reports.analytics import Analytics, analytics, csv_table
+from server.reports.analytics import Analytics, analytics
+from server.reports.analytics_csv import TABLES, csv_table
 from server.routes.access import require, require_job
 from server.services import services
 from server.storage.models import Job
 
 routes = web.RouteTableDef()
 
-TABLES = ("funnel", "agreement", "fairness")
-
-
 def _answer(request: web.Request, data: Analytics) -> web.Response:
-    """JSON, or one table as CSV with ?format=csv&table=funnel|agreement|fairness."""
+    """JSON, or one table as CSV with ?format=csv&table=<one of TABLES>."""
     if request.query.get("format") != "csv":
         return web.Response(text=data.model_dump_json(), content_type="application/json")
     table = request.query.get("table", "funnel")
@@ -34,7 +32,7 @@ def _answer(request: web.Request, data: Analytics) -> web.Response:
 
 @routes.get("/api/jobs/{jid}/analytics")
 async def job_analytics(request: web.Request) -> web.Response:
-    """Funnel, time, AI-human agreement and fairness for one job."""
+    """Funnel, time saved, satisfaction, AI-human agreement and fairness for one job."""
     _who, job, svc = await require_job(request, request.match_info["jid"], "job.read")
     return _answer(request, await analytics(svc.sessions, f"job-{job.id}", [job.id]))
 

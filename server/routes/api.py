@@ -265,7 +265,9 @@ async def get_interview(request: web.Request) -> web.Response:
     async with services(request).sessions() as session:
         job = await session.get(Job, interview.job_id)
         cand = await session.get(Candidate, interview.candidate_id)
-    await audit(request, who.user_id, "view_interview", interview.id)
+    # The review page says so (?page=review): its openings start the review-time measure.
+    page = "review" if request.query.get("page") == "review" else ""
+    await audit(request, who.user_id, "view_interview", interview.id, detail=page)
     can = [a for a in ACTIONS if a.startswith("interview.") and grant.can(a)]
     return web.json_response(
         {

@@ -130,7 +130,7 @@ async def _view(request: web.Request, action: Action) -> tuple[Principal, Report
         ),
         ai_scores=score is not None,
         competencies=[
-            CompetencyItem(competency_id=c.id, name=c.name)
+            CompetencyItem(competency_id=c.id, name=c.name, anchors=c.anchors)
             for c in store.competency_model(job).competencies
         ],
         status=status,

@@ -612,3 +612,29 @@ class HumanInterviewRow(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- voluntary self-identification for fairness checks (issue 15; docs/fairness.md) -------
+
+
+class SelfIdentificationRow(Base):
+    """A candidate's voluntary self-identification (gender, age band) for one interview.
+
+    Given only with its own consent, after the interview; kept apart from interviews, scores
+    and reports; ``data`` is sealed with the interview's field key (server/encryption), so
+    erasing the interview or the person makes it unreadable. Read only in aggregate by the
+    fairness analytics; never shown to raters, reviewers, the scorer or the report.
+    """
+
+    __tablename__ = "self_identifications"
+    __table_args__ = (UniqueConstraint("interview_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    interview_id: Mapped[str] = mapped_column(
+        ForeignKey("interviews.id", ondelete="CASCADE"), index=True
+    )
+    candidate_id: Mapped[str] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
+    )
+    consent_version: Mapped[str] = mapped_column(String(40))
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)  # encrypted: {"gender", "age_band"}

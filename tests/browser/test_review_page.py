@@ -21,7 +21,13 @@ from tests.browser.test_live_room import sign_in_page
 from tests.media_files import speech_file, to_wav
 from tests.server.helpers import consent, make_settings, sign_in
 from tests.server.test_live_media import wait_for_event
-from tests.server.test_reports import STRONG, VAGUE, assert_pdf_first_page_not_blank, run_interview
+from tests.server.test_reports import (
+    STRONG,
+    VAGUE,
+    assert_pdf_first_page_not_blank,
+    logged_interview,
+    run_interview,
+)
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -186,3 +192,26 @@ async def test_review_page_charts_full_mode_face_measures_on_the_time_axis(
     await page.wait_for_selector("#delivery polyline[data-measure=smile]", state="attached")
     points = await page.get_attribute("#delivery polyline[data-measure=smile]", "points")
     assert points is not None and len(points.split()) == 5
+
+
+async def test_the_rating_form_shows_each_competencys_anchors(
+    live_server: LiveServer, browser_factory: BrowserFactory
+) -> None:
+    job = await (
+        await live_server.api.post(
+            "/api/jobs",
+            json={"title": "Engineer", "language": "en", "template": "software_engineer"},
+        )
+    ).json()
+    cand = await (await live_server.api.post("/api/candidates", json={"name": "Wu Hao"})).json()
+    iid = await logged_interview(live_server.api, job["id"], cand["id"], 3)
+    report = (await (await live_server.api.get(f"/api/interviews/{iid}/report.json")).json())
+    competencies = report["report"]["score"]["competencies"]
+    ctx = await browser_factory("anchors")
+    page = await ctx.new_page()
+    await sign_in_page(page, live_server.url, f"/review/{iid}")
+    await page.wait_for_selector("form.rating dl.anchors dd", state="attached", timeout=20000)
+    for c in competencies:
+        shown = page.locator(f"form.rating[data-competency='{c['competency_id']}'] dl.anchors dd")
+        texts = [t.strip() for t in await shown.all_text_contents()]
+        assert texts == [c["anchors"][level] for level in ("1", "3", "5")], c["competency_id"]

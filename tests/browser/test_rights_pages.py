@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from server.app import create_app
+from server.self_identification import CONSENT_VERSION as SELFID_VERSION
 from tests.browser.conftest import LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.server.helpers import make_settings, sign_in
@@ -37,8 +38,9 @@ async def server(tmp_path: Path) -> AsyncIterator[LiveServer]:
         yield LiveServer(url=str(srv.make_url("")).rstrip("/"), api=api)
 
 
-async def finished_interview(api: Client) -> str:
-    """A finished, AI-scored interview; returns the candidate's self-service URL path."""
+async def finished_interview(api: Client, self_id: dict[str, Any] | None = None) -> str:
+    """A finished, AI-scored interview (the candidate self-identified when ``self_id``);
+    returns the candidate's self-service URL path."""
     job = await scored_job(api)
     cid = await person(api)
     iv = await interview_for(api, job["id"], cid)
@@ -49,6 +51,10 @@ async def finished_interview(api: Client) -> str:
     )
     await answer_and_finish(api, iv["id"])
     assert (await api.get(f"/api/interviews/{iv['id']}/score")).status == 200
+    if self_id is not None:
+        body = {"consent": True, "consent_version": SELFID_VERSION, **self_id}
+        resp = await api.post(f"/api/join/{iv['invite_token']}/self-id", json=body)
+        assert resp.status == 201
     return "/my/" + str(iv["rights_url"]).split("/my/")[1]
 
 
@@ -56,7 +62,7 @@ async def test_the_self_service_page_works_on_a_phone_in_chinese(
     server: LiveServer,
     browser_factory: Any,
 ) -> None:
-    path = await finished_interview(server.api)
+    path = await finished_interview(server.api, {"gender": "another", "age_band": "55_plus"})
     ctx = await browser_factory("phone")
     page = await ctx.new_page()
     await page.set_viewport_size(PHONE)
@@ -70,6 +76,16 @@ async def test_the_self_service_page_works_on_a_phone_in_chinese(
     assert overflow <= 0, "nothing is wider than the phone's screen"
     download = await page.get_attribute("#download", "href")
     assert download and download.endswith("/export.json")
+
+    # The person sees what they told for fairness checks, and withdraws it.
+    await page.wait_for_selector("#selfid-box:not(.hidden)")
+    assert "其他性别" in body and "55 岁及以上" in body
+    await page.click("#selfid-withdraw")
+    await page.wait_for_selector("#selfid-withdraw[disabled]", state="attached")
+    assert "已撤回" in (await page.text_content("#selfid-state") or "")
+    assert "其他性别" not in (await page.text_content("#interviews") or "")
+    mine = await (await server.api.get(f"/api{path}")).json()
+    assert mine["interviews"][0]["self_identification"] is None
 
     await page.click("#withdraw")
     await page.wait_for_selector("#withdraw[disabled]", state="attached")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from analysis.events import InterviewEnded
 from server.app import create_app
 from server.services import SERVICES
-from server.storage.models import Interview, SurveyResponseRow
+from server.storage.models import Interview, SelfIdentificationRow, SurveyResponseRow
 from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import fake_camera_y4m
@@ -244,6 +244,27 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     async with svc.sessions() as session:
         rows = (await session.scalars(select(SurveyResponseRow))).all()
     assert [(r.rating, r.comment) for r in rows] == [(4, "清楚、顺利")]
+
+    # The optional self-identification: its own consent, saved, then withdrawn.
+    await page.wait_for_selector("#selfid:not(.hidden)")
+    assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    assert await page.is_disabled("#selfid [data-role=send]")
+    assert await page.input_value("#sid-gender") == "prefer_not_to_say"
+    await page.select_option("#sid-gender", "female")
+    await page.select_option("#sid-age", "25_34")
+    await page.tap("#sid-consent")
+    await page.tap("#selfid [data-role=send]")
+    await page.wait_for_selector("#selfid [data-role=withdraw]:not(.hidden)")
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    await page.locator("#selfid").screenshot(path=str(artifacts / "self-identification-phone.png"))
+    async with svc.sessions() as session:
+        given = (await session.scalars(select(SelfIdentificationRow))).all()
+    assert [g.data for g in given] == [{"gender": "female", "age_band": "25_34"}]
+    await page.tap("#selfid [data-role=withdraw]")
+    await page.wait_for_selector("#selfid [data-role=withdraw]", state="hidden")
+    async with svc.sessions() as session:
+        assert not (await session.scalars(select(SelfIdentificationRow))).all()
     await ctx.close()
 
 

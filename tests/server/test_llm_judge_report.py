@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -82,5 +83,65 @@ async def test_the_report_shows_both_judges_and_flags_big_differences(
         calls = len(seen)
         await api.get(f"/api/interviews/{iid}/report.json")
         assert len(seen) == calls
+    finally:
+        await api.close()
+
+
+@pytest.fixture
+async def broken_llm() -> AsyncIterator[tuple[list[str], str]]:
+    """Answers malformed JSON for the first interview's calls and never answers afterwards
+    (until the server closes): a broken and a hanging endpoint."""
+    calls: list[str] = []
+    release = asyncio.Event()
+
+    async def handle(request: web.Request) -> web.Response:
+        calls.append((await request.json())["model"])
+        if len(calls) <= MALFORMED_CALLS:
+            return web.json_response({"choices": [{"message": {"content": "{not json"}}]})
+        await release.wait()  # hangs: the judge's own time bound must end the wait
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield calls, str(server.make_url("/v1"))
+    release.set()
+    await server.close()
+
+
+MALFORMED_CALLS = 6  # three answers x (one attempt + one retry)
+
+
+async def test_the_report_falls_back_to_the_scorer_on_malformed_or_hanging_endpoints(
+    tmp_path: Path, broken_llm: tuple[list[str], str]
+) -> None:
+    calls, url = broken_llm
+    api = await make_client(
+        tmp_path, ScriptedClock(),
+        scoring_llm={"enabled": True, "base_url": url, "model": "fake", "timeout": 0.5,
+                     "retries": 1},
+    )
+    try:
+        job = await (
+            await api.post(
+                "/api/jobs",
+                json={"title": "Engineer", "language": "en", "template": "software_engineer"},
+            )
+        ).json()
+        cand = await (await api.post("/api/candidates", json={"name": "Li Lei"})).json()
+        for _ in range(2):  # first malformed JSON, then an endpoint that never answers
+            iid = await logged_interview(api, job["id"], cand["id"], 4)
+            resp = await api.get(f"/api/interviews/{iid}/report.json")
+            assert resp.status == 200
+            body = (await resp.json())["report"]
+            assert body["llm"] and all(j["status"] == "fallback" for j in body["llm"])
+            assert all(j["error"] for j in body["llm"])
+            assert body["llm_differences"] == 0 and body["llm_dropped_quotes"] == 0
+            # the deterministic score stands alone
+            score = await (await api.get(f"/api/interviews/{iid}/score")).json()
+            assert score["total"] is not None
+            assert (await api.get(f"/api/interviews/{iid}/report.pdf")).status == 200
+        assert len(calls) == MALFORMED_CALLS + 6  # every attempt was made, none more
     finally:
         await api.close()

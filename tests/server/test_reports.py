@@ -418,7 +418,9 @@ def synthetic_answer(i: int, k: int) -> str:
     return " ".join(dict.fromkeys(picks))
 
 
-async def logged_interview(api: AppClient, job_id: str, cand_id: str, i: int) -> str:
+async def logged_interview(
+    api: AppClient, job_id: str, cand_id: str, i: int, avg_logprob: float = -0.1
+) -> str:
     """A finished interview built from logged events: one answer per competency."""
     resp = await api.post("/api/interviews", json={"job_id": job_id, "candidate_id": cand_id})
     iid = (await resp.json())["id"]
@@ -442,7 +444,7 @@ async def logged_interview(api: AppClient, job_id: str, cand_id: str, i: int) ->
                 language="en",
                 start=t + 3,
                 end=t + 38,
-                avg_logprob=-0.1,
+                avg_logprob=avg_logprob,
             )
         )
         if k == 0:

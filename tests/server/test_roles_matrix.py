@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from server.app import create_app
 from server.rights import RIGHTS_LINKS
+from server.self_identification import CONSENT_VERSION as SELFID_VERSION
 from server.services import SERVICES
 from server.storage.models import AuditEntry
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
@@ -205,6 +206,12 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("GET", "/api/join/{token}/slots"): PUBLIC,
     ("POST", "/api/join/{token}/slot"): Rule(ALL, ALL, body={"start": "x"}),
     ("POST", "/api/join/{token}/survey"): Rule(ALL, ALL, body={"rating": 5}),
+    # the candidate's voluntary self-identification: only their own links, no signed-in role
+    ("POST", "/api/join/{token}/self-id"): Rule(
+        ALL, ALL, body={"consent": True, "consent_version": "{selfid}", "gender": "female"}
+    ),
+    ("DELETE", "/api/join/{token}/self-id"): PUBLIC,
+    ("DELETE", "/api/my/{token}/self-id"): PUBLIC,
     # public: page shells (their data comes from the API above) and the candidate's invite
     ("GET", "/"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -303,10 +310,12 @@ async def test_every_route_every_role_own_and_other_job(
             "/api/join/{token}/consent",
             "/api/join/{token}/survey",
             "/api/join/{token}/slot",
+            "/api/join/{token}/self-id",
         ):
             target = "/static/style.css" if path == "/static" else path
             token = rights if "/my/" in path else w.own["admin"].token
-            values = {"token": token, "notice": notice, "rid": "no-such-recording"}
+            values = {"token": token, "notice": notice, "rid": "no-such-recording",
+                      "selfid": SELFID_VERSION}
             client.session.cookie_jar.clear()  # anonymous: no cookie (roles use bearer tokens)
             resp = await client.request(method, fill(target, values), json=fill(rule.body, values))
             if resp.status in (401, 403) or resp.status >= 500:
