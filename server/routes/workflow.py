@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import statistics
 from datetime import datetime
 from typing import Any, Literal
@@ -10,7 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from server.errors import BadInput, NotFound, TooLarge
+from server.errors import BadInput, InterviewError, NotFound, TooLarge, error_body
 from server.pages import page
 from server.routes.access import require, require_job
 from server.routes.common import read_json
@@ -22,6 +24,7 @@ from server.storage.models import (
     OutboxRow,
     StageChangeRow,
     SurveyResponseRow,
+    User,
 )
 from server.workflow.importer import (
     CandidateRow,
@@ -103,27 +106,49 @@ def _dry_run(request: web.Request) -> bool:
 
 
 @routes.post("/api/jobs/{jid}/candidates/import")
-async def import_candidates(request: web.Request) -> web.Response:
-    """Import a CSV/XLSX: all rows or none; ``?dry_run=1`` only reports what would happen."""
+async def import_candidates(request: web.Request) -> web.StreamResponse:
+    """Import a CSV/XLSX: all rows or none; ``?dry_run=1`` only reports what would happen.
+
+    ``?progress=1`` answers with NDJSON instead: ``{"progress": {"done": n, "total": m}}``
+    lines while the rows are written, then one line with the usual answer and its
+    ``"status"`` (the page shows how far a long import has got).
+    """
     who, job, svc = await require_job(request, request.match_info["jid"], "job.pipeline.edit")
     data, filename, ctype = await _upload(request)
     try:
-        parsed = parse_upload(data, filename, ctype)
+        # Reading and checking ten thousand rows is CPU work: off the event loop.
+        parsed = await asyncio.to_thread(parse_upload, data, filename, ctype)
     except ImportFileError as exc:
         raise BadInput(str(exc), code="bad_file") from exc
     dry = _dry_run(request)
-    async with svc.sessions() as session, session.begin():
-        n, errors, preview = await import_rows(
-            session,
-            job.id,
-            parsed,
-            svc.keyring,
-            who.user_id,
-            job.language,
-            svc.now(),
-            write=not dry,
-        )
-    body = {
+    stream: web.StreamResponse | None = None
+    if request.query.get("progress") in ("1", "true", "yes"):
+        stream = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await stream.prepare(request)
+
+    async def progress(done: int, total: int) -> None:
+        if stream is not None:
+            line = {"progress": {"done": done, "total": total}}
+            await stream.write(json.dumps(line).encode() + b"\n")
+
+    try:
+        async with svc.sessions() as session, session.begin():
+            n, errors, preview = await import_rows(
+                session,
+                job.id,
+                parsed,
+                svc.keyring,
+                who.user_id,
+                job.language,
+                svc.now(),
+                write=not dry,
+                progress=progress,
+            )
+    except InterviewError as exc:
+        if stream is None:
+            raise
+        return await _last_line(stream, {"status": exc.status, **error_body(exc, request)})
+    body: dict[str, Any] = {
         "imported": 0 if dry or errors else n,
         "valid": n,
         "errors": [e.as_json() for e in errors],
@@ -131,7 +156,16 @@ async def import_candidates(request: web.Request) -> web.Response:
     }
     if dry:
         body["rows"] = preview[:200]
-    return web.json_response(body, status=200 if dry or not errors else 422)
+    status = 200 if dry or not errors else 422
+    if stream is not None:
+        return await _last_line(stream, {"status": status, **body})
+    return web.json_response(body, status=status)
+
+
+async def _last_line(stream: web.StreamResponse, body: dict[str, Any]) -> web.StreamResponse:
+    await stream.write(json.dumps(body, ensure_ascii=False).encode() + b"\n")
+    await stream.write_eof()
+    return stream
 
 
 @routes.post("/api/jobs/{jid}/candidates")
@@ -352,6 +386,10 @@ async def application(request: web.Request) -> web.Response:
                 .order_by(OutboxRow.id)
             )
         ).all()
+        people = sorted({c.by_user_id for c in changes if c.by_user_id})
+        emails = dict(
+            (await session.execute(select(User.id, User.email).where(User.id.in_(people)))).all()
+        )
     return web.json_response(
         {
             **card(app, cand),
@@ -361,6 +399,7 @@ async def application(request: web.Request) -> web.Response:
                     "to": c.to_stage,
                     "actor": c.actor,
                     "by": c.by_user_id,
+                    "by_email": emails.get(c.by_user_id) if c.by_user_id else None,
                     "note": c.note,
                     "at": (aware(c.at) or c.at).isoformat(),
                 }
@@ -559,8 +598,6 @@ async def schedule_human(request: web.Request) -> web.Response:
         _check_timezone(body.timezone)
     ids = list(body.interviewer_ids)
     if body.interviewer_emails:
-        from server.storage.models import User
-
         emails = [e.strip().lower() for e in body.interviewer_emails if e.strip()]
         async with svc.sessions() as session:
             users = (await session.scalars(select(User).where(User.email.in_(emails)))).all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import select
@@ -39,8 +39,18 @@ from server.workflow.wecom import WeComAppConfig, WeComClient
 
 log = logging.getLogger(__name__)
 
-FOLLOWED = ("consent_recorded", "candidate_joined", "media_started", "interview_ended")
+FOLLOWED = (
+    "consent_recorded",
+    "candidate_joined",
+    "media_started",
+    "interview_ended",
+    "transcript_record",
+)
 CURSOR = "events"
+# A score that cannot be made yet (the transcript of record is still being decoded, or the
+# interview's row is not marked finished yet) is tried again this much later at the earliest.
+SCORE_RETRY = timedelta(seconds=5)
+WAIT_CODES = ("transcript_pending", "not_finished")
 
 
 class WorkflowService:
@@ -60,6 +70,8 @@ class WorkflowService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tick_lock = asyncio.Lock()
+        self._score_after: dict[str, datetime] = {}  # interview -> next try at scoring
+        self._unscorable: set[str] = set()  # no AI consent, no competency model
 
     def start(self) -> None:
         """Start the background loop."""
@@ -97,6 +109,7 @@ class WorkflowService:
         """One pass: new events, due reminders and expiries, due messages."""
         async with self._tick_lock:
             await self.follow_events()
+            await self.missing_scores()
             await self.deadlines()
             await self.outbox.send_due()
 
@@ -117,6 +130,8 @@ class WorkflowService:
             ).all()
         ended: list[str] = []
         for row_id, interview_id, kind, at in rows:
+            if kind == "transcript_record":
+                self._score_after.pop(interview_id, None)  # a record is in: score at once
             async with self.svc.sessions() as session, session.begin():
                 if await self._apply(session, interview_id, kind, aware(at) or self.svc.now()):
                     ended.append(interview_id)
@@ -185,20 +200,50 @@ class WorkflowService:
             application_id=app.id,
         )
 
+    async def missing_scores(self) -> None:
+        """Score finished interviews still waiting for their recommendation.
+
+        Scoring waits while an answer's transcript of record is being decoded; the arrival of
+        the record (or the retry time) brings the interview back here, and so does a restart.
+        """
+        now = self.svc.now()
+        async with self.svc.sessions() as session:
+            waiting = (
+                await session.scalars(
+                    select(Application.interview_id).where(
+                        Application.stage == "interview_done",
+                        Application.recommendation.is_(None),
+                        Application.finished_at.is_not(None),
+                        Application.interview_id.is_not(None),
+                    )
+                )
+            ).all()
+        for interview_id in waiting:
+            if interview_id is None or interview_id in self._unscorable:
+                continue
+            if self._score_after.get(interview_id, now) <= now:
+                await self.score(interview_id)
+
     async def score(self, interview_id: str) -> None:
         """The scorer's recommendation moves the card to recommended or below_threshold."""
         from server.reports import store
 
         svc = self.svc
+        self._score_after.pop(interview_id, None)
         async with svc.sessions() as session:
             interview = await session.get(Interview, interview_id)
             job = await session.get(Job, interview.job_id) if interview else None
         if interview is None or job is None or job.competency_model is None:
+            self._unscorable.add(interview_id)
             return
         history = await svc.events.history(interview_id)
         try:
             score = await store.ensure_score(svc.sessions, interview, job, history, svc.now())
-        except InterviewError:
+        except InterviewError as exc:
+            if exc.code in WAIT_CODES:
+                self._score_after[interview_id] = svc.now() + SCORE_RETRY
+            else:
+                self._unscorable.add(interview_id)  # e.g. no consent to AI analysis
             return
         kind = score.recommendation.kind
         async with svc.sessions() as session, session.begin():

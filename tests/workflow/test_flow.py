@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ from icalendar import Calendar
 from sqlalchemy import select, text
 
 from analysis.events import InterviewEnded, MediaStarted
+from server.errors import BadInput
 from server.services import SERVICES
 from server.storage.models import Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
@@ -670,3 +672,81 @@ async def test_an_erased_candidate_is_never_messaged(api: Client, smtp: tuple[In
     async with svc.sessions() as session:
         statuses = sorted((await session.scalars(select(OutboxRow.status))).all())
     assert statuses in (["sent"], ["cancelled", "sent"])  # erased rows go, or stay unreadable
+
+
+async def test_a_bulk_import_gives_each_person_a_key_of_their_own_and_erasing_one_shreds_only_them(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.encryption.fields import BY_MODEL, open_value
+    from server.encryption.keyring import FieldDecryptionError
+    from server.erasure import erase_candidate
+    from server.workflow import pipeline
+
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK", 2)  # three rows: two chunks, two progress lines
+    job = await new_job(api)
+    resp = await api.post(
+        f"/api/jobs/{job}/candidates/import?progress=1",
+        data=csv_of(3),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert resp.status == 200 and resp.content_type == "application/x-ndjson"
+    lines = [json.loads(line) for line in (await resp.text()).splitlines()]
+    assert [line["progress"]["done"] for line in lines[:-1]] == [2, 3]
+    assert all(line["progress"]["total"] == 3 for line in lines[:-1])
+    assert lines[-1] == {"status": 200, "imported": 3, "valid": 3, "errors": [], "dry_run": False}
+    cards = (await board(api, job))["stages"]["screened"]
+    assert sorted(c["email"] for c in cards) == [f"p{i}@example.com" for i in range(3)]
+    assert all(c["tags"] == ["campus"] for c in cards)
+    svc = api.app[SERVICES]
+    async with svc.engine.connect() as conn:
+        keys = set((await conn.execute(text("SELECT id FROM data_keys"))).scalars())
+        stored = {
+            r.id: r for r in await conn.execute(text("SELECT id, name, email FROM candidates"))
+        }
+        changes = (await conn.execute(text("SELECT to_stage, note FROM stage_changes"))).all()
+    assert {f"candidate:{c['candidate_id']}" for c in cards} <= keys
+    assert changes == [("screened", "imported")] * 3
+    erased, kept = cards[0]["candidate_id"], cards[1]["candidate_id"]
+    # A copy of the erased person's row (a backup, say) can no longer be opened.
+    backup = stored[erased]
+    await erase_candidate(svc, erased, by="admin", reason="candidate_request")
+    spec = BY_MODEL[Candidate]
+    async with svc.sessions() as session:
+        conn = await session.connection()
+        with pytest.raises(FieldDecryptionError):
+            await conn.run_sync(lambda c: svc.keyring.existing_key(c, f"candidate:{erased}", {}))
+        assert backup.name.startswith("enc1:")
+        key = await conn.run_sync(lambda c: svc.keyring.existing_key(c, f"candidate:{kept}", {}))
+        assert open_value(spec, key, kept, "email", stored[kept].email) == "p1@example.com"
+        person = await session.get(Candidate, kept)
+        assert person is not None and person.name == "Person 1"
+
+
+async def test_an_import_that_fails_halfway_leaves_nothing_behind(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.encryption import bulk
+    from server.workflow import pipeline
+
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK", 2)
+    calls: list[int] = []
+
+    def failing_second_chunk(ring: Any, model: Any, rows: list[dict[str, Any]]) -> Any:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise BadInput("the second chunk failed")
+        return bulk.seal_new_records(ring, model, rows)
+
+    monkeypatch.setattr(pipeline, "seal_new_records", failing_second_chunk)
+    job = await new_job(api)
+    async with api.app[SERVICES].engine.connect() as conn:
+        before = (await conn.execute(text("SELECT count(*) FROM data_keys"))).scalar_one()
+    status, body = await import_csv(api, job, csv_of(3))
+    assert status == 400 and "second chunk" in body["message"] and calls == [2, 1]
+    assert sum((await board(api, job))["counts"].values()) == 0
+    async with api.app[SERVICES].engine.connect() as conn:
+        for table, count in (("candidates", 0), ("applications", 0), ("stage_changes", 0)):
+            n = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            assert n == count, table
+        after = (await conn.execute(text("SELECT count(*) FROM data_keys"))).scalar_one()
+    assert after == before
