@@ -2,9 +2,10 @@
 
 A signed-in recruiter imports a CSV on the job page and invites from the board; the candidate
 follows the link in the email they received (its calendar entry carries the same link) and
-takes a three-question interview (one per competency, the fewest) in Chromium with fake camera and microphone; the board shows
-the card reach ``interview_done`` and then the scorer's column; the recruiter schedules the
-human round on the board, and the calendar entries reach the candidate and the interviewer.
+takes a three-question interview (one per competency, the fewest a plan allows) in Chromium
+with fake camera and microphone; the board shows the card reach ``interview_done`` and then
+the scorer's column (its history lists both moves); the recruiter schedules the human round
+on the board, and the calendar entries reach the candidate and the interviewer.
 
 What the candidate says is injected at the room's transcript seam (no speech model), as in
 tests/server/test_reports.py, so the scorer has real answers to judge. Every wait is on a
