@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from server.errors import BadInput, InterviewError, NotFound, TooLarge, error_body
 from server.pages import page
 from server.routes.access import require, require_job
+from server.routes.api import audit
 from server.routes.common import read_json
 from server.services import services
 from server.storage.models import (
@@ -41,8 +43,20 @@ from server.workflow.invitations import (
     invite_one,
     live_invite,
 )
-from server.workflow.messages import LANGUAGES, TEMPLATE_KEYS, load_template
+from server.workflow.messages import (
+    CHANNELS,
+    LANGUAGES,
+    PLACEHOLDERS,
+    REQUIRED_IN_TEXT,
+    TEMPLATE_KEYS,
+    MessageTemplate,
+    check_template,
+    default_template,
+    render,
+    sample_values,
+)
 from server.workflow.notices import base_url, enqueue_candidate_email, local_time
+from server.workflow.notices import markdown as wecom_markdown
 from server.workflow.pipeline import aware, card, check_stage_filter, import_rows, move
 from server.workflow.service import WORKFLOW
 from server.workflow.stages import STAGES
@@ -73,9 +87,10 @@ class MoveIn(BaseModel):
 
 
 class TemplateIn(BaseModel):
-    subject: str = Field(min_length=1, max_length=500)
-    text: str = Field(min_length=1, max_length=20_000)
-    html: str = Field("", max_length=50_000)
+    # Lengths and emptiness are checked by check_template, with messages in zh and en.
+    subject: str
+    text: str
+    html: str = ""
 
 
 class SurveyIn(BaseModel):
@@ -501,50 +516,112 @@ async def tracking(request: web.Request) -> web.Response:
     )
 
 
+def _template_key(request: web.Request) -> tuple[str, str]:
+    key, lang = request.match_info["key"], request.match_info["lang"]
+    if key not in TEMPLATE_KEYS or lang not in LANGUAGES:
+        raise NotFound(f"No template '{key}' in '{lang}'. Keys: {', '.join(TEMPLATE_KEYS)}.")
+    return key, lang
+
+
+async def _template_in(request: web.Request, key: str) -> MessageTemplate:
+    body = await read_json(request, TemplateIn)
+    template = MessageTemplate(body.subject.strip(), body.text, body.html)
+    check_template(key, template)
+    return template
+
+
 @routes.get("/api/message-templates")
 async def list_templates(request: web.Request) -> web.Response:
     """Every message template in zh and en (an admin's edit or the built-in text)."""
     await require(request, "users.manage")
-    svc = services(request)
+    async with services(request).sessions() as session:
+        edited = {(r.key, r.language): r for r in await session.scalars(select(MessageTemplateRow))}
     out = []
     for key in TEMPLATE_KEYS:
         for lang in LANGUAGES:
-            t = await load_template(svc.sessions, key, lang)
+            row = edited.get((key, lang))
+            t = (
+                MessageTemplate(row.subject, row.text, row.html)
+                if row
+                else default_template(key, lang)
+            )
             out.append(
-                {"key": key, "language": lang, "subject": t.subject, "text": t.text, "html": t.html}
+                {
+                    "key": key,
+                    "language": lang,
+                    "subject": t.subject,
+                    "text": t.text,
+                    "html": t.html,
+                    "edited": row is not None,
+                    "updated_at": aware(row.updated_at).isoformat() if row else None,  # type: ignore[union-attr]
+                    "placeholders": list(PLACEHOLDERS[key]),
+                    "required": list(REQUIRED_IN_TEXT.get(key, ())),
+                    "channels": list(CHANNELS[key]),
+                }
             )
     return web.json_response(out)
 
 
 @routes.put("/api/message-templates/{key}/{lang}")
 async def edit_template(request: web.Request) -> web.Response:
-    """An admin replaces a template in one language (DELETE to go back to the built-in)."""
+    """An admin replaces a template in one language (DELETE goes back to the built-in one).
+
+    Refused with a 400 naming the field (``details.field``), in the caller's language, when
+    a placeholder is unknown to the message, a required link is missing, or a part is empty.
+    """
     who = await require(request, "users.manage")
-    key, lang = request.match_info["key"], request.match_info["lang"]
-    if key not in TEMPLATE_KEYS or lang not in LANGUAGES:
-        raise NotFound(f"No template '{key}' in '{lang}'. Keys: {', '.join(TEMPLATE_KEYS)}.")
-    body = await read_json(request, TemplateIn)
+    key, lang = _template_key(request)
+    body = await _template_in(request, key)
     async with services(request).sessions() as session, session.begin():
         row = await session.get(MessageTemplateRow, (key, lang))
         if row is None:
-            session.add(
-                MessageTemplateRow(
-                    key=key,
-                    language=lang,
-                    subject=body.subject,
-                    text=body.text,
-                    html=body.html,
-                    updated_by=who.user_id,
-                )
-            )
-        else:
-            row.subject, row.text, row.html, row.updated_by = (
-                body.subject,
-                body.text,
-                body.html,
-                who.user_id,
-            )
-    return web.json_response({"key": key, "language": lang, **body.model_dump()})
+            row = MessageTemplateRow(key=key, language=lang)
+            session.add(row)
+        row.subject, row.text, row.html = body.subject, body.text, body.html
+        row.updated_by, row.updated_at = who.user_id, services(request).now()
+    await audit(request, who.user_id, "edit_message_template", f"{key}/{lang}")
+    return web.json_response({"key": key, "language": lang, **asdict(body)})
+
+
+@routes.delete("/api/message-templates/{key}/{lang}")
+async def reset_template(request: web.Request) -> web.Response:
+    """Drop an admin's edit: the built-in template is used again (and returned)."""
+    who = await require(request, "users.manage")
+    key, lang = _template_key(request)
+    async with services(request).sessions() as session, session.begin():
+        row = await session.get(MessageTemplateRow, (key, lang))
+        if row is not None:
+            await session.delete(row)
+    await audit(request, who.user_id, "reset_message_template", f"{key}/{lang}")
+    t = default_template(key, lang)
+    return web.json_response(
+        {"key": key, "language": lang, "subject": t.subject, "text": t.text, "html": t.html}
+    )
+
+
+@routes.post("/api/message-templates/{key}/{lang}/preview")
+async def preview_template(request: web.Request) -> web.Response:
+    """Render a draft with sample values, checked as a save would check it; nothing is stored."""
+    await require(request, "users.manage")
+    key, lang = _template_key(request)
+    draft = await _template_in(request, key)
+    values = sample_values(key, lang)
+    message = render(draft, values)
+    return web.json_response(
+        {
+            "subject": message.subject,
+            "text": message.text,
+            "html": message.html,
+            "values": values,
+            "wecom": wecom_markdown(message.subject, values) if "wecom" in CHANNELS[key] else None,
+        }
+    )
+
+
+@routes.get("/message-templates")
+async def templates_page(_request: web.Request) -> web.StreamResponse:
+    """The admin page for editing message templates (its data needs an admin)."""
+    return page("templates.html")
 
 
 @routes.post("/api/join/{token}/survey")

@@ -750,3 +750,24 @@ async def test_an_import_that_fails_halfway_leaves_nothing_behind(
             assert n == count, table
         after = (await conn.execute(text("SELECT count(*) FROM data_keys"))).scalar_one()
     assert after == before
+
+
+async def test_an_edited_template_is_what_the_candidate_receives(
+    api: Client, smtp: tuple[Inbox, int]
+) -> None:
+    edit = {
+        "subject": "Welcome, $name: $job",
+        "text": "Start here: $url",
+        "html": "<p><a href='$url'>Start</a></p>",
+    }
+    assert (await api.put("/api/message-templates/invite/en", json=edit)).status == 200
+    job = await new_job(api)
+    await import_csv(api, job, csv_of(1))
+    [card] = (await board(api, job))["stages"]["screened"]
+    await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [card["candidate_id"]]})
+    await tick(api)
+    [msg] = [parse(e) for e in smtp[0].envelopes]
+    assert str(msg["Subject"]) == "Welcome, Person 0: Backend engineer"
+    body = msg.get_body(("plain",))
+    assert body is not None and str(body.get_content()).startswith("Start here: http")
+    assert (await api.delete("/api/message-templates/invite/en")).status == 200
