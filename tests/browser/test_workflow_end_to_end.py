@@ -14,9 +14,6 @@ signal (a page element, a received message) with a bounded timeout.
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -27,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 
 from analysis.events import TranscriptFinal
@@ -35,9 +31,9 @@ from server.app import create_app
 from server.services import SERVICES
 from server.session_inputs import AnalyzerResult
 from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
+from tests.browser.inbox import SignalingInbox, smtp
 from tests.browser.test_live_room import sign_in_page
 from tests.server.helpers import make_settings, sign_in
-from tests.server.test_feedback import free_port
 from tests.server.test_reports import STRONG
 
 pytestmark = pytest.mark.browser
@@ -50,34 +46,6 @@ PLAN = {
     "followup_decision_timeout": 1,
 }
 SCORED = ("recommended", "below_threshold")
-
-
-class SignalingInbox:
-    """An aiosmtpd handler that keeps every message and wakes the test's loop on each one."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-        self._loop = loop
-        self._arrived = asyncio.Event()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        self._loop.call_soon_threadsafe(self._arrived.set)  # the SMTP server has its own thread
-        return "250 Message accepted"
-
-    async def wait_for(
-        self, found: Callable[[list[tuple[list[str], EmailMessage]]], list[Any]], timeout: float
-    ) -> list[Any]:
-        """Wait until ``found`` returns something non-empty for the messages so far."""
-        async with asyncio.timeout(timeout):
-            while True:
-                self._arrived.clear()
-                hits = found(list(self.messages))
-                if hits:
-                    return hits
-                await self._arrived.wait()
 
 
 def calendar_of(msg: EmailMessage) -> Any:
@@ -108,18 +76,6 @@ def to(address: str, needle: str) -> Callable[[list[tuple[list[str], EmailMessag
         ]
 
     return found
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[tuple[SignalingInbox, int]]:
-    inbox = SignalingInbox(asyncio.get_running_loop())
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -342,3 +298,6 @@ async def test_import_invite_interview_score_and_schedule_the_human_round(
     assert [c["email"] for c in wang["stages"]["invited"]] == ["wf@example.com"]
     await cand_ctx.close()
     await hr_ctx.close()
+
+
+__all__ = ["smtp"]  # the fixture, used by name
