@@ -8,7 +8,9 @@ each size creates a job and sends a generated UTF-8 CSV to
 ``POST /api/jobs/{id}/candidates/import``: first ``?dry_run=1`` (the preview the job page
 shows), then the import itself; then reads the job's board. Every new person gets their own
 data key, as in production. Checks that every row was imported and that the board counts
-them. Prints a table and writes bench/results/import.json.
+them, and the longest time the event loop was blocked during the import (the server runs in
+this process, so a live interview on it would have stalled that long). Prints a table and
+writes bench/results/import.json.
 """
 
 from __future__ import annotations
@@ -36,6 +38,20 @@ from server.app import create_app
 RESULTS = Path(__file__).resolve().parent / "results"
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench password not secret"
+
+
+class LoopWatch:
+    """How long the event loop (server and client share it here) was blocked at most."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+
+    async def run(self) -> None:
+        """Sleep 10 ms at a time; any overshoot is time the loop could not run anything."""
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.longest = max(self.longest, time.perf_counter() - before - 0.01)
 
 
 def people_csv(rows: int, seed: int) -> bytes:
@@ -114,9 +130,13 @@ async def one_size(
     previewed = await preview.json()
     preview_s = time.perf_counter() - started
     started = time.perf_counter()
+    watch = LoopWatch()
+    watcher = asyncio.create_task(watch.run())
     done = await http.post(url, data=body, headers=headers)
     result = await done.json()
     import_s = time.perf_counter() - started
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
     if done.status != 200 or result.get("imported") != rows:
         raise RuntimeError(f"import of {rows} rows failed: {done.status} {str(result)[:300]}")
     started = time.perf_counter()
@@ -133,6 +153,7 @@ async def one_size(
         "preview_and_import_seconds": round(preview_s + import_s, 2),
         "rows_per_second": round(rows / import_s),
         "board_seconds": round(board_s, 2),
+        "longest_loop_stall_ms": round(watch.longest * 1000),
     }
 
 
@@ -143,9 +164,9 @@ def main() -> None:
     args = parser.parse_args()
     result = asyncio.run(run(args.rows, args.database_url))
     print(f"database: {result['database']}; {result['machine']}")
-    head = ("rows", "preview s", "import s", "both s", "rows/s", "board s")
+    head = ("rows", "preview s", "import s", "both s", "rows/s", "board s", "stall ms")
     keys = ["rows", "preview_seconds", "import_seconds", "preview_and_import_seconds"]
-    keys += ["rows_per_second", "board_seconds"]
+    keys += ["rows_per_second", "board_seconds", "longest_loop_stall_ms"]
     print(" ".join(f"{h:>10}" for h in head))
     for r in result["runs"]:
         print(" ".join(f"{r[k]:>10}" for k in keys))

@@ -347,13 +347,30 @@ async def pipeline(request: web.Request) -> web.Response:
     counts: dict[str, int] = dict.fromkeys(STAGES, 0)
     shown: dict[str, list[Application]] = {s: [] for s in STAGES}
     async with svc.sessions() as session:
-        apps = (await session.scalars(query.order_by(Application.created_at))).all()
-        for app in apps:
-            if tag and tag not in (app.tags or []):
-                continue
-            counts[app.stage] += 1
-            if len(shown[app.stage]) < int(limit):
-                shown[app.stage].append(app)
+        if tag:
+            # Tags are a JSON list: filtered here, over every match.
+            for app in await session.scalars(query.order_by(Application.created_at)):
+                if tag not in (app.tags or []):
+                    continue
+                counts[app.stage] += 1
+                if len(shown[app.stage]) < int(limit):
+                    shown[app.stage].append(app)
+        else:
+            # Counted by the database; only the listed cards are loaded (a 10,000-card job
+            # would otherwise build every row as an object on the event loop).
+            grouped = query.with_only_columns(Application.stage, func.count()).group_by(
+                Application.stage
+            )
+            for column, n in (await session.execute(grouped)).all():
+                counts[column] = n
+            for column in [stage] if stage else [s for s in STAGES if counts[s]]:
+                shown[column] = list(
+                    await session.scalars(
+                        query.where(Application.stage == column)
+                        .order_by(Application.created_at)
+                        .limit(int(limit))
+                    )
+                )
         wanted = [a.candidate_id for column in shown.values() for a in column]
         people: dict[str, Candidate] = {}
         for k in range(0, len(wanted), 500):

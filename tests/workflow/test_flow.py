@@ -771,3 +771,31 @@ async def test_an_edited_template_is_what_the_candidate_receives(
     body = msg.get_body(("plain",))
     assert body is not None and str(body.get_content()).startswith("Start here: http")
     assert (await api.delete("/api/message-templates/invite/en")).status == 200
+
+
+async def test_the_board_counts_every_match_lists_at_most_limit_and_filters(api: Client) -> None:
+    job = await new_job(api)
+    rows = [
+        f"Person {i},p{i}@example.com,+86139{i:08d},{('social', 'campus')[i % 2]}" for i in range(7)
+    ]
+    data = "\n".join(["name,email,phone,tags", *rows]).encode()
+    await import_csv(api, job, data)
+    cards = (await board(api, job))["stages"]["screened"]
+    await api.post(
+        f"/api/jobs/{job}/invitations",
+        json={"candidate_ids": [c["candidate_id"] for c in cards[:3]]},
+    )
+    svc = api.app[SERVICES]
+    async with svc.sessions() as session, session.begin():
+        gone = await session.get(Candidate, cards[6]["candidate_id"])
+        assert gone is not None
+        gone.deleted_at = svc.now()
+    whole = await board(api, job, "?limit=2")
+    assert whole["counts"]["invited"] == 3 and whole["counts"]["screened"] == 3
+    assert [len(whole["stages"][s]) for s in ("invited", "screened", "decided")] == [2, 2, 0]
+    assert [c["name"] for c in whole["stages"]["invited"]] == ["Person 0", "Person 1"]
+    tagged = await board(api, job, "?tag=campus")
+    assert tagged["counts"]["invited"] == 1 and tagged["counts"]["screened"] == 2
+    only = await board(api, job, "?stage=screened")
+    assert only["counts"]["invited"] == 0 and len(only["stages"]["screened"]) == 3
+    assert (await api.get(f"/api/jobs/{job}/pipeline?limit=0")).status == 400
