@@ -799,3 +799,59 @@ async def test_the_board_counts_every_match_lists_at_most_limit_and_filters(api:
     only = await board(api, job, "?stage=screened")
     assert only["counts"]["invited"] == 0 and len(only["stages"]["screened"]) == 3
     assert (await api.get(f"/api/jobs/{job}/pipeline?limit=0")).status == 400
+
+
+async def test_a_score_waits_for_the_transcript_of_record_and_for_the_finished_interview(
+    api: Client, clock: ScriptedClock
+) -> None:
+    from analysis.events import TranscriptRecord
+    from server.storage.models import Interview
+
+    job = await new_job(api, template=True)
+    await import_csv(api, job, csv_of(2))
+    cards = (await board(api, job))["stages"]["screened"]
+    ids = [c["candidate_id"] for c in cards]
+    await stop_background_pass(api)
+    results = (
+        await (await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": ids})).json()
+    )["results"]
+    svc = api.app[SERVICES]
+    waiting, late = (r["interview_id"] for r in results)
+    for iid in (waiting, late):
+        await svc.events.append(MediaStarted(interview_id=iid, t=1.0, kind="audio", segment=0))
+    # One answer's transcript of record is still being decoded when the first interview ends.
+    pending = TranscriptRecord(interview_id=waiting, t=50.0, question_id="q1", status="pending")
+    await svc.events.append(pending.model_copy(update={"at": clock.now}))
+    for iid in (waiting, late):
+        await svc.events.append(InterviewEnded(interview_id=iid, t=60.0, reason="finished"))
+    # The first interview's row is marked finished; the second's only after the workflow read
+    # its end (the room writes the event before the row).
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, waiting)
+        assert row is not None
+        row.status = "finished"
+    await tick(api)
+
+    def recommendation(b: dict[str, Any], iid: str) -> Any:
+        return next(c for c in b["stages"]["interview_done"] if c["interview_id"] == iid)[
+            "recommendation"
+        ]
+
+    done = await board(api, job)
+    assert done["counts"]["interview_done"] == 2
+    assert recommendation(done, waiting) is None and recommendation(done, late) is None
+
+    ready = TranscriptRecord(interview_id=waiting, t=70.0, question_id="q1", text="I fixed it.")
+    await svc.events.append(ready.model_copy(update={"at": clock.now}))
+    await tick(api)  # the record is in: scored at once, without waiting for the retry
+    assert recommendation(await board(api, job), waiting) is not None
+
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, late)
+        assert row is not None
+        row.status = "finished"
+    await tick(api)
+    assert recommendation(await board(api, job), late) is None  # not before the retry time
+    clock.advance(6)
+    await tick(api)
+    assert recommendation(await board(api, job), late) is not None
