@@ -14,6 +14,7 @@ from analysis.events import InterviewEnded
 from server.app import create_app
 from server.services import SERVICES
 from server.storage.models import Interview, SurveyResponseRow
+from server.workflow.service import WORKFLOW
 from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
 from tests.browser.inbox import Received, SignalingInbox, smtp
 from tests.browser.test_live_room import sign_in_page
@@ -251,6 +252,59 @@ async def test_without_webrtc_the_page_offers_to_open_the_link_in_a_browser(
         "() => document.querySelector('#browser [data-role=copied]').textContent !== ''"
     )
     assert await page.is_hidden("#consent") and not errors
+    await ctx.close()
+
+
+async def test_the_human_round_is_scheduled_from_the_review_page(
+    server: LiveServer, chromium: Any, smtp: tuple[SignalingInbox, int]
+) -> None:
+    job = await (
+        await server.api.post(
+            "/api/jobs", json={"title": "Analyst", "template": "software_engineer"}
+        )
+    ).json()
+    await invited_link(server.api, job["id"])
+    board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+    [li] = board["stages"]["invited"]
+    svc = server.api.app[SERVICES]
+    await svc.events.append(InterviewEnded(interview_id=li["interview_id"], t=60.0, reason="done"))
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, li["interview_id"])
+        assert row is not None
+        row.status = "finished"
+    await server.api.post(
+        "/api/users",
+        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
+    )
+    await server.api.app[WORKFLOW].tick()  # one pass of the workflow: it reads the end
+    ctx = await chromium.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+    page = await ctx.new_page()
+    await sign_in_page(page, server.url, f"/review/{li['interview_id']}")
+    await page.wait_for_selector("#human-card:not(.hidden)", timeout=15_000)
+    assert await page.text_content("#human-stage") == "Interview done"
+    assert await page.get_attribute("#human-board", "href") == f"/jobs/{job['id']}#board"
+    await page.fill("#hr-emails", "iv@example.com")
+    await page.fill("#hr-when", "2026-12-01T10:00")
+    await page.fill("#hr-where", "Video: https://meet.example.com/x")
+    await page.click("#human-form button[type=submit]")
+    await page.wait_for_function(
+        "() => document.getElementById('human-status').textContent.includes('Scheduled')"
+    )
+    assert await page.text_content("#human-stage") == "Human interview"
+
+    def entries(messages: Received) -> list[str]:
+        found = sorted(
+            rcpt[0]
+            for rcpt, m in messages
+            if any(p.get_content_type() == "text/calendar" for p in m.walk())
+            and "meet.example.com" in m.as_string()
+        )
+        return found if len(found) >= 2 else []
+
+    assert await smtp[0].wait_for(entries, timeout=30) == ["iv@example.com", "li@example.com"]
+    card = await (await server.api.get(f"/api/jobs/{job['id']}/applications/{li['id']}")).json()
+    assert card["stage"] == "human_interview"
+    assert card["timeline"][-1]["by_email"] == "admin@example.com"
     await ctx.close()
 
 
