@@ -855,3 +855,23 @@ async def test_a_score_waits_for_the_transcript_of_record_and_for_the_finished_i
     clock.advance(6)
     await tick(api)
     assert recommendation(await board(api, job), late) is not None
+
+
+async def test_settings_that_cannot_make_a_plan_are_refused_before_anything_is_saved(
+    api: Client,
+) -> None:
+    too_few = {"question_count": 2}  # the engineer model has three competencies
+    resp = await api.post(
+        "/api/jobs",
+        json={"title": "Engineer", "template": "software_engineer", "plan_settings": too_few},
+    )
+    assert resp.status == 400 and (await resp.json())["code"] == "bad_plan"
+    assert "at least 3" in (await resp.json())["message"]
+    assert [j["title"] for j in await (await api.get("/api/jobs")).json()] == []
+    job = await new_job(api, template=True)
+    resp = await api.put(f"/api/jobs/{job}/settings", json={**too_few, "title": "Renamed"})
+    assert resp.status == 400 and (await resp.json())["code"] == "bad_plan"
+    settings = await (await api.get(f"/api/jobs/{job}/settings")).json()
+    assert settings["title"] == "Backend engineer" and settings["question_count"] != 2
+    resp = await api.put(f"/api/jobs/{job}/settings", json={"question_count": 3})
+    assert resp.status == 200 and (await resp.json())["question_count"] == 3
