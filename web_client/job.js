@@ -176,9 +176,14 @@ async function loadTotals() {
   const pct = (x) => (x == null ? "–" : Math.round(x * 100) + "%");
   const rows = [["wf_sent", body.sent], ["wf_delivered", body.delivered], ["wf_opened", body.opened], ["wf_consent", body.consent], ["wf_started", body.started], ["wf_finished", body.finished],
     ["wf_open_rate", pct(body.open_rate)], ["wf_participation_rate", pct(body.participation_rate)], ["wf_completion_rate", pct(body.completion_rate)],
-    ["wf_median", body.median_hours_invite_to_completion ?? "–"], ["wf_survey", body.survey.mean_rating ?? "–"]];
+    ["wf_median", body.median_hours_invite_to_completion ?? "–"], ["wf_survey", body.survey.mean_rating ?? "–"],
+    ["wf_survey_responses", body.survey.responses],
+    ["wf_survey_spread", [1, 2, 3, 4, 5].map((n) => `${n}★ ${body.survey.ratings[n]}`).join(" · ")]];
   $("totals").innerHTML = "";
   for (const [k, v] of rows) { const tr = document.createElement("tr"); tr.innerHTML = "<th></th><td></td>"; tr.firstChild.textContent = t(k); tr.lastChild.textContent = v; $("totals").append(tr); }
+  $("survey-comments").innerHTML = "";
+  for (const c of body.survey.comments) { const li = document.createElement("li"); li.textContent = `${c.rating}★ ${c.comment}`; $("survey-comments").append(li); }
+  $("survey-box").classList.toggle("hidden", !body.survey.comments.length);
 }
 
 async function bulk(path, extra = {}) {

@@ -64,6 +64,7 @@ from server.workflow.stages import STAGES
 routes = web.RouteTableDef()
 MAX_IMPORT_BYTES = 8 * 1024 * 1024
 MAX_IDS = 2000
+MAX_COMMENTS = 200
 
 
 class CandidateIn(BaseModel):
@@ -496,11 +497,14 @@ async def tracking(request: web.Request) -> web.Response:
         apps = (
             await session.scalars(select(Application).where(Application.job_id == job.id))
         ).all()
-        ratings = (
-            await session.scalars(
-                select(SurveyResponseRow.rating).where(SurveyResponseRow.job_id == job.id)
+        survey = (
+            await session.execute(
+                select(SurveyResponseRow.rating, SurveyResponseRow.comment).where(
+                    SurveyResponseRow.job_id == job.id
+                )
             )
         ).all()
+    ratings = [r for r, _ in survey]
     sent = [a for a in apps if a.invited_at]
     n = {
         "candidates": len(apps),
@@ -528,6 +532,13 @@ async def tracking(request: web.Request) -> web.Response:
             "survey": {
                 "responses": len(ratings),
                 "mean_rating": round(statistics.mean(ratings), 2) if ratings else None,
+                "ratings": {str(n): ratings.count(n) for n in range(1, 6)},
+                # No times and no order of arrival: a comment cannot be matched to the
+                # interview that just ended.
+                "comments": sorted(
+                    ({"rating": r, "comment": c} for r, c in survey if c.strip()),
+                    key=lambda x: (x["rating"], x["comment"]),
+                )[:MAX_COMMENTS],
             },
         }
     )

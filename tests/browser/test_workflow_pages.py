@@ -228,6 +228,16 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
         rows = (await session.scalars(select(SurveyResponseRow))).all()
     assert [(r.rating, r.comment) for r in rows] == [(4, "清楚、顺利")]
     await ctx.close()
+    # The job's analytics: the spread of ratings and the comments, with nothing to link them.
+    tracking = await (await server.api.get(f"/api/jobs/{job['id']}/tracking")).json()
+    assert tracking["survey"]["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
+    assert tracking["survey"]["comments"] == [{"rating": 4, "comment": "清楚、顺利"}]
+    desk = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    hr = await desk.new_page()
+    await sign_in_page(hr, server.url, f"/jobs/{job['id']}")
+    await hr.wait_for_selector("#survey-box:not(.hidden)")
+    assert await hr.text_content("#survey-comments li") == "4★ 清楚、顺利"
+    await desk.close()
 
 
 async def test_without_webrtc_the_page_offers_to_open_the_link_in_a_browser(
