@@ -54,6 +54,16 @@ def calendar_of(msg: EmailMessage) -> Any:
     return Calendar.from_ical(parts[0].get_content())
 
 
+def assert_valid_calendar(cal: Any) -> None:
+    """What RFC 5545 requires of an iTIP request: version, product, one dated event."""
+    assert str(cal["VERSION"]) == "2.0" and str(cal["PRODID"])
+    [event] = cal.walk("VEVENT")
+    for prop in ("UID", "DTSTAMP", "DTSTART", "DTEND", "SUMMARY", "ORGANIZER", "SEQUENCE"):
+        assert prop in event, prop
+    assert event.decoded("DTSTART") < event.decoded("DTEND")
+    assert str(event["ORGANIZER"]).lower() == "mailto:hr@candor.test"
+
+
 def attendees(event: Any) -> list[str]:
     value = event.get("ATTENDEE", [])
     return [str(a) for a in (value if isinstance(value, list) else [value])]
@@ -221,6 +231,7 @@ async def test_import_invite_interview_score_and_schedule_the_human_round(
     link = links[0]
     assert link.startswith(server.url)
     ics = calendar_of(invitation)
+    assert_valid_calendar(ics)
     assert str(ics["METHOD"]) == "REQUEST"
     [event] = ics.walk("VEVENT")
     assert str(event["UID"]).startswith("invite-") and int(event["SEQUENCE"]) == 0
@@ -280,6 +291,7 @@ async def test_import_invite_interview_score_and_schedule_the_human_round(
     when = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     uids = set()
     for who, cal in human.items():
+        assert_valid_calendar(cal)
         assert str(cal["METHOD"]) == "REQUEST"
         [ev] = cal.walk("VEVENT")
         uids.add(str(ev["UID"]))
