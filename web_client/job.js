@@ -61,7 +61,8 @@ async function streamImport(data) {
   const reader = resp.body.getReader(), decoder = new TextDecoder();
   let buffered = "", last = { message: t("wf_error") };
   for (;;) {
-    const { done, value } = await reader.read();
+    let done, value;
+    try { ({ done, value } = await reader.read()); } catch { return { message: t("wf_import_lost") }; }
     if (value) buffered += decoder.decode(value, { stream: true });
     const lines = buffered.split("\n"); buffered = lines.pop();
     for (const line of lines.filter(Boolean)) {
