@@ -875,3 +875,18 @@ async def test_settings_that_cannot_make_a_plan_are_refused_before_anything_is_s
     assert settings["title"] == "Backend engineer" and settings["question_count"] != 2
     resp = await api.put(f"/api/jobs/{job}/settings", json={"question_count": 3})
     assert resp.status == 200 and (await resp.json())["question_count"] == 3
+
+
+async def test_two_rows_that_are_one_existing_person_are_reported_not_a_server_error(
+    api: Client,
+) -> None:
+    resp = await api.post(
+        "/api/candidates", json={"name": "Zhao", "email": "zm@example.com", "phone": "13900000099"}
+    )
+    assert resp.status == 201
+    job = await new_job(api)
+    data = b"name,email,phone\nZhao Min,zm@example.com,\nMin Zhao,other@example.com,13900000099\n"
+    status, body = await import_csv(api, job, data)
+    assert status == 422 and body["imported"] == 0
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [(2, "duplicate_phone")]
+    assert "row 1" in body["errors"][0]["message"]
