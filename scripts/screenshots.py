@@ -3,7 +3,7 @@
 The candidate's camera is scikit-image's astronaut photo (public domain, NASA) and the
 microphone speaks a sentence made with espeak-ng, so no personal recording is used.
 Usage: .venv/bin/python scripts/screenshots.py  (needs chromium and espeak-ng)
-       .venv/bin/python scripts/screenshots.py --workflow  (job page, board, phone page only)
+       .venv/bin/python scripts/screenshots.py --workflow  (job page, board, templates, phone page)
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ WECHAT_UA = (
 
 
 async def workflow() -> None:
-    """The job page with its settings, the pipeline board, and the candidate page on a phone."""
+    """The job page, the pipeline board, the template editor and the candidate page on a phone."""
     tmp = Path(tempfile.mkdtemp())
     app = create_app(make_settings(tmp))
     server = TestServer(app, host="127.0.0.1")
@@ -190,6 +190,12 @@ async def workflow() -> None:
             board_el = await page.query_selector("#board")
             assert board_el is not None
             await board_el.screenshot(path=str(OUT / "board.png"))
+            await page.goto(f"{base}/message-templates?lang=zh")
+            await page.click("#tpl-list tr[data-key=invite] .tpl-edit[data-lang=zh]")
+            await page.click("#tpl-preview")
+            await page.wait_for_selector("#preview:not(.hidden)")
+            await page.set_viewport_size({"width": 1100, "height": 900})
+            await page.screenshot(path=str(OUT / "templates.png"), full_page=True)
             phone = await browser.new_context(
                 viewport={"width": 390, "height": 844},
                 is_mobile=True,

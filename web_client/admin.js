@@ -24,6 +24,7 @@ async function refresh() {
   $("me").textContent = `${me.email} · ${t(`role_${me.role}`)}`;
   $("jobs-link").classList.toggle("hidden", !may("jobs.list"));
   $("users-link").classList.toggle("hidden", !may("users.manage"));
+  $("templates-link").classList.toggle("hidden", !may("users.manage"));
   $("audit-link").classList.toggle("hidden", !may("audit.read"));
   $("create-card").classList.toggle("hidden", !(may("job.interview.create") && may("candidates.create")));
   $("list-card").classList.toggle("hidden", !may("interviews.list"));

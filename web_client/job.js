@@ -43,11 +43,7 @@ $("settings").addEventListener("submit", async (ev) => {
   if (ok) loadSettings();
 });
 
-async function sendImport(dry) {
-  const file = $("import-file").files[0];
-  if (!file) { $("import-summary").textContent = t("wf_pick_file"); return; }
-  const data = new FormData(); data.append("file", file);
-  const { body } = await api(`/api/jobs/${jobId}/candidates/import${dry ? "?dry_run=1" : ""}`, { method: "POST", body: data });
+function showImportResult(body, dry) {
   const errors = body.errors || [];
   $("import-errors").innerHTML = "";
   for (const e of errors) { const li = document.createElement("li"); li.textContent = `${t("wf_row")} ${e.row} · ${e.field}: ${e.message}`; $("import-errors").append(li); }
@@ -55,7 +51,50 @@ async function sendImport(dry) {
   else if (dry) $("import-summary").textContent = errors.length ? t("wf_fix_errors", { n: errors.length }) : t("wf_ready", { n: body.valid });
   else $("import-summary").textContent = errors.length ? t("wf_nothing_imported") : t("wf_imported", { n: body.imported });
   $("import-go").disabled = !(dry && !errors.length && body.valid > 0);
-  if (!dry) loadBoard();
+}
+
+// The import itself streams its progress (NDJSON lines, then the answer): a long file shows
+// how far it has got instead of a page that seems stuck.
+async function streamImport(data) {
+  const resp = await send(`/api/jobs/${jobId}/candidates/import?progress=1`, { method: "POST", body: data });
+  if (!resp.headers.get("content-type")?.includes("ndjson")) return resp.json().catch(() => ({ message: t("wf_error") }));
+  const reader = resp.body.getReader(), decoder = new TextDecoder();
+  let buffered = "", last = { message: t("wf_error") };
+  for (;;) {
+    let done, value;
+    try { ({ done, value } = await reader.read()); } catch { return { message: t("wf_import_lost") }; }
+    if (value) buffered += decoder.decode(value, { stream: true });
+    const lines = buffered.split("\n"); buffered = lines.pop();
+    for (const line of lines.filter(Boolean)) {
+      const msg = JSON.parse(line);
+      if (msg.progress) {
+        $("import-progress").max = msg.progress.total; $("import-progress").value = msg.progress.done;
+        $("import-summary").textContent = t("wf_importing", { done: msg.progress.done, total: msg.progress.total });
+      } else last = msg;
+    }
+    if (done) return last;
+  }
+}
+
+async function sendImport(dry) {
+  const file = $("import-file").files[0];
+  if (!file) { $("import-summary").textContent = t("wf_pick_file"); return; }
+  const data = new FormData(); data.append("file", file);
+  $("import-go").disabled = true; $("import-preview").disabled = true;
+  try {
+    if (dry) {
+      $("import-summary").textContent = t("wf_checking");
+      const { body } = await api(`/api/jobs/${jobId}/candidates/import?dry_run=1`, { method: "POST", body: data });
+      showImportResult(body, true);
+      return;
+    }
+    $("import-progress").value = 0; $("import-progress").classList.remove("hidden");
+    $("import-summary").textContent = t("wf_importing", { done: 0, total: "…" });
+    showImportResult(await streamImport(data), false);
+    loadBoard();
+  } finally {
+    $("import-progress").classList.add("hidden"); $("import-preview").disabled = false;
+  }
 }
 $("import-preview").addEventListener("click", () => sendImport(true));
 $("import-go").addEventListener("click", () => sendImport(false));
@@ -72,11 +111,48 @@ function cardEl(c) {
   info.innerHTML = `<b></b><br><small class="muted"></small>${c.failed_messages ? `<br><small class="error">${t("wf_failed_message")}</small>` : ""}`;
   info.querySelector("b").textContent = c.name;
   info.querySelector("small").textContent = [c.email, (c.tags || []).join(", "), marks].filter(Boolean).join(" · ");
-  div.append(box, info);
+  const more = document.createElement("button");
+  more.type = "button"; more.className = "wf-history"; more.textContent = t("wf_history");
+  more.addEventListener("click", (ev) => { ev.preventDefault(); showHistory(c.candidate_id); });
+  div.append(box, info, more);
   return div;
 }
 
+// One card's timeline: every stage change (who, when) and every message (channel, status).
+async function showHistory(cid) {
+  const { ok, body } = await api(`/api/jobs/${jobId}/applications/${cid}`);
+  if (!ok) { $("act-status").textContent = body.message || t("wf_error"); return; }
+  $("detail").classList.remove("hidden");
+  $("detail").dataset.id = cid;
+  $("detail-name").textContent = body.name;
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+  const actor = (c) => (c.actor === "person" ? (c.by_email || t("wf_actor_person")) : t("wf_actor_" + c.actor));
+  $("detail-timeline").innerHTML = "";
+  for (const c of body.timeline) {
+    const li = document.createElement("li");
+    li.dataset.to = c.to;
+    li.textContent = `${when(c.at)} · ${c.from ? t("stage_" + c.from) + " → " : ""}${t("stage_" + c.to)} · ${actor(c)}${c.note ? " · " + c.note : ""}`;
+    $("detail-timeline").append(li);
+  }
+  $("detail-messages").innerHTML = "";
+  for (const m of body.messages) {
+    const li = document.createElement("li");
+    li.dataset.template = m.template; li.dataset.status = m.status;
+    li.textContent = `${when(m.created_at)} · ${m.channel} · ${m.template} · ${t("wf_msg_" + m.status)}${m.error ? " · " + m.error : ""}`;
+    $("detail-messages").append(li);
+  }
+}
+$("detail-close").addEventListener("click", () => $("detail").classList.add("hidden"));
+
+const BOARD_REFRESH_MS = 10000;
+let boardLoading = false;
+
 async function loadBoard() {
+  boardLoading = true;
+  try { await drawBoard(); } finally { boardLoading = false; }
+}
+
+async function drawBoard() {
   const q = new URLSearchParams();
   if ($("f-stage").value) q.set("stage", $("f-stage").value);
   if ($("f-tag").value) q.set("tag", $("f-tag").value);
@@ -92,6 +168,7 @@ async function loadBoard() {
     cols.append(col);
   }
   loadTotals();
+  if (!$("detail").classList.contains("hidden")) showHistory($("detail").dataset.id);
 }
 
 async function loadTotals() {
@@ -100,9 +177,14 @@ async function loadTotals() {
   const pct = (x) => (x == null ? "–" : Math.round(x * 100) + "%");
   const rows = [["wf_sent", body.sent], ["wf_delivered", body.delivered], ["wf_opened", body.opened], ["wf_consent", body.consent], ["wf_started", body.started], ["wf_finished", body.finished],
     ["wf_open_rate", pct(body.open_rate)], ["wf_participation_rate", pct(body.participation_rate)], ["wf_completion_rate", pct(body.completion_rate)],
-    ["wf_median", body.median_hours_invite_to_completion ?? "–"], ["wf_survey", body.survey.mean_rating ?? "–"]];
+    ["wf_median", body.median_hours_invite_to_completion ?? "–"], ["wf_survey", body.survey.mean_rating ?? "–"],
+    ["wf_survey_responses", body.survey.responses],
+    ["wf_survey_spread", [1, 2, 3, 4, 5].map((n) => `${n}★ ${body.survey.ratings[n]}`).join(" · ")]];
   $("totals").innerHTML = "";
   for (const [k, v] of rows) { const tr = document.createElement("tr"); tr.innerHTML = "<th></th><td></td>"; tr.firstChild.textContent = t(k); tr.lastChild.textContent = v; $("totals").append(tr); }
+  $("survey-comments").innerHTML = "";
+  for (const c of body.survey.comments) { const li = document.createElement("li"); li.textContent = `${c.rating}★ ${c.comment}`; $("survey-comments").append(li); }
+  $("survey-box").classList.toggle("hidden", !body.survey.comments.length);
 }
 
 async function bulk(path, extra = {}) {
@@ -158,3 +240,5 @@ document.addEventListener("langchange", () => { fillStageSelects(); loadBoard();
 loadSettings();
 loadBoard();
 loadPeople();
+// Interviews end and scores arrive while the page is open: refresh the board now and then.
+setInterval(() => { if (!document.hidden && !boardLoading) loadBoard(); }, BOARD_REFRESH_MS);

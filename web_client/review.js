@@ -292,6 +292,7 @@ async function main() {
   if (!can.includes("interview.export")) $("pdf-link").classList.add("hidden");
   if (!can.includes("interview.decide")) document.querySelectorAll("#decision-note, [data-decision]").forEach((b) => b.classList.add("hidden"));
   $("who").textContent = `${info.candidate?.name || ""} · ${info.job?.title || ""}`;
+  document.dispatchEvent(new CustomEvent("candor:interview", { detail: info })); // human_panel.js
   segments = (await getJson(`/api/interviews/${iid}/recordings`)).filter((s) => s.status === "final");
   events = await getJson(`/api/interviews/${iid}/events`);
   // The transcript of record (a second, offline pass per answer) replaces the live finals

@@ -24,7 +24,7 @@ from server.routes.access import (
     visible_candidates,
     visible_interviews,
 )
-from server.routes.common import after_seq, as_json, now, principal, read_json
+from server.routes.common import after_seq, as_json, now, plan_notes, principal, read_json
 from server.services import services
 from server.session_inputs import EndRequested
 from server.storage.models import (
@@ -108,6 +108,7 @@ async def create_job(request: web.Request) -> web.Response:
             PlanSettings(**body.plan_settings)
         except ValidationError as exc:
             raise BadInput(f"Invalid plan settings: {exc.errors()[0]['msg']}.") from exc
+    warnings = plan_notes(model, body.plan_settings)  # before anything is written
     async with services(request).sessions() as session, session.begin():
         job = Job(
             title=body.title,
@@ -123,13 +124,6 @@ async def create_job(request: web.Request) -> web.Response:
         session.add(
             JobMember(job_id=job.id, user_id=who.user_id, role="owner", added_by=who.user_id)
         )
-    warnings: list[str] = []
-    if model is not None:
-        from analysis.competency import parse_competency_model
-        from analysis.interview import build_plan
-
-        plan = build_plan(parse_competency_model(model), PlanSettings(**(body.plan_settings or {})))
-        warnings = list(plan.notes)
     return web.json_response({**as_json(job), "warnings": warnings}, status=201)
 
 

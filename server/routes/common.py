@@ -86,3 +86,22 @@ def as_json(obj: Any) -> Any:
         value = getattr(obj, col.name)
         out[col.name] = value.isoformat() if isinstance(value, datetime) else value
     return out
+
+
+def plan_notes(model: dict[str, Any] | None, plan_settings: dict[str, Any] | None) -> list[str]:
+    """Build the job's plan as a candidate's interview would; 400 when it cannot be built.
+
+    Returns the plan's notes (warnings). A job saved with settings that cannot make a plan
+    (three competencies and two questions) would fail only when a candidate joins.
+    """
+    if model is None:
+        return []
+    from analysis.competency import parse_competency_model
+    from analysis.interview import PlanSettings, build_plan
+    from analysis.interview.plan import PlanError
+
+    try:
+        plan = build_plan(parse_competency_model(model), PlanSettings(**(plan_settings or {})))
+    except PlanError as exc:
+        raise BadInput(f"The interview plan cannot be built: {exc}.", code="bad_plan") from exc
+    return list(plan.notes)

@@ -12,7 +12,7 @@ from analysis.interview import PlanSettings
 from server.errors import BadInput
 from server.reports import store
 from server.routes.access import require_job
-from server.routes.common import read_json
+from server.routes.common import plan_notes, read_json
 from server.services import Services
 from server.storage.models import Job
 
@@ -107,6 +107,7 @@ async def put_settings(request: web.Request) -> web.Response:
         except KeyError as exc:
             keys = ", ".join(t.key for t in list_templates())
             raise BadInput(f"Unknown template '{body.template}'. Choose one of: {keys}.") from exc
+    plan_notes(model, plan)  # a plan a candidate's interview can be built from, or 400
     options = await store.job_options(svc.sessions, job.id)
     changes = {
         k: getattr(body, k)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import statistics
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -10,9 +13,10 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from server.errors import BadInput, NotFound, TooLarge
+from server.errors import BadInput, InterviewError, NotFound, TooLarge, error_body
 from server.pages import page
 from server.routes.access import require, require_job
+from server.routes.api import audit
 from server.routes.common import read_json
 from server.services import services
 from server.storage.models import (
@@ -22,6 +26,7 @@ from server.storage.models import (
     OutboxRow,
     StageChangeRow,
     SurveyResponseRow,
+    User,
 )
 from server.workflow.importer import (
     CandidateRow,
@@ -38,8 +43,20 @@ from server.workflow.invitations import (
     invite_one,
     live_invite,
 )
-from server.workflow.messages import LANGUAGES, TEMPLATE_KEYS, load_template
+from server.workflow.messages import (
+    CHANNELS,
+    LANGUAGES,
+    PLACEHOLDERS,
+    REQUIRED_IN_TEXT,
+    TEMPLATE_KEYS,
+    MessageTemplate,
+    check_template,
+    default_template,
+    render,
+    sample_values,
+)
 from server.workflow.notices import base_url, enqueue_candidate_email, local_time
+from server.workflow.notices import markdown as wecom_markdown
 from server.workflow.pipeline import aware, card, check_stage_filter, import_rows, move
 from server.workflow.service import WORKFLOW
 from server.workflow.stages import STAGES
@@ -47,6 +64,7 @@ from server.workflow.stages import STAGES
 routes = web.RouteTableDef()
 MAX_IMPORT_BYTES = 8 * 1024 * 1024
 MAX_IDS = 2000
+MAX_COMMENTS = 200
 
 
 class CandidateIn(BaseModel):
@@ -70,9 +88,10 @@ class MoveIn(BaseModel):
 
 
 class TemplateIn(BaseModel):
-    subject: str = Field(min_length=1, max_length=500)
-    text: str = Field(min_length=1, max_length=20_000)
-    html: str = Field("", max_length=50_000)
+    # Lengths and emptiness are checked by check_template, with messages in zh and en.
+    subject: str
+    text: str
+    html: str = ""
 
 
 class SurveyIn(BaseModel):
@@ -103,27 +122,49 @@ def _dry_run(request: web.Request) -> bool:
 
 
 @routes.post("/api/jobs/{jid}/candidates/import")
-async def import_candidates(request: web.Request) -> web.Response:
-    """Import a CSV/XLSX: all rows or none; ``?dry_run=1`` only reports what would happen."""
+async def import_candidates(request: web.Request) -> web.StreamResponse:
+    """Import a CSV/XLSX: all rows or none; ``?dry_run=1`` only reports what would happen.
+
+    ``?progress=1`` answers with NDJSON instead: ``{"progress": {"done": n, "total": m}}``
+    lines while the rows are written, then one line with the usual answer and its
+    ``"status"`` (the page shows how far a long import has got).
+    """
     who, job, svc = await require_job(request, request.match_info["jid"], "job.pipeline.edit")
     data, filename, ctype = await _upload(request)
     try:
-        parsed = parse_upload(data, filename, ctype)
+        # Reading and checking ten thousand rows is CPU work: off the event loop.
+        parsed = await asyncio.to_thread(parse_upload, data, filename, ctype)
     except ImportFileError as exc:
         raise BadInput(str(exc), code="bad_file") from exc
     dry = _dry_run(request)
-    async with svc.sessions() as session, session.begin():
-        n, errors, preview = await import_rows(
-            session,
-            job.id,
-            parsed,
-            svc.keyring,
-            who.user_id,
-            job.language,
-            svc.now(),
-            write=not dry,
-        )
-    body = {
+    stream: web.StreamResponse | None = None
+    if request.query.get("progress") in ("1", "true", "yes"):
+        stream = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await stream.prepare(request)
+
+    async def progress(done: int, total: int) -> None:
+        if stream is not None:
+            line = {"progress": {"done": done, "total": total}}
+            await stream.write(json.dumps(line).encode() + b"\n")
+
+    try:
+        async with svc.sessions() as session, session.begin():
+            n, errors, preview = await import_rows(
+                session,
+                job.id,
+                parsed,
+                svc.keyring,
+                who.user_id,
+                job.language,
+                svc.now(),
+                write=not dry,
+                progress=progress,
+            )
+    except InterviewError as exc:
+        if stream is None:
+            raise
+        return await _last_line(stream, {"status": exc.status, **error_body(exc, request)})
+    body: dict[str, Any] = {
         "imported": 0 if dry or errors else n,
         "valid": n,
         "errors": [e.as_json() for e in errors],
@@ -131,7 +172,16 @@ async def import_candidates(request: web.Request) -> web.Response:
     }
     if dry:
         body["rows"] = preview[:200]
-    return web.json_response(body, status=200 if dry or not errors else 422)
+    status = 200 if dry or not errors else 422
+    if stream is not None:
+        return await _last_line(stream, {"status": status, **body})
+    return web.json_response(body, status=status)
+
+
+async def _last_line(stream: web.StreamResponse, body: dict[str, Any]) -> web.StreamResponse:
+    await stream.write(json.dumps(body, ensure_ascii=False).encode() + b"\n")
+    await stream.write_eof()
+    return stream
 
 
 @routes.post("/api/jobs/{jid}/candidates")
@@ -298,13 +348,30 @@ async def pipeline(request: web.Request) -> web.Response:
     counts: dict[str, int] = dict.fromkeys(STAGES, 0)
     shown: dict[str, list[Application]] = {s: [] for s in STAGES}
     async with svc.sessions() as session:
-        apps = (await session.scalars(query.order_by(Application.created_at))).all()
-        for app in apps:
-            if tag and tag not in (app.tags or []):
-                continue
-            counts[app.stage] += 1
-            if len(shown[app.stage]) < int(limit):
-                shown[app.stage].append(app)
+        if tag:
+            # Tags are a JSON list: filtered here, over every match.
+            for app in await session.scalars(query.order_by(Application.created_at)):
+                if tag not in (app.tags or []):
+                    continue
+                counts[app.stage] += 1
+                if len(shown[app.stage]) < int(limit):
+                    shown[app.stage].append(app)
+        else:
+            # Counted by the database; only the listed cards are loaded (a 10,000-card job
+            # would otherwise build every row as an object on the event loop).
+            grouped = query.with_only_columns(Application.stage, func.count()).group_by(
+                Application.stage
+            )
+            for column, n in (await session.execute(grouped)).all():
+                counts[column] = n
+            for column in [stage] if stage else [s for s in STAGES if counts[s]]:
+                shown[column] = list(
+                    await session.scalars(
+                        query.where(Application.stage == column)
+                        .order_by(Application.created_at)
+                        .limit(int(limit))
+                    )
+                )
         wanted = [a.candidate_id for column in shown.values() for a in column]
         people: dict[str, Candidate] = {}
         for k in range(0, len(wanted), 500):
@@ -352,6 +419,10 @@ async def application(request: web.Request) -> web.Response:
                 .order_by(OutboxRow.id)
             )
         ).all()
+        people = sorted({c.by_user_id for c in changes if c.by_user_id})
+        emails = dict(
+            (await session.execute(select(User.id, User.email).where(User.id.in_(people)))).all()
+        )
     return web.json_response(
         {
             **card(app, cand),
@@ -361,6 +432,7 @@ async def application(request: web.Request) -> web.Response:
                     "to": c.to_stage,
                     "actor": c.actor,
                     "by": c.by_user_id,
+                    "by_email": emails.get(c.by_user_id) if c.by_user_id else None,
                     "note": c.note,
                     "at": (aware(c.at) or c.at).isoformat(),
                 }
@@ -425,11 +497,14 @@ async def tracking(request: web.Request) -> web.Response:
         apps = (
             await session.scalars(select(Application).where(Application.job_id == job.id))
         ).all()
-        ratings = (
-            await session.scalars(
-                select(SurveyResponseRow.rating).where(SurveyResponseRow.job_id == job.id)
+        survey = (
+            await session.execute(
+                select(SurveyResponseRow.rating, SurveyResponseRow.comment).where(
+                    SurveyResponseRow.job_id == job.id
+                )
             )
         ).all()
+    ratings = [r for r, _ in survey]
     sent = [a for a in apps if a.invited_at]
     n = {
         "candidates": len(apps),
@@ -457,55 +532,124 @@ async def tracking(request: web.Request) -> web.Response:
             "survey": {
                 "responses": len(ratings),
                 "mean_rating": round(statistics.mean(ratings), 2) if ratings else None,
+                "ratings": {str(n): ratings.count(n) for n in range(1, 6)},
+                # No times and no order of arrival: a comment cannot be matched to the
+                # interview that just ended.
+                "comments": sorted(
+                    ({"rating": r, "comment": c} for r, c in survey if c.strip()),
+                    key=lambda x: (x["rating"], x["comment"]),
+                )[:MAX_COMMENTS],
             },
         }
     )
+
+
+def _template_key(request: web.Request) -> tuple[str, str]:
+    key, lang = request.match_info["key"], request.match_info["lang"]
+    if key not in TEMPLATE_KEYS or lang not in LANGUAGES:
+        raise NotFound(f"No template '{key}' in '{lang}'. Keys: {', '.join(TEMPLATE_KEYS)}.")
+    return key, lang
+
+
+async def _template_in(request: web.Request, key: str) -> MessageTemplate:
+    body = await read_json(request, TemplateIn)
+    template = MessageTemplate(body.subject.strip(), body.text, body.html)
+    check_template(key, template)
+    return template
 
 
 @routes.get("/api/message-templates")
 async def list_templates(request: web.Request) -> web.Response:
     """Every message template in zh and en (an admin's edit or the built-in text)."""
     await require(request, "users.manage")
-    svc = services(request)
+    async with services(request).sessions() as session:
+        edited = {(r.key, r.language): r for r in await session.scalars(select(MessageTemplateRow))}
     out = []
     for key in TEMPLATE_KEYS:
         for lang in LANGUAGES:
-            t = await load_template(svc.sessions, key, lang)
+            row = edited.get((key, lang))
+            t = (
+                MessageTemplate(row.subject, row.text, row.html)
+                if row
+                else default_template(key, lang)
+            )
             out.append(
-                {"key": key, "language": lang, "subject": t.subject, "text": t.text, "html": t.html}
+                {
+                    "key": key,
+                    "language": lang,
+                    "subject": t.subject,
+                    "text": t.text,
+                    "html": t.html,
+                    "edited": row is not None,
+                    "updated_at": aware(row.updated_at).isoformat() if row else None,  # type: ignore[union-attr]
+                    "placeholders": list(PLACEHOLDERS[key]),
+                    "required": list(REQUIRED_IN_TEXT.get(key, ())),
+                    "channels": list(CHANNELS[key]),
+                }
             )
     return web.json_response(out)
 
 
 @routes.put("/api/message-templates/{key}/{lang}")
 async def edit_template(request: web.Request) -> web.Response:
-    """An admin replaces a template in one language (DELETE to go back to the built-in)."""
+    """An admin replaces a template in one language (DELETE goes back to the built-in one).
+
+    Refused with a 400 naming the field (``details.field``), in the caller's language, when
+    a placeholder is unknown to the message, a required link is missing, or a part is empty.
+    """
     who = await require(request, "users.manage")
-    key, lang = request.match_info["key"], request.match_info["lang"]
-    if key not in TEMPLATE_KEYS or lang not in LANGUAGES:
-        raise NotFound(f"No template '{key}' in '{lang}'. Keys: {', '.join(TEMPLATE_KEYS)}.")
-    body = await read_json(request, TemplateIn)
+    key, lang = _template_key(request)
+    body = await _template_in(request, key)
     async with services(request).sessions() as session, session.begin():
         row = await session.get(MessageTemplateRow, (key, lang))
         if row is None:
-            session.add(
-                MessageTemplateRow(
-                    key=key,
-                    language=lang,
-                    subject=body.subject,
-                    text=body.text,
-                    html=body.html,
-                    updated_by=who.user_id,
-                )
-            )
-        else:
-            row.subject, row.text, row.html, row.updated_by = (
-                body.subject,
-                body.text,
-                body.html,
-                who.user_id,
-            )
-    return web.json_response({"key": key, "language": lang, **body.model_dump()})
+            row = MessageTemplateRow(key=key, language=lang)
+            session.add(row)
+        row.subject, row.text, row.html = body.subject, body.text, body.html
+        row.updated_by, row.updated_at = who.user_id, services(request).now()
+    await audit(request, who.user_id, "edit_message_template", f"{key}/{lang}")
+    return web.json_response({"key": key, "language": lang, **asdict(body)})
+
+
+@routes.delete("/api/message-templates/{key}/{lang}")
+async def reset_template(request: web.Request) -> web.Response:
+    """Drop an admin's edit: the built-in template is used again (and returned)."""
+    who = await require(request, "users.manage")
+    key, lang = _template_key(request)
+    async with services(request).sessions() as session, session.begin():
+        row = await session.get(MessageTemplateRow, (key, lang))
+        if row is not None:
+            await session.delete(row)
+    await audit(request, who.user_id, "reset_message_template", f"{key}/{lang}")
+    t = default_template(key, lang)
+    return web.json_response(
+        {"key": key, "language": lang, "subject": t.subject, "text": t.text, "html": t.html}
+    )
+
+
+@routes.post("/api/message-templates/{key}/{lang}/preview")
+async def preview_template(request: web.Request) -> web.Response:
+    """Render a draft with sample values, checked as a save would check it; nothing is stored."""
+    await require(request, "users.manage")
+    key, lang = _template_key(request)
+    draft = await _template_in(request, key)
+    values = sample_values(key, lang)
+    message = render(draft, values)
+    return web.json_response(
+        {
+            "subject": message.subject,
+            "text": message.text,
+            "html": message.html,
+            "values": values,
+            "wecom": wecom_markdown(message.subject, values) if "wecom" in CHANNELS[key] else None,
+        }
+    )
+
+
+@routes.get("/message-templates")
+async def templates_page(_request: web.Request) -> web.StreamResponse:
+    """The admin page for editing message templates (its data needs an admin)."""
+    return page("templates.html")
 
 
 @routes.post("/api/join/{token}/survey")
@@ -559,8 +703,6 @@ async def schedule_human(request: web.Request) -> web.Response:
         _check_timezone(body.timezone)
     ids = list(body.interviewer_ids)
     if body.interviewer_emails:
-        from server.storage.models import User
-
         emails = [e.strip().lower() for e in body.interviewer_emails if e.strip()]
         async with svc.sessions() as session:
             users = (await session.scalars(select(User).where(User.email.in_(emails)))).all()

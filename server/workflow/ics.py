@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, vCalAddress, vText
+from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vText
 
 Method = Literal["REQUEST", "CANCEL"]
 
@@ -72,9 +73,19 @@ def build_ics(entry: CalendarEntry, method: Method, stamp: datetime) -> str:
             )
             event.add_component(alarm)
     cal.add_component(event)
-    cal.add_missing_timezones()
+    for tzid in sorted(cal.get_missing_tzids()):
+        cal.subcomponents.insert(0, vtimezone(tzid))
     text: str = cal.to_ical().decode("utf-8")
     return text
+
+
+@cache
+def vtimezone(tzid: str) -> Timezone:
+    """The VTIMEZONE of ``tzid`` (1970-2038), made once: building it took ~90 ms per message.
+
+    The component is shared by every calendar that uses the zone and only ever read.
+    """
+    return Timezone.from_tzid(tzid)
 
 
 def default_alarm(deadline: datetime, before: timedelta, now: datetime) -> datetime | None:

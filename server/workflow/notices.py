@@ -179,7 +179,7 @@ async def enqueue_hr_notice(
             channel="wecom_app",
             template=key,
             recipient="|".join(wecom_ids),
-            payload={"markdown": _markdown(message.subject, values)},
+            payload={"markdown": markdown(message.subject, values)},
             **common,  # type: ignore[arg-type]
         )
     elif settings.wecom_robot_key is not None:
@@ -189,7 +189,7 @@ async def enqueue_hr_notice(
             channel="wecom_robot",
             template=key,
             recipient="robot",
-            payload={"markdown": _markdown(message.subject, values)},
+            payload={"markdown": markdown(message.subject, values)},
             **common,  # type: ignore[arg-type]
         )
     for user in by_email:
@@ -203,7 +203,7 @@ async def enqueue_hr_notice(
         )
 
 
-def _markdown(subject: str, values: dict[str, str]) -> str:
+def markdown(subject: str, values: dict[str, str]) -> str:
     """A chat message: the subject and a sign-in link, never a name or a score."""
     link = values.get("review_url") or values.get("board_url") or ""
     return f"**{subject}**\n> [{link}]({link})" if link else f"**{subject}**"

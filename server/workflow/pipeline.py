@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.encryption.bulk import keep_pending, seal_new_records
 from server.encryption.keyring import KeyRing
 from server.errors import BadInput, Conflict
 from server.integrations.webhooks.hooks import interview_links
 from server.integrations.webhooks.outbox import emit_webhook
-from server.storage.models import Application, Candidate, StageChangeRow, new_id
+from server.storage.models import Application, Candidate, DataKey, StageChangeRow, new_id
 from server.workflow.importer import CandidateRow, ParsedFile, RowError
 from server.workflow.stages import STAGES, Actor, TransitionError, check_move
 
@@ -114,7 +116,8 @@ async def find_person(
     by_email, by_phone = await _existing(
         session, ring, [email] if email else [], [phone] if phone else []
     )
-    return by_email.get(email) or by_phone.get(phone)
+    found = by_email.get(email) or by_phone.get(phone)
+    return await session.get(Candidate, found) if found else None
 
 
 def _phone_forms(phone: str) -> list[str]:
@@ -122,31 +125,44 @@ def _phone_forms(phone: str) -> list[str]:
     return [phone, phone[3:]] if phone.startswith("+86") else [phone]
 
 
-async def _existing(
-    session: AsyncSession, ring: KeyRing, emails: Sequence[str], phones: Sequence[str]
-) -> tuple[dict[str, Candidate], dict[str, Candidate]]:
-    """Existing people by normalized email and phone, found by their keyed hashes."""
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+def _search_index(
+    ring: KeyRing, emails: Sequence[str], phones: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Keyed hash -> normalized email, and -> phone (both forms of a Chinese mobile)."""
     email_of = {h: e for e in emails if (h := ring.search_hash("email", e))}
     phone_of = {
         h: p for p in phones for f in _phone_forms(p) if (h := ring.search_hash("phone", f))
     }
-    by_email: dict[str, Candidate] = {}
-    by_phone: dict[str, Candidate] = {}
+    return email_of, phone_of
+
+
+async def _existing(
+    session: AsyncSession, ring: KeyRing, emails: Sequence[str], phones: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Ids of existing people by normalized email and phone, found by their keyed hashes.
+
+    Only ids and hashes are read: nothing is decrypted to match a file against the database.
+    """
+    email_of, phone_of = await asyncio.to_thread(_search_index, ring, emails, phones)
+    by_email: dict[str, str] = {}
+    by_phone: dict[str, str] = {}
     for column, index, found in (
         (Candidate.email_hmac, email_of, by_email),
         (Candidate.phone_hmac, phone_of, by_phone),
     ):
         hashes = list(index)
         for i in range(0, len(hashes), CHUNK):
-            rows = await session.scalars(
-                select(Candidate).where(
-                    column.in_(hashes[i : i + CHUNK]), Candidate.deleted_at.is_(None)
-                )
+            rows = await session.execute(
+                select(Candidate.id, column)
+                .where(column.in_(hashes[i : i + CHUNK]), Candidate.deleted_at.is_(None))
+                .order_by(Candidate.created_at)
             )
-            for cand in rows:
-                digest = cand.email_hmac if found is by_email else cand.phone_hmac
+            for cand_id, digest in rows:
                 if digest is not None:
-                    found.setdefault(index[digest], cand)
+                    found.setdefault(index[digest], cand_id)
     return by_email, by_phone
 
 
@@ -160,8 +176,14 @@ async def import_rows(
     now: datetime,
     *,
     write: bool,
+    progress: Progress | None = None,
 ) -> tuple[int, list[RowError], list[dict[str, Any]]]:
-    """Match rows to existing people, find duplicates in the job; write all or nothing."""
+    """Match rows to existing people, find duplicates in the job; write all or nothing.
+
+    New people are sealed in a worker thread, each with their own data key, and written with
+    bulk inserts in chunks of ``WRITE_CHUNK`` rows (``progress(done, total)`` after each), all
+    in the caller's transaction: a failure anywhere leaves nothing behind.
+    """
     errors = list(parsed.errors)
     by_email, by_phone = await _existing(
         session,
@@ -176,12 +198,13 @@ async def import_rows(
             )
         ).all()
     )
-    plan: list[tuple[CandidateRow, Candidate | None]] = []
+    plan: list[tuple[CandidateRow, str | None]] = []
     preview: list[dict[str, Any]] = []
+    planned: dict[str, int] = {}  # an existing person's id -> the row that applies them
     for row in parsed.rows:
         a = by_email.get(row.email) if row.email else None
         b = by_phone.get(row.phone) if row.phone else None
-        if a is not None and b is not None and a.id != b.id:
+        if a is not None and b is not None and a != b:
             errors.append(
                 RowError(
                     row.row,
@@ -192,8 +215,8 @@ async def import_rows(
             )
             continue
         person = a or b
-        if person is not None and person.id in applied:
-            field = "email" if a is not None else "phone"
+        field = "email" if a is not None else "phone"
+        if person is not None and person in applied:
             errors.append(
                 RowError(
                     row.row,
@@ -203,58 +226,110 @@ async def import_rows(
                 )
             )
             continue
+        if person is not None and person in planned:
+            errors.append(
+                RowError(
+                    row.row,
+                    field,
+                    f"duplicate_{field}",
+                    f"The same person as row {planned[person]}.",
+                )
+            )
+            continue
+        if person is not None:
+            planned[person] = row.row
         plan.append((row, person))
         preview.append({"row": row.row, "existing_candidate": person is not None})
     errors.sort(key=lambda e: (e.row, e.field))
     if errors or not write:
         return len(plan), errors, preview
+    return len(plan), [], await _write(session, job_id, plan, ring, who, language, now, progress)
+
+
+# Rows per statement: the event loop prepares each statement's parameters itself; 250 rows keep
+# that under 0.1 s (1,000 stalled it for up to 0.8 s on the shared machine).
+WRITE_CHUNK = 250
+
+
+def _table(model: type[Any]) -> Table:
+    """The model's table, for Core bulk inserts that bypass the ORM's per-row hooks."""
+    return cast(Table, model.__table__)
+
+
+async def _write(
+    session: AsyncSession,
+    job_id: str,
+    plan: list[tuple[CandidateRow, str | None]],
+    ring: KeyRing,
+    who: str,
+    language: str,
+    now: datetime,
+    progress: Progress | None,
+) -> list[dict[str, Any]]:
+    """Insert the new people, their data keys, applications and first stage changes."""
     created: list[dict[str, Any]] = []
-    people: list[Candidate] = []
-    for row, person in plan:
-        if person is None:
-            person = Candidate(
-                id=new_id(),
-                name=row.name,
-                email=row.email,
-                phone=row.phone,
-                language=language,
-                created_by=who,
-                created_at=now,
-            )
-            session.add(person)
-        people.append(person)
-    await session.flush()  # one flush per table: no relationships tell the ORM their order
-    apps = []
-    for (row, _), person in zip(plan, people, strict=True):
-        app = Application(
-            id=new_id(),
-            job_id=job_id,
-            candidate_id=person.id,
-            stage="screened",
-            stage_at=now,
-            tags=list(row.tags),
-            external_id=row.external_id,
-            created_by=who,
-            created_at=now,
+    total = len(plan)
+    for start in range(0, total, WRITE_CHUNK):
+        part = plan[start : start + WRITE_CHUNK]
+        people = [
+            {
+                "id": new_id(),
+                "name": row.name,
+                "email": row.email,
+                "phone": row.phone,
+                "language": language,
+                "created_by": who,
+                "created_at": now,
+            }
+            for row, person in part
+            if person is None
+        ]
+        # Key generation, wrapping and sealing are CPU work: off the event loop.
+        sealed = await asyncio.to_thread(seal_new_records, ring, Candidate, people)
+        new_ids = iter(p["id"] for p in people)
+        apps = [
+            {
+                "id": new_id(),
+                "job_id": job_id,
+                "candidate_id": person if person is not None else next(new_ids),
+                "stage": "screened",
+                "stage_at": now,
+                "tags": list(row.tags),
+                "external_id": row.external_id,
+                "created_by": who,
+                # One microsecond apart: the board lists a file's people in the file's order.
+                "created_at": now + timedelta(microseconds=start + i),
+                "surveyed": False,
+            }
+            for i, (row, person) in enumerate(part)
+        ]
+        if sealed.rows:
+            await session.execute(insert(_table(DataKey)), sealed.keys)
+            await session.execute(insert(_table(Candidate)), sealed.rows)
+            keep_pending(session, sealed.aeads)
+        await session.execute(insert(_table(Application)), apps)
+        await session.execute(
+            insert(_table(StageChangeRow)),
+            [
+                {
+                    "application_id": app["id"],
+                    "from_stage": None,
+                    "to_stage": "screened",
+                    "actor": "person",
+                    "by_user_id": who,
+                    "note": "imported",
+                    "at": now,
+                }
+                for app in apps
+            ],
         )
-        session.add(app)
-        apps.append(app)
-        created.append({"row": row.row, "application_id": app.id})
-    await session.flush()
-    for app in apps:
-        session.add(
-            StageChangeRow(
-                application_id=app.id,
-                from_stage=None,
-                to_stage="screened",
-                actor="person",
-                by_user_id=who,
-                at=now,
-                note="imported",
-            )
-        )
-    await session.flush()
-    return len(plan), [], created
+        created += [
+            {"row": row.row, "application_id": app["id"]}
+            for (row, _), app in zip(part, apps, strict=True)
+        ]
+        if progress is not None:
+            await progress(start + len(part), total)
+    return created
 
 
 def card(app: Application, cand: Candidate, failed: int = 0) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -40,21 +39,18 @@ from server.workflow.wecom import WeComAppConfig, WeComClient
 
 log = logging.getLogger(__name__)
 
-FOLLOWED = ("consent_recorded", "candidate_joined", "media_started", "interview_ended")
+FOLLOWED = (
+    "consent_recorded",
+    "candidate_joined",
+    "media_started",
+    "interview_ended",
+    "transcript_record",
+)
 CURSOR = "events"
-# Scoring right at the end can be too early: the status is saved just after the
-# ``interview_ended`` event, and the final transcript (the record pass) may still be running.
-# Those two refusals are retried, first at the next pass, then backing off, for this long.
-NOT_YET = ("not_finished", "transcript_pending")
-SCORE_RETRY_FOR = timedelta(hours=6)
-SCORE_RETRY_MAX_WAIT = 300.0
-
-
-@dataclass
-class _ScoreRetry:
-    first: datetime
-    due: datetime
-    wait: float
+# A score that cannot be made yet (the transcript of record is still being decoded, or the
+# interview's row is not marked finished yet) is tried again this much later at the earliest.
+SCORE_RETRY = timedelta(seconds=5)
+WAIT_CODES = ("transcript_pending", "not_finished")
 
 
 class WorkflowService:
@@ -74,8 +70,8 @@ class WorkflowService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tick_lock = asyncio.Lock()
-        self._score_retries: dict[str, _ScoreRetry] = {}
-        self._retries_loaded = False
+        self._score_after: dict[str, datetime] = {}  # interview -> next try at scoring
+        self._unscorable: set[str] = set()  # no AI consent, no competency model
 
     def start(self) -> None:
         """Start the background loop."""
@@ -112,8 +108,8 @@ class WorkflowService:
     async def tick(self) -> None:
         """One pass: new events, due reminders and expiries, due messages."""
         async with self._tick_lock:
-            await self.retry_scores()  # before new events: what fails there waits a pass
             await self.follow_events()
+            await self.missing_scores()
             await self.deadlines()
             await self.outbox.send_due()
 
@@ -134,6 +130,8 @@ class WorkflowService:
             ).all()
         ended: list[str] = []
         for row_id, interview_id, kind, at in rows:
+            if kind == "transcript_record":
+                self._score_after.pop(interview_id, None)  # a record is in: score at once
             async with self.svc.sessions() as session, session.begin():
                 if await self._apply(session, interview_id, kind, aware(at) or self.svc.now()):
                     ended.append(interview_id)
@@ -202,31 +200,55 @@ class WorkflowService:
             application_id=app.id,
         )
 
+    async def missing_scores(self) -> None:
+        """Score finished interviews still waiting for their recommendation.
+
+        Scoring waits while an answer's transcript of record is being decoded; the arrival of
+        the record (or the retry time) brings the interview back here, and so does a restart.
+        """
+        now = self.svc.now()
+        async with self.svc.sessions() as session:
+            waiting = (
+                await session.scalars(
+                    select(Application.interview_id).where(
+                        Application.stage == "interview_done",
+                        Application.recommendation.is_(None),
+                        Application.finished_at.is_not(None),
+                        Application.interview_id.is_not(None),
+                    )
+                )
+            ).all()
+        for interview_id in waiting:
+            if interview_id is None or interview_id in self._unscorable:
+                continue
+            if self._score_after.get(interview_id, now) <= now:
+                await self.score(interview_id)
+
     async def score(self, interview_id: str) -> None:
         """The scorer's recommendation moves the card to recommended or below_threshold.
 
         Scoring emits ``interview.scored``; a refusal that passes (not finished yet, final
-        transcript pending) is tried again at later passes (``retry_scores``).
+        transcript pending) is tried again at later passes (``missing_scores``).
         """
         from server.reports import store
 
         svc = self.svc
+        self._score_after.pop(interview_id, None)
         async with svc.sessions() as session:
             interview = await session.get(Interview, interview_id)
             job = await session.get(Job, interview.job_id) if interview else None
         if interview is None or job is None or job.competency_model is None:
-            self._score_retries.pop(interview_id, None)
+            self._unscorable.add(interview_id)
             return
         history = await svc.events.history(interview_id)
         try:
             score = await store.ensure_score(svc.sessions, interview, job, history, svc.now())
         except InterviewError as exc:
-            if exc.code in NOT_YET:
-                self._score_later(interview_id)
+            if exc.code in WAIT_CODES:
+                self._score_after[interview_id] = svc.now() + SCORE_RETRY
             else:
-                self._score_retries.pop(interview_id, None)  # no AI consent: never scored
+                self._unscorable.add(interview_id)  # e.g. no consent to AI analysis
             return
-        self._score_retries.pop(interview_id, None)
         kind = score.recommendation.kind
         async with svc.sessions() as session, session.begin():
             app = await session.scalar(
@@ -238,41 +260,6 @@ class WorkflowService:
             target = {"advance": "recommended", "no_recommendation": "below_threshold"}.get(kind)
             if target:
                 await try_move(session, app, target, "scorer", svc.now())
-
-    def _score_later(self, interview_id: str) -> None:
-        """Try again at the next pass, then after 2x the poll interval, 4x ... (5 min at most)."""
-        now = self.svc.now()
-        retry = self._score_retries.get(interview_id)
-        if retry is None:
-            poll = self.svc.settings.workflow_poll_seconds
-            self._score_retries[interview_id] = _ScoreRetry(now, now, poll)
-        elif now - retry.first > SCORE_RETRY_FOR:
-            del self._score_retries[interview_id]
-            log.warning("interview never became scorable", extra={"interview_id": interview_id})
-        else:
-            retry.due = now + timedelta(seconds=retry.wait)
-            retry.wait = min(retry.wait * 2, SCORE_RETRY_MAX_WAIT)
-
-    async def retry_scores(self) -> None:
-        """Score interviews whose first try was too early (after a restart: the recent ones)."""
-        now = self.svc.now()
-        if not self._retries_loaded:
-            self._retries_loaded = True
-            async with self.svc.sessions() as session:
-                waiting = await session.scalars(
-                    select(Application.interview_id).where(
-                        Application.stage == "interview_done",
-                        Application.recommendation.is_(None),
-                        Application.finished_at > now - SCORE_RETRY_FOR,
-                    )
-                )
-                poll = self.svc.settings.workflow_poll_seconds
-                for interview_id in waiting:
-                    if interview_id and interview_id not in self._score_retries:
-                        self._score_retries[interview_id] = _ScoreRetry(now, now, poll)
-        for interview_id, retry in list(self._score_retries.items()):
-            if retry.due <= now:
-                await self.score(interview_id)
 
     # -- deadlines -----------------------------------------------------------
 

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from analysis.events import InterviewEnded
 from server.app import create_app
 from server.services import SERVICES
 from server.storage.models import Interview, SelfIdentificationRow, SurveyResponseRow
+from server.workflow.service import WORKFLOW
 from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
+from tests.browser.inbox import Received, SignalingInbox, smtp
 from tests.browser.test_live_room import sign_in_page
 from tests.media_files import fake_camera_y4m
 from tests.server.helpers import make_settings, sign_in
 from tests.server.roles_world import Client
-from tests.server.test_feedback import Inbox, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -39,19 +39,7 @@ PHONE = {
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-async def server(tmp_path: Path, smtp: tuple[Inbox, int]) -> AsyncIterator[LiveServer]:
+async def server(tmp_path: Path, smtp: tuple[SignalingInbox, int]) -> AsyncIterator[LiveServer]:
     settings = make_settings(
         tmp_path,
         smtp_host="127.0.0.1",
@@ -99,7 +87,7 @@ async def invited_link(api: Client, job: str) -> str:
 
 
 async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
-    server: LiveServer, chromium: Any, smtp: tuple[Inbox, int], tmp_path: Path
+    server: LiveServer, chromium: Any, smtp: tuple[SignalingInbox, int], tmp_path: Path
 ) -> None:
     job = await (await server.api.post("/api/jobs", json={"title": "Analyst"})).json()
     csv = tmp_path / "people.csv"
@@ -132,11 +120,8 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
     await page.wait_for_function(
         "() => document.querySelector('.wf-col[data-stage=invited] h3').textContent.includes('3')"
     )
-    for _ in range(50):
-        if len(smtp[0].envelopes) == 3:
-            break
-        await page.wait_for_timeout(100)
-    assert sorted(e.rcpt_tos[0] for e in smtp[0].envelopes) == [
+    got = await smtp[0].wait_for(lambda m: m if len(m) >= 3 else [], timeout=30)
+    assert sorted(rcpt[0] for rcpt, _ in got) == [
         "li@example.com",
         "wf@example.com",
         "zw@example.com",
@@ -164,14 +149,9 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
         "/api/users",
         json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
     )
-    for _ in range(100):  # the workflow's background pass moves the card
-        board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
-        if board["counts"]["interview_done"] == 1:
-            break
-        await page.wait_for_timeout(100)
-    await page.reload()
+    # The workflow's background pass moves the card; the open board refreshes by itself.
     done = f".wf-col[data-stage=interview_done] .wf-card[data-id='{li['candidate_id']}']"
-    await page.wait_for_selector(done, timeout=15000)
+    await page.wait_for_selector(done, timeout=30_000)
     await page.check(f"{done} input[type=checkbox]")
     await page.fill("#h-emails", "iv@example.com")
     await page.fill("#h-when", "2026-12-01T10:00")
@@ -180,14 +160,17 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
     await page.wait_for_selector(
         f".wf-col[data-stage=human_interview] .wf-card[data-id='{li['candidate_id']}']"
     )
-    for _ in range(50):
-        if len(smtp[0].envelopes) >= 7:  # 3 invitations, 1 completion, 1 notice, 2 entries
-            break
-        await page.wait_for_timeout(100)
-    entries = [
-        e for e in smtp[0].envelopes if b"text/calendar" in e.content and b"Room 3" in e.content
-    ]
-    assert sorted(e.rcpt_tos[0] for e in entries) == ["iv@example.com", "li@example.com"]
+
+    def entries(messages: Received) -> list[str]:
+        found = sorted(
+            rcpt[0]
+            for rcpt, m in messages
+            if any(p.get_content_type() == "text/calendar" for p in m.walk())
+            and "Room 3" in m.as_string()
+        )
+        return found if len(found) >= 2 else []
+
+    assert await smtp[0].wait_for(entries, timeout=30) == ["iv@example.com", "li@example.com"]
     await ctx.close()
 
 
@@ -266,6 +249,16 @@ async def test_a_phone_in_wechat_goes_from_consent_to_the_survey(
     async with svc.sessions() as session:
         assert not (await session.scalars(select(SelfIdentificationRow))).all()
     await ctx.close()
+    # The job's analytics: the spread of ratings and the comments, with nothing to link them.
+    tracking = await (await server.api.get(f"/api/jobs/{job['id']}/tracking")).json()
+    assert tracking["survey"]["ratings"] == {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}
+    assert tracking["survey"]["comments"] == [{"rating": 4, "comment": "清楚、顺利"}]
+    desk = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    hr = await desk.new_page()
+    await sign_in_page(hr, server.url, f"/jobs/{job['id']}")
+    await hr.wait_for_selector("#survey-box:not(.hidden)")
+    assert await hr.text_content("#survey-comments li") == "4★ 清楚、顺利"
+    await desk.close()
 
 
 async def test_without_webrtc_the_page_offers_to_open_the_link_in_a_browser(
@@ -293,4 +286,92 @@ async def test_without_webrtc_the_page_offers_to_open_the_link_in_a_browser(
     await ctx.close()
 
 
-__all__ = ["fake_camera_y4m"]
+async def test_the_human_round_is_scheduled_from_the_review_page(
+    server: LiveServer, chromium: Any, smtp: tuple[SignalingInbox, int]
+) -> None:
+    job = await (
+        await server.api.post(
+            "/api/jobs", json={"title": "Analyst", "template": "software_engineer"}
+        )
+    ).json()
+    await invited_link(server.api, job["id"])
+    board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
+    [li] = board["stages"]["invited"]
+    svc = server.api.app[SERVICES]
+    await svc.events.append(InterviewEnded(interview_id=li["interview_id"], t=60.0, reason="done"))
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, li["interview_id"])
+        assert row is not None
+        row.status = "finished"
+    await server.api.post(
+        "/api/users",
+        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
+    )
+    await server.api.app[WORKFLOW].tick()  # one pass of the workflow: it reads the end
+    ctx = await chromium.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
+    page = await ctx.new_page()
+    await sign_in_page(page, server.url, f"/review/{li['interview_id']}")
+    await page.wait_for_selector("#human-card:not(.hidden)", timeout=15_000)
+    assert await page.text_content("#human-stage") == "Interview done"
+    assert await page.get_attribute("#human-board", "href") == f"/jobs/{job['id']}#board"
+    await page.fill("#hr-emails", "iv@example.com")
+    await page.fill("#hr-when", "2026-12-01T10:00")
+    await page.fill("#hr-where", "Video: https://meet.example.com/x")
+    await page.click("#human-form button[type=submit]")
+    await page.wait_for_function(
+        "() => document.getElementById('human-status').textContent.includes('Scheduled')"
+    )
+    assert await page.text_content("#human-stage") == "Human interview"
+
+    def entries(messages: Received) -> list[str]:
+        found = sorted(
+            rcpt[0]
+            for rcpt, m in messages
+            if any(p.get_content_type() == "text/calendar" for p in m.walk())
+            and "meet.example.com" in m.as_string()
+        )
+        return found if len(found) >= 2 else []
+
+    assert await smtp[0].wait_for(entries, timeout=30) == ["iv@example.com", "li@example.com"]
+    card = await (await server.api.get(f"/api/jobs/{job['id']}/applications/{li['id']}")).json()
+    assert card["stage"] == "human_interview"
+    assert card["timeline"][-1]["by_email"] == "admin@example.com"
+    await ctx.close()
+
+
+async def test_a_long_import_shows_its_progress_on_the_page(
+    server: LiveServer, chromium: Any, tmp_path: Path
+) -> None:
+    job = await (await server.api.post("/api/jobs", json={"title": "Analyst"})).json()
+    people = tmp_path / "many.csv"
+    rows = [f"Person {i},p{i}@example.com,+86139{i:08d}" for i in range(2500)]
+    people.write_text("name,email,phone\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    ctx = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = await ctx.new_page()
+    await sign_in_page(page, server.url, f"/jobs/{job['id']}")
+    await page.set_input_files("#import-file", str(people))
+    await page.click("#import-preview")
+    await page.wait_for_selector("#import-go:not([disabled])", timeout=20_000)
+    assert "2500" in (await page.text_content("#import-summary") or "")
+    # Record every text the summary shows while the rows are written.
+    await page.evaluate(
+        """() => { window.__said = []; const el = document.getElementById('import-summary');
+        new MutationObserver(() => window.__said.push(el.textContent))
+          .observe(el, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    await page.click("#import-go")
+    await page.wait_for_function(
+        "() => document.getElementById('import-summary').textContent.includes('2500 candidate')",
+        timeout=60_000,
+    )
+    said = await page.evaluate("window.__said")
+    assert "Importing… 1000 of 2500 rows written." in said
+    assert "Importing… 2000 of 2500 rows written." in said
+    assert said.index("Importing… 1000 of 2500 rows written.") < len(said) - 1
+    assert await page.is_hidden("#import-progress")  # the bar goes once the import is done
+    board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline?limit=1")).json()
+    assert board["counts"]["screened"] == 2500
+    await ctx.close()
+
+
+__all__ = ["fake_camera_y4m", "smtp"]

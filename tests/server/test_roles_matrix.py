@@ -198,6 +198,11 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/message-templates/{key}/{lang}"): anyone(
         A, body={"subject": "Hi", "text": "Hello"}
     ),
+    ("DELETE", "/api/message-templates/{key}/{lang}"): anyone(A),
+    ("POST", "/api/message-templates/{key}/{lang}/preview"): anyone(
+        A, body={"subject": "Hi", "text": "Hello"}
+    ),
+    ("GET", "/message-templates"): PUBLIC,
     ("POST", "/api/jobs/{jid}/applications/{aid}/human-interview"): job(
         A, R, body={"starts_at": "2026-12-01T10:00:00+08:00"}
     ),

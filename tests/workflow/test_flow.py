@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -23,6 +24,7 @@ from icalendar import Calendar
 from sqlalchemy import select, text
 
 from analysis.events import InterviewEnded, MediaStarted
+from server.errors import BadInput
 from server.services import SERVICES
 from server.storage.models import Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
@@ -670,3 +672,221 @@ async def test_an_erased_candidate_is_never_messaged(api: Client, smtp: tuple[In
     async with svc.sessions() as session:
         statuses = sorted((await session.scalars(select(OutboxRow.status))).all())
     assert statuses in (["sent"], ["cancelled", "sent"])  # erased rows go, or stay unreadable
+
+
+async def test_a_bulk_import_gives_each_person_a_key_of_their_own_and_erasing_one_shreds_only_them(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.encryption.fields import BY_MODEL, open_value
+    from server.encryption.keyring import FieldDecryptionError
+    from server.erasure import erase_candidate
+    from server.workflow import pipeline
+
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK", 2)  # three rows: two chunks, two progress lines
+    job = await new_job(api)
+    resp = await api.post(
+        f"/api/jobs/{job}/candidates/import?progress=1",
+        data=csv_of(3),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert resp.status == 200 and resp.content_type == "application/x-ndjson"
+    lines = [json.loads(line) for line in (await resp.text()).splitlines()]
+    assert [line["progress"]["done"] for line in lines[:-1]] == [2, 3]
+    assert all(line["progress"]["total"] == 3 for line in lines[:-1])
+    assert lines[-1] == {"status": 200, "imported": 3, "valid": 3, "errors": [], "dry_run": False}
+    cards = (await board(api, job))["stages"]["screened"]
+    assert sorted(c["email"] for c in cards) == [f"p{i}@example.com" for i in range(3)]
+    assert all(c["tags"] == ["campus"] for c in cards)
+    svc = api.app[SERVICES]
+    async with svc.engine.connect() as conn:
+        keys = set((await conn.execute(text("SELECT id FROM data_keys"))).scalars())
+        stored = {
+            r.id: r for r in await conn.execute(text("SELECT id, name, email FROM candidates"))
+        }
+        changes = (await conn.execute(text("SELECT to_stage, note FROM stage_changes"))).all()
+    assert {f"candidate:{c['candidate_id']}" for c in cards} <= keys
+    assert changes == [("screened", "imported")] * 3
+    erased, kept = cards[0]["candidate_id"], cards[1]["candidate_id"]
+    # A copy of the erased person's row (a backup, say) can no longer be opened.
+    backup = stored[erased]
+    await erase_candidate(svc, erased, by="admin", reason="candidate_request")
+    spec = BY_MODEL[Candidate]
+    async with svc.sessions() as session:
+        conn = await session.connection()
+        with pytest.raises(FieldDecryptionError):
+            await conn.run_sync(lambda c: svc.keyring.existing_key(c, f"candidate:{erased}", {}))
+        assert backup.name.startswith("enc1:")
+        key = await conn.run_sync(lambda c: svc.keyring.existing_key(c, f"candidate:{kept}", {}))
+        assert open_value(spec, key, kept, "email", stored[kept].email) == "p1@example.com"
+        person = await session.get(Candidate, kept)
+        assert person is not None and person.name == "Person 1"
+
+
+async def test_an_import_that_fails_halfway_leaves_nothing_behind(
+    api: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.encryption import bulk
+    from server.workflow import pipeline
+
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK", 2)
+    calls: list[int] = []
+
+    def failing_second_chunk(ring: Any, model: Any, rows: list[dict[str, Any]]) -> Any:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise BadInput("the second chunk failed")
+        return bulk.seal_new_records(ring, model, rows)
+
+    monkeypatch.setattr(pipeline, "seal_new_records", failing_second_chunk)
+    job = await new_job(api)
+    async with api.app[SERVICES].engine.connect() as conn:
+        before = (await conn.execute(text("SELECT count(*) FROM data_keys"))).scalar_one()
+    status, body = await import_csv(api, job, csv_of(3))
+    assert status == 400 and "second chunk" in body["message"] and calls == [2, 1]
+    assert sum((await board(api, job))["counts"].values()) == 0
+    async with api.app[SERVICES].engine.connect() as conn:
+        for table, count in (("candidates", 0), ("applications", 0), ("stage_changes", 0)):
+            n = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            assert n == count, table
+        after = (await conn.execute(text("SELECT count(*) FROM data_keys"))).scalar_one()
+    assert after == before
+
+
+async def test_an_edited_template_is_what_the_candidate_receives(
+    api: Client, smtp: tuple[Inbox, int]
+) -> None:
+    edit = {
+        "subject": "Welcome, $name: $job",
+        "text": "Start here: $url",
+        "html": "<p><a href='$url'>Start</a></p>",
+    }
+    assert (await api.put("/api/message-templates/invite/en", json=edit)).status == 200
+    job = await new_job(api)
+    await import_csv(api, job, csv_of(1))
+    [card] = (await board(api, job))["stages"]["screened"]
+    await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [card["candidate_id"]]})
+    await tick(api)
+    [msg] = [parse(e) for e in smtp[0].envelopes]
+    assert str(msg["Subject"]) == "Welcome, Person 0: Backend engineer"
+    body = msg.get_body(("plain",))
+    assert body is not None and str(body.get_content()).startswith("Start here: http")
+    assert (await api.delete("/api/message-templates/invite/en")).status == 200
+
+
+async def test_the_board_counts_every_match_lists_at_most_limit_and_filters(api: Client) -> None:
+    job = await new_job(api)
+    rows = [
+        f"Person {i},p{i}@example.com,+86139{i:08d},{('social', 'campus')[i % 2]}" for i in range(7)
+    ]
+    data = "\n".join(["name,email,phone,tags", *rows]).encode()
+    await import_csv(api, job, data)
+    cards = (await board(api, job))["stages"]["screened"]
+    await api.post(
+        f"/api/jobs/{job}/invitations",
+        json={"candidate_ids": [c["candidate_id"] for c in cards[:3]]},
+    )
+    svc = api.app[SERVICES]
+    async with svc.sessions() as session, session.begin():
+        gone = await session.get(Candidate, cards[6]["candidate_id"])
+        assert gone is not None
+        gone.deleted_at = svc.now()
+    whole = await board(api, job, "?limit=2")
+    assert whole["counts"]["invited"] == 3 and whole["counts"]["screened"] == 3
+    assert [len(whole["stages"][s]) for s in ("invited", "screened", "decided")] == [2, 2, 0]
+    assert [c["name"] for c in whole["stages"]["invited"]] == ["Person 0", "Person 1"]
+    tagged = await board(api, job, "?tag=campus")
+    assert tagged["counts"]["invited"] == 1 and tagged["counts"]["screened"] == 2
+    only = await board(api, job, "?stage=screened")
+    assert only["counts"]["invited"] == 0 and len(only["stages"]["screened"]) == 3
+    assert (await api.get(f"/api/jobs/{job}/pipeline?limit=0")).status == 400
+
+
+async def test_a_score_waits_for_the_transcript_of_record_and_for_the_finished_interview(
+    api: Client, clock: ScriptedClock
+) -> None:
+    from analysis.events import TranscriptRecord
+    from server.storage.models import Interview
+
+    job = await new_job(api, template=True)
+    await import_csv(api, job, csv_of(2))
+    cards = (await board(api, job))["stages"]["screened"]
+    ids = [c["candidate_id"] for c in cards]
+    await stop_background_pass(api)
+    results = (
+        await (await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": ids})).json()
+    )["results"]
+    svc = api.app[SERVICES]
+    waiting, late = (r["interview_id"] for r in results)
+    for iid in (waiting, late):
+        await svc.events.append(MediaStarted(interview_id=iid, t=1.0, kind="audio", segment=0))
+    # One answer's transcript of record is still being decoded when the first interview ends.
+    pending = TranscriptRecord(interview_id=waiting, t=50.0, question_id="q1", status="pending")
+    await svc.events.append(pending.model_copy(update={"at": clock.now}))
+    for iid in (waiting, late):
+        await svc.events.append(InterviewEnded(interview_id=iid, t=60.0, reason="finished"))
+    # The first interview's row is marked finished; the second's only after the workflow read
+    # its end (the room writes the event before the row).
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, waiting)
+        assert row is not None
+        row.status = "finished"
+    await tick(api)
+
+    def recommendation(b: dict[str, Any], iid: str) -> Any:
+        return next(c for c in b["stages"]["interview_done"] if c["interview_id"] == iid)[
+            "recommendation"
+        ]
+
+    done = await board(api, job)
+    assert done["counts"]["interview_done"] == 2
+    assert recommendation(done, waiting) is None and recommendation(done, late) is None
+
+    ready = TranscriptRecord(interview_id=waiting, t=70.0, question_id="q1", text="I fixed it.")
+    await svc.events.append(ready.model_copy(update={"at": clock.now}))
+    await tick(api)  # the record is in: scored at once, without waiting for the retry
+    assert recommendation(await board(api, job), waiting) is not None
+
+    async with svc.sessions() as session, session.begin():
+        row = await session.get(Interview, late)
+        assert row is not None
+        row.status = "finished"
+    await tick(api)
+    assert recommendation(await board(api, job), late) is None  # not before the retry time
+    clock.advance(6)
+    await tick(api)
+    assert recommendation(await board(api, job), late) is not None
+
+
+async def test_settings_that_cannot_make_a_plan_are_refused_before_anything_is_saved(
+    api: Client,
+) -> None:
+    too_few = {"question_count": 2}  # the engineer model has three competencies
+    resp = await api.post(
+        "/api/jobs",
+        json={"title": "Engineer", "template": "software_engineer", "plan_settings": too_few},
+    )
+    assert resp.status == 400 and (await resp.json())["code"] == "bad_plan"
+    assert "at least 3" in (await resp.json())["message"]
+    assert [j["title"] for j in await (await api.get("/api/jobs")).json()] == []
+    job = await new_job(api, template=True)
+    resp = await api.put(f"/api/jobs/{job}/settings", json={**too_few, "title": "Renamed"})
+    assert resp.status == 400 and (await resp.json())["code"] == "bad_plan"
+    settings = await (await api.get(f"/api/jobs/{job}/settings")).json()
+    assert settings["title"] == "Backend engineer" and settings["question_count"] != 2
+    resp = await api.put(f"/api/jobs/{job}/settings", json={"question_count": 3})
+    assert resp.status == 200 and (await resp.json())["question_count"] == 3
+
+
+async def test_two_rows_that_are_one_existing_person_are_reported_not_a_server_error(
+    api: Client,
+) -> None:
+    resp = await api.post(
+        "/api/candidates", json={"name": "Zhao", "email": "zm@example.com", "phone": "13900000099"}
+    )
+    assert resp.status == 201
+    job = await new_job(api)
+    data = b"name,email,phone\nZhao Min,zm@example.com,\nMin Zhao,other@example.com,13900000099\n"
+    status, body = await import_csv(api, job, data)
+    assert status == 422 and body["imported"] == 0
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [(2, "duplicate_phone")]
+    assert "row 1" in body["errors"][0]["message"]
