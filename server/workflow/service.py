@@ -244,7 +244,11 @@ class WorkflowService:
         try:
             score = await store.ensure_score(svc.sessions, interview, job, history, svc.now())
         except InterviewError as exc:
-            if exc.code in WAIT_CODES:
+            if exc.code == "not_finished":
+                # The room saves the status just after its ``interview_ended`` event: the
+                # next pass will see it (a cheap check, refused before anything is scored).
+                self._score_after[interview_id] = svc.now()
+            elif exc.code in WAIT_CODES:
                 self._score_after[interview_id] = svc.now() + SCORE_RETRY
             else:
                 self._unscorable.add(interview_id)  # e.g. no consent to AI analysis
