@@ -545,12 +545,13 @@ class InterviewSession:
     def _idle(self) -> bool:
         """Nobody attached and nothing live to keep: a finished interview, or a not-started one.
 
-        A paused interview is kept (its reconnect deadline runs here); so is one whose
-        candidate has started it.
+        A paused interview is kept (its reconnect deadline runs here). One whose candidate
+        pressed start but whose media never arrived is still ``scheduled``: its machine is saved
+        at every step, so it is released too and a later join rebuilds it from the database.
         """
         if self._holders or self._link is not None or self._observers or self._media.live:
             return False
-        if self._ending:
+        if self._ending or self._status == "scheduled":
             return True
         return self._machine is not None and self._machine.phase == "not_started"
 

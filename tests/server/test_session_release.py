@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import ClientWebSocketResponse, web
+from aiohttp import ClientSession, ClientWebSocketResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from aioice import ice
 from aiortc import RTCPeerConnection
@@ -28,8 +28,9 @@ from server.cluster import LEASE_PREFIX
 from server.services import SERVICES, Services
 from server.session import RELEASE_AFTER, InterviewSession
 from server.sessions import SessionRegistry
+from tests.client_peer import PatternVideoTrack
 from tests.server.helpers import make_settings, new_interview, sign_in
-from tests.server.test_interviewer_channels import ScriptedClock, planned_interview
+from tests.server.test_interviewer_channels import ScriptedClock, join, planned_interview
 from tests.server.test_sessions import candor_tasks, non_daemon_threads
 
 Client = TestClient[web.Request, web.Application]
@@ -194,6 +195,47 @@ async def test_a_candidate_page_that_never_offered_media_does_not_keep_the_sessi
     await until_released(registry, iv["id"])
     row = await status_of(api, iv["id"])
     assert row["status"] == "scheduled" and row["started_at"] is None
+
+
+async def test_a_candidate_whose_media_never_arrived_does_not_keep_the_session(
+    api: Client, clock: ScriptedClock
+) -> None:
+    """The offer is answered, but no packet ever flows (its addresses route nowhere) and the
+    candidate leaves: the interview stays ``scheduled``, the session is released, and the
+    candidate's next join (with media) is served by a new session."""
+    iv = await planned_interview(api)
+    registry = services_of(api).live
+    made = Made(registry)
+    cand = await api.ws_connect(f"/ws/candidate/{iv['invite_token']}")
+    assert (await cand.receive_json())["type"] == "welcome"
+    pc = RTCPeerConnection()
+    try:
+        pc.addTrack(PatternVideoTrack())
+        await pc.setLocalDescription(await pc.createOffer())
+        nowhere = re.sub(
+            r"(a=candidate:\S+ \d+ udp \d+ )\S+", r"\g<1>192.0.2.1", pc.localDescription.sdp
+        )
+        await cand.send_json({"type": "offer", "sdp": nowhere})
+        async with asyncio.timeout(20):
+            while (await cand.receive_json())["type"] != "answer":
+                pass
+    finally:
+        await pc.close()
+    await cand.close()
+    session = registry.find(iv["id"])
+    await until_holders(session, 0)
+    await some_ticks()
+    clock.advance(PAST_THE_DELAY)
+    await until_released(registry, iv["id"])
+    assert (await status_of(api, iv["id"]))["status"] == "scheduled"
+
+    async with ClientSession() as http:
+        again = await join(api, http, iv["invite_token"])  # media flows this time
+        try:
+            assert (await status_of(api, iv["id"]))["status"] == "live"
+            assert len(made.sessions) == 2 and made.sessions[0].released
+        finally:
+            await again.leave()
 
 
 async def test_a_finished_interview_is_released_once_the_last_observer_leaves(
