@@ -222,6 +222,11 @@ class Settings(BaseSettings):
         description="Address announced in the server's answers beside its own host "
         "candidates (same ports), for a server behind a 1:1 NAT or a container port map.",
     )
+    ice_port_range: Annotated[tuple[int, int] | None, NoDecode] = Field(
+        None,
+        description="UDP ports the server's media sockets use, 'LOW-HIGH' (e.g. 50000-50199); "
+        "open them in the firewall. Default: any port the kernel picks.",
+    )
     auto_migrate: bool = Field(
         True, description="Migrate the database at start; false: run `run.py migrate` once."
     )
@@ -311,6 +316,27 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"CANDOR_ICE_PUBLIC_IP: {ip!r} is not an IP address") from exc
         return ip or None
+
+    @field_validator("ice_port_range", mode="before")
+    @classmethod
+    def _port_range(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+)\s*[-:]\s*(\d+)\s*", value)
+            if match is None:
+                raise ValueError(
+                    f"CANDOR_ICE_PORT_RANGE: {value!r} is not a range; write e.g. '50000-50199'"
+                )
+            value = (int(match[1]), int(match[2]))
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            low, high = int(value[0]), int(value[1])
+            if not 1024 <= low <= high <= 65535:
+                raise ValueError(
+                    f"CANDOR_ICE_PORT_RANGE: {low}-{high} must be within 1024-65535, low first"
+                )
+            return (low, high)
+        return value
 
     @model_validator(mode="after")
     def _turn_needs_secret(self) -> Settings:

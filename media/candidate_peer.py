@@ -25,6 +25,7 @@ from media.fanout import EncodedFanout, EncodedTrack
 from media.ice import advertise_public_ip, rtc_configuration
 from media.peer_close import close_peer_connection, end_remote_tracks
 from media.recorder import RecordingResult, SegmentRecorder, finalize_recording
+from media.udp_ports import PortRange, bound_to
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,10 @@ class CandidatePeer:
         on_closed: Callable[[], None] | None = None,
         ice: RTCConfiguration | None = None,
         public_ip: str | None = None,
+        port_range: PortRange | None = None,
     ) -> None:
         self.recording_path = recording_path
+        self._port_range = port_range
         self._master = master
         self._on_first_frame = on_first_frame
         self._on_closed = on_closed
@@ -137,7 +140,8 @@ class CandidatePeer:
             proxy = self.relay.subscribe(track, buffered=True)
             self._tasks.append(asyncio.create_task(self._consume(kind, proxy), name=f"rec-{kind}"))
         answer = await self.pc.createAnswer()
-        await self.pc.setLocalDescription(answer)
+        with bound_to(self._port_range):  # the host candidates are gathered here
+            await self.pc.setLocalDescription(answer)
         return _announce(self.pc.localDescription.sdp, self._public_ip)
 
     async def _consume(self, kind: str, track: MediaStreamTrack) -> None:
@@ -235,10 +239,14 @@ class ObserverPeer:
     """An observer's receive-only connection fed by the shared encoded tracks."""
 
     def __init__(
-        self, ice: RTCConfiguration | None = None, public_ip: str | None = None
+        self,
+        ice: RTCConfiguration | None = None,
+        public_ip: str | None = None,
+        port_range: PortRange | None = None,
     ) -> None:
         self.pc = RTCPeerConnection(ice or rtc_configuration([]))
         self._public_ip = public_ip
+        self._port_range = port_range
         self._proxies: list[MediaStreamTrack] = []
         self._negotiation: asyncio.Task[str] | None = None
         self._closing: asyncio.Task[None] | None = None
@@ -273,7 +281,8 @@ class ObserverPeer:
         except Exception as exc:
             raise BadOffer(f"the SDP offer could not be parsed: {_brief(exc)}") from exc
         answer = await self.pc.createAnswer()
-        await self.pc.setLocalDescription(answer)
+        with bound_to(self._port_range):  # the host candidates are gathered here
+            await self.pc.setLocalDescription(answer)
         return _announce(self.pc.localDescription.sdp, self._public_ip)
 
     async def close(self) -> None:

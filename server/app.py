@@ -14,6 +14,8 @@ from aiohttp import web
 from analysis.bus import make_bus
 from config.settings import Settings
 from media.crypto import MasterKey
+from media.udp_ports import install as install_port_range
+from media.udp_ports import uninstall as uninstall_port_range
 from server.abandon import run_abandon_watch
 from server.audit import audit_refusals
 from server.auth import SessionCodec
@@ -24,6 +26,7 @@ from server.encryption.running import RunningLock
 from server.encryption.shred import check_master_key
 from server.errors import error_middleware
 from server.event_log import EventLog
+from server.ice import observer_peer
 from server.integrations.api_keys import KeyHasher, api_key_middleware
 from server.integrations.webhooks.delivery import WebhookDelivery
 from server.integrations.webhooks.hooks import interview_events, webhook_disabled_notice
@@ -159,6 +162,7 @@ def create_app(
             await check_master_key(sessions, keyring)
         except BaseException:
             await engine.dispose()
+            uninstall_port_range(asyncio.get_running_loop())
             running.release()
             raise
         bus = make_bus(settings.bus, settings.redis_url)
@@ -189,8 +193,12 @@ def create_app(
             svc.now = now
         cluster = await start_cluster(settings)
         svc.cluster = cluster
+        if settings.ice_port_range is not None:
+            install_port_range(asyncio.get_running_loop())
         registry = SessionRegistry(
-            lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds), cluster
+            lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds),
+            cluster,
+            observer_peer=lambda iid: observer_peer(settings, iid, svc.now()),
         )
         svc.live = registry
         if settings.asr.enabled:
@@ -248,6 +256,7 @@ def create_app(
                 await redis_client.aclose()
             await asyncio.to_thread(svc.passwords.close)
             await engine.dispose()
+            uninstall_port_range(asyncio.get_running_loop())
             running.release()
 
     app.cleanup_ctx.append(lifecycle)

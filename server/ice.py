@@ -15,6 +15,7 @@ from datetime import datetime
 from aiortc import RTCConfiguration
 
 from config.settings import Settings
+from media.candidate_peer import ObserverPeer
 from media.ice import IceServerJson, rtc_configuration
 
 
@@ -47,3 +48,12 @@ def ice_servers(settings: Settings, session_id: str, now: datetime) -> list[IceS
 def peer_configuration(settings: Settings, session_id: str, now: datetime) -> RTCConfiguration:
     """The aiortc configuration of one server-side peer (never aiortc's default STUN)."""
     return rtc_configuration(ice_servers(settings, session_id, now))
+
+
+def observer_peer(settings: Settings, session_id: str, now: datetime) -> ObserverPeer:
+    """A server-side observer peer with the deployment's ICE servers, address and ports."""
+    return ObserverPeer(
+        peer_configuration(settings, session_id, now),
+        settings.ice_public_ip,
+        settings.ice_port_range,
+    )

@@ -212,8 +212,14 @@ class RemoteInputs:
     other nodes' observers are watching.
     """
 
-    def __init__(self, cluster: Cluster, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        clock: Callable[[], float] | None = None,
+        make_peer: Callable[[], ObserverPeer] = ObserverPeer,
+    ) -> None:
         self._cluster = cluster
+        self._make_peer = make_peer  # the deployment's ICE servers, address and ports
         self._clock = clock or asyncio.get_running_loop().time
         self._links: dict[str, RemoteLink] = {}
         self._peers: dict[str, ObserverPeer] = {}
@@ -268,7 +274,7 @@ class RemoteInputs:
                 session.let_go()
             return None
         if op == "offer":
-            peer = ObserverPeer()
+            peer = self._make_peer()
             offer = ObserverOffer(peer, msg["sdp"])
             session.submit(offer)
             try:

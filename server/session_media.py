@@ -85,6 +85,7 @@ class CandidateMedia:
             on_closed=lambda: on_closed(segment),
             ice=peer_configuration(self._svc.settings, iid, self._svc.now()),
             public_ip=self._svc.settings.ice_public_ip,
+            port_range=self._svc.settings.ice_port_range,
         )
         if sink is not None:
             peer.sinks.append(sink)

@@ -26,6 +26,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
+from media.candidate_peer import ObserverPeer
 from server.cluster import Cluster, NoOwner, RemoteRefused
 from server.errors import InterviewError
 from server.remote_session import RemoteInputs, RemoteSession
@@ -55,10 +56,14 @@ class SessionRegistry:
     """Creates, finds and stops the sessions of live interviews."""
 
     def __init__(
-        self, make: Callable[[str], InterviewSession], cluster: Cluster | None = None
+        self,
+        make: Callable[[str], InterviewSession],
+        cluster: Cluster | None = None,
+        observer_peer: Callable[[str], ObserverPeer] | None = None,
     ) -> None:
         self._make = make
         self._cluster = cluster
+        self._observer_peer = observer_peer or (lambda _iid: ObserverPeer())
         self._remote: dict[str, RemoteSession] = {}
         self._remote_inputs: dict[InterviewSession, RemoteInputs] = {}
         if cluster is not None:
@@ -166,7 +171,9 @@ class SessionRegistry:
             raise LookupError(interview_id)  # not ours: the owner answers
         inputs = self._remote_inputs.get(session)
         if inputs is None:
-            inputs = self._remote_inputs[session] = RemoteInputs(self._cluster)
+            inputs = self._remote_inputs[session] = RemoteInputs(
+                self._cluster, make_peer=lambda: self._observer_peer(interview_id)
+            )
         return await inputs.handle(session, msg)
 
     def find(self, interview_id: str) -> InterviewSession | None:

@@ -20,7 +20,7 @@ from analysis.interview.commands import (
     parse_command,
 )
 from media.candidate_peer import BadOffer, ObserverPeer
-from server.ice import peer_configuration
+from server.ice import observer_peer
 from server.pages import page
 from server.policy import Action
 from server.protocol import (
@@ -183,10 +183,7 @@ async def _on_observer_message(
             if peer is not None:
                 session.submit(ObserverHangup(peer))
             svc = services(request)
-            new_peer = ObserverPeer(
-                peer_configuration(svc.settings, grant.interview.id, svc.now()),
-                svc.settings.ice_public_ip,
-            )
+            new_peer = observer_peer(svc.settings, grant.interview.id, svc.now())
             offer = ObserverOffer(new_peer, sdp)
             session.submit(offer)
             try:

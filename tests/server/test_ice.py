@@ -14,20 +14,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from aiortc import RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcicetransport import RTCIceGatherer
 from pydantic import ValidationError
 
 from config.settings import Settings
+from media import udp_ports
 from media.candidate_peer import CandidatePeer, ObserverPeer
 from media.crypto import MasterKey
 from media.ice import advertise_public_ip, rtc_configuration
 from server.app import create_app
 from server.ice import ice_servers, turn_credentials
-from tests.client_peer import PatternVideoTrack
-from tests.server.helpers import make_settings, new_interview, sign_in
+from tests.client_peer import CandidateClient, PatternVideoTrack
+from tests.server.helpers import consent, make_settings, new_interview, sign_in
+from tests.server.test_live_media import wait_for_event
 
 WEB_CLIENT = Path(__file__).resolve().parents[2] / "web_client"
 TURN = "turn:turn.example.com:3478?transport=udp"
@@ -221,3 +223,78 @@ async def test_the_public_ip_appears_in_real_answers(tmp_path: Path) -> None:
         await client.close()
     ports = re.findall(r"typ host", answer)
     assert " 203.0.113.9 " in answer and len(ports) >= 2
+
+
+# -- UDP port range (media/udp_ports.py) ------------------------------------------------
+
+# Below Linux's ephemeral range (32768-60999), so a socket outside the context never lands here.
+LOW, HIGH = 20310, 20339
+_HOST_PORT = re.compile(r"^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", re.M | re.I)
+
+
+def test_the_port_range_parses_and_refuses_nonsense(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert make_settings(tmp_path).ice_port_range is None
+    assert make_settings(tmp_path, ice_port_range="50000-50199").ice_port_range == (50000, 50199)
+    monkeypatch.setenv("CANDOR_ICE_PORT_RANGE", " 40000 - 40009 ")
+    assert Settings().ice_port_range == (40000, 40009)
+    for bad, why in (("50000", "not a range"), ("60000-50000", "low first"), ("80-90", "1024")):
+        with pytest.raises(ValidationError, match=why):
+            make_settings(tmp_path, ice_port_range=bad)
+
+
+async def test_server_peers_bind_inside_the_range_and_nothing_else_does(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    udp_ports.install(loop)
+    client = RTCPeerConnection(rtc_configuration([]))
+    peer = CandidatePeer(tmp_path / "seg.cnd", MasterKey(os.urandom(32)), port_range=(LOW, HIGH))
+    observer = ObserverPeer(port_range=(LOW, HIGH))
+    try:
+        offer = await _offer(client)
+        answers = [await peer.accept(offer), await observer.accept(offer, [])]
+    finally:
+        await peer.close()
+        await observer.close()
+        await client.close()
+        udp_ports.uninstall(loop)
+    for answer in answers:
+        ports = [int(p) for p in _HOST_PORT.findall(answer)]
+        assert ports and all(LOW <= p <= HIGH for p in ports), ports
+    client_ports = [int(p) for p in _HOST_PORT.findall(offer)]
+    assert client_ports and not any(LOW <= p <= HIGH for p in client_ports)
+    assert "create_datagram_endpoint" not in vars(loop)  # uninstalled
+
+
+async def test_a_full_range_says_what_to_do() -> None:
+    loop = asyncio.get_running_loop()
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", LOW))
+    udp_ports.install(loop)
+    try:
+        with udp_ports.bound_to((LOW, LOW)), pytest.raises(OSError, match="CANDOR_ICE_PORT_RANGE"):
+            await loop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+            )
+    finally:
+        udp_ports.uninstall(loop)
+        taken.close()
+
+
+async def test_a_live_interview_answers_from_the_configured_ports(tmp_path: Path) -> None:
+    """The whole path: settings → app → the candidate's peer; media flows through the range."""
+    app = create_app(make_settings(tmp_path, ice_port_range=f"{LOW}-{HIGH}"))
+    async with TestClient(TestServer(app)) as api, ClientSession() as http:
+        await sign_in(api)
+        iv = await new_interview(api)
+        await consent(api, iv["invite_token"])
+        cand = CandidateClient(str(api.make_url("")), iv["invite_token"], http)
+        await cand.join(video=PatternVideoTrack())
+        try:
+            await wait_for_event(api, iv["id"], "media_started")
+            assert cand.pc is not None and cand.pc.remoteDescription is not None
+            ports = [int(p) for p in _HOST_PORT.findall(cand.pc.remoteDescription.sdp)]
+            assert ports and all(LOW <= p <= HIGH for p in ports), ports
+        finally:
+            await cand.leave()
+    assert "create_datagram_endpoint" not in vars(asyncio.get_running_loop())
