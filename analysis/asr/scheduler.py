@@ -331,6 +331,20 @@ class AsrScheduler:
         self.metrics.audio_seconds += hyp.duration
         return hyp
 
+    def decodes_as_it_goes(self) -> bool:
+        """True when record passes can decode an answer's windows while it is given."""
+        return not isinstance(self.engine, RemoteTranscriber) and hasattr(
+            self.engine, "open_long"
+        )
+
+    def count_record(self, hyp: Hypothesis | None) -> None:
+        """A record pass run outside ``record_pass`` (window by window) finished or failed."""
+        if hyp is None:
+            self.metrics.record_failures += 1
+            return
+        self.metrics.record_passes += 1
+        self.metrics.audio_seconds += hyp.duration
+
     async def _local_record(self, inp: PassInput) -> Hypothesis:
         start_long = getattr(self.engine, "start_long", None)
         if start_long is None:  # an engine without long-form decoding (test fakes)
