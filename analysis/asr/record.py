@@ -28,7 +28,10 @@ import numpy as np
 
 from analysis.asr.engine import LONG_WINDOW_S, SAMPLE_RATE, Hypothesis, LongFormPlan, is_chinese
 from analysis.asr.scheduler import AsrScheduler, PassInput, Priority
+from analysis.asr.zh_text import TimedText, punctuated_words, written_words, zh_punctuation
 from analysis.events import Event, TranscriptRecord, WordTiming
+
+__all__ = ["RecordTranscriber", "record_event", "zh_punctuation"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,6 @@ Emit = Callable[[Event], Awaitable[object]]
 
 MAX_GAP_FILL_S = 1.0  # a longer gap in the audio (reconnect) is bridged by this much silence
 PROMPT_CHARS = 200  # Whisper's prompt holds 224 tokens; keep the question and terms short
-_ZH_PUNCT = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；", ".": "。"}
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass
@@ -60,18 +61,6 @@ def record_prompt(question: str, vocabulary: Sequence[str]) -> str:
 def hotwords(vocabulary: Sequence[str]) -> str:
     """The job's terms as a decoder hint for live passes."""
     return ", ".join(t.strip() for t in vocabulary if t.strip())[:PROMPT_CHARS]
-
-
-def zh_punctuation(text: str) -> str:
-    """ASCII punctuation after Chinese characters becomes its full-width form."""
-    out = []
-    for i, ch in enumerate(text):
-        prev = text[i - 1] if i else ""
-        if ch in _ZH_PUNCT and _CJK.match(prev or " "):
-            out.append(_ZH_PUNCT[ch])
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 @dataclass
@@ -194,13 +183,15 @@ def record_event(
 ) -> TranscriptRecord:
     """A ready TranscriptRecord from a long-form hypothesis (times on the interview clock)."""
     chinese = is_chinese(hyp.language)
+    timed = [TimedText(w.text, w.start, w.end, w.probability) for w in hyp.words]
+    if chinese:  # numbers as people write them (百分之二 → 2%); words of one number merge
+        timed = written_words(punctuated_words(timed))
     words = [
         WordTiming(
-            word=zh_punctuation(w.text) if chinese else w.text,
-            start=round(audio.clock(w.start), 3), end=round(audio.clock(w.end), 3),
+            word=w.text, start=round(audio.clock(w.start), 3), end=round(audio.clock(w.end), 3),
             probability=round(w.probability, 4),
         )
-        for w in hyp.words
+        for w in timed
     ]
     text = "".join(w.word for w in words).strip()
     if chinese:
