@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python bench/transcription.py [--quick] [--set tuned|held|all]
        [--accuracy-only] [--streams 4,6] [--record-delay 1,4] [--no-as-it-goes]
+       [--record-shared]
        [--long-answers] [--batch 1,2,4,8 --model PATH --device cpu --compute-type int8]
 Feeds ../shared/data clips at real-time pace through StreamingTranscriber (the server's
 path), runs the transcript-of-record pass (RecordTranscriber's long-form decoding) on each
@@ -282,7 +283,8 @@ def record_pass(engine: WhisperEngine, clip: Clip, lead: float = 0.5, tail: floa
 
 
 async def record_delay(
-    engine: WhisperEngine, clips: list[Clip], counts: list[int], as_it_goes: bool = True
+    engine: WhisperEngine, clips: list[Clip], counts: list[int], as_it_goes: bool = True,
+    record_engine: WhisperEngine | None = None,
 ) -> list[dict[str, Any]]:
     """N interviews at once, live streaming + record passes: answer end → record ready.
 
@@ -303,7 +305,8 @@ async def record_delay(
         delays: list[float] = []
         finals_after: list[float] = []
         load_before = os.getloadavg()[0]
-        async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
+        async with AsrScheduler(engine, workers=ASR.workers,
+                                record_engine=record_engine) as scheduler:
 
             async def interview(
                 k: int, scheduler: AsrScheduler = scheduler, n: int = n,
@@ -348,6 +351,7 @@ async def record_delay(
             await asyncio.gather(*(interview(k) for k in range(n)))
             metrics = scheduler.metrics.snapshot()
         row = {"interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
+               "record_background": record_engine is not None,
                "p50": pct(delays, 50), "p95": pct(delays, 95),
                "max": max(delays) if delays else None,
                "finals_after_end_p50": pct(finals_after, 50),
@@ -462,6 +466,7 @@ class Options:
     delay_counts: list[int] | None = None
     languages: tuple[str, ...] = ("en", "zh")
     as_it_goes: bool = True
+    record_background: bool = True
     long_answers: bool = False
     batch: list[int] | None = None
     batch_passes: int = 16
@@ -567,8 +572,10 @@ async def main(opts: Options) -> dict[str, Any]:
     cap_clips = [c for c in clips if c.human and c.language == "en"
                  and clip_set(c.name) == "tuned"][:8]
     if delay_counts or not (accuracy_only or streams):
-        result["record_delay"] = await record_delay(engine, cap_clips, delay_counts or [1, 4],
-                                                    opts.as_it_goes)
+        result["record_delay"] = await record_delay(
+            engine, cap_clips, delay_counts or [1, 4], opts.as_it_goes,
+            engine.twin() if opts.record_background else None,
+        )
     if accuracy_only or (delay_counts and not streams):
         result["machine_at_end"] = machine()
         return result
@@ -646,6 +653,8 @@ if __name__ == "__main__":
     parser.add_argument("--lang", default="en,zh", help="languages (e.g. zh)")
     parser.add_argument("--no-as-it-goes", action="store_true",
                         help="record passes only after the answer (the earlier design)")
+    parser.add_argument("--record-shared", action="store_true",
+                        help="record passes queue behind live passes (no low-priority thread)")
     parser.add_argument("--long-answers", action="store_true",
                         help="only: record pass vs faster-whisper long-form on 30-60 s answers")
     parser.add_argument("--batch", help="only: record passes/s by batch size (e.g. 1,2,4,8)")
@@ -662,6 +671,7 @@ if __name__ == "__main__":
         quick=args.quick, streams=ints(args.streams), which=args.set,
         accuracy_only=args.accuracy_only, delay_counts=ints(args.record_delay),
         languages=tuple(args.lang.split(",")), as_it_goes=not args.no_as_it_goes,
+        record_background=not args.record_shared,
         long_answers=args.long_answers, batch=ints(args.batch),
         batch_passes=args.batch_passes, model=args.model, device=args.device,
         compute_type=args.compute_type,

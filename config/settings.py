@@ -77,6 +77,12 @@ class AsrSettings(BaseSettings):
         description="A final or record pass idle this long on a silent worker is claimed by "
         "another.",
     )
+    record_background: bool = Field(
+        True,
+        description="In-process on CPU: record passes run in a thread of their own at the "
+        "lowest OS priority with a second copy of the model (on the CPU time the live passes "
+        "leave idle; live finals never wait for one). Off: they queue behind the live passes.",
+    )
     record_batch: int = Field(
         4,
         description="Transcript-of-record passes a worker decodes together (one window of each "

@@ -158,6 +158,10 @@ class WhisperEngine:
             num_workers=max(1, asr.workers),
         )
 
+    def twin(self) -> WhisperEngine:
+        """Another engine for the same model (its own copy; loads on first use)."""
+        return WhisperEngine(self.model_path, self.device, self.compute_type, self.cpu_threads, 1)
+
     def load(self) -> None:
         """Load the model (blocking, once); later calls return at once."""
         with self._load_lock:

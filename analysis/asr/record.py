@@ -248,7 +248,7 @@ class RecordTranscriber:
         for samples, t in self._preroll:
             answer.push(samples, t)
         if self.settings.as_it_goes and self.scheduler.decodes_as_it_goes():
-            open_long = getattr(self.scheduler.engine, "open_long")  # noqa: B009
+            open_long = getattr(self.scheduler.long_engine, "open_long")  # noqa: B009
             live = _AsItGoes(self.scheduler, open_long(
                 record_prompt(question_text, self.vocabulary), self.language,
                 self.settings.beam_size, hotwords(self.vocabulary),

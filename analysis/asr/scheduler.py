@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +19,16 @@ import numpy as np
 from analysis.asr.engine import Hypothesis, Transcriber
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+IDLE_NICE = 19  # record threads: the CPU scheduler runs them only on time nothing else wants
+
+
+def lower_thread_priority() -> None:
+    """Make the calling thread (and the threads it creates later) run on idle CPU only."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IDLE_NICE)
+    except (OSError, AttributeError):  # not Linux or not allowed: plain priority order
+        log.info("could not lower the record thread's priority")
 
 
 class Priority(IntEnum):
@@ -121,8 +134,13 @@ class AsrScheduler:
         metrics: AsrMetrics | None = None,
         max_pending_finals: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        record_engine: Transcriber | None = None,
     ) -> None:
         self.engine = engine
+        # with a record engine (a second model of its own), record passes run in one thread
+        # at the lowest OS priority beside the live passes instead of queueing behind them
+        self.record_engine = record_engine
+        self._record_executor: ThreadPoolExecutor | None = None
         self.workers = max(1, workers)
         self.metrics = metrics or AsrMetrics()
         self.max_pending_finals = max_pending_finals
@@ -141,6 +159,12 @@ class AsrScheduler:
             return
         self._queue = asyncio.PriorityQueue()
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="asr")
+        if self.record_engine is not None:
+            # the model loads in this thread at the first record pass, so the inference
+            # threads it starts inherit the low priority too
+            self._record_executor = ThreadPoolExecutor(
+                1, thread_name_prefix="asr-record", initializer=lower_thread_priority
+            )
         self._tasks = [
             asyncio.create_task(self.run(), name=f"asr-{i}") for i in range(self.workers)
         ]
@@ -159,6 +183,9 @@ class AsrScheduler:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._record_executor is not None:
+            self._record_executor.shutdown(wait=True, cancel_futures=True)
+            self._record_executor = None
 
     async def __aenter__(self) -> AsrScheduler:
         await self.start()
@@ -301,6 +328,8 @@ class AsrScheduler:
         """Queue a blocking call (e.g. one step of a record pass) behind more urgent passes."""
         if self._queue is None:
             raise RuntimeError("AsrScheduler.start() was not called")
+        if priority == Priority.RECORD and self._record_executor is not None:
+            return asyncio.ensure_future(self._in_background(call, self._record_executor))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = PassJob(lambda: None, priority, self._clock(), future, call=call)
         self._pending.add(job)
@@ -309,6 +338,21 @@ class AsrScheduler:
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return future
+
+    async def _in_background(self, call: Callable[[], T], executor: ThreadPoolExecutor) -> T:
+        began = time.perf_counter()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        finally:
+            took = time.perf_counter() - began
+            self.metrics.inference_seconds += took
+            self.metrics.record_steps += 1
+            self.metrics.record_seconds += took
+
+    @property
+    def long_engine(self) -> Transcriber:
+        """The engine record passes decode with."""
+        return self.record_engine if self.record_engine is not None else self.engine
 
     async def record_pass(self, inp: PassInput) -> Hypothesis:
         """A long-form transcript-of-record pass at the lowest priority.
@@ -334,7 +378,7 @@ class AsrScheduler:
     def decodes_as_it_goes(self) -> bool:
         """True when record passes can decode an answer's windows while it is given."""
         return not isinstance(self.engine, RemoteTranscriber) and hasattr(
-            self.engine, "open_long"
+            self.long_engine, "open_long"
         )
 
     def count_record(self, hyp: Hypothesis | None) -> None:
@@ -346,9 +390,9 @@ class AsrScheduler:
         self.metrics.audio_seconds += hyp.duration
 
     async def _local_record(self, inp: PassInput) -> Hypothesis:
-        start_long = getattr(self.engine, "start_long", None)
+        start_long = getattr(self.long_engine, "start_long", None)
         if start_long is None:  # an engine without long-form decoding (test fakes)
-            engine = self.engine
+            engine = self.long_engine
             return await self.submit_call(
                 lambda: engine.transcribe(inp.audio, inp.prompt, inp.language, inp.beam_size),
                 Priority.RECORD,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from analysis.asr.engine import (
 )
 from analysis.asr.policy import Word
 from analysis.asr.record import RecordTranscriber, zh_punctuation
-from analysis.asr.scheduler import AsrScheduler, PassInput
+from analysis.asr.scheduler import IDLE_NICE, AsrScheduler, PassInput, Priority
 from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.events import Event, TranscriptRecord
 from tests.asr.conftest import load_audio
@@ -326,3 +327,65 @@ async def test_a_long_answer_is_decoded_as_it_goes_and_equals_the_whole_pass(
     whole = whisper_engine.transcribe_long(kept, "Tell me about your work.", "en", 5)
     assert ready.text == whole.text.strip()
     assert "first great sorrow of his life" in normalize(ready.text)
+
+
+class Gate:
+    """A live engine whose passes wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.started = threading.Event()
+
+    def transcribe(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 1, window_s: float | None = None,
+    ) -> Hypothesis:
+        self.started.set()
+        self.open.wait(30)
+        return Hypothesis([Word(" live", 0.0, 0.2, 0.9)], "en", duration=len(audio) / SR)
+
+
+class NiceRecorder(LongFake):
+    """A record engine that notes the OS priority of the thread running its passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nice: list[int] = []
+
+    def start_long(self, *args: Any, **kwargs: Any) -> Any:
+        self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return super().start_long(*args, **kwargs)
+
+
+async def test_record_passes_run_beside_a_busy_live_worker_at_idle_priority() -> None:
+    live, record = Gate(), NiceRecorder()
+    async with AsrScheduler(live, workers=1, record_engine=record) as scheduler:
+        busy = scheduler.submit(
+            lambda: PassInput(np.zeros(SR, np.float32), "", "en"), Priority.FINAL
+        )
+        await asyncio.to_thread(live.started.wait, 10)  # the only live worker is held
+        hyp = await asyncio.wait_for(scheduler.record_pass(
+            PassInput(np.zeros(SR * 3, np.float32), "Q?", "en", 5, long=True)), 30)
+        assert hyp.text == "Kubernetes rocks."  # done while the live pass still runs
+        assert not busy.future.done()
+        live.open.set()
+        await busy.future
+    # the record thread runs at the lowest priority (or at least lower, where 19 is refused)
+    assert record.nice and 0 < record.nice[0] <= IDLE_NICE
+    assert scheduler.metrics.record_passes == 1 and scheduler.metrics.record_steps >= 2
+
+
+async def test_without_a_record_engine_record_passes_wait_for_the_live_ones() -> None:
+    live = Gate()
+    async with AsrScheduler(live, workers=1) as scheduler:
+        busy = scheduler.submit(
+            lambda: PassInput(np.zeros(SR, np.float32), "", "en"), Priority.FINAL
+        )
+        await asyncio.to_thread(live.started.wait, 10)
+        record = asyncio.ensure_future(scheduler.record_pass(
+            PassInput(np.zeros(SR * 3, np.float32), "Q?", "en", 5, long=True)))
+        await asyncio.sleep(0.3)
+        assert not record.done()
+        live.open.set()
+        await busy.future
+        assert (await asyncio.wait_for(record, 30)).text == "live"
