@@ -370,21 +370,25 @@ async def record_delay(
 def long_answers(engine: WhisperEngine, clips: list[Clip]) -> dict[str, Any]:
     """Answers longer than one window: the record pass against faster-whisper's long-form.
 
-    Each answer joins the clips of one language and set with half-second pauses (about
-    40-60 s); "offline long-form" is faster-whisper's own loop (beam 5, timestamps, earlier
-    text as the prompt), the reference for decoding audio longer than 30 s.
+    Each answer joins the clips of one language and set with half-second pauses (28-60 s;
+    Mandarin's sets are too short apart, so both together); "offline long-form" is
+    faster-whisper's own loop (beam 5, timestamps, earlier text as the prompt), the usual
+    way to decode audio longer than 30 s.
     """
     out: dict[str, Any] = {}
     gap = np.zeros(8_000, np.float32)
     for language in ("en", "zh"):
-        for name in ("tuned", "held"):
-            subset = [c for c in clips if c.language == language and clip_set(c.name) == name]
+        for name in ("tuned", "held", "all"):
+            if name == "all" and any(k.startswith(f"{language}_") for k in out):
+                continue  # both sets together only where neither makes a long answer
+            subset = [c for c in clips if c.language == language
+                      and (name == "all" or clip_set(c.name) == name)]
             answers: list[list[Clip]] = [[]]
             for c in subset:
                 if sum(x.seconds + 0.5 for x in answers[-1]) + c.seconds > 60:
                     answers.append([])
                 answers[-1].append(c)
-            answers = [a for a in answers if sum(x.seconds for x in a) > 30]
+            answers = [a for a in answers if sum(x.seconds + 0.5 for x in a) > 28]
             if not answers:
                 continue
             refs, record, native = [], [], []
