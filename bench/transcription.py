@@ -350,6 +350,7 @@ async def record_delay(
 
             await asyncio.gather(*(interview(k) for k in range(n)))
             metrics = scheduler.metrics.snapshot()
+            together = list(scheduler.record_batches)
         row = {"interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
                "record_background": record_engine is not None,
                "p50": pct(delays, 50), "p95": pct(delays, 95),
@@ -357,6 +358,8 @@ async def record_delay(
                "finals_after_end_p50": pct(finals_after, 50),
                "finals_after_end_p95": pct(finals_after, 95),
                "record_steps": metrics["record_steps"],
+               "record_steps_together_mean": float(np.mean(together)) if together else None,
+               "record_steps_together_max": max(together) if together else None,
                "record_seconds": metrics["record_seconds"],
                "load_1min_before": load_before, "load_1min_after": os.getloadavg()[0]}
         row["ok"] = len(delays) == 2 * n and (row["p95"] or 99) <= 30.0

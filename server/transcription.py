@@ -64,7 +64,8 @@ class Transcribers:
                     if asr.record and asr.record_background and asr.device == "cpu":
                         record_engine = local.twin()  # loads in the record thread
                 self.scheduler = AsrScheduler(
-                    engine, workers=asr.workers, record_engine=record_engine
+                    engine, workers=asr.workers, record_engine=record_engine,
+                    record_batch=asr.record_batch,
                 )
                 await self.scheduler.start()
             if self._vad_session is None:

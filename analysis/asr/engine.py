@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 ZH_PROMPT = "以下是普通话的句子。"
 SAMPLE_RATE = 16_000
 FULL_WINDOW_S = 30.0
-_window = threading.local()  # encoder frames for the pass running on this thread
+_window = threading.local()
+T = TypeVar("T")  # encoder frames for the pass running on this thread
 
 
 @dataclass(frozen=True)
@@ -320,30 +321,41 @@ class WhisperEngine:
         that fails is returned as its exception.
         """
         self.load()
-        if len(inputs) <= 1:
-            return [self._long_or_error(inp) for inp in inputs]
-        rendezvous = Rendezvous(len(inputs), self._run_batched)
+        calls = [lambda inp=inp: self.transcribe_long(
+            inp.audio, inp.prompt, inp.language, inp.beam_size, inp.hotwords
+        ) for inp in inputs]
+        return self.run_together(calls)
 
-        def one(inp: LongInput) -> Hypothesis | Exception:
+    def run_together(self, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
+        """Run blocking calls that use this model at once, their model calls batched.
+
+        Each call runs in a thread of its own (created by the calling thread, so they share
+        its OS priority); whenever every call still running waits in an encoder or decoder
+        call, those run as one CTranslate2 call. A call that raises is returned as its
+        exception; the others go on.
+        """
+        self.load()
+        if len(calls) == 1:
+            try:
+                return [calls[0]()]
+            except Exception as exc:
+                return [exc]
+        rendezvous = Rendezvous(len(calls), self._run_batched)
+
+        def one(call: Callable[[], T]) -> T | Exception:
             _window.batch = rendezvous
             try:
-                return self._long_or_error(inp)
+                return call()
+            except Exception as exc:
+                return exc
             finally:
                 _window.batch = None
                 rendezvous.leave()
 
-        with ThreadPoolExecutor(len(inputs), thread_name_prefix="asr-batch") as pool:
-            results = list(pool.map(one, inputs))
+        with ThreadPoolExecutor(len(calls), thread_name_prefix="asr-batch") as pool:
+            results = list(pool.map(one, calls))
         self.last_batch_sizes = list(rendezvous.batch_sizes)
         return results
-
-    def _long_or_error(self, inp: LongInput) -> Hypothesis | Exception:
-        try:
-            return self.transcribe_long(
-                inp.audio, inp.prompt, inp.language, inp.beam_size, inp.hotwords
-            )
-        except Exception as exc:
-            return exc
 
     def _run_batched(self, calls: list[_Call]) -> None:
         """Run the calls the passes of a batch are waiting in, grouped into batched calls."""

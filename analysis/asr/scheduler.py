@@ -83,6 +83,14 @@ class PassInput:
     long: bool = False  # a long-form record pass (every window, offline settings)
 
 
+def _one(call: Callable[[], Any]) -> list[Any]:
+    """A call's result, or the exception it raised, in a list (like ``run_together``)."""
+    try:
+        return [call()]
+    except Exception as exc:
+        return [exc]
+
+
 class PassDropped(Exception):
     """An engine gave up a pass nobody needs any more (a stale remote partial): result None."""
 
@@ -135,12 +143,17 @@ class AsrScheduler:
         max_pending_finals: int = 8,
         clock: Callable[[], float] = time.monotonic,
         record_engine: Transcriber | None = None,
+        record_batch: int = 4,
     ) -> None:
         self.engine = engine
         # with a record engine (a second model of its own), record passes run in one thread
         # at the lowest OS priority beside the live passes instead of queueing behind them
         self.record_engine = record_engine
         self._record_executor: ThreadPoolExecutor | None = None
+        self.record_batch = max(1, record_batch)
+        self._record_waiting: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._record_wake: asyncio.Event | None = None
+        self.record_batches: list[int] = []  # record steps run together, per call (metrics)
         self.workers = max(1, workers)
         self.metrics = metrics or AsrMetrics()
         self.max_pending_finals = max_pending_finals
@@ -165,9 +178,12 @@ class AsrScheduler:
             self._record_executor = ThreadPoolExecutor(
                 1, thread_name_prefix="asr-record", initializer=lower_thread_priority
             )
+            self._record_wake = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self.run(), name=f"asr-{i}") for i in range(self.workers)
         ]
+        if self._record_executor is not None:
+            self._tasks.append(asyncio.create_task(self._record_loop(), name="asr-record"))
 
     async def aclose(self) -> None:
         """Stop workers; queued jobs are cancelled."""
@@ -178,6 +194,9 @@ class AsrScheduler:
         for job in list(self._pending):
             job.future.cancel()
         self._pending.clear()
+        for _, future in self._record_waiting:
+            future.cancel()
+        self._record_waiting.clear()
         if isinstance(self.engine, RemoteTranscriber):
             self.engine.close()
         if self._executor is not None:
@@ -328,8 +347,11 @@ class AsrScheduler:
         """Queue a blocking call (e.g. one step of a record pass) behind more urgent passes."""
         if self._queue is None:
             raise RuntimeError("AsrScheduler.start() was not called")
-        if priority == Priority.RECORD and self._record_executor is not None:
-            return asyncio.ensure_future(self._in_background(call, self._record_executor))
+        if priority == Priority.RECORD and self._record_wake is not None:
+            waiting: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._record_waiting.append((call, waiting))
+            self._record_wake.set()
+            return waiting
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = PassJob(lambda: None, priority, self._clock(), future, call=call)
         self._pending.add(job)
@@ -339,15 +361,39 @@ class AsrScheduler:
         self._update_gauges()
         return future
 
-    async def _in_background(self, call: Callable[[], T], executor: ThreadPoolExecutor) -> T:
-        began = time.perf_counter()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, call)
-        finally:
-            took = time.perf_counter() - began
-            self.metrics.inference_seconds += took
-            self.metrics.record_steps += 1
-            self.metrics.record_seconds += took
+    async def _record_loop(self) -> None:
+        """The record thread: the record steps waiting run together (one batched model call
+        per round when the engine batches: several interviews' windows at once)."""
+        assert self._record_wake is not None and self._record_executor is not None
+        loop = asyncio.get_running_loop()
+        together = getattr(self.record_engine, "run_together", None)
+        while True:
+            await self._record_wake.wait()
+            self._record_wake.clear()
+            while self._record_waiting:
+                batch = [(c, f) for c, f in self._record_waiting[: self.record_batch]
+                         if not f.done()]
+                del self._record_waiting[: self.record_batch]
+                if not batch:
+                    continue
+                calls = [c for c, _ in batch]
+                began = time.perf_counter()
+                if together is not None and len(calls) > 1:
+                    results = await loop.run_in_executor(self._record_executor, together, calls)
+                else:
+                    results = await loop.run_in_executor(self._record_executor, _one, calls[0])
+                took = time.perf_counter() - began
+                self.metrics.inference_seconds += took
+                self.metrics.record_steps += len(calls)
+                self.metrics.record_seconds += took
+                self.record_batches.append(len(calls))
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
 
     @property
     def long_engine(self) -> Transcriber:

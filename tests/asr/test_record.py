@@ -389,3 +389,31 @@ async def test_without_a_record_engine_record_passes_wait_for_the_live_ones() ->
         live.open.set()
         await busy.future
         assert (await asyncio.wait_for(record, 30)).text == "live"
+
+
+class BatchingRecorder(LongFake):
+    """A record engine that runs waiting steps together; notes how many each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.together: list[int] = []
+
+    def run_together(self, calls: list[Any]) -> list[Any]:
+        self.together.append(len(calls))
+        return [call() for call in calls]
+
+
+async def test_record_steps_of_several_interviews_run_together() -> None:
+    record = BatchingRecorder()
+    async with AsrScheduler(Gate(), workers=1, record_engine=record,
+                            record_batch=4) as scheduler:
+        passes = [
+            scheduler.record_pass(PassInput(np.zeros(SR * (2 + k), np.float32), f"Q{k}?", "en",
+                                            5, long=True))
+            for k in range(3)
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*passes), 30)
+    assert [r.duration for r in results] == [2.0, 3.0, 4.0]  # each pass got its own words
+    assert all(r.text == "Kubernetes rocks." for r in results)
+    assert record.together and record.together[0] == 3  # the three passes' steps at once
+    assert scheduler.record_batches[0] == 3
