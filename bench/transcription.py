@@ -1,7 +1,9 @@
 """Transcription benchmark: offline / streaming / record accuracy, latency, capacity.
 
 Usage: .venv/bin/python bench/transcription.py [--quick] [--set tuned|held|all]
-       [--accuracy-only] [--streams 4,6] [--record-delay 1,4]
+       [--accuracy-only] [--streams 4,6] [--record-delay 1,4] [--no-as-it-goes]
+       [--record-shared]
+       [--long-answers] [--batch 1,2,4,8 --model PATH --device cpu --compute-type int8]
 Feeds ../shared/data clips at real-time pace through StreamingTranscriber (the server's
 path), runs the transcript-of-record pass (RecordTranscriber's long-form decoding) on each
 clip, prints a table and writes bench/results/transcription.json.
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import csv
 import json
+import os
 import re
 import sys
 import time
@@ -30,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analysis.asr.engine import WhisperEngine  # noqa: E402
+from analysis.asr.engine import ZH_PROMPT, WhisperEngine  # noqa: E402
 from analysis.asr.model_files import prepare_whisper_base  # noqa: E402
 from analysis.asr.scheduler import AsrScheduler  # noqa: E402
 from analysis.asr.stream import StreamingTranscriber, StreamSettings  # noqa: E402
@@ -98,8 +101,14 @@ def normalizer(language: str) -> Callable[[str], str]:
         return lambda s: " ".join(norm(s).split())
     from opencc import OpenCC
 
+    from analysis.asr.zh_text import written_numbers
+
     cc = OpenCC("t2s")
-    return lambda s: " ".join(re.findall(r"[\u4e00-\u9fff]|[a-z0-9']+", cc.convert(s).lower()))
+    # numbers written the same way on both sides (the record writes 2%, 2019年; AISHELL's
+    # references spell them out), as the English normalizer does for "two" / "2"
+    return lambda s: " ".join(
+        re.findall(r"[\u4e00-\u9fff]|[a-z0-9']+", written_numbers(cc.convert(s)).lower())
+    )
 
 
 def error_rate(language: str, refs: list[str], hyps: list[str]) -> float:
@@ -266,23 +275,22 @@ def set_rates(language: str, subset: list[Clip], texts: dict[str, list[str]]) ->
 
 def record_pass(engine: WhisperEngine, clip: Clip, lead: float = 0.5, tail: float = 1.5) -> str:
     """The transcript-of-record pass as the server runs it on an answer's audio."""
-    from analysis.asr.record import AnswerAudio, record_event
-
     padded = np.concatenate([
         np.zeros(int(lead * 16_000), np.float32), clip.audio,
         np.zeros(int(tail * 16_000), np.float32),
     ])
-    hyp = engine.transcribe_long(padded, "", clip.language, beam_size=5)
-    answer = AnswerAudio("q", "", 0.0)
-    answer.push(padded, 0.0)
-    return record_event("bench", answer, hyp, 0.0).text
+    return record_text(engine, padded, clip.language)
 
 
 async def record_delay(
-    engine: WhisperEngine, clips: list[Clip], counts: list[int]
+    engine: WhisperEngine, clips: list[Clip], counts: list[int], as_it_goes: bool = True,
+    record_engine: WhisperEngine | None = None,
 ) -> list[dict[str, Any]]:
-    """N interviews at once, live streaming + record passes: answer end → record ready."""
-    from analysis.asr.record import RecordTranscriber
+    """N interviews at once, live streaming + record passes: answer end → record ready.
+
+    Also measures the live finals of the same streams (record passes must not slow them).
+    """
+    from analysis.asr.record import RecordSettings, RecordTranscriber
     from analysis.events import TranscriptRecord
 
     half = len(clips) // 2
@@ -295,11 +303,14 @@ async def record_delay(
         progress(f"record delay: {n} interviews, 2 answers of "
                  f"{', '.join(f'{len(a) / 16_000:.0f}' for a in answers)} s each")
         delays: list[float] = []
-        async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
+        finals_after: list[float] = []
+        load_before = os.getloadavg()[0]
+        async with AsrScheduler(engine, workers=ASR.workers,
+                                record_engine=record_engine) as scheduler:
 
             async def interview(
                 k: int, scheduler: AsrScheduler = scheduler, n: int = n,
-                delays: list[float] = delays,
+                delays: list[float] = delays, finals_after: list[float] = finals_after,
             ) -> None:
                 await asyncio.sleep(k * 0.37)
                 began = time.perf_counter()
@@ -311,16 +322,18 @@ async def record_delay(
                         delays.append(time.perf_counter() - ended[ev.question_id])
 
                 rec = RecordTranscriber(f"rd{n}-{k}", scheduler, emit, language="en",
-                                        clock=clock)
+                                        clock=clock,
+                                        settings=RecordSettings(as_it_goes=as_it_goes))
                 stream = StreamingTranscriber(f"rd{n}-{k}", scheduler, stream_settings("en"))
+                start = time.perf_counter()
 
                 async def drain() -> None:
-                    async for _ in stream.events():
-                        pass
+                    async for ev in stream.events():
+                        if isinstance(ev, TranscriptFinal):  # audio at t was fed at start+t
+                            finals_after.append(time.perf_counter() - start - (ev.end - 1000.0))
 
                 task = asyncio.create_task(drain())
                 fed = 0
-                start = time.perf_counter()
                 for q, audio in enumerate(answers):
                     rec.answer_started(f"q{q}", "Tell me about your work.")
                     for i in range(0, len(audio), BLOCK):
@@ -336,34 +349,179 @@ async def record_delay(
                 await rec.drain(timeout=300)
 
             await asyncio.gather(*(interview(k) for k in range(n)))
-        row = {"interviews": n, "answers": 2 * n, "ready": len(delays),
+            metrics = scheduler.metrics.snapshot()
+            together = list(scheduler.record_batches)
+        row = {"interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
+               "record_background": record_engine is not None,
                "p50": pct(delays, 50), "p95": pct(delays, 95),
-               "max": max(delays) if delays else None}
+               "max": max(delays) if delays else None,
+               "finals_after_end_p50": pct(finals_after, 50),
+               "finals_after_end_p95": pct(finals_after, 95),
+               "record_steps": metrics["record_steps"],
+               "record_steps_together_mean": float(np.mean(together)) if together else None,
+               "record_steps_together_max": max(together) if together else None,
+               "record_seconds": metrics["record_seconds"],
+               "load_1min_before": load_before, "load_1min_after": os.getloadavg()[0]}
         row["ok"] = len(delays) == 2 * n and (row["p95"] or 99) <= 30.0
-        progress(f"  record ready after answer end p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s")
+        progress(f"  record ready after answer end p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s"
+                 f"; live finals p50 {row['finals_after_end_p50']:.2f} s, "
+                 f"p95 {row['finals_after_end_p95']:.2f} s (load {load_before:.1f})")
         rows.append(row)
     return rows
 
 
-async def main(
-    quick: bool, streams: list[int] | None = None, which: str = "all",
-    accuracy_only: bool = False, delay_counts: list[int] | None = None,
-    languages: tuple[str, ...] = ("en", "zh"),
-) -> dict[str, Any]:
+def long_answers(engine: WhisperEngine, clips: list[Clip]) -> dict[str, Any]:
+    """Answers longer than one window: the record pass against faster-whisper's long-form.
+
+    Each answer joins the clips of one language and set with half-second pauses (28-60 s;
+    Mandarin's sets are too short apart, so both together); "offline long-form" is
+    faster-whisper's own loop (beam 5, timestamps, earlier text as the prompt), the usual
+    way to decode audio longer than 30 s.
+    """
+    out: dict[str, Any] = {}
+    gap = np.zeros(8_000, np.float32)
+    for language in ("en", "zh"):
+        for name in ("tuned", "held", "all"):
+            if name == "all" and any(k.startswith(f"{language}_") for k in out):
+                continue  # both sets together only where neither makes a long answer
+            subset = [c for c in clips if c.language == language
+                      and (name == "all" or clip_set(c.name) == name)]
+            answers: list[list[Clip]] = [[]]
+            for c in subset:
+                if sum(x.seconds + 0.5 for x in answers[-1]) + c.seconds > 60:
+                    answers.append([])
+                answers[-1].append(c)
+            answers = [a for a in answers if sum(x.seconds + 0.5 for x in a) > 28]
+            if not answers:
+                continue
+            refs, record, native = [], [], []
+            for part in answers:
+                audio = np.concatenate([x for c in part for x in (c.audio, gap)])
+                progress(f"long answer {language}/{name}: {len(audio) / 16_000:.0f} s")
+                refs.append(" ".join(c.reference for c in part))
+                record.append(record_text(engine, audio, language))
+                segments, _ = engine._model.transcribe(
+                    audio, language=language, beam_size=5, vad_filter=False,
+                    initial_prompt=ZH_PROMPT if language == "zh" else None,
+                )
+                text = "".join(s.text for s in segments)
+                native.append(engine._simplify(text) if language == "zh" else text)
+            off = error_rate(language, refs, native)
+            rec = error_rate(language, refs, record)
+            out[f"{language}_{name}"] = {
+                "answers": len(answers), "seconds": [round(sum(c.seconds for c in a), 1)
+                                                     for a in answers],
+                "offline_long_form": off, "record": rec,
+                "ratio": rec / off if off else None,
+                "examples": [{"record": r, "offline_long_form": o}
+                             for r, o in zip(record, native, strict=True)],
+            }
+    return out
+
+
+def record_text(engine: WhisperEngine, audio: np.ndarray, language: str) -> str:
+    """The record pass's text for a whole answer (as RecordTranscriber formats it)."""
+    from analysis.asr.record import AnswerAudio, record_event
+
+    hyp = engine.transcribe_long(audio, "", language, beam_size=5)
+    answer = AnswerAudio("q", "", 0.0)
+    answer.push(audio, 0.0)
+    return record_event("bench", answer, hyp, 0.0).text
+
+
+def batch_throughput(
+    engine: WhisperEngine, clips: list[Clip], sizes: list[int], passes: int
+) -> list[dict[str, Any]]:
+    """Record passes per second when a worker decodes ``b`` of them per model call."""
+    from analysis.asr.scheduler import PassInput
+
+    pool = [c for c in clips if c.human]
+    inputs = [PassInput(pool[i % len(pool)].audio, "Tell me about your work.",
+                        pool[i % len(pool)].language, 5) for i in range(passes)]
+    rows = []
+    for b in sizes:
+        progress(f"batch {b}: {passes} record passes")
+        load_before = os.getloadavg()[0]
+        began = time.perf_counter()
+        calls: list[int] = []
+        for i in range(0, passes, b):
+            group = inputs[i : i + b]
+            if b == 1:
+                for inp in group:
+                    engine.transcribe_long(inp.audio, inp.prompt, inp.language, 5)
+            else:
+                engine.transcribe_long_batch(group)
+                calls += engine.last_batch_sizes
+        wall = time.perf_counter() - began
+        audio_s = sum(len(i.audio) for i in inputs) / 16_000
+        rows.append({"batch": b, "passes": passes, "seconds": wall,
+                     "passes_per_s": passes / wall, "audio_s_per_s": audio_s / wall,
+                     "mean_calls_together": float(np.mean(calls)) if calls else 1.0,
+                     "load_1min_before": load_before})
+        progress(f"  {passes / wall:.2f} passes/s ({audio_s / wall:.1f} s of audio per s)")
+    return rows
+
+
+@dataclass
+class Options:
+    """What to run (the command line)."""
+
+    quick: bool = False
+    streams: list[int] | None = None
+    which: str = "all"
+    accuracy_only: bool = False
+    delay_counts: list[int] | None = None
+    languages: tuple[str, ...] = ("en", "zh")
+    as_it_goes: bool = True
+    record_background: bool = True
+    long_answers: bool = False
+    batch: list[int] | None = None
+    batch_passes: int = 16
+    model: str | None = None
+    device: str | None = None
+    compute_type: str | None = None
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (the machine is shared: its load matters)."""
+    return {"cpus": os.cpu_count(), "load_1_5_15_min": list(os.getloadavg()),
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+async def main(opts: Options) -> dict[str, Any]:
     if not SHARED.is_dir():
         raise SystemExit("../shared/data is not present")
-    prepare_whisper_base(ROOT / "models")
-    engine = WhisperEngine.from_settings(ASR, ROOT / "models")
+    quick, streams, which = opts.quick, opts.streams, opts.which
+    accuracy_only, delay_counts, languages = opts.accuracy_only, opts.delay_counts, opts.languages
+    asr = ASR.model_copy(update={
+        k: v for k, v in (("model", opts.model), ("device", opts.device),
+                          ("compute_type", opts.compute_type)) if v is not None
+    })
+    if asr.model == "bundled-base":
+        prepare_whisper_base(ROOT / "models")
+    engine = WhisperEngine.from_settings(asr, ROOT / "models")
     engine.warm_up()
     clips = load_clips()
     if quick:
         clips = [c for c in clips if c.name in {"en/jfk.flac", "zh/BAC009S0764W0121.wav"}]
     result: dict[str, Any] = {
-        "model": "whisper-base int8 (bundled)",
-        "settings": ASR.model_dump(),
+        "model": "whisper-base int8 (bundled)" if asr.model == "bundled-base"
+        else f"{asr.model} {asr.compute_type}",
+        "device": asr.device,
+        "settings": asr.model_dump(),
+        "machine_at_start": machine(),
         "clip_sets": {"held": sorted(HELD_APART), "evaluated": which},
         "languages": {},
     }
+    if opts.batch:
+        result["batch_throughput"] = batch_throughput(engine, clips, opts.batch,
+                                                      opts.batch_passes)
+        result["machine_at_end"] = machine()
+        return result
+    if opts.long_answers:
+        result["long_answers"] = long_answers(engine, clips)
+        result["machine_at_end"] = machine()
+        return result
     all_partial, all_final_after, all_word_final = [], [], []
     offline_by_clip: dict[str, str] = {}
     audio_total, infer_total = 0.0, 0.0
@@ -421,8 +579,12 @@ async def main(
     cap_clips = [c for c in clips if c.human and c.language == "en"
                  and clip_set(c.name) == "tuned"][:8]
     if delay_counts or not (accuracy_only or streams):
-        result["record_delay"] = await record_delay(engine, cap_clips, delay_counts or [1, 4])
+        result["record_delay"] = await record_delay(
+            engine, cap_clips, delay_counts or [1, 4], opts.as_it_goes,
+            engine.twin() if opts.record_background else None,
+        )
     if accuracy_only or (delay_counts and not streams):
+        result["machine_at_end"] = machine()
         return result
     for c in cap_clips:
         if c.name not in offline_by_clip:
@@ -436,6 +598,7 @@ async def main(
     result["capacity"] = await capacity(engine, cap_clips, counts)
     ok = [r["streams"] for r in result["capacity"] if r["ok"]]
     result["max_realtime_streams"] = max(ok) if ok else 0
+    result["machine_at_end"] = machine()
     return result
 
 
@@ -454,20 +617,28 @@ def print_table(r: dict[str, Any]) -> None:
                 f"{x['streaming'] / off:6.2f} {x['record']:7.3f} {x['record'] / off:6.2f}  "
                 f"{x['clips']}"
             )
-    lat = r["latency"]
+    lat = r.get("latency", {})
     for k, v in lat.items() if r["languages"] else ():
         print(f"{k:32} {v:.2f} s" if v is not None else f"{k:32} -")
-    print(f"{'real-time factor (1 stream)':32} {r['real_time_factor']:.2f}")
+    if r["languages"]:
+        print(f"{'real-time factor (1 stream)':32} {r['real_time_factor']:.2f}")
     for row in r.get("record_delay", []):
         print(f"record ready after answer end, {row['interviews']} interviews: "
-              f"p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s {'ok' if row['ok'] else 'MISSED'}")
-    for row in r["capacity"]:
+              f"p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s {'ok' if row['ok'] else 'MISSED'}"
+              f" (live finals p95 {row['finals_after_end_p95']:.2f} s)")
+    for row in r.get("batch_throughput", []):
+        print(f"batch {row['batch']}: {row['passes_per_s']:.2f} record passes/s "
+              f"({row['audio_s_per_s']:.1f} s of audio per s)")
+    for name, row in r.get("long_answers", {}).items():
+        print(f"long answers {name}: offline long-form {row['offline_long_form']:.3f}, "
+              f"record {row['record']:.3f} (x {row['ratio'] or float('nan'):.2f})")
+    for row in r.get("capacity", []):
         print(
             f"{row['streams']} streams: final after end p50 {row['final_after_end_p50']:.2f} s, "
             f"p95 {row['final_after_end_p95']:.2f} s, max {row['final_after_end_max']:.2f} s, "
             f"WER {row['wer']:.3f} {'ok' if row['ok'] else 'MISSED'}"
         )
-    if r["capacity"]:
+    if r.get("capacity"):
         print(
             f"max simultaneous real-time streams: {r['max_realtime_streams']} "
             f"(offline WER of the same program: {r['capacity_offline_wer']:.3f})"
@@ -487,11 +658,31 @@ if __name__ == "__main__":
     parser.add_argument("--record-delay", help="only the record-delay test (e.g. 1,4)")
     parser.add_argument("--out", default=str(OUT), help="where to write the JSON")
     parser.add_argument("--lang", default="en,zh", help="languages (e.g. zh)")
+    parser.add_argument("--no-as-it-goes", action="store_true",
+                        help="record passes only after the answer (the earlier design)")
+    parser.add_argument("--record-shared", action="store_true",
+                        help="record passes queue behind live passes (no low-priority thread)")
+    parser.add_argument("--long-answers", action="store_true",
+                        help="only: record pass vs faster-whisper long-form on 30-60 s answers")
+    parser.add_argument("--batch", help="only: record passes/s by batch size (e.g. 1,2,4,8)")
+    parser.add_argument("--batch-passes", type=int, default=16, help="passes per batch size")
+    parser.add_argument("--model", help="bundled-base (default), a local folder or a name")
+    parser.add_argument("--device", help="cpu (default) or cuda")
+    parser.add_argument("--compute-type", help="int8 (default), float16, int8_float16 ...")
     args = parser.parse_args()
-    counts = [int(x) for x in args.streams.split(",")] if args.streams else None
-    delays = [int(x) for x in args.record_delay.split(",")] if args.record_delay else None
-    res = asyncio.run(main(args.quick, counts, args.set, args.accuracy_only, delays,
-                           tuple(args.lang.split(","))))
+
+    def ints(value: str | None) -> list[int] | None:
+        return [int(x) for x in value.split(",")] if value else None
+
+    res = asyncio.run(main(Options(
+        quick=args.quick, streams=ints(args.streams), which=args.set,
+        accuracy_only=args.accuracy_only, delay_counts=ints(args.record_delay),
+        languages=tuple(args.lang.split(",")), as_it_goes=not args.no_as_it_goes,
+        record_background=not args.record_shared,
+        long_answers=args.long_answers, batch=ints(args.batch),
+        batch_passes=args.batch_passes, model=args.model, device=args.device,
+        compute_type=args.compute_type,
+    )))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2, ensure_ascii=False))

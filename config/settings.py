@@ -73,7 +73,20 @@ class AsrSettings(BaseSettings):
     redis_stream: str = Field("candor:asr:jobs", description="Redis Stream of utterance jobs.")
     redis_group: str = Field("asr-workers", description="Consumer group of transcription workers.")
     claim_idle_ms: int = Field(
-        4_000, description="A final pass idle this long on a silent worker is claimed by another."
+        4_000,
+        description="A final or record pass idle this long on a silent worker is claimed by "
+        "another.",
+    )
+    record_background: bool = Field(
+        True,
+        description="In-process on CPU: record passes run in a thread of their own at the "
+        "lowest OS priority with a second copy of the model (on the CPU time the live passes "
+        "leave idle; live finals never wait for one). Off: they queue behind the live passes.",
+    )
+    record_batch: int = Field(
+        4,
+        description="Transcript-of-record passes a worker decodes together (one window of each "
+        "per model call; larger on a GPU).",
     )
 
 

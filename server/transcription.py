@@ -45,6 +45,7 @@ class Transcribers:
             if self.scheduler is None:
                 asr = self.settings.asr
                 engine: Transcriber
+                record_engine: Transcriber | None = None
                 if asr.mode == "redis":
                     # passes run on `run.py worker` processes; workers = passes in flight
                     from analysis.asr.remote import RedisEngine
@@ -60,7 +61,12 @@ class Transcribers:
                     )
                     await asyncio.to_thread(local.load)
                     engine = local
-                self.scheduler = AsrScheduler(engine, workers=asr.workers)
+                    if asr.record and asr.record_background and asr.device == "cpu":
+                        record_engine = local.twin()  # loads in the record thread
+                self.scheduler = AsrScheduler(
+                    engine, workers=asr.workers, record_engine=record_engine,
+                    record_batch=asr.record_batch,
+                )
                 await self.scheduler.start()
             if self._vad_session is None:
                 from analysis.asr.vad import load_silero_session

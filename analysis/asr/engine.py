@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -17,7 +19,8 @@ if TYPE_CHECKING:
 ZH_PROMPT = "以下是普通话的句子。"
 SAMPLE_RATE = 16_000
 FULL_WINDOW_S = 30.0
-_window = threading.local()  # encoder frames for the pass running on this thread
+_window = threading.local()
+T = TypeVar("T")  # encoder frames for the pass running on this thread
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,21 @@ class Transcriber(Protocol):
         ...
 
 
+class LongInput(Protocol):
+    """What a long-form pass is told (``scheduler.PassInput`` has these fields)."""
+
+    @property
+    def audio(self) -> np.ndarray: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def beam_size(self) -> int: ...
+    @property
+    def hotwords(self) -> str: ...
+
+
 class _Simplifier:
     """Traditional → Simplified Chinese, created on first use (OpenCC loads tables)."""
 
@@ -94,6 +112,9 @@ def _windowed_model_class() -> Any:
             frames = getattr(_window, "frames", None)
             if frames is not None and features.shape[-1] > frames:
                 features = features[..., :frames]
+            batch: Rendezvous | None = getattr(_window, "batch", None)
+            if batch is not None:  # a pass of a batch: encoded with the others in one call
+                return batch.call("encode", (self, features))
             return super().encode(features)
 
     return WindowedWhisperModel
@@ -123,6 +144,7 @@ class WhisperEngine:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._simplify = _Simplifier()
+        self.last_batch_sizes: list[int] = []  # model calls run together in the last batch
 
     @classmethod
     def from_settings(cls, asr: AsrSettings, models_dir: Path) -> WhisperEngine:
@@ -137,6 +159,10 @@ class WhisperEngine:
             num_workers=max(1, asr.workers),
         )
 
+    def twin(self) -> WhisperEngine:
+        """Another engine for the same model (its own copy; loads on first use)."""
+        return WhisperEngine(self.model_path, self.device, self.compute_type, self.cpu_threads, 1)
+
     def load(self) -> None:
         """Load the model (blocking, once); later calls return at once."""
         with self._load_lock:
@@ -149,6 +175,8 @@ class WhisperEngine:
                     num_workers=self.num_workers,
                     local_files_only=Path(self.model_path).is_dir(),
                 )
+                sot = self._model.hf_tokenizer.token_to_id("<|startoftranscript|>")
+                self._model.model = _BatchingWhisper(self._model.model, sot)
 
     def warm_up(self) -> None:
         """One tiny pass per common window: the first pass of a shape is slower (benchmarks)."""
@@ -257,7 +285,18 @@ class WhisperEngine:
         """
         self.load()
         audio = np.asarray(audio, dtype=np.float32).ravel()
-        return LongPass(self, audio, speech_windows(audio), prompt, language, beam_size, hotwords)
+        return LongPass(self, audio, LongFormPlan().all(audio), prompt, language, beam_size,
+                        hotwords)
+
+    def open_long(
+        self, prompt: str = "", language: str | None = None, beam_size: int = 5,
+        hotwords: str = "",
+    ) -> LongPass:
+        """A long-form pass fed as the answer goes (``LongPass.extend`` with closed windows).
+
+        No I/O here: the model loads in the first window's decode (a scheduler thread).
+        """
+        return LongPass(self, np.zeros(0, np.float32), [], prompt, language, beam_size, hotwords)
 
     def transcribe_long(
         self,
@@ -272,6 +311,69 @@ class WhisperEngine:
         while long.step():
             pass
         return long.result()
+
+    def transcribe_long_batch(self, inputs: Sequence[LongInput]) -> list[Hypothesis | Exception]:
+        """Several long-form passes at once: the n-th window of each is decoded in one call.
+
+        Each pass runs exactly as ``transcribe_long`` (same windows, same prompts) in a
+        thread of its own; their encoder and decoder calls meet and run as one batched
+        CTranslate2 call (a GPU serves many interviews; on a CPU it saves a little). A pass
+        that fails is returned as its exception.
+        """
+        self.load()
+        calls = [lambda inp=inp: self.transcribe_long(
+            inp.audio, inp.prompt, inp.language, inp.beam_size, inp.hotwords
+        ) for inp in inputs]
+        return self.run_together(calls)
+
+    def run_together(self, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
+        """Run blocking calls that use this model at once, their model calls batched.
+
+        Each call runs in a thread of its own (created by the calling thread, so they share
+        its OS priority); whenever every call still running waits in an encoder or decoder
+        call, those run as one CTranslate2 call. A call that raises is returned as its
+        exception; the others go on.
+        """
+        self.load()
+        if len(calls) == 1:
+            try:
+                return [calls[0]()]
+            except Exception as exc:
+                return [exc]
+        rendezvous = Rendezvous(len(calls), self._run_batched)
+
+        def one(call: Callable[[], T]) -> T | Exception:
+            _window.batch = rendezvous
+            try:
+                return call()
+            except Exception as exc:
+                return exc
+            finally:
+                _window.batch = None
+                rendezvous.leave()
+
+        with ThreadPoolExecutor(len(calls), thread_name_prefix="asr-batch") as pool:
+            results = list(pool.map(one, calls))
+        self.last_batch_sizes = list(rendezvous.batch_sizes)
+        return results
+
+    def _run_batched(self, calls: list[_Call]) -> None:
+        """Run the calls the passes of a batch are waiting in, grouped into batched calls."""
+        groups: dict[tuple[Any, ...], list[_Call]] = {}
+        for call in calls:
+            groups.setdefault(_batch_key(call), []).append(call)
+        for key, group in groups.items():
+            try:
+                if key[0] == "encode":
+                    _encode_group(group)
+                else:
+                    _generate_group(group)
+            except Exception as exc:
+                for call in group:
+                    call.error = exc
+            finally:
+                for call in group:
+                    call.done = True
 
 
 LONG_WINDOW_S = 28.0  # a window of the long-form pass (Whisper's is 30 s; keep a margin)
@@ -308,6 +410,62 @@ def speech_windows(audio: np.ndarray, max_s: float = LONG_WINDOW_S) -> list[tupl
     return windows
 
 
+PLAN_STEP = 64 * 512  # samples (2.048 s, whole Silero chunks) between two window decisions
+
+
+class LongFormPlan:
+    """Cuts an answer into long-form windows causally, so they can be decoded as it goes.
+
+    ``advance(audio)`` is given the answer so far and returns the windows that are closed:
+    it looks at the audio only at multiples of ``PLAN_STEP`` samples, and once the audio
+    since the last closed window spans more than one window it closes the first window that
+    ``speech_windows`` finds there (the next one has begun, past the window's length).
+    ``finish(audio)`` returns the rest once the answer is over. The windows depend only on
+    the audio, not on how it arrived: ``all(audio)`` (the offline long-form pass) gives
+    the same windows as feeding the answer block by block, so a pass decoded during the
+    answer equals the one decoded after it. An answer whose speech fits one window is one
+    window, exactly as ``speech_windows`` cuts it.
+    """
+
+    def __init__(self, max_s: float = LONG_WINDOW_S, step: int = PLAN_STEP) -> None:
+        self.max_s = max_s
+        self.step = step
+        self.cursor = 0  # sample where the audio not yet in a closed window starts
+        self.checked = 0  # audio looked at so far (a multiple of step)
+        self.closed: list[tuple[int, int]] = []
+
+    def advance(self, audio: np.ndarray) -> list[tuple[int, int]]:
+        """Windows closed by the audio so far (each returned once, in order)."""
+        new: list[tuple[int, int]] = []
+        limit = int(self.max_s * SAMPLE_RATE)
+        while self.checked + self.step <= len(audio):
+            self.checked += self.step
+            # a second window needs speech ending more than one window after the cursor
+            while self.checked - self.cursor > limit:
+                windows = speech_windows(audio[self.cursor : self.checked], self.max_s)
+                if len(windows) < 2:
+                    break
+                a, b = windows[0]
+                new.append((self.cursor + a, self.cursor + b))
+                self.cursor += b
+        self.closed += new
+        return new
+
+    def finish(self, audio: np.ndarray) -> list[tuple[int, int]]:
+        """The windows left once the audio is complete."""
+        self.advance(audio)
+        rest = [(self.cursor + a, self.cursor + b)
+                for a, b in speech_windows(audio[self.cursor :], self.max_s)]
+        self.cursor = len(audio)
+        self.closed += rest
+        return rest
+
+    def all(self, audio: np.ndarray) -> list[tuple[int, int]]:
+        """Every window of a complete answer (the same as advancing block by block)."""
+        self.finish(audio)
+        return list(self.closed)
+
+
 def _repetitive(text: str) -> bool:
     import zlib
 
@@ -342,8 +500,15 @@ class LongPass:
         self._previous = ""
         self.done = not self._windows
 
+    def extend(self, audio: np.ndarray, windows: list[tuple[int, int]]) -> None:
+        """More of the answer and the windows closed in it (a pass decoded as it goes)."""
+        self._audio = np.asarray(audio, dtype=np.float32).ravel()
+        self.duration = len(self._audio) / SAMPLE_RATE
+        self._windows += windows
+        self.done = False
+
     def step(self) -> bool:
-        """Decode the next window; False when the audio is finished."""
+        """Decode the next window; False when no window waits."""
         if self.done or not self._windows:
             self.done = True
             return False
@@ -367,6 +532,7 @@ class LongPass:
         """Abandon the pass (drops the audio)."""
         self.done = True
         self._windows = []
+        self._audio = np.zeros(0, np.float32)
 
     def result(self) -> Hypothesis:
         """The words decoded so far (all of them once ``step()`` returned False)."""
@@ -377,3 +543,126 @@ class LongPass:
             avg_logprob=float(np.mean(self._logprobs)) if self._logprobs else 0.0,
             duration=self.duration,
         )
+
+
+# ---- batching: passes in several threads meet at each model call ----------------------
+
+
+@dataclass(eq=False)
+class _Call:
+    kind: str  # "encode" or "generate"
+    args: Any
+    result: Any = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class Rendezvous:
+    """The threads of one batch: when every pass still running waits in a model call, the
+    calls run together (``execute``) and each thread gets its own result back.
+
+    A pass that ends ``leave()``s, so the others do not wait for it.
+    """
+
+    def __init__(self, size: int, execute: Callable[[list[_Call]], None]) -> None:
+        self._cond = threading.Condition()
+        self._active = size
+        self._waiting: list[_Call] = []
+        self._execute = execute
+        self.batch_sizes: list[int] = []  # calls run together, per round (for benchmarks)
+
+    def call(self, kind: str, args: Any) -> Any:
+        """Wait for the other passes' calls, run them together, return this one's result."""
+        call = _Call(kind, args)
+        with self._cond:
+            self._waiting.append(call)
+            self._run_if_all_wait()
+            while not call.done:
+                self._cond.wait()
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def leave(self) -> None:
+        """A pass ended."""
+        with self._cond:
+            self._active -= 1
+            self._run_if_all_wait()
+
+    def _run_if_all_wait(self) -> None:
+        if self._waiting and len(self._waiting) >= self._active:
+            calls, self._waiting = self._waiting, []
+            self.batch_sizes.append(len(calls))
+            try:
+                self._execute(calls)
+            except Exception as exc:  # every pass of the batched call gets the error
+                for call in calls:
+                    call.error = exc
+            finally:
+                for call in calls:
+                    call.done = True
+                self._cond.notify_all()
+
+
+class _BatchingWhisper:
+    """The CTranslate2 model; ``generate`` of a batched pass goes through its rendezvous."""
+
+    def __init__(self, inner: Any, sot: int) -> None:
+        self.inner = inner
+        self.sot = sot
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, features: Any, prompts: Any, **kwargs: Any) -> Any:
+        batch: Rendezvous | None = getattr(_window, "batch", None)
+        if batch is None or len(prompts) != 1:
+            return self.inner.generate(features, prompts, **kwargs)
+        return [batch.call("generate", (self, features, prompts[0], kwargs))]
+
+
+def _batch_key(call: _Call) -> tuple[Any, ...]:
+    if call.kind == "encode":
+        model, features = call.args
+        return ("encode", id(model), tuple(np.shape(features)[-2:]))
+    wrapper, features, prompt, kwargs = call.args
+    # CTranslate2 needs <|startoftranscript|> at the same place in every prompt of a batch
+    sot = prompt.index(wrapper.sot) if wrapper.sot in prompt else -1
+    return ("generate", id(wrapper), repr(sorted(kwargs.items())), sot, tuple(features.shape))
+
+
+def _encode_group(group: list[_Call]) -> None:
+    """One encoder call for every window of the group; each gets its own output back."""
+    import ctranslate2
+
+    model = group[0].args[0]
+    feats = [f if f.ndim == 3 else np.expand_dims(f, 0) for _, f in (c.args for c in group)]
+    if len(group) == 1:
+        group[0].result = model.model.inner.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(feats[0])), to_cpu=True
+        )
+        return
+    stacked = np.ascontiguousarray(np.concatenate(feats).astype(np.float32))
+    out = np.asarray(model.model.inner.encode(
+        ctranslate2.StorageView.from_array(stacked), to_cpu=True
+    ))
+    for i, call in enumerate(group):
+        call.result = ctranslate2.StorageView.from_array(np.ascontiguousarray(out[i : i + 1]))
+
+
+def _generate_group(group: list[_Call]) -> None:
+    """One decoder call for the group (same options, same prompt layout)."""
+    import ctranslate2
+
+    wrapper, _, _, kwargs = group[0].args
+    inner = wrapper.inner
+    if len(group) == 1:
+        _, features, prompt, _ = group[0].args
+        group[0].result = inner.generate(features, [prompt], **kwargs)[0]
+        return
+    stacked = np.ascontiguousarray(np.concatenate([np.asarray(c.args[1]) for c in group]))
+    results = inner.generate(
+        ctranslate2.StorageView.from_array(stacked), [c.args[2] for c in group], **kwargs
+    )
+    for call, result in zip(group, results, strict=True):
+        call.result = result

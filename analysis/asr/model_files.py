@@ -126,14 +126,74 @@ def prepare_whisper_base(models_dir: Path, progress: Progress | None = None) -> 
     return folder
 
 
+FOLDER_RECORD = "local-models.json"  # in models_dir: hashes of local folders at first use
+REQUIRED_FILES = ("model.bin", "config.json", "tokenizer.json")
+VOCABULARY_FILES = ("vocabulary.txt", "vocabulary.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_model_folder(folder: Path, models_dir: Path) -> str:
+    """Check a local CTranslate2 Whisper folder; return model.bin's sha256.
+
+    The folder must hold the files faster-whisper reads offline (``model.bin``,
+    ``config.json``, ``tokenizer.json``, ``vocabulary.txt`` or ``.json``; large-v3 also
+    ``preprocessor_config.json`` for its 128 mel bands). The sha256 of ``model.bin`` is
+    recorded at first use in ``models_dir/local-models.json`` (with size and mtime, so later
+    starts do not rehash several GB); a model.bin that changed since then is refused until
+    its record is deleted, so every worker of a deployment runs the weights first checked.
+    """
+    folder = folder.resolve()
+    missing = [n for n in REQUIRED_FILES if not (folder / n).is_file()]
+    if not any((folder / n).is_file() for n in VOCABULARY_FILES):
+        missing.append(" or ".join(VOCABULARY_FILES))
+    if missing:
+        raise ModelFilesError(
+            f"{folder} is not a faster-whisper (CTranslate2) model folder: {', '.join(missing)} "
+            "missing. Convert the model with ct2-transformers-converter --copy_files "
+            "tokenizer.json preprocessor_config.json, or copy a converted folder."
+        )
+    record_path = Path(models_dir) / FOLDER_RECORD
+    try:
+        records = json.loads(record_path.read_text())
+        if not isinstance(records, dict):
+            records = {}
+    except (OSError, ValueError):
+        records = {}
+    info = (folder / "model.bin").stat()
+    known = records.get(str(folder))
+    if isinstance(known, dict) and (known.get("size"), known.get("mtime_ns")) == (
+        info.st_size, info.st_mtime_ns
+    ):
+        return str(known["sha256"])
+    sha = _sha256(folder / "model.bin")
+    if isinstance(known, dict) and known.get("sha256") != sha:
+        raise ModelFilesError(
+            f"{folder}/model.bin changed since it was first used (sha256 {sha}, recorded "
+            f"{known.get('sha256')}). If the new weights are intended, remove its entry from "
+            f"{record_path}."
+        )
+    records[str(folder)] = {"sha256": sha, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record_path.with_name(f".{record_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(records, indent=1, sort_keys=True))
+    os.replace(tmp, record_path)
+    return sha
+
+
 def resolve_model_path(asr: AsrSettings, models_dir: Path) -> str:
     """What to pass to WhisperModel: the prepared bundled folder, a local folder, or a name."""
     if asr.model == BUNDLED_MODEL:
         return str(prepare_whisper_base(models_dir))
     local = Path(asr.model).expanduser()
     if local.is_dir():
-        if not (local / "model.bin").is_file():
-            raise ModelFilesError(f"{local} has no model.bin: not a faster-whisper model folder.")
+        check_model_folder(local, models_dir)
         return str(local)
     if "/" in asr.model or os.sep in asr.model:
         raise ModelFilesError(f"Model folder {asr.model} does not exist.")

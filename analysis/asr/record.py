@@ -6,6 +6,12 @@ in memory (16-bit, never on disk), and when the answer ends (or the interview do
 one long-form pass at the lowest priority on the shared scheduler (beam 5, every 30 s
 window, the question and the job's vocabulary as context). It emits ``TranscriptRecord``:
 ``pending`` at once, then ``ready`` with words on the interview clock, or ``failed``.
+
+In-process, a long answer is decoded as it goes: each window that ``LongFormPlan`` closes
+during the answer is decoded at once (lowest priority, on capacity the live passes leave
+idle), so when the answer ends only its last window remains. The windows and prompts are
+those of the whole pass decoded after the answer (``WhisperEngine.transcribe_long``), so
+the text is the same.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from analysis.asr.engine import SAMPLE_RATE, Hypothesis, is_chinese
-from analysis.asr.scheduler import AsrScheduler, PassInput
+from analysis.asr.engine import LONG_WINDOW_S, SAMPLE_RATE, Hypothesis, LongFormPlan, is_chinese
+from analysis.asr.scheduler import AsrScheduler, PassInput, Priority
+from analysis.asr.zh_text import TimedText, punctuated_words, written_words, zh_punctuation
 from analysis.events import Event, TranscriptRecord, WordTiming
+
+__all__ = ["RecordTranscriber", "record_event", "zh_punctuation"]
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +39,6 @@ Emit = Callable[[Event], Awaitable[object]]
 
 MAX_GAP_FILL_S = 1.0  # a longer gap in the audio (reconnect) is bridged by this much silence
 PROMPT_CHARS = 200  # Whisper's prompt holds 224 tokens; keep the question and terms short
-_ZH_PUNCT = {",": "，", "?": "？", "!": "！", ":": "：", ";": "；", ".": "。"}
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass
@@ -40,6 +48,7 @@ class RecordSettings:
     beam_size: int = 5
     tail_s: float = 1.0  # audio still taken after the answer ends (last words, late frames)
     pre_roll_s: float = 0.5  # audio kept from just before the question was shown
+    as_it_goes: bool = True  # in-process: decode windows closed during the answer at once
 
 
 def record_prompt(question: str, vocabulary: Sequence[str]) -> str:
@@ -52,18 +61,6 @@ def record_prompt(question: str, vocabulary: Sequence[str]) -> str:
 def hotwords(vocabulary: Sequence[str]) -> str:
     """The job's terms as a decoder hint for live passes."""
     return ", ".join(t.strip() for t in vocabulary if t.strip())[:PROMPT_CHARS]
-
-
-def zh_punctuation(text: str) -> str:
-    """ASCII punctuation after Chinese characters becomes its full-width form."""
-    out = []
-    for i, ch in enumerate(text):
-        prev = text[i - 1] if i else ""
-        if ch in _ZH_PUNCT and _CJK.match(prev or " "):
-            out.append(_ZH_PUNCT[ch])
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 @dataclass
@@ -83,6 +80,7 @@ class AnswerAudio:
     anchors: list[_Piece] = field(default_factory=list)
     samples: int = 0
     closes_at: float | None = None  # interview clock after which no audio is added
+    as_it_goes: _AsItGoes | None = None  # in-process: windows decoded during the answer
 
     def push(self, samples: np.ndarray, t: float) -> None:
         """Append 16 kHz float32 samples whose first one is at interview time ``t``."""
@@ -121,18 +119,79 @@ class AnswerAudio:
         self.chunks.clear()
 
 
+class _AsItGoes:
+    """Decodes the windows of an answer that close while it is still being given."""
+
+    def __init__(self, scheduler: AsrScheduler, long: Any) -> None:
+        self.scheduler = scheduler
+        self.long = long  # engine.LongPass
+        self.plan = LongFormPlan()
+        self.wake = asyncio.Event()
+        self.closing = False
+        self.task: asyncio.Task[None] | None = None
+        self.windows_during_answer = 0
+
+    def due(self, samples: int) -> bool:
+        """True when the plan may close a window at this length of audio."""
+        return (samples - self.plan.cursor > LONG_WINDOW_S * SAMPLE_RATE
+                and samples >= self.plan.checked + self.plan.step)
+
+    async def run(self, answer: AnswerAudio) -> None:
+        """Until the answer ends: plan on new audio, decode the windows it closes."""
+        while not self.closing:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.closing:
+                return
+            audio = answer.audio()
+            windows = await asyncio.to_thread(self.plan.advance, audio)
+            if windows:
+                self.long.extend(audio, windows)
+                self.windows_during_answer += len(windows)
+                await self.steps()
+
+    async def steps(self) -> None:
+        """Decode every window waiting, one scheduler job each."""
+        while await self.scheduler.submit_call(self.long.step, Priority.RECORD):
+            pass
+
+    async def finish(self, audio: np.ndarray) -> Hypothesis:
+        """The answer is over: decode its last windows, return the whole pass."""
+        self.closing = True
+        self.wake.set()
+        if self.task is not None:
+            await self.task
+        windows = await asyncio.to_thread(self.plan.finish, audio)
+        self.long.extend(audio, windows)
+        await self.steps()
+        hyp: Hypothesis = self.long.result()
+        return hyp
+
+    async def aclose(self) -> None:
+        """Stop (the pass failed or was cancelled) and drop the audio."""
+        self.closing = True
+        self.wake.set()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        self.long.close()
+
+
 def record_event(
     interview_id: str, audio: AnswerAudio, hyp: Hypothesis, t: float
 ) -> TranscriptRecord:
     """A ready TranscriptRecord from a long-form hypothesis (times on the interview clock)."""
     chinese = is_chinese(hyp.language)
+    timed = [TimedText(w.text, w.start, w.end, w.probability) for w in hyp.words]
+    if chinese:  # numbers as people write them (百分之二 → 2%); words of one number merge
+        timed = written_words(punctuated_words(timed))
     words = [
         WordTiming(
-            word=zh_punctuation(w.text) if chinese else w.text,
-            start=round(audio.clock(w.start), 3), end=round(audio.clock(w.end), 3),
+            word=w.text, start=round(audio.clock(w.start), 3), end=round(audio.clock(w.end), 3),
             probability=round(w.probability, 4),
         )
-        for w in hyp.words
+        for w in timed
     ]
     text = "".join(w.word for w in words).strip()
     if chinese:
@@ -172,6 +231,9 @@ class RecordTranscriber:
         for answer in self._open:
             if answer.closes_at is None or t < answer.closes_at:
                 answer.push(samples, t)
+                live = answer.as_it_goes
+                if live is not None and answer.closes_at is None and live.due(answer.samples):
+                    live.wake.set()
         self._preroll.append((samples, t))
         while self._preroll and self._preroll[0][1] < t - self.settings.pre_roll_s:
             self._preroll.pop(0)
@@ -185,6 +247,14 @@ class RecordTranscriber:
         answer = AnswerAudio(question_id, question_text, now)
         for samples, t in self._preroll:
             answer.push(samples, t)
+        if self.settings.as_it_goes and self.scheduler.decodes_as_it_goes():
+            open_long = getattr(self.scheduler.long_engine, "open_long")  # noqa: B009
+            live = _AsItGoes(self.scheduler, open_long(
+                record_prompt(question_text, self.vocabulary), self.language,
+                self.settings.beam_size, hotwords(self.vocabulary),
+            ))
+            live.task = asyncio.create_task(live.run(answer), name="asr-record-as-it-goes")
+            answer.as_it_goes = live
         self._open.append(answer)
 
     def answer_ended(self, question_id: str) -> None:
@@ -220,23 +290,32 @@ class RecordTranscriber:
             answer.closes_at = min(answer.closes_at or t_end, self._clock())
             if answer in self._open:
                 self._open.remove(answer)
-            inp = PassInput(
-                audio=answer.audio(), prompt=record_prompt(answer.question_text, self.vocabulary),
-                language=self.language, beam_size=self.settings.beam_size,
-                hotwords=hotwords(self.vocabulary), long=True,
-            )
-            answer.release()
-            hyp = await self.scheduler.record_pass(inp)
+            if answer.as_it_goes is not None:
+                hyp = await answer.as_it_goes.finish(answer.audio())
+                self.scheduler.count_record(hyp)
+            else:
+                inp = PassInput(
+                    audio=answer.audio(),
+                    prompt=record_prompt(answer.question_text, self.vocabulary),
+                    language=self.language, beam_size=self.settings.beam_size,
+                    hotwords=hotwords(self.vocabulary), long=True,
+                )
+                answer.release()
+                hyp = await self.scheduler.record_pass(inp)
             event = record_event(self.interview_id, answer, hyp, self._clock())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if answer.as_it_goes is not None:
+                self.scheduler.count_record(None)
             log.warning("record transcription failed", extra={"error": type(exc).__name__})
             event = TranscriptRecord(
                 interview_id=self.interview_id, t=self._clock(), question_id=answer.question_id,
                 status="failed", language=self.language or "", error=type(exc).__name__,
             )
         finally:
+            if answer.as_it_goes is not None:
+                await answer.as_it_goes.aclose()
             answer.release()
             if answer in self._open:
                 self._open.remove(answer)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +19,16 @@ import numpy as np
 from analysis.asr.engine import Hypothesis, Transcriber
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+IDLE_NICE = 19  # record threads: the CPU scheduler runs them only on time nothing else wants
+
+
+def lower_thread_priority() -> None:
+    """Make the calling thread (and the threads it creates later) run on idle CPU only."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IDLE_NICE)
+    except (OSError, AttributeError):  # not Linux or not allowed: plain priority order
+        log.info("could not lower the record thread's priority")
 
 
 class Priority(IntEnum):
@@ -70,6 +83,14 @@ class PassInput:
     long: bool = False  # a long-form record pass (every window, offline settings)
 
 
+def _one(call: Callable[[], Any]) -> list[Any]:
+    """A call's result, or the exception it raised, in a list (like ``run_together``)."""
+    try:
+        return [call()]
+    except Exception as exc:
+        return [exc]
+
+
 class PassDropped(Exception):
     """An engine gave up a pass nobody needs any more (a stale remote partial): result None."""
 
@@ -121,8 +142,18 @@ class AsrScheduler:
         metrics: AsrMetrics | None = None,
         max_pending_finals: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        record_engine: Transcriber | None = None,
+        record_batch: int = 4,
     ) -> None:
         self.engine = engine
+        # with a record engine (a second model of its own), record passes run in one thread
+        # at the lowest OS priority beside the live passes instead of queueing behind them
+        self.record_engine = record_engine
+        self._record_executor: ThreadPoolExecutor | None = None
+        self.record_batch = max(1, record_batch)
+        self._record_waiting: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._record_wake: asyncio.Event | None = None
+        self.record_batches: list[int] = []  # record steps run together, per call (metrics)
         self.workers = max(1, workers)
         self.metrics = metrics or AsrMetrics()
         self.max_pending_finals = max_pending_finals
@@ -141,9 +172,18 @@ class AsrScheduler:
             return
         self._queue = asyncio.PriorityQueue()
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="asr")
+        if self.record_engine is not None:
+            # the model loads in this thread at the first record pass, so the inference
+            # threads it starts inherit the low priority too
+            self._record_executor = ThreadPoolExecutor(
+                1, thread_name_prefix="asr-record", initializer=lower_thread_priority
+            )
+            self._record_wake = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self.run(), name=f"asr-{i}") for i in range(self.workers)
         ]
+        if self._record_executor is not None:
+            self._tasks.append(asyncio.create_task(self._record_loop(), name="asr-record"))
 
     async def aclose(self) -> None:
         """Stop workers; queued jobs are cancelled."""
@@ -154,11 +194,17 @@ class AsrScheduler:
         for job in list(self._pending):
             job.future.cancel()
         self._pending.clear()
+        for _, future in self._record_waiting:
+            future.cancel()
+        self._record_waiting.clear()
         if isinstance(self.engine, RemoteTranscriber):
             self.engine.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._record_executor is not None:
+            self._record_executor.shutdown(wait=True, cancel_futures=True)
+            self._record_executor = None
 
     async def __aenter__(self) -> AsrScheduler:
         await self.start()
@@ -301,6 +347,11 @@ class AsrScheduler:
         """Queue a blocking call (e.g. one step of a record pass) behind more urgent passes."""
         if self._queue is None:
             raise RuntimeError("AsrScheduler.start() was not called")
+        if priority == Priority.RECORD and self._record_wake is not None:
+            waiting: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            self._record_waiting.append((call, waiting))
+            self._record_wake.set()
+            return waiting
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = PassJob(lambda: None, priority, self._clock(), future, call=call)
         self._pending.add(job)
@@ -309,6 +360,45 @@ class AsrScheduler:
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return future
+
+    async def _record_loop(self) -> None:
+        """The record thread: the record steps waiting run together (one batched model call
+        per round when the engine batches: several interviews' windows at once)."""
+        assert self._record_wake is not None and self._record_executor is not None
+        loop = asyncio.get_running_loop()
+        together = getattr(self.record_engine, "run_together", None)
+        while True:
+            await self._record_wake.wait()
+            self._record_wake.clear()
+            while self._record_waiting:
+                batch = [(c, f) for c, f in self._record_waiting[: self.record_batch]
+                         if not f.done()]
+                del self._record_waiting[: self.record_batch]
+                if not batch:
+                    continue
+                calls = [c for c, _ in batch]
+                began = time.perf_counter()
+                if together is not None and len(calls) > 1:
+                    results = await loop.run_in_executor(self._record_executor, together, calls)
+                else:
+                    results = await loop.run_in_executor(self._record_executor, _one, calls[0])
+                took = time.perf_counter() - began
+                self.metrics.inference_seconds += took
+                self.metrics.record_steps += len(calls)
+                self.metrics.record_seconds += took
+                self.record_batches.append(len(calls))
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+    @property
+    def long_engine(self) -> Transcriber:
+        """The engine record passes decode with."""
+        return self.record_engine if self.record_engine is not None else self.engine
 
     async def record_pass(self, inp: PassInput) -> Hypothesis:
         """A long-form transcript-of-record pass at the lowest priority.
@@ -331,10 +421,24 @@ class AsrScheduler:
         self.metrics.audio_seconds += hyp.duration
         return hyp
 
+    def decodes_as_it_goes(self) -> bool:
+        """True when record passes can decode an answer's windows while it is given."""
+        return not isinstance(self.engine, RemoteTranscriber) and hasattr(
+            self.long_engine, "open_long"
+        )
+
+    def count_record(self, hyp: Hypothesis | None) -> None:
+        """A record pass run outside ``record_pass`` (window by window) finished or failed."""
+        if hyp is None:
+            self.metrics.record_failures += 1
+            return
+        self.metrics.record_passes += 1
+        self.metrics.audio_seconds += hyp.duration
+
     async def _local_record(self, inp: PassInput) -> Hypothesis:
-        start_long = getattr(self.engine, "start_long", None)
+        start_long = getattr(self.long_engine, "start_long", None)
         if start_long is None:  # an engine without long-form decoding (test fakes)
-            engine = self.engine
+            engine = self.long_engine
             return await self.submit_call(
                 lambda: engine.transcribe(inp.audio, inp.prompt, inp.language, inp.beam_size),
                 Priority.RECORD,

@@ -93,6 +93,7 @@ async def run_consumer(
     stop: asyncio.Event,
     claim_idle_ms: int = 4_000,
     max_deliveries: int = 3,
+    record_batch: int = 1,
 ) -> RedisAsrWorker:
     import redis.asyncio as aioredis
 
@@ -105,6 +106,7 @@ async def run_consumer(
         block_ms=200,
         claim_idle_ms=claim_idle_ms,
         max_deliveries=max_deliveries,
+        record_batch=record_batch,
     )
     try:
         await worker.run(stop)
@@ -377,3 +379,86 @@ async def test_a_record_pass_runs_on_a_worker_after_live_passes(keys: JobKeys) -
         await consumer
     assert transcriber.calls == [5]  # the live final ran first, the record pass after it
     assert transcriber.long == [("Question? Kubernetes", "Kubernetes", 5)]
+
+
+@pytest.mark.model
+async def test_a_killed_workers_record_pass_is_finished_by_another(
+    keys: JobKeys, espeak_speech: np.ndarray, models_dir: Path, tmp_path: Path
+) -> None:
+    import redis.asyncio as aioredis
+
+    marker = tmp_path / "busy"
+    hanging = start_worker(keys, models_dir, marker)
+    rescuer: subprocess.Popen[bytes] | None = None
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, record_timeout_s=120)
+    engine.start()
+    r = aioredis.from_url(REDIS_URL)
+    try:
+        inp = PassInput(espeak_speech, "Tell me about your work.", "en", 5, long=True)
+        waiting = asyncio.create_task(
+            asyncio.to_thread(engine.transcribe_pass, inp, Priority.RECORD)
+        )
+        for _ in range(300):
+            if marker.exists():
+                break
+            await asyncio.sleep(0.1)
+        assert marker.exists(), "the first worker never took the record pass"
+        pending = await r.xpending(keys.records, keys.group)
+        assert pending["pending"] == 1  # held, not acknowledged when read
+        holder = pending["consumers"][0]["name"]
+        hanging.send_signal(signal.SIGKILL)
+        hanging.wait(timeout=10)
+
+        rescuer = start_worker(keys, models_dir)
+        hyp = await asyncio.wait_for(waiting, 120)
+        assert "country" in hyp.text.lower()
+        ((_, answered_by),) = engine.answered_by.items()
+        assert answered_by != holder.decode() and str(rescuer.pid) in answered_by
+        for _ in range(100):
+            if not (await r.xpending(keys.records, keys.group))["pending"]:
+                break
+            await asyncio.sleep(0.05)
+        assert (await r.xpending(keys.records, keys.group))["pending"] == 0
+        assert await r.xlen(keys.records) == 0
+    finally:
+        for proc in (hanging, rescuer):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=15)
+        await r.aclose()
+
+
+async def test_a_worker_takes_the_waiting_record_passes_as_one_batch(keys: JobKeys) -> None:
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group)
+    engine.start()
+    transcriber = BatchScripted()
+    inputs = [PassInput(np.zeros(16_000 * (3 + k), np.float32), f"Question {k}?", "en", 5,
+                        long=True) for k in range(3)]
+    records = [asyncio.create_task(asyncio.to_thread(engine.transcribe_pass, inp, Priority.RECORD))
+               for inp in inputs]
+    await asyncio.sleep(0.3)
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(run_consumer(keys, transcriber, stop, record_batch=4))
+    try:
+        answers = [await asyncio.wait_for(t, 10) for t in records]
+    finally:
+        stop.set()
+        worker = await consumer
+    assert worker.record_batches == [3]
+    [batch] = transcriber.batches
+    assert sorted(batch) == ["Question 0?", "Question 1?", "Question 2?"]
+    # each pass got its own answer back (durations tell them apart)
+    assert [a.duration for a in answers] == [3.0, 4.0, 5.0]
+
+
+class BatchScripted(ScriptedTranscriber):
+    """Runs record passes in batches; records the prompts of each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def transcribe_long_batch(self, inputs: list[PassInput]) -> list[Hypothesis]:
+        self.batches.append([i.prompt for i in inputs])
+        return [Hypothesis([Word(" record", 0.2, 0.6, 0.9)], "en",
+                           duration=len(i.audio) / 16_000) for i in inputs]

@@ -32,6 +32,12 @@ class HangingTranscriber:
         while True:
             time.sleep(1)
 
+    def transcribe_long(
+        self, audio: np.ndarray, prompt: str = "", language: str | None = None,
+        beam_size: int = 5, hotwords: str = "",
+    ) -> Hypothesis:
+        return self.transcribe(audio, prompt, language, beam_size)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
