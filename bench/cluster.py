@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 import wave
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -337,7 +338,7 @@ class BenchObserver:
         self.finals: dict[str, float] = {}
         self.reconnects = 0
         self.asked = 0
-        self.refused: list[str] = []
+        self.refused: list[tuple[float, str]] = []  # (when, the error's message)
         self._stop = asyncio.Event()
 
     @property
@@ -379,7 +380,7 @@ class BenchObserver:
                 elif msg["type"] == "event":
                     await self._event(msg["event"], http, node)
                 elif msg["type"] == "error":
-                    self.refused.append(str(msg.get("message", ""))[:80])
+                    self.refused.append((time.time(), str(msg.get("message", ""))[:80]))
         finally:
             asker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -794,8 +795,11 @@ async def _run(
         samplers = [asyncio.create_task(usage.run()), asyncio.create_task(monitor.run(http))]
         cands = [BenchCandidate(k, iv, nodes.lb, wav) for k, iv in enumerate(ivs)]
         urls = [nodes.url("a"), nodes.url("b")]
+        # observer k watches interview k mod n, on node a or b in turn for each interview's
+        # observers, so every interview has observers on its owner and on the other node
+        n = len(ivs)
         observers = [
-            BenchObserver(k, ivs[k % len(ivs)], [urls[k % 2], urls[(k + 1) % 2]], token)
+            BenchObserver(k, ivs[k % n], [urls[(k // n) % 2], urls[(k // n + 1) % 2]], token)
             for k in range(args.observers)
         ]
         progress(f"{len(cands)} candidates and {len(observers)} observers start")
@@ -961,8 +965,11 @@ async def _run(
         "lost_by_type": lost_kinds,
         "observer_reconnects": sum(o.reconnects for o in observers),
         "questions_asked": sum(o.asked for o in observers),
-        "questions_refused": sum(len(o.refused) for o in observers),
-        "refusals": sorted({m for o in observers for m in o.refused}),
+        # while the candidates were there (afterwards: "the interview has finished")
+        "questions_refused": sum(1 for o in observers for at, _ in o.refused if at < end),
+        "refusals": dict(
+            Counter(m for o in observers for at, m in o.refused if at < end).most_common()
+        ),
         "timeline": [
             {
                 "t": round(sm["at"] - begin, 1),
