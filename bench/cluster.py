@@ -354,8 +354,12 @@ class BenchObserver:
             node = self.nodes[attempt % len(self.nodes)]
             url = node.replace("http", "ws", 1) + f"/ws/observer/{self.iid}?after={self.last}"
             try:
+                # no keepalive pings: a browser sends none, and on a starved machine a late
+                # pong made the client drop sockets the page would have kept
                 async with websockets.connect(
-                    url, additional_headers={"Authorization": f"Bearer {self.token}"}
+                    url,
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    ping_interval=None,
                 ) as ws:
                     attempt = 0
                     await self._session(ws, http, node)
@@ -745,7 +749,7 @@ async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict
             workdir,
             db_url,
             redis.url,
-            lease_seconds=3.0,
+            lease_seconds=args.lease,
             asr=True,
             extra_env={
                 "CANDOR_ASR__MODE": "redis",
@@ -925,6 +929,7 @@ async def _run(
             "observers": args.observers,
             "seconds": args.seconds,
             "workers": args.workers,
+            "lease_s": args.lease,
         },
         "join_latency_s": {
             "p50": pct(first_joins, 50),
@@ -1030,7 +1035,7 @@ def print_table(r: dict[str, Any]) -> None:
     jl, od, ts = r["join_latency_s"], r["observer_event_delay_s"], r["transcription"]
     lines = [
         f"scale: {sc['candidates']} candidates, {sc['observers']} observers, "
-        f"{sc['seconds']:.0f} s, 2 nodes, {sc['workers']} workers",
+        f"{sc['seconds']:.0f} s, 2 nodes, {sc['workers']} workers, lease {sc['lease_s']} s",
         f"machine load (1/5/15 min): before {r['machine']['before']['loadavg']}, "
         f"after {r['machine']['after']['loadavg']}, mean 1-min during {ts['load1_mean']} "
         f"({r['machine']['cores']} cores, shared)",
@@ -1095,6 +1100,9 @@ def main() -> int:
     parser.add_argument("--faults", default="node,redis,worker,network")
     parser.add_argument(
         "--drain", type=float, default=180.0, help="max s to wait for transcription"
+    )
+    parser.add_argument(
+        "--lease", type=float, default=6.0, help="CANDOR_LEASE_SECONDS (default as deployed)"
     )
     parser.add_argument("--hard-timeout", type=float, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
