@@ -987,6 +987,15 @@ async def _run(
         ],
         "usage": usage.table(),
         "faults": what_candidates_saw(fault_log, cands, logs, end, begin),
+        "candidates_seen": [  # raw, to check the fault table against the event logs
+            {
+                "candidate": c.k,
+                "joins": c.seen.joins,
+                "drops": c.seen.drops,
+                "questions": c.seen.questions,
+            }
+            for c in cands
+        ],
         "interviews": per_iv,
     }
 
