@@ -674,15 +674,17 @@ def what_candidates_saw(
             rejoin = next(
                 (j for j in c.seen.joins if drops and j["at"] >= drops[0] and "join_s" in j), None
             )
-            # The interview's current question when the candidate came back (from the log:
-            # while they were away the interview may have moved on, and a screen sent by a
-            # node as it died may never have reached them).
-            cut = rejoin["at"] if rejoin else t0
-            shown = [
-                e for e in logs[c.iv["id"]] if e["type"] == "question_shown" and wall(e["at"]) < cut
-            ]
-            before = [{"id": shown[-1]["question_id"]}] if shown else []
+            # What the candidate was shown first on coming back, against the interview's
+            # current question at that moment (the log's last question_shown by then: while
+            # they were away the interview may have moved on — observers' questions keep
+            # coming — and a screen sent by a node as it died may never have reached them).
             after = [q for q in c.seen.questions if rejoin and q["at"] >= rejoin["at"]]
+            shown = [
+                e["question_id"]
+                for e in logs[c.iv["id"]]
+                if e["type"] == "question_shown" and after and wall(e["at"]) <= after[0]["at"]
+            ]
+            before = [q["id"] for q in c.seen.questions if drops and q["at"] < drops[0]]
             row: dict[str, Any] = {
                 "candidate": c.k,
                 "dropped": bool(drops),
@@ -696,8 +698,9 @@ def what_candidates_saw(
                     and (rejoin is None or j["at"] < rejoin["at"])
                 ],
                 "new_segment": rejoin["segment"] if rejoin else None,
-                "resumed_current_question": (
-                    (before[-1]["id"] == after[0]["id"]) if before and after else None
+                "resumed_current_question": (after[0]["id"] == shown[-1]) if shown else None,
+                "same_question_as_before": (
+                    (after[0]["id"] == before[-1]) if after and before else None
                 ),
                 "questions_shown_after": sum(1 for q in c.seen.questions if t0 <= q["at"] < t1),
             }
@@ -710,6 +713,7 @@ def what_candidates_saw(
                 "fault": fault["fault"],
                 **{k: v for k, v in fault.items() if k in ("node", "how", "down_s")},
                 "at_s": round(t0 - begin, 1),
+                "at": t0,
                 "candidates": per,
             }
         )
