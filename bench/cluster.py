@@ -1,7 +1,7 @@
 """Load and fault run: 2 nodes + transcription workers behind HAProxy, candidates and observers.
 
 Usage: .venv/bin/python bench/cluster.py [--candidates 8] [--observers 50] [--seconds 600]
-       [--workers 2] [--faults node,redis,worker,network]
+       [--workers 2] [--faults node,redis,worker,network] [--drain 180] [--hard-timeout S]
 
 Loopback only, bounded. Starts its own redis-server (on a free port, so it can be restarted
 without touching anyone else's), a PostgreSQL database made for the run, two ``run.py serve``
@@ -11,10 +11,19 @@ join through the load balancer and stream real speech (../shared/data/en, looped
 video, rejoining whenever their socket closes, as the page does. Observers (``websockets``
 clients) connect straight to either node, catch up from the log on gaps and reconnects as
 web_client/event_stream.js does, and inject questions. Faults, spread over the run: SIGKILL the
-node that owns candidate 0 (restarted 10 s later), restart Redis, SIGKILL a worker, drop
-candidate 0's network for 5 s. Reports join latency, observer event delay p50/p95, final
-transcript latency, CPU and memory per node, lost events, what each candidate saw at each fault,
-and checks every recording segment decodes. Writes bench/results/cluster.json.
+node that owns candidate 0 (restarted 10 s later), restart Redis, SIGKILL a worker (restarted
+10 s later, as the compose file's restart policy does), drop candidate 0's network for 5 s
+(nftables drops its socket's and its media's packets on loopback when run as root with ``nft``;
+otherwise it closes its peer connection without a goodbye and rejoins 5 s later). After the
+candidates hang up, observers stay until transcription has drained (``--drain`` at most).
+Reports join latency, observer event delay p50/p95, final transcript latency (and the backlog
+over time), CPU and memory per process, lost events, what each candidate saw at each fault,
+checks every recording segment decodes and every final transcript is in the log; the machine's
+load average before and after. Prints a table, writes bench/results/cluster.json.
+
+Bounded: the run is cancelled after ``--hard-timeout`` seconds (default: the run + drain + 10
+min) and cleans up; a watchdog thread SIGKILLs every child process by PID and exits if even that
+cleanup hangs.
 """
 
 from __future__ import annotations
@@ -24,11 +33,16 @@ import asyncio
 import contextlib
 import io
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +53,7 @@ import numpy as np
 import psutil
 import websockets
 from aiohttp import ClientSession, ClientTimeout
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,11 +113,61 @@ def speech_wav(dst: Path, seconds: float) -> None:
 
 @dataclass
 class Seen:
-    """What one candidate saw: joins, drops, questions."""
+    """What one candidate saw: joins, drops, questions, heartbeat answers."""
 
     joins: list[dict[str, Any]] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
     drops: list[float] = field(default_factory=list)
+    acks: list[float] = field(default_factory=list)
+    blackouts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Firewall:
+    """Drops one candidate's packets on loopback (its own nftables table, only its ports)."""
+
+    TABLE = "candor_bench"
+
+    def __init__(self) -> None:
+        self.available = shutil.which("nft") is not None and os.geteuid() == 0
+
+    def block(self, endpoints: list[tuple[str, str, int]]) -> None:
+        """Drop every packet from or to these (protocol, address, port) endpoints."""
+        rules = []
+        for proto, addr, port in endpoints:
+            family = "ip6" if ":" in addr else "ip"
+            rules.append(f"{family} saddr {addr} {proto} sport {port} drop")
+            rules.append(f"{family} daddr {addr} {proto} dport {port} drop")
+        script = (
+            f"table inet {self.TABLE} {{\n chain out {{\n"
+            "  type filter hook output priority 0; policy accept;\n"
+            + "".join(f"  {r}\n" for r in rules)
+            + " }\n}\n"
+        )
+        self.clear()
+        subprocess.run(["nft", "-f", "-"], input=script.encode(), check=True, timeout=10)
+
+    def clear(self) -> None:
+        """Remove the table (also a leftover of a run that was killed)."""
+        subprocess.run(
+            ["nft", "delete", "table", "inet", self.TABLE], capture_output=True, timeout=10
+        )
+
+
+def endpoints_of(client: CandidateClient) -> list[tuple[str, str, int]]:
+    """The candidate's socket (TCP to the balancer) and its ICE host candidates (UDP)."""
+    out: list[tuple[str, str, int]] = []
+    if client.ws is not None:
+        sock = client.ws.get_extra_info("sockname")
+        if sock:
+            out.append(("tcp", str(sock[0]), int(sock[1])))
+    if client.pc is not None:
+        for sender in client.pc.getSenders():
+            gatherer = sender.transport.transport.iceGatherer
+            for cand in gatherer.getLocalCandidates():
+                endpoint = ("udp", str(cand.ip), int(cand.port))
+                if endpoint not in out:
+                    out.append(endpoint)
+    return out
 
 
 class BenchCandidate:
@@ -117,6 +182,7 @@ class BenchCandidate:
         self.client: CandidateClient | None = None
         self._stop = asyncio.Event()
         self._drop = asyncio.Event()
+        self._acked = asyncio.Event()
         self._vanished: list[CandidateClient] = []
 
     async def run(self, http: ClientSession) -> None:
@@ -141,9 +207,10 @@ class BenchCandidate:
                 }
             )
             await self._serve(client)
+            self.client = None
             dropped_at = time.time()
             self.seen.drops.append(dropped_at)
-            if self._drop.is_set():  # a network drop: media gone, no goodbye, 5 s away
+            if self._drop.is_set():  # simulated network drop: media gone, no goodbye, 5 s away
                 tracks = [s.track for s in client.pc.getSenders() if s.track] if client.pc else []
                 await client.leave(vanish=True)
                 for track in tracks:
@@ -158,6 +225,7 @@ class BenchCandidate:
 
     async def _serve(self, client: CandidateClient) -> None:
         answering: asyncio.Task[None] | None = None
+        beating = asyncio.create_task(self._heartbeats(client))
         try:
             while not self._stop.is_set():
                 get = asyncio.create_task(client.messages.get())
@@ -173,6 +241,9 @@ class BenchCandidate:
                 msg = get.result()
                 if msg["type"] == "_closed":
                     return
+                if msg["type"] == "heartbeat_ack":
+                    self.seen.acks.append(time.time())
+                    self._acked.set()
                 if msg["type"] == "show_question":
                     self.seen.questions.append(
                         {"at": time.time(), "id": msg["question_id"], "segment": client.segment}
@@ -181,10 +252,20 @@ class BenchCandidate:
                         answering.cancel()
                     answering = asyncio.create_task(self._answer(client, msg["question_id"]))
         finally:
+            tasks: list[asyncio.Task[None]] = [beating]
             if answering is not None:
-                answering.cancel()
+                tasks.append(answering)
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await answering
+                    await task
+
+    async def _heartbeats(self, client: CandidateClient) -> None:
+        """Every 15 s, as the page does."""
+        while True:
+            await asyncio.sleep(15.0)
+            with contextlib.suppress(Exception):
+                await client.send({"type": "heartbeat"})
 
     async def _answer(self, client: CandidateClient, qid: str) -> None:
         await asyncio.sleep(ANSWER_AFTER)
@@ -192,8 +273,41 @@ class BenchCandidate:
             await client.send({"type": "answer_done", "question_id": qid})
 
     def drop_network(self) -> None:
-        """Lose the connection (media and socket, no goodbye) and stay away 5 s."""
+        """Simulated drop: lose the connection (media and socket, no goodbye), 5 s away."""
         self._drop.set()
+
+    async def blackout(self, firewall: Firewall, seconds: float) -> None:
+        """A real network drop: every packet of this candidate is dropped for ``seconds``."""
+        client = self.client
+        if client is None:
+            self.seen.blackouts.append({"skipped": "not connected"})
+            return
+        endpoints = endpoints_of(client)
+        segment = client.segment
+        t0 = time.time()
+        await asyncio.to_thread(firewall.block, endpoints)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            await asyncio.to_thread(firewall.clear)
+        back = time.time()
+        with contextlib.suppress(Exception):
+            await client.send({"type": "heartbeat"})
+        self._acked.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._acked.wait(), 30.0)
+        ack = next((a for a in self.seen.acks if a >= back), None)
+        self.seen.blackouts.append(
+            {
+                "at": t0,
+                "back": back,
+                "endpoints": len(endpoints),
+                "socket_closed": any(t0 <= d for d in self.seen.drops),
+                "same_segment": self.client is client and client.segment == segment,
+                "peer_state": client.pc.connectionState if client.pc else None,
+                "channel_answered_after_s": round(ack - back, 3) if ack else None,
+            }
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -220,11 +334,11 @@ class BenchObserver:
         self.token = token
         self.seqs: set[int] = set()
         self.first_after: int | None = None
-        self.delays: list[float] = []
+        self.delays: list[tuple[float, str, float]] = []  # (received, type, delay)
         self.finals: dict[str, float] = {}
         self.reconnects = 0
         self.asked = 0
-        self.refused: list[str] = []
+        self.refused: list[tuple[float, str]] = []  # (when, the error's message)
         self._stop = asyncio.Event()
 
     @property
@@ -240,8 +354,12 @@ class BenchObserver:
             node = self.nodes[attempt % len(self.nodes)]
             url = node.replace("http", "ws", 1) + f"/ws/observer/{self.iid}?after={self.last}"
             try:
+                # no keepalive pings: a browser sends none, and on a starved machine a late
+                # pong made the client drop sockets the page would have kept
                 async with websockets.connect(
-                    url, additional_headers={"Authorization": f"Bearer {self.token}"}
+                    url,
+                    additional_headers={"Authorization": f"Bearer {self.token}"},
+                    ping_interval=None,
                 ) as ws:
                     attempt = 0
                     await self._session(ws, http, node)
@@ -266,7 +384,7 @@ class BenchObserver:
                 elif msg["type"] == "event":
                     await self._event(msg["event"], http, node)
                 elif msg["type"] == "error":
-                    self.refused.append(str(msg.get("message", ""))[:80])
+                    self.refused.append((time.time(), str(msg.get("message", ""))[:80]))
         finally:
             asker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -274,7 +392,7 @@ class BenchObserver:
 
     async def _event(self, event: dict[str, Any], http: ClientSession, node: str) -> None:
         now = time.time()
-        self.delays.append(now - wall(event["at"]))
+        self.delays.append((now, str(event["type"]), now - wall(event["at"])))
         if event["type"] == "transcript_final":
             self.finals.setdefault(event["utterance_id"], now)
         if event["type"] in LIVE_ONLY:
@@ -337,26 +455,26 @@ class Redis:
 class Usage:
     """CPU and RSS per named process, sampled every second (restarted processes included)."""
 
-    def __init__(self, nodes: Nodes, names: list[str]) -> None:
-        self.nodes = nodes
-        self.names = names
-        self.cpu: dict[str, float] = dict.fromkeys(names, 0.0)
-        self.rss: dict[str, list[float]] = {n: [] for n in names}
+    def __init__(self, pids: dict[str, Any]) -> None:
+        self.pids = pids  # name -> a function giving the current PID (None while down)
+        self.names = list(pids)
+        self.cpu: dict[str, float] = dict.fromkeys(self.names, 0.0)
+        self.rss: dict[str, list[float]] = {n: [] for n in self.names}
         self._last: dict[int, float] = {}
         self.seconds = 0.0
 
     async def run(self) -> None:
         while True:
             for name in self.names:
-                proc = self.nodes.procs.get(name)
-                if proc is None or not proc.alive():
+                pid = self.pids[name]()
+                if pid is None:
                     continue
                 with contextlib.suppress(psutil.Error):
-                    p = psutil.Process(proc.pid)
+                    p = psutil.Process(pid)
                     times = p.cpu_times()
                     used = times.user + times.system
-                    self.cpu[name] += used - self._last.get(proc.pid, used)
-                    self._last[proc.pid] = used
+                    self.cpu[name] += used - self._last.get(pid, used)
+                    self._last[pid] = used
                     self.rss[name].append(p.memory_info().rss / 2**20)
             self.seconds += 1.0
             await asyncio.sleep(1.0)
@@ -370,6 +488,98 @@ class Usage:
             }
             for n in self.names
         }
+
+
+def live_pid(proc: Proc | None) -> int | None:
+    return proc.pid if proc is not None and proc.alive() else None
+
+
+class Monitor:
+    """Every 5 s: the load average, the transcription backlog (nodes' /metrics, Redis streams),
+    and this process's event-loop lag (its clients' delays include it)."""
+
+    def __init__(self, nodes: Nodes, names: list[str], redis: Redis) -> None:
+        self.nodes = nodes
+        self.names = names
+        self.redis = redis
+        self.samples: list[dict[str, Any]] = []
+        self.lags: list[float] = []
+
+    async def run(self, http: ClientSession) -> None:
+        tick = asyncio.create_task(self._lag())
+        try:
+            while True:
+                await asyncio.sleep(5.0)
+                self.samples.append(await self.sample(http))
+        finally:
+            tick.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tick
+
+    async def _lag(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.2)
+            self.lags.append(time.monotonic() - t - 0.2)
+
+    async def sample(self, http: ClientSession) -> dict[str, Any]:
+        out: dict[str, Any] = {"at": time.time(), "load1": os.getloadavg()[0]}
+        backlog, depth = 0.0, 0.0
+        for name in self.names:
+            if live_pid(self.nodes.procs.get(name)) is None:
+                continue
+            with contextlib.suppress(Exception):
+                async with http.get(
+                    self.nodes.url(name) + "/metrics", timeout=ClientTimeout(total=3)
+                ) as resp:
+                    text = await resp.text()
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        if sample.name == "candor_transcription_backlog_seconds":
+                            backlog += sample.value
+                        elif sample.name == "candor_transcription_queue_depth":
+                            depth += sample.value
+        out["backlog_s"] = round(backlog, 1)
+        out["queue_depth"] = depth
+        out["streams"] = await stream_lengths(self.redis.url)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        def peak(key: str) -> float | None:
+            values = [float(s[key]) for s in self.samples if s.get(key) is not None]
+            return max(values) if values else None
+
+        loads = [s["load1"] for s in self.samples]
+        return {
+            "backlog_s_max": peak("backlog_s"),
+            "queue_depth_max": peak("queue_depth"),
+            "final_jobs_queued_max": max(
+                (s["streams"].get("finals", 0) for s in self.samples if s["streams"]), default=None
+            ),
+            "load1_mean": round(float(np.mean(loads)), 2) if loads else None,
+            "bench_loop_lag_s": {
+                "p50": pct(self.lags, 50),
+                "p95": pct(self.lags, 95),
+                "max": pct(self.lags, 100),
+            },
+        }
+
+
+async def stream_lengths(redis_url: str) -> dict[str, int]:
+    """Transcription jobs not yet answered in Redis: undelivered (lag) plus in progress."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url, socket_timeout=2)
+    out: dict[str, int] = {}
+    try:
+        for key, stream in (("finals", "candor:asr:jobs"), ("records", "candor:asr:jobs:record")):
+            groups = await client.xinfo_groups(stream) if await client.exists(stream) else []
+            out[key] = sum(int(g.get("lag") or 0) + int(g.get("pending") or 0) for g in groups)
+    except Exception:
+        return {}
+    finally:
+        await client.aclose()
+    return out
 
 
 async def owner_of(redis_url: str, iid: str) -> str | None:
@@ -393,12 +603,13 @@ async def faults(
     cands: list[BenchCandidate],
     log: list[dict[str, Any]],
     http: ClientSession,
+    firewall: Firewall,
 ) -> None:
     """The faults, spread evenly over the run."""
     chosen = [f for f in args.faults.split(",") if f]
     gap = args.seconds / (len(chosen) + 1)
     start = time.monotonic()
-    restarts: list[asyncio.Task[None]] = []
+    later: list[asyncio.Task[None]] = []
     for i, fault in enumerate(chosen):
         await asyncio.sleep(max(0.0, start + (i + 1) * gap - time.monotonic()))
         at = time.time()
@@ -408,18 +619,26 @@ async def faults(
             entry["node"] = victim
             nodes.procs[victim].kill()
             progress(f"fault: SIGKILL node {victim}")
-            restarts.append(asyncio.create_task(restart_node(nodes, victim, http)))
+            later.append(asyncio.create_task(restart_node(nodes, victim, http)))
         elif fault == "redis":
             progress("fault: restart Redis")
             await asyncio.to_thread(redis.restart)
+            entry["down_s"] = round(time.time() - at, 2)
         elif fault == "worker":
             progress("fault: SIGKILL worker w1")
             nodes.procs["w1"].kill()
+            later.append(asyncio.create_task(restart_worker(nodes, "w1")))
         elif fault == "network":
-            progress("fault: candidate 0 loses its network for 5 s")
-            cands[0].drop_network()
+            if firewall.available:
+                entry["how"] = "nftables drops every packet of candidate 0 for 5 s"
+                progress("fault: candidate 0's packets dropped for 5 s")
+                later.append(asyncio.create_task(cands[0].blackout(firewall, 5.0)))
+            else:
+                entry["how"] = "simulated: peer closed without goodbye, back after 5 s"
+                progress("fault: candidate 0 vanishes for 5 s (no nft: simulated)")
+                cands[0].drop_network()
         log.append(entry)
-    await asyncio.gather(*restarts)
+    await asyncio.gather(*later)
 
 
 async def restart_node(nodes: Nodes, name: str, http: ClientSession) -> None:
@@ -430,11 +649,19 @@ async def restart_node(nodes: Nodes, name: str, http: ClientSession) -> None:
     progress(f"node {name} restarted")
 
 
+async def restart_worker(nodes: Nodes, name: str) -> None:
+    """Bring a killed worker back after 10 s (compose's ``restart: unless-stopped``)."""
+    await asyncio.sleep(10.0)
+    nodes.start_worker(name)
+    progress(f"worker {name} restarted")
+
+
 def what_candidates_saw(
     fault_log: list[dict[str, Any]],
     cands: list[BenchCandidate],
     logs: dict[str, list[dict[str, Any]]],
     end: float,
+    begin: float,
 ) -> list[dict[str, Any]]:
     """Per fault and candidate: dropped?, reconnect time, the machine's question resumed?"""
     out = []
@@ -447,144 +674,206 @@ def what_candidates_saw(
             rejoin = next(
                 (j for j in c.seen.joins if drops and j["at"] >= drops[0] and "join_s" in j), None
             )
-            # The interview's current question when the candidate came back (from the log:
-            # while they were away the interview may have moved on, and a screen sent by a
-            # node as it died may never have reached them).
-            cut = rejoin["at"] if rejoin else t0
-            shown = [
-                e for e in logs[c.iv["id"]] if e["type"] == "question_shown" and wall(e["at"]) < cut
-            ]
-            before = [{"id": shown[-1]["question_id"]}] if shown else []
+            # What the candidate was shown first on coming back, against the interview's
+            # current question at that moment (the log's last question_shown by then: while
+            # they were away the interview may have moved on — observers' questions keep
+            # coming — and a screen sent by a node as it died may never have reached them).
             after = [q for q in c.seen.questions if rejoin and q["at"] >= rejoin["at"]]
-            per.append(
-                {
-                    "candidate": c.k,
-                    "dropped": bool(drops),
-                    "reconnect_s": rejoin["after_drop_s"] if rejoin else None,
-                    "failed_attempts": [
-                        j["failed"]
-                        for j in c.seen.joins
-                        if "failed" in j
-                        and drops
-                        and j["at"] >= drops[0]
-                        and (rejoin is None or j["at"] < rejoin["at"])
-                    ],
-                    "new_segment": rejoin["segment"] if rejoin else None,
-                    "resumed_current_question": (
-                        (before[-1]["id"] == after[0]["id"]) if before and after else None
-                    ),
-                }
-            )
+            shown = [
+                e["question_id"]
+                for e in logs[c.iv["id"]]
+                if e["type"] == "question_shown" and after and wall(e["at"]) <= after[0]["at"]
+            ]
+            before = [q["id"] for q in c.seen.questions if drops and q["at"] < drops[0]]
+            row: dict[str, Any] = {
+                "candidate": c.k,
+                "dropped": bool(drops),
+                "reconnect_s": rejoin["after_drop_s"] if rejoin else None,
+                "failed_attempts": [
+                    j["failed"]
+                    for j in c.seen.joins
+                    if "failed" in j
+                    and drops
+                    and j["at"] >= drops[0]
+                    and (rejoin is None or j["at"] < rejoin["at"])
+                ],
+                "new_segment": rejoin["segment"] if rejoin else None,
+                "resumed_current_question": (after[0]["id"] == shown[-1]) if shown else None,
+                "same_question_as_before": (
+                    (after[0]["id"] == before[-1]) if after and before else None
+                ),
+                "questions_shown_after": sum(1 for q in c.seen.questions if t0 <= q["at"] < t1),
+            }
+            blackout = next((b for b in c.seen.blackouts if t0 - 1 <= b.get("at", 0) < t1), None)
+            if blackout is not None:
+                row["blackout"] = {k: v for k, v in blackout.items() if k not in ("at", "back")}
+            per.append(row)
         out.append(
             {
                 "fault": fault["fault"],
-                **{k: v for k, v in fault.items() if k == "node"},
+                **{k: v for k, v in fault.items() if k in ("node", "how", "down_s")},
+                "at_s": round(t0 - begin, 1),
+                "at": t0,
                 "candidates": per,
             }
         )
     return out
 
 
+def decode_counts(data: bytes) -> dict[str, int]:
+    """Video and audio frames decoded from one recording segment (0 if it does not open)."""
+    counts = {"video_frames": 0, "audio_frames": 0}
+    with contextlib.suppress(Exception), av.open(io.BytesIO(data), "r") as c:
+        for stream in (*c.streams.video[:1], *c.streams.audio[:1]):
+            key = "video_frames" if stream.type == "video" else "audio_frames"
+            c.seek(0)
+            counts[key] = sum(1 for _ in c.decode(stream))
+    return counts
+
+
 async def recordings_ok(http: ClientSession, base: str, iid: str) -> list[dict[str, Any]]:
+    """Every segment of one interview, downloaded (decrypted by the server) and decoded."""
     out = []
     for seg in await api(http, "GET", f"{base}/api/interviews/{iid}/recordings"):
         async with http.get(base + seg["url"]) as resp:
             data = await resp.read()
-        frames = 0
-        with contextlib.suppress(Exception), av.open(io.BytesIO(data), "r") as c:
-            if c.streams.video:
-                frames = sum(1 for _ in c.decode(c.streams.video[0]))
-        out.append({"segment": seg["segment"], "status": seg.get("status"), "video_frames": frames})
+        counts = await asyncio.to_thread(decode_counts, data)
+        out.append({"segment": seg["segment"], "status": seg.get("status"), **counts})
     return out
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict[str, Any]:
     wav = workdir / "speech.wav"
     speech_wav(wav, args.seconds + 60)
     redis = Redis(workdir)
+    started.redis = redis
     redis.start()
     async with postgres_database() as db_url:
         nodes = Nodes(
             workdir,
             db_url,
             redis.url,
-            lease_seconds=3.0,
+            lease_seconds=args.lease,
             asr=True,
             extra_env={
                 "CANDOR_ASR__MODE": "redis",
                 "CANDOR_ASR__CPU_THREADS": "1",
                 "CANDOR_MODELS_DIR": str(ROOT / "models"),
+                # a node's passes in flight = the workers' consumers in all (docs/asr.md)
+                "CANDOR_ASR__WORKERS": str(args.workers),
             },
+            worker_env={"CANDOR_ASR__WORKERS": "1"},  # one consumer (one core) per worker
         )
+        started.nodes = nodes
         try:
-            return await _run(args, nodes, redis, wav)
+            return await _run(args, nodes, redis, wav, started.firewall)
         finally:
-            nodes.stop()
-            redis.stop()
+            await asyncio.to_thread(nodes.stop)
+            await asyncio.to_thread(redis.stop)
+            if args.logs is not None:  # the processes' logs, for a look after the run
+                args.logs.mkdir(parents=True, exist_ok=True)
+                for log in workdir.glob("*.log"):
+                    shutil.copy(log, args.logs / log.name)
 
 
-async def _run(args: argparse.Namespace, nodes: Nodes, redis: Redis, wav: Path) -> dict[str, Any]:
+async def _run(
+    args: argparse.Namespace, nodes: Nodes, redis: Redis, wav: Path, firewall: Firewall
+) -> dict[str, Any]:
     async with ClientSession(timeout=ClientTimeout(total=60)) as http:
         nodes.start_node("a")
         await nodes.wait_up(http, nodes.url("a"), nodes.procs["a"])
         nodes.start_node("b")
-        for w in range(args.workers):
-            nodes.start_worker(f"w{w + 1}")
+        workers = [f"w{w + 1}" for w in range(args.workers)]
+        for w in workers:
+            nodes.start_worker(w)
         await nodes.wait_up(http, nodes.url("b"), nodes.procs["b"])
         nodes.start_lb(["a", "b"])
         await nodes.wait_up(http, nodes.lb, nodes.procs["haproxy"])
         token = await sign_in(http, nodes.lb)
         http.headers["Authorization"] = f"Bearer {token}"
         ivs = [await new_interview(http, nodes.lb, k, ai=True) for k in range(args.candidates)]
-        usage = Usage(nodes, ["a", "b", *[f"w{w + 1}" for w in range(args.workers)]])
-        sampler = asyncio.create_task(usage.run())
+        pids: dict[str, Any] = {
+            name: (lambda name=name: live_pid(nodes.procs.get(name)))
+            for name in ["a", "b", *workers, "haproxy"]
+        }
+        pids["redis"] = lambda: live_pid(redis.proc)
+        pids["bench (clients)"] = os.getpid
+        usage = Usage(pids)
+        monitor = Monitor(nodes, ["a", "b"], redis)
+        samplers = [asyncio.create_task(usage.run()), asyncio.create_task(monitor.run(http))]
         cands = [BenchCandidate(k, iv, nodes.lb, wav) for k, iv in enumerate(ivs)]
         urls = [nodes.url("a"), nodes.url("b")]
+        # observer k watches interview k mod n, on node a or b in turn for each interview's
+        # observers, so every interview has observers on its owner and on the other node
+        n = len(ivs)
         observers = [
-            BenchObserver(k, ivs[k % len(ivs)], [urls[k % 2], urls[(k + 1) % 2]], token)
+            BenchObserver(k, ivs[k % n], [urls[(k // n) % 2], urls[(k // n + 1) % 2]], token)
             for k in range(args.observers)
         ]
         progress(f"{len(cands)} candidates and {len(observers)} observers start")
+        begin = time.time()
         tasks = [asyncio.create_task(c.run(http)) for c in cands]
         tasks += [asyncio.create_task(o.run(http)) for o in observers]
         fault_log: list[dict[str, Any]] = []
-        fault_task = asyncio.create_task(faults(args, nodes, redis, cands, fault_log, http))
+        fault_task = asyncio.create_task(
+            faults(args, nodes, redis, cands, fault_log, http, firewall)
+        )
+        drained_after: float | None = None
         try:
             await asyncio.sleep(args.seconds)
         finally:
             end = time.time()
+            progress("candidates hang up")
             for c in cands:
                 c.stop()
-            await asyncio.sleep(8.0)  # observers see the candidates leave and segments close
-            for o in observers:
-                o.stop()
             fault_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await fault_task
+            await asyncio.wait(tasks[: len(cands)], timeout=30)
+            samplers[0].cancel()  # CPU while streaming only
+            # Observers stay while transcription catches up (the backlog, if any, drains).
+            await asyncio.sleep(8.0)
+            while time.time() - end < args.drain:
+                sample = await monitor.sample(http)
+                queued = sample["queue_depth"] + sum(sample["streams"].values())
+                if not queued:
+                    drained_after = round(time.time() - end, 1)
+                    break
+                await asyncio.sleep(3.0)
+            progress(f"transcription drained after {drained_after} s; observers hang up")
+            await asyncio.sleep(3.0)
+            observers_end = time.time()
+            for o in observers:
+                o.stop()
             await asyncio.wait(tasks, timeout=20)
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sampler
+            for sampler in samplers:
+                sampler.cancel()
+            await asyncio.gather(*samplers, return_exceptions=True)
         progress("run over; checking logs and recordings")
         per_iv: dict[str, Any] = {}
         lost = 0
         final_latency: list[float] = []
-        processing: list[float] = []
+        processing: list[tuple[float, float]] = []  # (made at, seconds after speech end)
         logs: dict[str, list[dict[str, Any]]] = {}
         lost_kinds: dict[str, int] = {}
+        records: dict[str, int] = {"pending_never_done": 0, "ready": 0, "failed": 0}
         for iv in ivs:
             log = await api(http, "GET", f"{nodes.lb}/api/interviews/{iv['id']}/events")
             logs[iv["id"]] = log
+            if args.logs is not None:
+                args.logs.mkdir(parents=True, exist_ok=True)
+                (args.logs / f"events-{iv['id']}.json").write_text(json.dumps(log, indent=1))
             # Events stored after the observers hung up are not theirs to miss.
-            seqs = {int(e["seq"]) for e in log if wall(e["at"]) < end + 6.0}
+            seqs = {int(e["seq"]) for e in log if wall(e["at"]) < observers_end - 1.0}
             joined = [e for e in log if e["type"] == "candidate_joined"]
             t0 = wall(joined[0]["at"]) - float(joined[0]["t"]) if joined else 0.0
             finals = {e["utterance_id"]: e for e in log if e["type"] == "transcript_final"}
-            # When the final was made (its ``at``) after the speech ended (interview clock).
-            processing += [wall(e["at"]) - (t0 + float(e["end"])) for e in finals.values()]
+            processing += [
+                (wall(e["at"]), wall(e["at"]) - (t0 + float(e["end"]))) for e in finals.values()
+            ]
             for o in observers:
                 if o.iid != iv["id"] or o.first_after is None:
                     continue
@@ -597,40 +886,222 @@ async def _run(args: argparse.Namespace, nodes: Nodes, redis: Redis, wav: Path) 
                     if uid in finals:
                         final_latency.append(seen_at - (t0 + float(finals[uid]["end"])))
             observed = {u for o in observers if o.iid == iv["id"] for u in o.finals}
+            status: dict[str, str] = {}
+            for e in log:
+                if e["type"] == "transcript_record":
+                    status[e["question_id"]] = e["status"]
+            records["pending_never_done"] += sum(1 for v in status.values() if v == "pending")
+            records["ready"] += sum(1 for v in status.values() if v == "ready")
+            records["failed"] += sum(1 for v in status.values() if v == "failed")
+            recs = await recordings_ok(http, nodes.lb, iv["id"])
             per_iv[iv["id"]] = {
+                "candidate": next(c.k for c in cands if c.iv["id"] == iv["id"]),
                 "events": len(seqs),
                 "finals_in_log": len(finals),
                 "finals_seen_live_not_in_log": len(observed - set(finals)),
                 "questions_shown": sum(1 for e in log if e["type"] == "question_shown"),
-                "recordings": await recordings_ok(http, nodes.lb, iv["id"]),
+                "transcription_failures": sum(
+                    1 for e in log if e["type"] == "analyzer_failed" and e["analyzer"] == "asr"
+                ),
+                "recordings": recs,
+                "recordings_playable": all(
+                    r["status"] == "final" and r["video_frames"] > 0 and r["audio_frames"] > 0
+                    for r in recs
+                ),
             }
-    joins = [j["join_s"] for c in cands for j in c.seen.joins[:1] if "join_s" in j]
-    delays = [d for o in observers for d in o.delays]
+    first_joins = [j["join_s"] for c in cands for j in c.seen.joins[:1] if "join_s" in j]
+    rejoins = [j["join_s"] for c in cands for j in c.seen.joins[1:] if "join_s" in j]
+    delays = [d for o in observers for _, _, d in o.delays]
+    # "steady": outside the 30 s after each fault (and after a restarted node came back)
+    troubled = [(f["at"], f["at"] + 30.0) for f in fault_log]
+    steady = [
+        d
+        for o in observers
+        for at, _, d in o.delays
+        if not any(t0 <= at < t1 for t0, t1 in troubled)
+    ]
+    by_type: dict[str, list[float]] = {}
+    for o in observers:
+        for _, kind, d in o.delays:
+            by_type.setdefault(kind, []).append(d)
+    by_minute: dict[int, list[float]] = {}
+    for made, lat in processing:
+        by_minute.setdefault(int((made - begin) // 60), []).append(lat)
     return {
         "scale": {
             "candidates": args.candidates,
             "observers": args.observers,
             "seconds": args.seconds,
             "workers": args.workers,
+            "lease_s": args.lease,
         },
-        "join_latency_s": {"p50": pct(joins, 50), "p95": pct(joins, 95), "max": pct(joins, 100)},
-        "observer_event_delay_s": {"p50": pct(delays, 50), "p95": pct(delays, 95)},
+        "join_latency_s": {
+            "p50": pct(first_joins, 50),
+            "p95": pct(first_joins, 95),
+            "max": pct(first_joins, 100),
+            "rejoin_p50": pct(rejoins, 50),
+            "rejoin_max": pct(rejoins, 100),
+        },
+        "observer_event_delay_s": {
+            "p50": pct(delays, 50),
+            "p95": pct(delays, 95),
+            "max": pct(delays, 100),
+            "n": len(delays),
+            "steady_p50": pct(steady, 50),
+            "steady_p95": pct(steady, 95),
+            "by_type": {
+                k: {"n": len(v), "p50": pct(v, 50), "p95": pct(v, 95)}
+                for k, v in sorted(by_type.items())
+            },
+        },
         "final_transcript_latency_s": {
             "seen_by_observers_p50": pct(final_latency, 50),
             "seen_by_observers_p95": pct(final_latency, 95),
-            "made_after_speech_end_p50": pct(processing, 50),
-            "made_after_speech_end_p95": pct(processing, 95),
+            "made_after_speech_end_p50": pct([lat for _, lat in processing], 50),
+            "made_after_speech_end_p95": pct([lat for _, lat in processing], 95),
+            "made_after_speech_end_p50_by_minute": {
+                str(m): pct(v, 50) for m, v in sorted(by_minute.items())
+            },
             "n": len(processing),
+        },
+        "transcription": {
+            **monitor.summary(),
+            "drained_after_hang_up_s": drained_after,
+            "drain_limit_s": args.drain,
+            "records": records,
         },
         "lost_events": lost,
         "lost_by_type": lost_kinds,
         "observer_reconnects": sum(o.reconnects for o in observers),
         "questions_asked": sum(o.asked for o in observers),
-        "questions_refused": sum(len(o.refused) for o in observers),
+        # while the candidates were there (afterwards: "the interview has finished")
+        "questions_refused": sum(1 for o in observers for at, _ in o.refused if at < end),
+        "refusals": dict(
+            Counter(m for o in observers for at, m in o.refused if at < end).most_common()
+        ),
+        "timeline": [
+            {
+                "t": round(sm["at"] - begin, 1),
+                "load1": round(sm["load1"], 2),
+                "backlog_s": sm["backlog_s"],
+                "queue_depth": sm["queue_depth"],
+                **sm["streams"],
+            }
+            for sm in monitor.samples
+        ],
         "usage": usage.table(),
-        "faults": what_candidates_saw(fault_log, cands, logs, end),
+        "faults": what_candidates_saw(fault_log, cands, logs, end, begin),
+        "candidates_seen": [  # raw, to check the fault table against the event logs
+            {
+                "candidate": c.k,
+                "joins": c.seen.joins,
+                "drops": c.seen.drops,
+                "questions": c.seen.questions,
+            }
+            for c in cands
+        ],
         "interviews": per_iv,
     }
+
+
+@dataclass
+class Started:
+    """Everything the run started, for the watchdog: processes (by PID) and the nft table."""
+
+    firewall: Firewall
+    nodes: Nodes | None = None
+    redis: Redis | None = None
+
+    def kill_all(self) -> list[int]:
+        """SIGKILL every child process of this one, by PID; remove the firewall table."""
+        killed = []
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.send_signal(signal.SIGKILL)
+                killed.append(child.pid)
+        if self.firewall.available:
+            self.firewall.clear()
+        return killed
+
+
+def watchdog(started: Started, seconds: float) -> threading.Timer:
+    """If the run has not ended ``seconds`` from now, kill what it started and exit."""
+
+    def fire() -> None:
+        progress(f"hard timeout ({seconds:.0f} s): killing {started.kill_all()} and exiting")
+        os._exit(3)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def machine_load() -> dict[str, Any]:
+    """``uptime``'s load averages (1, 5, 15 min) and the time."""
+    return {"at": time.strftime("%H:%M:%S"), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def print_table(r: dict[str, Any]) -> None:
+    """The figures as plain tables on stdout."""
+    sc, tr = r["scale"], r["final_transcript_latency_s"]
+    jl, od, ts = r["join_latency_s"], r["observer_event_delay_s"], r["transcription"]
+    lines = [
+        f"scale: {sc['candidates']} candidates, {sc['observers']} observers, "
+        f"{sc['seconds']:.0f} s, 2 nodes, {sc['workers']} workers, lease {sc['lease_s']} s",
+        f"machine load (1/5/15 min): before {r['machine']['before']['loadavg']}, "
+        f"after {r['machine']['after']['loadavg']}, mean 1-min during {ts['load1_mean']} "
+        f"({r['machine']['cores']} cores, shared)",
+        f"join (socket to answer)         p50 {jl['p50']} s  p95 {jl['p95']} s  max {jl['max']} s"
+        f"  rejoin p50 {jl['rejoin_p50']} s",
+        f"observer event delay            p50 {od['p50']} s  p95 {od['p95']} s  (n={od['n']}); "
+        f"outside the 30 s after faults p50 {od['steady_p50']} s  p95 {od['steady_p95']} s",
+        f"final made after speech end     p50 {tr['made_after_speech_end_p50']} s  "
+        f"p95 {tr['made_after_speech_end_p95']} s  (n={tr['n']})",
+        f"  by minute (p50)               {tr['made_after_speech_end_p50_by_minute']}",
+        f"final seen by observers         p50 {tr['seen_by_observers_p50']} s  "
+        f"p95 {tr['seen_by_observers_p95']} s",
+        f"transcription backlog max {ts['backlog_s_max']} s, queue max {ts['queue_depth_max']}, "
+        f"drained {ts['drained_after_hang_up_s']} s after hang-up; records {ts['records']}",
+        f"bench loop lag                  {ts['bench_loop_lag_s']}",
+        f"lost events {r['lost_events']} {r['lost_by_type']}; observer reconnects "
+        f"{r['observer_reconnects']}; questions asked {r['questions_asked']}, "
+        f"refused {r['questions_refused']}",
+        "",
+        f"{'process':<16} {'CPU % of a core':>16} {'RSS median MB':>14} {'RSS max MB':>11}",
+    ]
+    for name, u in r["usage"].items():
+        lines.append(
+            f"{name:<16} {u['cpu_pct']!s:>16} {u['rss_median_mb']!s:>14} {u['rss_max_mb']!s:>11}"
+        )
+    lines.append("")
+    lines.append(f"{'fault':<10} {'at s':>6}  per candidate: reconnect s / new segment / resumed")
+    for f in r["faults"]:
+        cells = []
+        for c in f["candidates"]:
+            if "blackout" in c:
+                b = c["blackout"]
+                cells.append(
+                    f"{c['candidate']}: socket {'closed' if b.get('socket_closed') else 'kept'}, "
+                    f"answered {b.get('channel_answered_after_s')} s after"
+                )
+            elif c["dropped"]:
+                cells.append(
+                    f"{c['candidate']}: {c['reconnect_s']} s/seg {c['new_segment']}/"
+                    f"{c['resumed_current_question']}"
+                )
+        lines.append(
+            f"{f['fault'] + ' ' + f.get('node', ''):<10} {f['at_s']!s:>6}  "
+            + ("; ".join(cells) or "no candidate dropped")
+        )
+    lines.append("")
+    for iid, iv in r["interviews"].items():
+        lines.append(
+            f"candidate {iv['candidate']}: {iv['events']} events, {iv['finals_in_log']} finals "
+            f"(live not in log {iv['finals_seen_live_not_in_log']}), "
+            f"{len(iv['recordings'])} segments, playable {iv['recordings_playable']} ({iid[:8]})"
+        )
+    print("\n".join(lines))
 
 
 def main() -> int:
@@ -640,13 +1111,41 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--faults", default="node,redis,worker,network")
+    parser.add_argument(
+        "--drain", type=float, default=180.0, help="max s to wait for transcription"
+    )
+    parser.add_argument(
+        "--lease", type=float, default=6.0, help="CANDOR_LEASE_SECONDS (default as deployed)"
+    )
+    parser.add_argument("--hard-timeout", type=float, default=None)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--logs", type=Path, default=None, help="keep process and event logs here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="candor-cluster-") as tmp:
-        result = asyncio.run(run(args, Path(tmp)))
+    hard = args.hard_timeout or args.seconds + args.drain + 600.0
+    started = Started(Firewall())
+    if started.firewall.available:
+        started.firewall.clear()  # a killed run's leftover
+    timer = watchdog(started, hard + 60.0)
+    before = machine_load()
+    try:
+        with tempfile.TemporaryDirectory(prefix="candor-cluster-") as tmp:
+            result = asyncio.run(asyncio.wait_for(run(args, Path(tmp), started), hard))
+    finally:
+        leftovers = started.kill_all()
+        timer.cancel()
+    if leftovers:
+        progress(f"killed leftover child processes {leftovers}")
+    result["machine"] = {
+        "cores": os.cpu_count(),
+        "before": before,
+        "after": machine_load(),
+        "note": "2 cores shared with other developers' work: CPU figures are noisy",
+    }
+    result["leftover_processes_killed"] = leftovers
     result["when"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    print(json.dumps(result, indent=2))
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print_table(result)
     return 0
 
 

@@ -485,6 +485,13 @@ class InterviewSession:
         await self._close_segment(reason)
         self._link = None
         await self._candidate_away()
+        if segment is not None:
+            # The media connection failed while the socket lives on (ICE consent lost, the
+            # browser's network blinked): the page rejoins only when its socket closes, so
+            # close it with a code that is not final (1012: reconnect) — otherwise the
+            # candidate would sit with dead media until the reconnect deadline ends the
+            # interview (seen in bench/cluster.py on a starved machine).
+            await _hang_up(link, 1012, b"media connection lost: join again")
 
     async def _candidate_away(self) -> None:
         machine = self._machine_or_fail()

@@ -96,6 +96,7 @@ class Nodes:
     lease_seconds: float = 3.0
     asr: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    worker_env: dict[str, str] = field(default_factory=dict)  # workers only, over extra_env
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
     lb_port: int = 0
@@ -146,7 +147,8 @@ class Nodes:
 
     def start_worker(self, name: str) -> Proc:
         """``run.py worker``: transcription passes from the Redis stream."""
-        return self._spawn(name, [sys.executable, str(ROOT / "run.py"), "worker"], self.env(name))
+        env = {**self.env(name), **self.worker_env}
+        return self._spawn(name, [sys.executable, str(ROOT / "run.py"), "worker"], env)
 
     def start_lb(self, nodes: list[str]) -> Proc:
         """HAProxy with the documented config (deploy/haproxy/candor.cfg)."""

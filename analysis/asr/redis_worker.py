@@ -299,17 +299,27 @@ class RedisAsrWorker:
             await self._reply(job.job_id, body)
             await self._forget(stream, message_id)
 
-    async def run(self, stop_event: asyncio.Event) -> None:
-        """Take and answer jobs until stopped."""
+    async def _join_groups(self) -> None:
         for stream in (self.keys.finals, self.keys.partials, self.keys.records):
             await ensure_group(self.redis, stream, self.keys.group)
             # visible in XINFO CONSUMERS from now on (Redis 7.0 adds a reader only on delivery)
             await self.redis.xgroup_createconsumer(stream, self.keys.group, self.consumer)
+
+    async def run(self, stop_event: asyncio.Event) -> None:
+        """Take and answer jobs until stopped."""
+        await self._join_groups()
         while not stop_event.is_set():
             try:
                 batch = await self.next_jobs()
-            except Exception:
-                log.exception("could not read transcription jobs; retrying")
+            except Exception as exc:
+                if "NOGROUP" in str(exc):
+                    # Redis lost the streams (restarted without persistence, as in the compose
+                    # file): make the groups again, or no job would ever be read
+                    log.warning("transcription job streams are gone; creating them again")
+                    with contextlib.suppress(Exception):
+                        await self._join_groups()
+                else:
+                    log.exception("could not read transcription jobs; retrying")
                 await asyncio.sleep(1.0)
                 continue
             records = [m for m in batch if m[0] == self.keys.records]
@@ -325,8 +335,10 @@ class RedisAsrWorker:
                 try:
                     await self.handle(stream, message_id, fields)
                 except Exception:
-                    # left pending: another worker (or this one) retries after claim_idle_ms
-                    log.exception("transcription job failed", extra={"message": message_id})
+                    # left pending: another worker (or this one) retries after claim_idle_ms.
+                    # ("message" is a LogRecord attribute: as an extra it raised and killed
+                    # the worker, as a Redis restart in bench/cluster.py showed)
+                    log.exception("transcription job failed", extra={"job_message": message_id})
         await self._leave()
 
     async def _leave(self) -> None:

@@ -154,6 +154,66 @@ async def test_passes_run_on_a_worker_finals_first(keys: JobKeys) -> None:
     assert engine.metrics.answers == 2
 
 
+async def test_a_worker_carries_on_after_redis_loses_its_streams(keys: JobKeys) -> None:
+    """A Redis restart without persistence drops the streams and the consumer group."""
+    import redis.asyncio as aioredis
+
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=15.0)
+    engine.start()
+    stop = asyncio.Event()
+    consumer = asyncio.create_task(run_consumer(keys, ScriptedTranscriber(), stop))
+    r = aioredis.from_url(REDIS_URL)
+    try:
+        hyp = await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.FINAL)
+        assert hyp.text == "hello there"
+        for stream in (keys.finals, keys.partials, keys.records):
+            await r.delete(stream)  # the group goes with the stream
+        # the server queues the next pass into a new stream that has no group
+        hyp = await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.FINAL)
+        assert hyp.text == "hello there"
+    finally:
+        stop.set()
+        await r.aclose()
+        worker = await consumer
+    assert worker.processed == 2
+
+
+async def test_a_job_that_fails_leaves_the_worker_running(keys: JobKeys) -> None:
+    class FailsOnce(RedisAsrWorker):
+        failed = False
+
+        async def handle(self, stream: str, message_id: bytes, fields: Any) -> None:
+            if not self.failed:
+                self.failed = True
+                raise ConnectionError("the reply could not be written")
+            await super().handle(stream, message_id, fields)
+
+    import redis.asyncio as aioredis
+
+    engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=15.0)
+    engine.start()
+    r = aioredis.from_url(REDIS_URL)
+    worker = FailsOnce(
+        r,
+        ScriptedTranscriber(),
+        stream=keys.stream,
+        group=keys.group,
+        block_ms=200,
+        claim_idle_ms=500,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        # the first delivery fails; the job stays pending and is claimed again
+        hyp = await asyncio.to_thread(engine.transcribe_pass, a_pass(), Priority.FINAL)
+        assert hyp.text == "hello there"
+        assert worker.failed and not running.done()
+    finally:
+        stop.set()
+        await running
+        await r.aclose()
+
+
 async def test_a_stale_partial_is_dropped_not_transcribed(keys: JobKeys) -> None:
     engine = RedisEngine(REDIS_URL, keys.stream, keys.group, partial_ttl_s=0.1)
     engine.start()

@@ -21,9 +21,14 @@ COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / "deploy/env.example"
 
 
+def _tool(name: str) -> str | None:
+    """A console script of the test dependencies (beside this Python, else on PATH)."""
+    here = Path(sys.executable).with_name(name)
+    return str(here) if here.exists() else shutil.which(name)
+
+
 def _hadolint() -> str | None:
-    here = Path(sys.executable).with_name("hadolint")
-    return str(here) if here.exists() else shutil.which("hadolint")
+    return _tool("hadolint")
 
 
 def test_the_dockerfile_passes_hadolint() -> None:
@@ -89,6 +94,43 @@ def test_the_compose_file_runs_every_part_with_health_checks() -> None:
         assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["candor"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def _check_compose_schema(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with its vendored Compose Specification schema (no network)."""
+    tool = _tool("check-jsonschema")
+    if tool is None:
+        pytest.fail("check-jsonschema is missing: pip install -e '.[test]' installs it")
+    return subprocess.run(
+        [tool, "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification(tmp_path: Path) -> None:
+    done = _check_compose_schema(COMPOSE)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the validator does reject a mistake of the kind it is here for (a misspelt key)
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE.read_text().replace("    healthcheck:", "    healthchek:", 1))
+    done = _check_compose_schema(broken)
+    assert done.returncode != 0 and "healthchek" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_compose_file_refers_only_to_what_it_defines() -> None:
+    """What ``docker compose config`` checks beyond the schema: references resolve."""
+    compose = _compose()
+    services, volumes = compose["services"], set(compose.get("volumes") or {})
+    for name, svc in services.items():
+        for dep in svc.get("depends_on") or {}:
+            assert dep in services and dep != name, (name, dep)
+        for mount in svc.get("volumes") or []:
+            source = mount.split(":")[0]
+            assert source.startswith(("./", "/")) or source in volumes, (name, mount)
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), (name, mount)
+        if "build" in svc:
+            assert (ROOT / svc["build"] / "Dockerfile").exists(), name
 
 
 def test_the_compose_file_keeps_data_in_volumes_and_keys_out_of_them() -> None:

@@ -120,6 +120,29 @@ async def test_rejoin_after_a_drop_continues_as_a_new_segment(
             assert sum(1 for _ in c.decode(c.streams.video[0])) > 10
 
 
+async def test_a_candidate_whose_media_drops_is_told_to_join_again(admin: AppClient) -> None:
+    """The socket outlives the peer connection: the server closes it with 1012, not final,
+    so the page (which rejoins when its socket closes) comes back with a new segment."""
+    iv = await new_interview(admin)
+    await consent(admin, iv["invite_token"])
+    async with ClientSession() as http:
+        cand = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await cand.join(video=PatternVideoTrack())
+        await wait_for_event(admin, iv["id"], "media_started")
+        assert cand.pc is not None and cand.ws is not None
+        await cand.pc.close()  # the media connection ends; the socket stays open
+        async with asyncio.timeout(20):
+            while (msg := await cand.messages.get())["type"] != "_closed":
+                pass
+        assert msg["code"] == 1012
+        left = await wait_for_event(admin, iv["id"], "candidate_left")
+        assert left[0]["reason"] == "connection lost"
+        again = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await again.join(video=PatternVideoTrack())
+        assert again.segment == 2
+        await again.leave()
+
+
 async def test_questions_from_observers_reach_the_candidate(admin: AppClient) -> None:
     iv = await new_interview(admin)
     await consent(admin, iv["invite_token"])
