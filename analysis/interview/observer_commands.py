@@ -71,9 +71,12 @@ class ObserverCommands:
             return
         if cmd.position == "now" and self._interruptible():
             # The candidate has not started answering: ask the observer's question at once
-            # and bring the interrupted question back right after it.
+            # and bring the interrupted question back right after it. It goes to the head:
+            # earlier "now" questions still waiting (an interrupted one) come after it.
             cur = s.current
             assert cur is not None
+            s.queue_now.remove(queued)
+            s.queue_now.insert(0, queued)
             if cur.kind == "observer":
                 s.queue_now.insert(
                     1,

@@ -329,6 +329,24 @@ def test_a_now_injection_is_asked_at_once_before_the_candidate_starts_answering(
     assert d.questions()[-1].progress == interrupted.progress
 
 
+def test_now_injections_one_after_another_each_show_at_once_and_none_is_lost() -> None:
+    """Several observers asking "now" before the candidate answers: the newest shows at once
+    (never an earlier, interrupted one), and the interrupted ones follow, newest first."""
+    d = make_driver()
+    through_practice(d)
+    interrupted = d.questions()[-1]
+    for text in ("First urgent", "Second urgent", "Third urgent"):
+        d.send(InjectQuestion(text=text, by="dan", position="now"))
+        assert d.questions()[-1].text == text
+    asked = []
+    for _ in range(4):
+        d.speak(GOOD_EN, 20)
+        d.wait(5)
+        asked.append(d.questions()[-1].text)
+    assert asked == ["Second urgent", "First urgent", interrupted.text, asked[3]]
+    assert asked[3] not in (interrupted.text, "First urgent", "Second urgent", "Third urgent")
+
+
 def test_observers_approve_or_skip_suggestions_within_the_window() -> None:
     d = make_driver(approval_window=8, max_followups_per_question=2)
     d.send(SetObserversPresent(present=True))
