@@ -53,8 +53,28 @@ async def load(services: Services, interview_id: str) -> Loaded:
         started_at=aware(interview.started_at),
         deadline=aware(interview.reconnect_deadline),
         language=job.language,
-        vocabulary=list(job.vocabulary or []),
+        vocabulary=job_terms(job),
     )
+
+
+def job_terms(job: Job) -> list[str]:
+    """What the transcriber is told to expect: the job's own list, then its competency names.
+
+    Indicators and questions are sentences, not terms: the question being answered is given
+    to the record pass as context on its own (``record_prompt``).
+    """
+    terms = [t.strip() for t in job.vocabulary or [] if t.strip()]
+    if job.competency_model:
+        try:
+            model = parse_competency_model(job.competency_model)
+        except CompetencyModelError:
+            model = None
+        if model is not None:
+            terms.extend(c.name.strip() for c in model.competencies)
+    unique: dict[str, str] = {}
+    for term in terms:
+        unique.setdefault(term.casefold(), term)
+    return list(unique.values())
 
 
 def machine_for(interview: Interview, job: Job) -> InterviewMachine:

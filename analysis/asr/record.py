@@ -52,10 +52,15 @@ class RecordSettings:
 
 
 def record_prompt(question: str, vocabulary: Sequence[str]) -> str:
-    """Context for the decoder: the question, then the job's terms (bounded length)."""
-    terms = ", ".join(t.strip() for t in vocabulary if t.strip())
-    parts = [p for p in (question.strip(), terms) if p]
-    return " ".join(parts)[-PROMPT_CHARS:]
+    """Context for the decoder: the question, then the job's terms (bounded length).
+
+    The terms come first in the budget (the admin's list, then the competency model's names,
+    cut at the end); the question fills what is left, its end kept (nearest the answer).
+    """
+    terms = hotwords(vocabulary)
+    room = PROMPT_CHARS - len(terms) - (1 if terms else 0)
+    question = question.strip()[-room:] if room > 0 else ""
+    return " ".join(p for p in (question, terms) if p)
 
 
 def hotwords(vocabulary: Sequence[str]) -> str:
