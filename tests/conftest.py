@@ -79,3 +79,21 @@ def aioice_mdns_released(request: pytest.FixtureRequest) -> Iterator[None]:
             f"the test left {len(left)} ICE connection(s) subscribed to aioice's mDNS "
             "responder: a peer connection was not closed"
         )
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """The root logger's handlers and level as they were before the test.
+
+    Commands run in-process (``run.py``'s ``encrypt-existing``, ``rotate-master-key`` ...)
+    install the production setup: a handler on the ``sys.stderr`` of that moment, which in a
+    test is pytest's capture, closed after it. Left in place, every later log record goes to a
+    closed file ("--- Logging error ---").
+    """
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
