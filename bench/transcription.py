@@ -36,9 +36,15 @@ sys.path.insert(0, str(ROOT))
 from analysis.asr.engine import ZH_PROMPT, WhisperEngine  # noqa: E402
 from analysis.asr.model_files import prepare_whisper_base  # noqa: E402
 from analysis.asr.scheduler import AsrScheduler  # noqa: E402
-from analysis.asr.stream import StreamingTranscriber, StreamSettings  # noqa: E402
+from analysis.asr.stream import StreamSettings  # noqa: E402
 from analysis.asr.vad import VadSettings  # noqa: E402
 from analysis.events import EventBase, TranscriptFinal, TranscriptPartial  # noqa: E402
+from bench.final_trace import (  # noqa: E402
+    Breakdown,
+    TracedTranscriber,
+    TracingScheduler,
+    format_summary,
+)
 from config.settings import AsrSettings  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -137,15 +143,23 @@ class StreamRun:
 
 
 ASR = AsrSettings()  # the same settings (workers, threads, beams) the server uses
+# --stream-opt overrides (A/B of stream designs): StreamSettings fields, vad.* for VadSettings
+STREAM_OPTS: dict[str, float] = {}
+RECORD_YIELD_S = 0.5  # --record-yield: the record thread's wait for live finals per call
 
 
 def stream_settings(language: str) -> StreamSettings:
     """Stream settings as server/transcription.py builds them (a job always has a language)."""
+    vad = {k[4:]: int(v) for k, v in STREAM_OPTS.items() if k.startswith("vad.")}
+    fields = StreamSettings.__dataclass_fields__
+    other = {k: type(getattr(StreamSettings(), k))(v) for k, v in STREAM_OPTS.items()
+             if not k.startswith("vad.") and k in fields}
     return StreamSettings(
         language=language,
-        vad=VadSettings(min_silence_ms=ASR.min_silence_ms),
+        vad=VadSettings(**{"min_silence_ms": ASR.min_silence_ms, **vad}),
         final_beam_size=ASR.final_beam_size,
         partial_beam_size=ASR.partial_beam_size,
+        **other,
     )
 
 
@@ -156,13 +170,14 @@ async def stream_clip(
     language: str,
     lead: float = 0.5,
     tail: float = 1.5,
+    breakdown: Breakdown | None = None,
 ) -> StreamRun:
     """Feed at real-time pace; measure when each word's text first appears."""
     t0 = 1000.0
     padded = np.concatenate(
         [np.zeros(int(lead * 16_000), np.float32), audio, np.zeros(int(tail * 16_000), np.float32)]
     )
-    stream = StreamingTranscriber(interview, scheduler, stream_settings(language))
+    stream = TracedTranscriber(interview, scheduler, stream_settings(language))
     seen: list[tuple[float, EventBase]] = []
     start = time.perf_counter()
 
@@ -184,6 +199,8 @@ async def stream_clip(
     finals = [(w, e) for w, e in seen if isinstance(e, TranscriptFinal)]
     partials = [(w, e) for w, e in seen if isinstance(e, TranscriptPartial)]
     run.text = " ".join(e.text for _, e in finals)
+    if breakdown is not None and isinstance(scheduler, TracingScheduler):
+        breakdown.add(stream, scheduler, finals, fed_at)
     for wall, final in finals:
         run.final_after_end.append(wall - fed_at(final.end))
         for word in final.words:
@@ -215,11 +232,16 @@ async def capacity(
     rows = []
     for n in counts:
         progress(f"capacity: {n} simultaneous streams of {len(program) / 16_000:.0f} s")
-        async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
+        breakdown = Breakdown()
+        load_before = os.getloadavg()[0]
+        async with TracingScheduler(engine, workers=ASR.workers,
+                                    final_batch=ASR.final_batch) as scheduler:
 
-            async def one(k: int, scheduler: AsrScheduler = scheduler, n: int = n) -> StreamRun:
+            async def one(k: int, scheduler: AsrScheduler = scheduler, n: int = n,
+                          breakdown: Breakdown = breakdown) -> StreamRun:
                 await asyncio.sleep(k * 0.37)  # streams do not start in lockstep
-                return await stream_clip(scheduler, program, f"cap{n}-{k}", "en")
+                return await stream_clip(scheduler, program, f"cap{n}-{k}", "en",
+                                         breakdown=breakdown)
 
             began = time.perf_counter()
             runs = await asyncio.gather(*(one(k) for k in range(n)))
@@ -227,7 +249,7 @@ async def capacity(
             metrics = scheduler.metrics.snapshot()
         after = [x for r in runs for x in r.final_after_end]
         partial = [x for r in runs for x in r.partial_latency]
-        row = {
+        row: dict[str, Any] = {
             "streams": n,
             "final_after_end_p50": pct(after, 50),
             "final_after_end_p95": pct(after, 95),
@@ -243,6 +265,12 @@ async def capacity(
             "busy": metrics["inference_seconds"] / wall,
             "partials_skipped": metrics["partials_skipped"],
             "backlog_reports": metrics["backlog_reports"],
+            "breakdown": breakdown.summary(),
+            "final_batch": ASR.final_batch,
+            "final_batch_mean": (float(np.mean(scheduler.final_batches))
+                                 if scheduler.final_batches else None),
+            "final_batched_calls": len(scheduler.final_batches),
+            "load_1min_before": load_before, "load_1min_after": os.getloadavg()[0],
         }
         row["ok"] = bool(after) and (row["final_after_end_p95"] or 99) <= 3.0
         rows.append(row)
@@ -251,7 +279,10 @@ async def capacity(
             f"max {row['final_after_end_max']:.2f} s -> {'ok' if row['ok'] else 'too slow'} "
             f"(WER {row['wer']:.3f}, finals {row['finals']:.0f} of which shortened "
             f"{row['finals_shortened']:.0f}, final passes {row['final_passes']:.0f}, "
-            f"partial passes {row['partial_passes']:.0f}, workers busy {row['busy']:.0%})"
+            f"partial passes {row['partial_passes']:.0f}, workers busy {row['busy']:.0%}, "
+            f"load {load_before:.1f} -> {row['load_1min_after']:.1f}, batched final calls "
+            f"{row['final_batched_calls']} of {row['final_batch_mean'] or 0:.1f} passes)\n"
+            + format_summary(row["breakdown"])
         )
         if not row["ok"]:
             break
@@ -284,11 +315,12 @@ def record_pass(engine: WhisperEngine, clip: Clip, lead: float = 0.5, tail: floa
 
 async def record_delay(
     engine: WhisperEngine, clips: list[Clip], counts: list[int], as_it_goes: bool = True,
-    record_engine: WhisperEngine | None = None,
+    record_engine: WhisperEngine | None = None, record: bool = True,
 ) -> list[dict[str, Any]]:
     """N interviews at once, live streaming + record passes: answer end → record ready.
 
-    Also measures the live finals of the same streams (record passes must not slow them).
+    Also measures the live finals of the same streams (record passes must not slow them);
+    ``record=False``: the same live streams without record passes (the control).
     """
     from analysis.asr.record import RecordSettings, RecordTranscriber
     from analysis.events import TranscriptRecord
@@ -305,12 +337,15 @@ async def record_delay(
         delays: list[float] = []
         finals_after: list[float] = []
         load_before = os.getloadavg()[0]
-        async with AsrScheduler(engine, workers=ASR.workers,
-                                record_engine=record_engine) as scheduler:
+        breakdown = Breakdown()
+        async with TracingScheduler(engine, workers=ASR.workers, final_batch=ASR.final_batch,
+                                    record_engine=record_engine,
+                                    record_yield_max_s=RECORD_YIELD_S) as scheduler:
 
             async def interview(
                 k: int, scheduler: AsrScheduler = scheduler, n: int = n,
                 delays: list[float] = delays, finals_after: list[float] = finals_after,
+                breakdown: Breakdown = breakdown,
             ) -> None:
                 await asyncio.sleep(k * 0.37)
                 began = time.perf_counter()
@@ -324,48 +359,65 @@ async def record_delay(
                 rec = RecordTranscriber(f"rd{n}-{k}", scheduler, emit, language="en",
                                         clock=clock,
                                         settings=RecordSettings(as_it_goes=as_it_goes))
-                stream = StreamingTranscriber(f"rd{n}-{k}", scheduler, stream_settings("en"))
+                stream = TracedTranscriber(f"rd{n}-{k}", scheduler, stream_settings("en"))
                 start = time.perf_counter()
+                emitted: list[tuple[float, TranscriptFinal]] = []
 
                 async def drain() -> None:
                     async for ev in stream.events():
                         if isinstance(ev, TranscriptFinal):  # audio at t was fed at start+t
                             finals_after.append(time.perf_counter() - start - (ev.end - 1000.0))
+                            emitted.append((time.perf_counter(), ev))
 
                 task = asyncio.create_task(drain())
                 fed = 0
                 for q, audio in enumerate(answers):
-                    rec.answer_started(f"q{q}", "Tell me about your work.")
+                    if record:
+                        rec.answer_started(f"q{q}", "Tell me about your work.")
                     for i in range(0, len(audio), BLOCK):
                         block = audio[i : i + BLOCK]
                         stream.push_audio(block, 1000.0 + fed / 16_000)
-                        rec.push_audio(block, 1000.0 + fed / 16_000)
+                        if record:
+                            rec.push_audio(block, 1000.0 + fed / 16_000)
                         fed += len(block)
                         await asyncio.sleep(max(0.0, start + fed / 16_000 - time.perf_counter()))
                     ended[f"q{q}"] = time.perf_counter()
-                    rec.answer_ended(f"q{q}")
+                    if record:
+                        rec.answer_ended(f"q{q}")
                 stream.end_input()
                 await task
+                assert isinstance(scheduler, TracingScheduler)
+                breakdown.add(stream, scheduler, emitted, lambda t: start + (t - 1000.0))
                 await rec.drain(timeout=300)
 
             await asyncio.gather(*(interview(k) for k in range(n)))
             metrics = scheduler.metrics.snapshot()
             together = list(scheduler.record_batches)
-        row = {"interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
+        row: dict[str, Any] = {
+               "interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
+               "record": record, "breakdown": breakdown.summary(),
                "record_background": record_engine is not None,
                "p50": pct(delays, 50), "p95": pct(delays, 95),
                "max": max(delays) if delays else None,
                "finals_after_end_p50": pct(finals_after, 50),
                "finals_after_end_p95": pct(finals_after, 95),
+               "final_passes": metrics["final_passes"],
+               "partial_passes": metrics["partial_passes"],
+               "record_yield_max_s": RECORD_YIELD_S,
+               "record_yield_seconds": metrics["record_yield_seconds"],
                "record_steps": metrics["record_steps"],
                "record_steps_together_mean": float(np.mean(together)) if together else None,
                "record_steps_together_max": max(together) if together else None,
                "record_seconds": metrics["record_seconds"],
                "load_1min_before": load_before, "load_1min_after": os.getloadavg()[0]}
-        row["ok"] = len(delays) == 2 * n and (row["p95"] or 99) <= 30.0
-        progress(f"  record ready after answer end p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s"
-                 f"; live finals p50 {row['finals_after_end_p50']:.2f} s, "
-                 f"p95 {row['finals_after_end_p95']:.2f} s (load {load_before:.1f})")
+        row["ok"] = not record or (len(delays) == 2 * n and (row["p95"] or 99) <= 30.0)
+        ready = (f"record ready after answer end p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s"
+                 if record and delays else "no record passes")
+        progress(f"  {ready}; live finals p50 {row['finals_after_end_p50']:.2f} s, "
+                 f"p95 {row['finals_after_end_p95']:.2f} s (load {load_before:.1f} -> "
+                 f"{row['load_1min_after']:.1f}; full-window passes {row['final_passes']:.0f}, "
+                 f"tentative {row['partial_passes']:.0f}; record waited for finals "
+                 f"{row['record_yield_seconds']:.1f} s)\n" + format_summary(row["breakdown"]))
         rows.append(row)
     return rows
 
@@ -474,6 +526,7 @@ class Options:
     languages: tuple[str, ...] = ("en", "zh")
     as_it_goes: bool = True
     record_background: bool = True
+    record_off: bool = False
     long_answers: bool = False
     batch: list[int] | None = None
     batch_passes: int = 16
@@ -509,6 +562,7 @@ async def main(opts: Options) -> dict[str, Any]:
         else f"{asr.model} {asr.compute_type}",
         "device": asr.device,
         "settings": asr.model_dump(),
+        "stream_opts": dict(STREAM_OPTS),
         "machine_at_start": machine(),
         "clip_sets": {"held": sorted(HELD_APART), "evaluated": which},
         "languages": {},
@@ -523,6 +577,7 @@ async def main(opts: Options) -> dict[str, Any]:
         result["machine_at_end"] = machine()
         return result
     all_partial, all_final_after, all_word_final = [], [], []
+    accuracy_breakdown = Breakdown()
     offline_by_clip: dict[str, str] = {}
     audio_total, infer_total = 0.0, 0.0
     only_capacity = bool(streams) or bool(delay_counts)
@@ -538,8 +593,10 @@ async def main(opts: Options) -> dict[str, Any]:
             offline_by_clip[clip.name] = offline[-1]
             record.append(record_pass(engine, clip))
             progress(f"{language} {i}/{len(subset)} {clip.name}: streaming at real-time pace")
-            async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
-                run = await stream_clip(scheduler, clip.audio, f"bench-{language}-{i}", language)
+            async with TracingScheduler(engine, workers=ASR.workers,
+                                    final_batch=ASR.final_batch) as scheduler:
+                run = await stream_clip(scheduler, clip.audio, f"bench-{language}-{i}", language,
+                                        breakdown=accuracy_breakdown)
                 audio_total += clip.seconds
                 infer_total += scheduler.metrics.inference_seconds
             streaming.append(run.text)
@@ -573,6 +630,7 @@ async def main(opts: Options) -> dict[str, Any]:
         "final_after_utterance_end_p50": pct(all_final_after, 50),
         "final_after_utterance_end_p95": pct(all_final_after, 95),
     }
+    result["latency_breakdown"] = accuracy_breakdown.summary()
     result["real_time_factor"] = infer_total / audio_total if audio_total else 0.0
     result["capacity"] = []
     result["max_realtime_streams"] = None
@@ -581,7 +639,7 @@ async def main(opts: Options) -> dict[str, Any]:
     if delay_counts or not (accuracy_only or streams):
         result["record_delay"] = await record_delay(
             engine, cap_clips, delay_counts or [1, 4], opts.as_it_goes,
-            engine.twin() if opts.record_background else None,
+            engine.twin() if opts.record_background else None, record=not opts.record_off,
         )
     if accuracy_only or (delay_counts and not streams):
         result["machine_at_end"] = machine()
@@ -622,10 +680,18 @@ def print_table(r: dict[str, Any]) -> None:
         print(f"{k:32} {v:.2f} s" if v is not None else f"{k:32} -")
     if r["languages"]:
         print(f"{'real-time factor (1 stream)':32} {r['real_time_factor']:.2f}")
+        print(format_summary(r["latency_breakdown"]))
     for row in r.get("record_delay", []):
-        print(f"record ready after answer end, {row['interviews']} interviews: "
-              f"p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s {'ok' if row['ok'] else 'MISSED'}"
-              f" (live finals p95 {row['finals_after_end_p95']:.2f} s)")
+        ready = (f"record ready after answer end p50 {row['p50']:.1f} s, p95 {row['p95']:.1f} s "
+                 f"{'ok' if row['ok'] else 'MISSED'}" if row["p50"] is not None
+                 else "no record passes")
+        print(f"{row['interviews']} interviews: {ready}; live finals after end "
+              f"p50 {row['finals_after_end_p50']:.2f} s, p95 {row['finals_after_end_p95']:.2f} s"
+              f" (load {row['load_1min_before']:.1f} -> {row['load_1min_after']:.1f}; "
+              f"full-window passes {row['final_passes']:.0f}, tentative "
+              f"{row['partial_passes']:.0f}; record waited for finals "
+              f"{row['record_yield_seconds']:.1f} s, at most {row['record_yield_max_s']} s a call)")
+        print(format_summary(row["breakdown"]))
     for row in r.get("batch_throughput", []):
         print(f"batch {row['batch']}: {row['passes_per_s']:.2f} record passes/s "
               f"({row['audio_s_per_s']:.1f} s of audio per s)")
@@ -636,8 +702,13 @@ def print_table(r: dict[str, Any]) -> None:
         print(
             f"{row['streams']} streams: final after end p50 {row['final_after_end_p50']:.2f} s, "
             f"p95 {row['final_after_end_p95']:.2f} s, max {row['final_after_end_max']:.2f} s, "
-            f"WER {row['wer']:.3f} {'ok' if row['ok'] else 'MISSED'}"
+            f"WER {row['wer']:.3f} {'ok' if row['ok'] else 'MISSED'} "
+            f"(load {row['load_1min_before']:.1f} -> {row['load_1min_after']:.1f}; final batch "
+            f"{row['final_batch']}: {row['final_batched_calls']} batched calls, mean "
+            f"{row['final_batch_mean'] or 0:.1f}; full-window passes {row['final_passes']:.0f}, "
+            f"tentative {row['partial_passes']:.0f})"
         )
+        print(format_summary(row["breakdown"]))
     if r.get("capacity"):
         print(
             f"max simultaneous real-time streams: {r['max_realtime_streams']} "
@@ -662,6 +733,15 @@ if __name__ == "__main__":
                         help="record passes only after the answer (the earlier design)")
     parser.add_argument("--record-shared", action="store_true",
                         help="record passes queue behind live passes (no low-priority thread)")
+    parser.add_argument("--record-off", action="store_true",
+                        help="--record-delay without record passes (the live-only control)")
+    parser.add_argument("--stream-opt", default="",
+                        help="A/B: StreamSettings overrides, e.g. hold_mid_sentence_ms=0,"
+                        "vad.min_silence_ms=600")
+    parser.add_argument("--record-yield", type=float, default=RECORD_YIELD_S,
+                        help="A/B: seconds a record model call waits for live finals (0 = off)")
+    parser.add_argument("--final-batch", type=int,
+                        help="A/B: final passes batched per model call (default: the setting)")
     parser.add_argument("--long-answers", action="store_true",
                         help="only: record pass vs faster-whisper long-form on 30-60 s answers")
     parser.add_argument("--batch", help="only: record passes/s by batch size (e.g. 1,2,4,8)")
@@ -674,11 +754,17 @@ if __name__ == "__main__":
     def ints(value: str | None) -> list[int] | None:
         return [int(x) for x in value.split(",")] if value else None
 
+    for item in filter(None, args.stream_opt.split(",")):
+        key, value = item.split("=")
+        STREAM_OPTS[key.strip()] = float(value)
+    RECORD_YIELD_S = args.record_yield
+    if args.final_batch is not None:
+        ASR = ASR.model_copy(update={"final_batch": args.final_batch})
     res = asyncio.run(main(Options(
         quick=args.quick, streams=ints(args.streams), which=args.set,
         accuracy_only=args.accuracy_only, delay_counts=ints(args.record_delay),
         languages=tuple(args.lang.split(",")), as_it_goes=not args.no_as_it_goes,
-        record_background=not args.record_shared,
+        record_background=not args.record_shared, record_off=args.record_off,
         long_answers=args.long_answers, batch=ints(args.batch),
         batch_passes=args.batch_passes, model=args.model, device=args.device,
         compute_type=args.compute_type,

@@ -83,6 +83,14 @@ class AsrSettings(BaseSettings):
         "lowest OS priority with a second copy of the model (on the CPU time the live passes "
         "leave idle; live finals never wait for one). Off: they queue behind the live passes.",
     )
+    # Measured on 2 CPU cores at 4 streams (docs/asr.md): a batch of 3 finals took as long
+    # as the 3 one after the other, and each waited for the whole batch: p95 worse. Worth it
+    # where a batch costs about one pass (a GPU).
+    final_batch: int = Field(
+        1,
+        description="In-process: final passes of different interviews waiting at once are "
+        "decoded as one batched model call, up to this many (1 = one at a time; a GPU: 4-8).",
+    )
     record_batch: int = Field(
         4,
         description="Transcript-of-record passes a worker decodes together (one window of each "

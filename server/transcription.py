@@ -65,7 +65,7 @@ class Transcribers:
                         record_engine = local.twin()  # loads in the record thread
                 self.scheduler = AsrScheduler(
                     engine, workers=asr.workers, record_engine=record_engine,
-                    record_batch=asr.record_batch,
+                    record_batch=asr.record_batch, final_batch=asr.final_batch,
                 )
                 await self.scheduler.start()
             if self._vad_session is None:

@@ -108,7 +108,11 @@ def _windowed_model_class() -> Any:
 
     # faster-whisper ships no types, so WhisperModel is Any and subclassing it is [misc].
     class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
+        gate: Callable[[], None] | None = None  # waits before each model call (see below)
+
         def encode(self, features: np.ndarray) -> Any:
+            if self.gate is not None:
+                self.gate()
             frames = getattr(_window, "frames", None)
             if frames is not None and features.shape[-1] > frames:
                 features = features[..., :frames]
@@ -145,6 +149,9 @@ class WhisperEngine:
         self._load_lock = threading.Lock()
         self._simplify = _Simplifier()
         self.last_batch_sizes: list[int] = []  # model calls run together in the last batch
+        # Called (in the decoding thread) before each encoder and decoder call: a record
+        # engine waits there while live finals run (AsrScheduler sets it). Set before load.
+        self.gate: Callable[[], None] | None = None
 
     @classmethod
     def from_settings(cls, asr: AsrSettings, models_dir: Path) -> WhisperEngine:
@@ -176,7 +183,12 @@ class WhisperEngine:
                     local_files_only=Path(self.model_path).is_dir(),
                 )
                 sot = self._model.hf_tokenizer.token_to_id("<|startoftranscript|>")
-                self._model.model = _BatchingWhisper(self._model.model, sot)
+                self._model.model = _BatchingWhisper(self._model.model, sot, self._gate)
+                self._model.gate = self._gate
+
+    def _gate(self) -> None:
+        if self.gate is not None:
+            self.gate()
 
     def warm_up(self) -> None:
         """One tiny pass per common window: the first pass of a shape is slower (benchmarks)."""
@@ -466,6 +478,23 @@ class LongFormPlan:
         return list(self.closed)
 
 
+def _units(text: str) -> list[str]:
+    """Words (Latin script, digits) and single Chinese characters, lower case."""
+    import re
+
+    return re.findall(r"[\u3400-\u9fff]|[^\W\d_]+|\d+", text.lower())
+
+
+def echoes_prompt(text: str, prompt: str) -> bool:
+    """True when ``text`` says nothing but words of ``prompt`` (question, job terms).
+
+    On speech it cannot read Whisper repeats its prompt; a candidate may also really say
+    only terms of the job, so this is a suspicion to check, not a verdict.
+    """
+    said, given = _units(text), set(_units(prompt))
+    return len(said) >= 2 and bool(given) and all(u in given for u in said)
+
+
 def _repetitive(text: str) -> bool:
     import zlib
 
@@ -498,6 +527,7 @@ class LongPass:
         self.words: list[Word] = []
         self._logprobs: list[float] = []
         self._previous = ""
+        self.echoes_dropped = 0  # windows whose text only echoed the prompt
         self.done = not self._windows
 
     def extend(self, audio: np.ndarray, windows: list[tuple[int, int]]) -> None:
@@ -518,6 +548,18 @@ class LongPass:
         hyp = self._engine.transcribe(
             self._audio[a:b], prompt, self.language or None, self._beam, hotwords=self._hotwords
         )
+        given = f"{self._prompt} {ZH_PROMPT}" if is_chinese(self.language) else self._prompt
+        if self._prompt and echoes_prompt(hyp.text, given):
+            # Only the prompt's words: decoded again without it, the audio either says them
+            # too (a candidate naming the job's terms: kept) or not (an echo: dropped).
+            bare = self._engine.transcribe(self._audio[a:b], "", self.language or None,
+                                           self._beam)
+            heard = set(_units(bare.text))
+            echoed = _units(hyp.text)
+            if sum(u in heard for u in echoed) < len(echoed) / 2:
+                self.echoes_dropped += 1
+                self._previous = ""
+                return True
         if not self.language:
             self.language = hyp.language
             self.language_probability = hyp.language_probability
@@ -542,6 +584,7 @@ class LongPass:
             language_probability=self.language_probability,
             avg_logprob=float(np.mean(self._logprobs)) if self._logprobs else 0.0,
             duration=self.duration,
+            extra={"echoes_dropped": float(self.echoes_dropped)},
         )
 
 
@@ -607,14 +650,17 @@ class Rendezvous:
 class _BatchingWhisper:
     """The CTranslate2 model; ``generate`` of a batched pass goes through its rendezvous."""
 
-    def __init__(self, inner: Any, sot: int) -> None:
+    def __init__(self, inner: Any, sot: int, gate: Callable[[], None] | None = None) -> None:
         self.inner = inner
         self.sot = sot
+        self.gate = gate
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def generate(self, features: Any, prompts: Any, **kwargs: Any) -> Any:
+        if self.gate is not None:
+            self.gate()
         batch: Rendezvous | None = getattr(_window, "batch", None)
         if batch is None or len(prompts) != 1:
             return self.inner.generate(features, prompts, **kwargs)
@@ -626,9 +672,11 @@ def _batch_key(call: _Call) -> tuple[Any, ...]:
         model, features = call.args
         return ("encode", id(model), tuple(np.shape(features)[-2:]))
     wrapper, features, prompt, kwargs = call.args
-    # CTranslate2 needs <|startoftranscript|> at the same place in every prompt of a batch
+    # CTranslate2 needs <|startoftranscript|> at the same place in every prompt of a batch;
+    # the length bound may differ (the group runs with the largest: it only stops loops)
     sot = prompt.index(wrapper.sot) if wrapper.sot in prompt else -1
-    return ("generate", id(wrapper), repr(sorted(kwargs.items())), sot, tuple(features.shape))
+    options = sorted((k, v) for k, v in kwargs.items() if k != "max_length")
+    return ("generate", id(wrapper), repr(options), sot, tuple(features.shape))
 
 
 def _encode_group(group: list[_Call]) -> None:
@@ -661,6 +709,9 @@ def _generate_group(group: list[_Call]) -> None:
         group[0].result = inner.generate(features, [prompt], **kwargs)[0]
         return
     stacked = np.ascontiguousarray(np.concatenate([np.asarray(c.args[1]) for c in group]))
+    lengths = [c.args[3]["max_length"] for c in group if "max_length" in c.args[3]]
+    if lengths:
+        kwargs = {**kwargs, "max_length": max(lengths)}
     results = inner.generate(
         ctranslate2.StorageView.from_array(stacked), [c.args[2] for c in group], **kwargs
     )

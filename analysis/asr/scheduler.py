@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -24,11 +25,22 @@ IDLE_NICE = 19  # record threads: the CPU scheduler runs them only on time nothi
 
 
 def lower_thread_priority() -> None:
-    """Make the calling thread (and the threads it creates later) run on idle CPU only."""
+    """Make the calling thread (and the threads it creates later) run on idle CPU only.
+
+    Nice 19 and, where the kernel has it, SCHED_IDLE: a nice-19 thread still takes its
+    turns beside a nice-0 one (measured: a live pass 18-22 % slower beside a busy record
+    thread), a SCHED_IDLE one gives way to any normal thread at once. Both are inherited
+    by the threads this one starts (CTranslate2's, created when the model loads here).
+    """
+    tid = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), IDLE_NICE)
+        os.setpriority(os.PRIO_PROCESS, tid, IDLE_NICE)
     except (OSError, AttributeError):  # not Linux or not allowed: plain priority order
         log.info("could not lower the record thread's priority")
+    try:
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+    except (OSError, AttributeError):
+        log.info("no SCHED_IDLE for the record thread")
 
 
 class Priority(IntEnum):
@@ -63,6 +75,7 @@ class AsrMetrics:
     record_steps: int = 0  # their scheduler jobs (one decoded segment each, in-process)
     record_seconds: float = 0.0  # inference time spent on them
     record_failures: int = 0
+    record_yield_seconds: float = 0.0  # the record thread waited for live finals this long
 
     def snapshot(self) -> dict[str, float]:
         """All values as a flat dict."""
@@ -144,6 +157,8 @@ class AsrScheduler:
         clock: Callable[[], float] = time.monotonic,
         record_engine: Transcriber | None = None,
         record_batch: int = 4,
+        final_batch: int = 1,
+        record_yield_max_s: float = 0.5,
     ) -> None:
         self.engine = engine
         # with a record engine (a second model of its own), record passes run in one thread
@@ -154,6 +169,18 @@ class AsrScheduler:
         self._record_waiting: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._record_wake: asyncio.Event | None = None
         self.record_batches: list[int] = []  # record steps run together, per call (metrics)
+        # Besides its OS priority, the record thread waits before each of its model calls
+        # while a live final is queued or running (the GIL and the caches are shared), at
+        # most this long per call, so the record is not starved under load.
+        self.record_yield_max_s = record_yield_max_s
+        self._finals_idle = threading.Event()
+        self._finals_idle.set()
+        if record_engine is not None and hasattr(record_engine, "gate"):
+            record_engine.gate = self._yield_to_finals
+        # final-priority passes of several streams waiting at once run as one batched model
+        # call (engines with ``run_together``): one encoder call instead of one per stream
+        self.final_batch = max(1, final_batch)
+        self.final_batches: list[int] = []  # passes per batched final call (metrics)
         self.workers = max(1, workers)
         self.metrics = metrics or AsrMetrics()
         self.max_pending_finals = max_pending_finals
@@ -194,6 +221,7 @@ class AsrScheduler:
         for job in list(self._pending):
             job.future.cancel()
         self._pending.clear()
+        self._finals_idle.set()  # a record call waiting for finals goes on and ends
         for _, future in self._record_waiting:
             future.cancel()
         self._record_waiting.clear()
@@ -246,6 +274,14 @@ class AsrScheduler:
             if not j.started and (priority is None or j.priority == priority)
         )
 
+    def _yield_to_finals(self) -> None:
+        """In the record thread: wait (bounded) until no live final is queued or running."""
+        if self._finals_idle.is_set() or self.record_yield_max_s <= 0:
+            return
+        began = time.perf_counter()
+        self._finals_idle.wait(self.record_yield_max_s)
+        self.metrics.record_yield_seconds += time.perf_counter() - began
+
     def finals_full(self) -> bool:
         """True when the bounded final queue is full (callers degrade instead of queueing)."""
         return self._pending_finals >= self.max_pending_finals
@@ -266,6 +302,7 @@ class AsrScheduler:
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1
+            self._finals_idle.clear()
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return job
@@ -279,6 +316,8 @@ class AsrScheduler:
             self._pending.discard(job)
             if job.priority == Priority.FINAL:
                 self._pending_finals -= 1
+                if self._pending_finals == 0:
+                    self._finals_idle.set()
         self._update_gauges()
 
     async def run(self) -> None:
@@ -291,6 +330,11 @@ class AsrScheduler:
             if job.future.done():
                 self._done(job)
                 continue
+            if job.call is None and job.priority == Priority.FINAL and self.final_batch > 1:
+                others = self._waiting_finals(self.final_batch - 1)
+                if others:
+                    await self._run_final_batch([job, *others], loop)
+                    continue
             job.started = True
             if job.call is not None:
                 await self._run_call(job, loop)
@@ -319,6 +363,75 @@ class AsrScheduler:
                     job.future.set_exception(exc)
             finally:
                 self._done(job)
+
+    def _waiting_finals(self, limit: int) -> list[PassJob]:
+        """Take up to ``limit`` more final passes off the queue (they are at its front)."""
+        if limit <= 0 or getattr(self.engine, "run_together", None) is None:
+            return []
+        assert self._queue is not None
+        taken: list[PassJob] = []
+        while len(taken) < limit and not self._queue.empty():
+            entry = self._queue.get_nowait()
+            job = entry.job
+            if job.future.done():
+                self._done(job)
+                continue
+            if job.priority != Priority.FINAL or job.call is not None:
+                self._queue.put_nowait(entry)
+                break
+            taken.append(job)
+        return taken
+
+    async def _run_final_batch(self, jobs: list[PassJob], loop: asyncio.AbstractEventLoop
+                               ) -> None:
+        """Several streams' final passes in one batched model call.
+
+        Snapshots are taken while the batch still counts as waiting (so a busy stream
+        shortens its window as it would alone); every pass then gets the batch's widest
+        window, so their encoder inputs have one shape and run as one call (a wider window
+        only adds context).
+        """
+        inputs: list[tuple[PassJob, PassInput]] = []
+        for job in jobs:
+            try:
+                inp = job.snapshot()
+            except Exception as exc:
+                job.future.set_exception(exc)
+                continue
+            if inp is None:
+                job.future.set_result(None)
+            else:
+                inputs.append((job, inp))
+        for job in jobs:
+            job.started = True
+        windows = [inp.window_s for _, inp in inputs]
+        widest = None if None in windows else max(w for w in windows if w is not None)
+        inputs = [(job, dataclasses.replace(inp, window_s=widest)) for job, inp in inputs]
+        run_together: Any = getattr(self.engine, "run_together")  # noqa: B009
+        calls = [lambda inp=inp: self._transcribe(inp, Priority.FINAL) for _, inp in inputs]
+        began = time.perf_counter()
+        try:
+            results: list[Any] = await loop.run_in_executor(self._executor, run_together, calls)
+        except asyncio.CancelledError:
+            for job in jobs:
+                job.future.cancel()
+            raise
+        except Exception as exc:
+            results = [exc] * len(inputs)
+        finally:
+            for job in jobs:
+                self._done(job)
+        took = time.perf_counter() - began
+        self.final_batches.append(len(inputs))
+        for (job, inp), result in zip(inputs, results, strict=True):
+            if isinstance(result, Exception):
+                self.metrics.failures += 1
+                if not job.future.done():
+                    job.future.set_exception(result)
+                continue
+            self._count_pass(Priority.FINAL, took / len(inputs), result.duration)
+            if not job.future.done():
+                job.future.set_result((inp, result))
 
     async def _run_call(self, job: PassJob, loop: asyncio.AbstractEventLoop) -> None:
         assert job.call is not None
@@ -357,6 +470,7 @@ class AsrScheduler:
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1
+            self._finals_idle.clear()
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return future

@@ -63,6 +63,9 @@ class StreamSettings:
     # A full-window pass starts this long after silence begins: when the silence lasts long
     # enough to end the utterance, that pass is usually already done and becomes the final.
     pause_pass_ms: int = 100
+    # No tentative pass starts during a silence (it would show no new speech and hold the
+    # worker when the pause pass, which may become the final, is due).
+    partials_in_pause: bool = False
     pause_pass_busy_ms: int = 500  # the same while other passes wait (fewer wasted passes)
     # While other passes wait, a final pass encodes a shortened window (at least this long)
     # too: finals stay on time under load at some cost in accuracy. 0 = always 30 s.
@@ -370,6 +373,8 @@ class StreamingTranscriber:
             return
         if utt.pause_job is not None and not utt.pause_job.future.done():
             return  # a full-window pass is coming; it shows the words too
+        if utt.paused_at is not None and not self.settings.partials_in_pause:
+            return  # silence: nothing new to show, and the pause pass is due
         fresh = (utt.audio_end - max(utt.requested, utt.start)) / SAMPLE_RATE
         step = self._partial_step()
         if fresh < step:

@@ -351,9 +351,11 @@ class NiceRecorder(LongFake):
     def __init__(self) -> None:
         super().__init__()
         self.nice: list[int] = []
+        self.policy: list[int] = []
 
     def start_long(self, *args: Any, **kwargs: Any) -> Any:
         self.nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        self.policy.append(os.sched_getscheduler(threading.get_native_id()))
         return super().start_long(*args, **kwargs)
 
 
@@ -372,6 +374,7 @@ async def test_record_passes_run_beside_a_busy_live_worker_at_idle_priority() ->
         await busy.future
     # the record thread runs at the lowest priority (or at least lower, where 19 is refused)
     assert record.nice and 0 < record.nice[0] <= IDLE_NICE
+    assert record.policy == [os.SCHED_IDLE]  # gives way to any normal thread at once
     assert scheduler.metrics.record_passes == 1 and scheduler.metrics.record_steps >= 2
 
 
@@ -417,3 +420,49 @@ async def test_record_steps_of_several_interviews_run_together() -> None:
     assert all(r.text == "Kubernetes rocks." for r in results)
     assert record.together and record.together[0] == 3  # the three passes' steps at once
     assert scheduler.record_batches[0] == 3
+
+
+class GatedRecorder(LongFake):
+    """A record engine that, like WhisperEngine, calls its ``gate`` before a model call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate: Any = None
+
+    def start_long(self, *args: Any, **kwargs: Any) -> Any:
+        if self.gate is not None:
+            self.gate()
+        return super().start_long(*args, **kwargs)
+
+
+async def test_the_record_thread_waits_while_a_live_final_runs() -> None:
+    live, record = Gate(), GatedRecorder()
+    async with AsrScheduler(live, workers=1, record_engine=record,
+                            record_yield_max_s=30) as scheduler:
+        busy = scheduler.submit(
+            lambda: PassInput(np.zeros(SR, np.float32), "", "en"), Priority.FINAL
+        )
+        await asyncio.to_thread(live.started.wait, 10)
+        pending = asyncio.ensure_future(scheduler.record_pass(
+            PassInput(np.zeros(SR * 3, np.float32), "Q?", "en", 5, long=True)))
+        await asyncio.sleep(0.3)
+        assert not pending.done() and not [c for c in record.calls if c["kind"] == "record"]
+        live.open.set()
+        await busy.future
+        assert (await asyncio.wait_for(pending, 30)).text == "Kubernetes rocks."
+    assert scheduler.metrics.record_yield_seconds > 0
+
+
+async def test_a_record_call_waits_for_live_finals_only_so_long() -> None:
+    live, record = Gate(), GatedRecorder()
+    async with AsrScheduler(live, workers=1, record_engine=record,
+                            record_yield_max_s=0.2) as scheduler:
+        busy = scheduler.submit(
+            lambda: PassInput(np.zeros(SR, np.float32), "", "en"), Priority.FINAL
+        )
+        await asyncio.to_thread(live.started.wait, 10)
+        hyp = await asyncio.wait_for(scheduler.record_pass(
+            PassInput(np.zeros(SR * 3, np.float32), "Q?", "en", 5, long=True)), 30)
+        assert hyp.text == "Kubernetes rocks." and not busy.future.done()  # not starved
+        live.open.set()
+        await busy.future

@@ -14,6 +14,7 @@ from analysis.asr.engine import Hypothesis, WhisperEngine
 from analysis.asr.policy import Word
 from analysis.asr.scheduler import AsrScheduler
 from analysis.asr.stream import StreamingTranscriber, StreamSettings
+from analysis.asr.vad import VadSettings
 from analysis.events import EventBase, TranscriptFinal, TranscriptionBacklogged
 from tests.asr.conftest import load_audio, references
 
@@ -311,3 +312,46 @@ async def test_a_pause_mid_sentence_does_not_cut_the_utterance(
         )
         events = await _stream_paced(stream, audio)
     assert len(finals(events)) == expected
+
+
+class LengthRecorder(RecordingTranscriber):
+    """RecordingTranscriber that also notes the audio length of each tentative pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tentative_seconds: list[float] = []
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        prompt: str = "",
+        language: str | None = None,
+        beam_size: int = 1,
+        window_s: float | None = None,
+    ) -> Hypothesis:
+        if window_s is not None:
+            self.tentative_seconds.append(len(audio) / 16_000)
+        return super().transcribe(audio, prompt, language, beam_size, window_s)
+
+
+@pytest.mark.parametrize(("in_pause", "expected"), [(True, True), (False, False)])
+async def test_no_tentative_pass_starts_during_a_silence(
+    espeak_speech: np.ndarray, in_pause: bool, expected: bool
+) -> None:
+    """A silence shows no new words: the worker stays free for the pass that makes the final."""
+    engine = LengthRecorder()
+    lead = np.zeros(8_000, np.float32)
+    audio = np.concatenate([lead, espeak_speech, np.zeros(48_000, np.float32)])
+    settings = StreamSettings(
+        vad=VadSettings(min_silence_ms=2_500), hold_mid_sentence_ms=0,
+        partials_in_pause=in_pause,
+    )
+    async with AsrScheduler(engine) as scheduler:
+        stream = StreamingTranscriber("iv-quiet", scheduler, settings)
+        events = await _stream_paced(stream, audio)
+    assert len(finals(events)) == 1
+    speech_s = (len(lead) + len(espeak_speech)) / 16_000
+    # the buffer starts at the padded speech start, so a pass with more than the speech and
+    # a second of the silence in it was started well into the silence
+    in_silence = [s for s in engine.tentative_seconds if s > speech_s + 1.0]
+    assert bool(in_silence) is expected
