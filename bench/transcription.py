@@ -145,7 +145,6 @@ class StreamRun:
 ASR = AsrSettings()  # the same settings (workers, threads, beams) the server uses
 # --stream-opt overrides (A/B of stream designs): StreamSettings fields, vad.* for VadSettings
 STREAM_OPTS: dict[str, float] = {}
-RECORD_YIELD_S = 0.5  # --record-yield: the record thread's wait for live finals per call
 
 
 def stream_settings(language: str) -> StreamSettings:
@@ -222,9 +221,13 @@ async def stream_clip(
 
 
 async def capacity(
-    engine: WhisperEngine, clips: list[Clip], counts: list[int]
+    engine: WhisperEngine, clips: list[Clip], counts: list[int], run_all: bool = False
 ) -> list[dict[str, Any]]:
-    """N simultaneous real-time streams of the same program: do finals stay within 3 s?"""
+    """N simultaneous real-time streams of the same program: do finals stay within 3 s?
+
+    The default sweep stops at the first count that misses; counts asked for on the command
+    line (``--streams 4,6``) are all run.
+    """
     program = np.concatenate(
         [np.concatenate([c.audio, np.zeros(19_200, np.float32)]) for c in clips]  # 1.2 s pauses
     )
@@ -284,7 +287,7 @@ async def capacity(
             f"{row['final_batched_calls']} of {row['final_batch_mean'] or 0:.1f} passes)\n"
             + format_summary(row["breakdown"])
         )
-        if not row["ok"]:
+        if not row["ok"] and not run_all:
             break
     return rows
 
@@ -339,8 +342,7 @@ async def record_delay(
         load_before = os.getloadavg()[0]
         breakdown = Breakdown()
         async with TracingScheduler(engine, workers=ASR.workers, final_batch=ASR.final_batch,
-                                    record_engine=record_engine,
-                                    record_yield_max_s=RECORD_YIELD_S) as scheduler:
+                                    record_engine=record_engine) as scheduler:
 
             async def interview(
                 k: int, scheduler: AsrScheduler = scheduler, n: int = n,
@@ -403,8 +405,6 @@ async def record_delay(
                "finals_after_end_p95": pct(finals_after, 95),
                "final_passes": metrics["final_passes"],
                "partial_passes": metrics["partial_passes"],
-               "record_yield_max_s": RECORD_YIELD_S,
-               "record_yield_seconds": metrics["record_yield_seconds"],
                "record_steps": metrics["record_steps"],
                "record_steps_together_mean": float(np.mean(together)) if together else None,
                "record_steps_together_max": max(together) if together else None,
@@ -416,8 +416,7 @@ async def record_delay(
         progress(f"  {ready}; live finals p50 {row['finals_after_end_p50']:.2f} s, "
                  f"p95 {row['finals_after_end_p95']:.2f} s (load {load_before:.1f} -> "
                  f"{row['load_1min_after']:.1f}; full-window passes {row['final_passes']:.0f}, "
-                 f"tentative {row['partial_passes']:.0f}; record waited for finals "
-                 f"{row['record_yield_seconds']:.1f} s)\n" + format_summary(row["breakdown"]))
+                 f"tentative {row['partial_passes']:.0f})\n" + format_summary(row["breakdown"]))
         rows.append(row)
     return rows
 
@@ -653,7 +652,7 @@ async def main(opts: Options) -> dict[str, Any]:
         [" ".join(offline_by_clip[c.name] for c in cap_clips)],
     )
     counts = streams or ([1, 2] if quick else [1, 2, 4, 6, 8])
-    result["capacity"] = await capacity(engine, cap_clips, counts)
+    result["capacity"] = await capacity(engine, cap_clips, counts, run_all=bool(streams))
     ok = [r["streams"] for r in result["capacity"] if r["ok"]]
     result["max_realtime_streams"] = max(ok) if ok else 0
     result["machine_at_end"] = machine()
@@ -689,8 +688,7 @@ def print_table(r: dict[str, Any]) -> None:
               f"p50 {row['finals_after_end_p50']:.2f} s, p95 {row['finals_after_end_p95']:.2f} s"
               f" (load {row['load_1min_before']:.1f} -> {row['load_1min_after']:.1f}; "
               f"full-window passes {row['final_passes']:.0f}, tentative "
-              f"{row['partial_passes']:.0f}; record waited for finals "
-              f"{row['record_yield_seconds']:.1f} s, at most {row['record_yield_max_s']} s a call)")
+              f"{row['partial_passes']:.0f})")
         print(format_summary(row["breakdown"]))
     for row in r.get("batch_throughput", []):
         print(f"batch {row['batch']}: {row['passes_per_s']:.2f} record passes/s "
@@ -738,8 +736,6 @@ if __name__ == "__main__":
     parser.add_argument("--stream-opt", default="",
                         help="A/B: StreamSettings overrides, e.g. hold_mid_sentence_ms=0,"
                         "vad.min_silence_ms=600")
-    parser.add_argument("--record-yield", type=float, default=RECORD_YIELD_S,
-                        help="A/B: seconds a record model call waits for live finals (0 = off)")
     parser.add_argument("--final-batch", type=int,
                         help="A/B: final passes batched per model call (default: the setting)")
     parser.add_argument("--long-answers", action="store_true",
@@ -757,7 +753,6 @@ if __name__ == "__main__":
     for item in filter(None, args.stream_opt.split(",")):
         key, value = item.split("=")
         STREAM_OPTS[key.strip()] = float(value)
-    RECORD_YIELD_S = args.record_yield
     if args.final_batch is not None:
         ASR = ASR.model_copy(update={"final_batch": args.final_batch})
     res = asyncio.run(main(Options(

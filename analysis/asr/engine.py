@@ -108,11 +108,7 @@ def _windowed_model_class() -> Any:
 
     # faster-whisper ships no types, so WhisperModel is Any and subclassing it is [misc].
     class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
-        gate: Callable[[], None] | None = None  # waits before each model call (see below)
-
         def encode(self, features: np.ndarray) -> Any:
-            if self.gate is not None:
-                self.gate()
             frames = getattr(_window, "frames", None)
             if frames is not None and features.shape[-1] > frames:
                 features = features[..., :frames]
@@ -149,9 +145,6 @@ class WhisperEngine:
         self._load_lock = threading.Lock()
         self._simplify = _Simplifier()
         self.last_batch_sizes: list[int] = []  # model calls run together in the last batch
-        # Called (in the decoding thread) before each encoder and decoder call: a record
-        # engine waits there while live finals run (AsrScheduler sets it). Set before load.
-        self.gate: Callable[[], None] | None = None
 
     @classmethod
     def from_settings(cls, asr: AsrSettings, models_dir: Path) -> WhisperEngine:
@@ -183,12 +176,7 @@ class WhisperEngine:
                     local_files_only=Path(self.model_path).is_dir(),
                 )
                 sot = self._model.hf_tokenizer.token_to_id("<|startoftranscript|>")
-                self._model.model = _BatchingWhisper(self._model.model, sot, self._gate)
-                self._model.gate = self._gate
-
-    def _gate(self) -> None:
-        if self.gate is not None:
-            self.gate()
+                self._model.model = _BatchingWhisper(self._model.model, sot)
 
     def warm_up(self) -> None:
         """One tiny pass per common window: the first pass of a shape is slower (benchmarks)."""
@@ -650,17 +638,14 @@ class Rendezvous:
 class _BatchingWhisper:
     """The CTranslate2 model; ``generate`` of a batched pass goes through its rendezvous."""
 
-    def __init__(self, inner: Any, sot: int, gate: Callable[[], None] | None = None) -> None:
+    def __init__(self, inner: Any, sot: int) -> None:
         self.inner = inner
         self.sot = sot
-        self.gate = gate
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def generate(self, features: Any, prompts: Any, **kwargs: Any) -> Any:
-        if self.gate is not None:
-            self.gate()
         batch: Rendezvous | None = getattr(_window, "batch", None)
         if batch is None or len(prompts) != 1:
             return self.inner.generate(features, prompts, **kwargs)

@@ -75,7 +75,6 @@ class AsrMetrics:
     record_steps: int = 0  # their scheduler jobs (one decoded segment each, in-process)
     record_seconds: float = 0.0  # inference time spent on them
     record_failures: int = 0
-    record_yield_seconds: float = 0.0  # the record thread waited for live finals this long
 
     def snapshot(self) -> dict[str, float]:
         """All values as a flat dict."""
@@ -158,7 +157,6 @@ class AsrScheduler:
         record_engine: Transcriber | None = None,
         record_batch: int = 4,
         final_batch: int = 1,
-        record_yield_max_s: float = 0.5,
     ) -> None:
         self.engine = engine
         # with a record engine (a second model of its own), record passes run in one thread
@@ -169,14 +167,6 @@ class AsrScheduler:
         self._record_waiting: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._record_wake: asyncio.Event | None = None
         self.record_batches: list[int] = []  # record steps run together, per call (metrics)
-        # Besides its OS priority, the record thread waits before each of its model calls
-        # while a live final is queued or running (the GIL and the caches are shared), at
-        # most this long per call, so the record is not starved under load.
-        self.record_yield_max_s = record_yield_max_s
-        self._finals_idle = threading.Event()
-        self._finals_idle.set()
-        if record_engine is not None and hasattr(record_engine, "gate"):
-            record_engine.gate = self._yield_to_finals
         # final-priority passes of several streams waiting at once run as one batched model
         # call (engines with ``run_together``): one encoder call instead of one per stream
         self.final_batch = max(1, final_batch)
@@ -221,7 +211,6 @@ class AsrScheduler:
         for job in list(self._pending):
             job.future.cancel()
         self._pending.clear()
-        self._finals_idle.set()  # a record call waiting for finals goes on and ends
         for _, future in self._record_waiting:
             future.cancel()
         self._record_waiting.clear()
@@ -274,14 +263,6 @@ class AsrScheduler:
             if not j.started and (priority is None or j.priority == priority)
         )
 
-    def _yield_to_finals(self) -> None:
-        """In the record thread: wait (bounded) until no live final is queued or running."""
-        if self._finals_idle.is_set() or self.record_yield_max_s <= 0:
-            return
-        began = time.perf_counter()
-        self._finals_idle.wait(self.record_yield_max_s)
-        self.metrics.record_yield_seconds += time.perf_counter() - began
-
     def finals_full(self) -> bool:
         """True when the bounded final queue is full (callers degrade instead of queueing)."""
         return self._pending_finals >= self.max_pending_finals
@@ -302,7 +283,6 @@ class AsrScheduler:
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1
-            self._finals_idle.clear()
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return job
@@ -316,8 +296,6 @@ class AsrScheduler:
             self._pending.discard(job)
             if job.priority == Priority.FINAL:
                 self._pending_finals -= 1
-                if self._pending_finals == 0:
-                    self._finals_idle.set()
         self._update_gauges()
 
     async def run(self) -> None:
@@ -470,7 +448,6 @@ class AsrScheduler:
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1
-            self._finals_idle.clear()
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return future
