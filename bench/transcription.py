@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -736,6 +737,8 @@ if __name__ == "__main__":
     parser.add_argument("--stream-opt", default="",
                         help="A/B: StreamSettings overrides, e.g. hold_mid_sentence_ms=0,"
                         "vad.min_silence_ms=600")
+    parser.add_argument("--record-nice-only", action="store_true",
+                        help="A/B: record thread at nice 19 only, not SCHED_IDLE (before)")
     parser.add_argument("--final-batch", type=int,
                         help="A/B: final passes batched per model call (default: the setting)")
     parser.add_argument("--long-answers", action="store_true",
@@ -753,6 +756,13 @@ if __name__ == "__main__":
     for item in filter(None, args.stream_opt.split(",")):
         key, value = item.split("=")
         STREAM_OPTS[key.strip()] = float(value)
+    if args.record_nice_only:
+        import analysis.asr.scheduler as scheduler_module
+
+        def nice_only() -> None:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+        scheduler_module.lower_thread_priority = nice_only
     if args.final_batch is not None:
         ASR = ASR.model_copy(update={"final_batch": args.final_batch})
     res = asyncio.run(main(Options(
