@@ -21,8 +21,8 @@ from server.storage.db import make_engine
 from server.workflow.outbox import enqueue
 from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
+from tests.mail import free_port
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
-from tests.server.test_feedback import free_port
 from tests.server.test_interviewer_channels import ScriptedClock
 
 Client = TestClient[web.Request, web.Application]

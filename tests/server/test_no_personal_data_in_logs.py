@@ -23,19 +23,22 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from analysis.events import ObserverNoteAdded, QuestionAnswered, QuestionShown, TranscriptFinal
+from analysis.events import ObserverNoteAdded, TranscriptFinal
 from config.logs import JsonFormatter, setup_logging
 from server.access_log import ACCESS_LOGGER, RedactingAccessLogger
 from server.app import create_app
-from server.services import SERVICES, Services
 from server.session_inputs import AnalyzerResult, Barrier
-from server.storage.models import Interview
-from tests.server import test_feedback
-from tests.server.helpers import AppClient, consent, make_settings, sign_in
-from tests.server.test_feedback import Inbox
+from tests.mail import Inbox
+from tests.server.helpers import (
+    AppClient,
+    consent,
+    log_answer,
+    make_settings,
+    mark_finished,
+    services_of,
+    sign_in,
+)
 from tests.server.test_reports import STRONG
-
-smtp = test_feedback.smtp  # fixture: a real SMTP server (aiosmtpd) receiving the feedback
 
 HAN = "龘靐齉"  # rare characters: no page, report or message text of the app contains them
 MARK = f"Zz{HAN}Qq"
@@ -110,13 +113,6 @@ async def api(
         yield client
 
 
-def services_of(api: AppClient) -> Services:
-    """The running app's services."""
-    assert api.app is not None
-    svc: Services = api.app[SERVICES]
-    return svc
-
-
 async def ok(resp: Any, *statuses: int) -> Any:
     """The JSON body of a response that must have one of ``statuses`` (200 or 201 by default)."""
     assert resp.status in (statuses or (200, 201)), (resp.url, resp.status, await resp.text())
@@ -145,38 +141,20 @@ async def finished_interview(api: AppClient, job_id: str, cand_id: str) -> dict[
     svc = services_of(api)
     text = f"{SENTENCE}. {STRONG}"
     question = "Tell me about the hardest bug you have tracked down."
-    await svc.events.append(QuestionShown(interview_id=iid, t=5, question_id="q0", text=question))
-    await svc.events.append(
-        TranscriptFinal(
-            interview_id=iid,
-            t=45,
-            utterance_id=f"{iid}-0",
-            text=text,
-            language="en",
-            start=8,
-            end=40,
-            avg_logprob=-0.1,
-        )
-    )
-    await svc.events.append(
-        QuestionAnswered(
-            interview_id=iid,
-            t=46,
-            question_id="q0",
-            kind="main",
-            competency_id="logical_thinking",
-            transcript=text,
-            started=6,
-            ended=44,
-        )
+    await log_answer(
+        svc,
+        iid,
+        t=5,
+        question_id="q0",
+        competency_id="logical_thinking",
+        question=question,
+        said=text,
+        avg_logprob=-0.1,
     )
     await svc.events.append(
         ObserverNoteAdded(interview_id=iid, t=47, by="admin", text=f"{NAME} said: {SENTENCE}")
     )
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status, row.started_at, row.ended_at = "finished", svc.now(), svc.now()
+    await mark_finished(svc, iid, started_at=svc.now(), ended_at=svc.now())
     note = f"{NAME} ({EMAIL}) was precise"
     await ok(
         await api.post(

@@ -22,9 +22,9 @@ from analysis.events import (
 )
 from server.routes import reports as report_routes
 from server.storage.models import Interview
-from tests.server.helpers import AppClient
+from tests.server.helpers import AppClient, services_of
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
-from tests.server.test_reports import STRONG, services_of
+from tests.server.test_reports import STRONG
 
 WRONG = "The cat sat on the mat and the weather was nice today at the beach."
 QUESTIONS = [

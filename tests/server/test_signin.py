@@ -21,8 +21,8 @@ from server.passwords import Passwords
 from server.services import SERVICES, Services
 from server.signin.throttle import RedisCounters, counter_key
 from server.storage.models import AdminNoticeRow, AuditEntry, SessionRow, User
+from tests.mail import free_port
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, sign_in
-from tests.server.test_feedback import free_port
 from tests.server.test_invites_and_signing import scrypt_hash
 from tests.server.test_postgres import pg_url  # noqa: F401 - the PostgreSQL fixture
 

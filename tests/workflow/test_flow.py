@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,9 +28,9 @@ from server.errors import BadInput
 from server.services import SERVICES
 from server.storage.models import Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
+from tests.mail import Inbox, free_port
 from tests.server.helpers import ADMIN_EMAIL, sign_in
 from tests.server.roles_world import Client
-from tests.server.test_feedback import Inbox, free_port
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 
 CORP, SECRET, AGENT = "corp-1", "secret-1", 1000002
@@ -79,18 +79,6 @@ class FakeWeCom:
             return web.json_response({"errcode": 93000, "errmsg": "invalid webhook url"})
         self.robot_messages.append(await request.json())
         return web.json_response({"errcode": 0, "errmsg": "ok"})
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
