@@ -51,3 +51,13 @@ def smtp_server(handler: object) -> Iterator[int]:
         yield port
     finally:
         controller.stop()
+
+
+def mail_settings(port: int, sender: str = "Hiring team <hr@candor.test>") -> dict[str, Any]:
+    """Settings that send the app's email to the local SMTP server on ``port`` (no TLS)."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_from": sender,
+        "smtp_starttls": False,
+    }

@@ -16,6 +16,7 @@ from analysis.asr.scheduler import AsrScheduler
 from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.events import EventBase, TranscriptFinal, TranscriptionBacklogged
 from tests.asr.conftest import load_audio, references
+from tests.asr.fakes import FakeTranscriber, seconds_of, word_every_half_second
 
 BLOCK = 320  # 20 ms, what the server's track reader delivers
 
@@ -102,25 +103,20 @@ async def test_mandarin_comes_out_simplified_and_close_to_the_reference(
     assert jiwer.cer(reference, hanzi) <= 0.3
 
 
-class GatedTranscriber:
+class GatedTranscriber(FakeTranscriber):
     """A fake engine that blocks until released: lets a test build a backlog."""
 
     def __init__(self) -> None:
         self.gate = threading.Event()
         self.calls: list[int] = []
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         self.gate.wait(30)
         self.calls.append(beam_size)
-        seconds = len(audio) / 16_000
-        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4) for i in range(int(seconds / 0.5))]
+        seconds = seconds_of(audio)
+        words = word_every_half_second(seconds, length=0.4)
         return Hypothesis(words, language="en", duration=seconds)
 
 
@@ -150,19 +146,16 @@ async def _collect(stream: StreamingTranscriber, into: list[EventBase]) -> None:
         into.append(event)
 
 
-class InventiveTranscriber:
+class InventiveTranscriber(FakeTranscriber):
     """A fake engine that, like Whisper, adds an unlikely word in the trailing silence."""
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
-        seconds = len(audio) / 16_000
-        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(int(seconds / 0.5) - 1)]
+        seconds = seconds_of(audio)
+        words = word_every_half_second(
+            seconds, length=0.4, probability=0.9, count=int(seconds / 0.5) - 1
+        )
         words.append(Word(" invented", seconds - 0.3, seconds, 0.02))
         return Hypothesis(words, language="en", duration=seconds)
 
@@ -185,7 +178,7 @@ async def test_words_invented_in_the_trailing_silence_are_dropped(
     assert all(w.probability >= 0.1 for w in final.words)
 
 
-class RecordingTranscriber:
+class RecordingTranscriber(FakeTranscriber):
     """A fake engine that says one word per half second and records each pass's window."""
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -194,20 +187,15 @@ class RecordingTranscriber:
         self.gate = threading.Event()
         self.gate.set()
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         self.gate.wait(30)
         if self.delay:
             threading.Event().wait(self.delay)
         self.windows.append(window_s)
-        seconds = len(audio) / 16_000
-        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.3, 0.9) for i in range(int(seconds / 0.5))]
+        seconds = seconds_of(audio)
+        words = word_every_half_second(seconds, length=0.3, probability=0.9)
         return Hypothesis(words, language="en", duration=seconds)
 
 

@@ -52,6 +52,18 @@ async def sign_in(
     return token
 
 
+async def scored_job(
+    client: AppClient, title: str = "Backend engineer", language: str = "en"
+) -> dict[str, Any]:
+    """A job with the software-engineer competency model, so interviews can be scored."""
+    resp = await client.post(
+        "/api/jobs",
+        json={"title": title, "language": language, "template": "software_engineer"},
+    )
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
 async def new_interview(client: AppClient, language: str = "en") -> dict[str, Any]:
     """Create a job, a candidate and an interview as the signed-in user."""
     job = await (

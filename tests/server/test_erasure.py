@@ -35,6 +35,7 @@ from tests.server.helpers import (
     log_answer,
     make_settings,
     mark_finished,
+    scored_job,
     services_of,
     sign_in,
 )
@@ -46,16 +47,6 @@ Client = TestClient[web.Request, web.Application]
 NAME = "Qiao Zhenming 乔振明"
 EMAIL = "qiao.zhenming.marker@example.org"
 SENTENCE = "I rebuilt the tidewater billing ledger in eleven days"
-
-
-async def scored_job(api: Client) -> dict[str, Any]:
-    """A job with a competency model, so interviews can be scored and rated."""
-    resp = await api.post(
-        "/api/jobs",
-        json={"title": "Backend engineer", "language": "en", "template": "software_engineer"},
-    )
-    assert resp.status == 201, await resp.text()
-    return dict(await resp.json())
 
 
 async def person(api: Client, name: str = NAME, email: str = EMAIL) -> str:

@@ -18,8 +18,15 @@ from sqlalchemy import func, select
 from server.storage.models import CandidateFeedbackRow, EventRow
 from tests.browser import conftest as browser_fixtures
 from tests.browser.conftest import BrowserFactory
-from tests.mail import Inbox, free_port
-from tests.server.helpers import AppClient, log_answer, mark_finished, services_of, sign_in
+from tests.mail import Inbox, free_port, mail_settings
+from tests.server.helpers import (
+    AppClient,
+    log_answer,
+    mark_finished,
+    scored_job,
+    services_of,
+    sign_in,
+)
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview
 
@@ -41,10 +48,7 @@ async def api(
     client = await make_client(
         tmp_path,
         clock,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
     )
     yield client
     await client.close()
@@ -57,12 +61,7 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:
 
 async def new_job(api: AppClient, language: str = "en", feedback: bool = True) -> str:
     title = "Backend engineer" if language == "en" else "后端工程师"
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": title, "language": language, "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api, title, language)
     if feedback:
         resp = await api.put(f"/api/jobs/{job['id']}/scoring", json={"candidate_feedback": True})
         assert resp.status == 200, await resp.text()
@@ -310,10 +309,7 @@ async def test_review_page_panel_shows_the_draft_and_sends_the_edit(
     inbox, port = smtp
     settings = make_settings(
         tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_from="hr@candor.test",
-        smtp_starttls=False,
+        **mail_settings(port, "hr@candor.test"),
     )
     server = TestServer(create_app(settings), host="127.0.0.1")
     async with TestClient(server) as api:

@@ -28,13 +28,14 @@ from config.logs import JsonFormatter, setup_logging
 from server.access_log import ACCESS_LOGGER, RedactingAccessLogger
 from server.app import create_app
 from server.session_inputs import AnalyzerResult, Barrier
-from tests.mail import Inbox
+from tests.mail import Inbox, mail_settings
 from tests.server.helpers import (
     AppClient,
     consent,
     log_answer,
     make_settings,
     mark_finished,
+    scored_job,
     services_of,
     sign_in,
 )
@@ -102,10 +103,7 @@ async def api(
     """The real app with SMTP configured, served with the redacting access log."""
     settings = make_settings(
         tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
     )
     server = TestServer(create_app(settings))
     await server.start_server(access_log=ACCESS_LOGGER, access_log_class=RedactingAccessLogger)
@@ -121,12 +119,7 @@ async def ok(resp: Any, *statuses: int) -> Any:
 
 async def marked_job(api: AppClient, language: str) -> str:
     """A scored job whose candidates get feedback."""
-    job = await ok(
-        await api.post(
-            "/api/jobs",
-            json={"title": "Engineer", "language": language, "template": "software_engineer"},
-        )
-    )
+    job = await scored_job(api, "Engineer", language)
     await ok(await api.put(f"/api/jobs/{job['id']}/scoring", json={"candidate_feedback": True}))
     return str(job["id"])
 

@@ -23,7 +23,7 @@ from server.services import SERVICES
 from server.storage.models import Application, Candidate, Interview
 from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
-from tests.mail import Inbox
+from tests.mail import Inbox, mail_settings
 from tests.server.helpers import ADMIN_EMAIL, AppClient, consent, make_settings, sign_in
 
 PERSON = {"first_name": "Wei", "last_name": "Zhang", "email": "wei@example.com"}
@@ -80,10 +80,7 @@ async def mailing_admin(tmp_path: Path, smtp: tuple[Inbox, int]) -> AsyncIterato
     """A signed-in admin on an app that sends its email to the local SMTP server."""
     settings = make_settings(
         tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
         workflow_poll_seconds=3600,
     )
     async with TestClient(TestServer(create_app(settings))) as client:

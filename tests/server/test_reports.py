@@ -24,7 +24,14 @@ from analysis.events import TranscriptFinal, VoiceDeliverySummarized
 from server.session_inputs import AnalyzerResult
 from server.storage.models import HumanDecisionRow, Interview
 from tests.client_peer import CandidateClient, PatternVideoTrack
-from tests.server.helpers import AppClient, log_answer, mark_finished, services_of, sign_in
+from tests.server.helpers import (
+    AppClient,
+    log_answer,
+    mark_finished,
+    scored_job,
+    services_of,
+    sign_in,
+)
 from tests.server.test_interviewer_channels import (
     FAST_PLAN,
     ScriptedClock,
@@ -456,12 +463,7 @@ async def logged_interview(
 async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
     api: AppClient, clock: ScriptedClock
 ) -> None:
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": "Backend engineer", "language": "en", "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api)
     cand = await (await api.post("/api/candidates", json={"name": "Zhang Wei"})).json()
     iids = [await logged_interview(api, job["id"], cand["id"], i) for i in range(10)]
     report = await (await api.get(f"/api/interviews/{iids[0]}/report.json")).json()
@@ -521,12 +523,7 @@ async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
 async def test_job_scoring_options_drive_the_recommendation(
     api: AppClient, clock: ScriptedClock
 ) -> None:
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": "Backend engineer", "language": "en", "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api)
     url = f"/api/jobs/{job['id']}/scoring"
     assert (await (await api.get(url)).json())["threshold"] == 70
     assert (await api.put(url, json={"threshold": 101})).status == 400
@@ -552,12 +549,7 @@ ZH_ANSWER = (
 async def test_a_mandarin_report_prints_chinese_in_the_pdf(
     api: AppClient, clock: ScriptedClock, tmp_path: Path
 ) -> None:
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": "软件工程师", "language": "zh", "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api, "软件工程师", "zh")
     cand = await (await api.post("/api/candidates", json={"name": "李雷"})).json()
     iid = (
         await (
