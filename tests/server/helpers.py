@@ -138,6 +138,20 @@ async def log_answer(
     )
 
 
+async def log_one_answer(svc: Services, iid: str, said: str) -> None:
+    """One answered question logged at t=5: q0, logical thinking, the hardest bug."""
+    await log_answer(
+        svc,
+        iid,
+        t=5,
+        question_id="q0",
+        competency_id="logical_thinking",
+        question="Tell me about the hardest bug you have tracked down.",
+        said=said,
+        avg_logprob=-0.1,
+    )
+
+
 async def mark_finished(
     svc: Services,
     iid: str,

@@ -32,7 +32,7 @@ from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.media_files import speech_file
 from tests.server.helpers import (
     consent,
-    log_answer,
+    log_one_answer,
     make_settings,
     mark_finished,
     scored_job,
@@ -66,17 +66,8 @@ async def interview_for(api: Client, job_id: str, candidate_id: str) -> dict[str
 async def answer_and_finish(api: Client, iid: str, sentence: str = SENTENCE) -> None:
     """A logged answer with the sentence in its transcript; the interview is then finished."""
     svc = services_of(api)
-    question = "Tell me about the hardest bug you have tracked down."
-    await log_answer(
-        svc,
-        iid,
-        t=5,
-        question_id="q0",
-        competency_id="logical_thinking",
-        question=question,
-        said=f"{sentence}. I measured first, then fixed the root cause and added tests.",
-        avg_logprob=-0.1,
-    )
+    said = f"{sentence}. I measured first, then fixed the root cause and added tests."
+    await log_one_answer(svc, iid, said)
     await mark_finished(svc, iid, ended_at=svc.now())
 
 

@@ -32,7 +32,7 @@ from tests.mail import Inbox, mail_settings
 from tests.server.helpers import (
     AppClient,
     consent,
-    log_answer,
+    log_one_answer,
     make_settings,
     mark_finished,
     scored_job,
@@ -132,18 +132,7 @@ async def finished_interview(api: AppClient, job_id: str, cand_id: str) -> dict[
     iid = iv["id"]
     await consent(api, iv["invite_token"])
     svc = services_of(api)
-    text = f"{SENTENCE}. {STRONG}"
-    question = "Tell me about the hardest bug you have tracked down."
-    await log_answer(
-        svc,
-        iid,
-        t=5,
-        question_id="q0",
-        competency_id="logical_thinking",
-        question=question,
-        said=text,
-        avg_logprob=-0.1,
-    )
+    await log_one_answer(svc, iid, f"{SENTENCE}. {STRONG}")
     await svc.events.append(
         ObserverNoteAdded(interview_id=iid, t=47, by="admin", text=f"{NAME} said: {SENTENCE}")
     )
