@@ -25,15 +25,20 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
 
 
-async def feed(stream: StreamingTranscriber, audio: np.ndarray, t0: float) -> list[EventBase]:
-    """Push audio in 20 ms blocks as fast as the loop allows (simulated pace), then end."""
+def collecting(stream: StreamingTranscriber) -> tuple[list[EventBase], asyncio.Task[None]]:
+    """Start collecting the stream's events: the list they arrive in, and the collecting task."""
     events: list[EventBase] = []
 
     async def collect() -> None:
         async for event in stream.events():
             events.append(event)
 
-    collector = asyncio.create_task(collect())
+    return events, asyncio.create_task(collect())
+
+
+async def feed(stream: StreamingTranscriber, audio: np.ndarray, t0: float) -> list[EventBase]:
+    """Push audio in 20 ms blocks as fast as the loop allows (simulated pace), then end."""
+    events, collector = collecting(stream)
     padded = np.concatenate([np.zeros(8_000, np.float32), audio, np.zeros(16_000, np.float32)])
     for i in range(0, len(padded), BLOCK):
         stream.push_audio(padded[i : i + BLOCK], t0 + i / 16_000)
@@ -125,8 +130,7 @@ async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.n
     engine = GatedTranscriber()
     async with AsrScheduler(engine, clock=lambda: now[0]) as scheduler:
         stream = StreamingTranscriber("iv-load", scheduler, clock=lambda: now[0])
-        events: list[EventBase] = []
-        collector = asyncio.create_task(_collect(stream, events))
+        events, collector = collecting(stream)
         audio = np.concatenate([espeak_speech, np.zeros(16_000, np.float32)] * 2)
         for i in range(0, len(audio), BLOCK):
             now[0] = i / 16_000 * 3  # inference is far behind real time
@@ -139,11 +143,6 @@ async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.n
     assert reports and reports[0].pending_seconds > 3.0
     assert scheduler.metrics.backlog_reports >= 1
     assert len(finals(events)) == 2  # one per utterance, never dropped
-
-
-async def _collect(stream: StreamingTranscriber, into: list[EventBase]) -> None:
-    async for event in stream.events():
-        into.append(event)
 
 
 class InventiveTranscriber(FakeTranscriber):
@@ -165,8 +164,7 @@ async def test_words_invented_in_the_trailing_silence_are_dropped(
 ) -> None:
     async with AsrScheduler(InventiveTranscriber()) as scheduler:
         stream = StreamingTranscriber("iv-tail", scheduler)
-        events: list[EventBase] = []
-        collector = asyncio.create_task(_collect(stream, events))
+        events, collector = collecting(stream)
         audio = np.concatenate([espeak_speech, np.zeros(16_000, np.float32)])
         for i in range(0, len(audio), BLOCK):
             stream.push_audio(audio[i : i + BLOCK], i / 16_000)
@@ -201,8 +199,7 @@ class RecordingTranscriber(FakeTranscriber):
 
 async def _stream_paced(stream: StreamingTranscriber, audio: np.ndarray) -> list[EventBase]:
     """Feed 20 ms blocks with a short real pause each (passes finish while audio flows)."""
-    events: list[EventBase] = []
-    collector = asyncio.create_task(_collect(stream, events))
+    events, collector = collecting(stream)
     for i in range(0, len(audio), BLOCK):
         stream.push_audio(audio[i : i + BLOCK], i / 16_000)
         await asyncio.sleep(0.004)
@@ -239,10 +236,7 @@ async def test_finals_get_a_shortened_window_while_other_finals_wait(
     audio = np.concatenate([espeak_speech, np.zeros(24_000, np.float32)])
     async with AsrScheduler(engine) as scheduler:
         streams = [StreamingTranscriber(f"iv-busy{k}", scheduler) for k in range(3)]
-        collected: list[list[EventBase]] = [[] for _ in streams]
-        tasks = [
-            asyncio.create_task(_collect(s, c)) for s, c in zip(streams, collected, strict=True)
-        ]
+        collected = [collecting(s) for s in streams]
         for i in range(0, len(audio), BLOCK):
             for s in streams:
                 s.push_audio(audio[i : i + BLOCK], i / 16_000)
@@ -250,8 +244,8 @@ async def test_finals_get_a_shortened_window_while_other_finals_wait(
         for s in streams:
             s.end_input()
         engine.gate.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-    assert all(len(finals(c)) == 1 for c in collected)  # late, shortened, never dropped
+        await asyncio.wait_for(asyncio.gather(*(task for _, task in collected)), 30)
+    assert all(len(finals(got)) == 1 for got, _ in collected)  # late, shortened, never dropped
     assert scheduler.metrics.finals_shortened >= 1
     assert any(w is not None and w < 30.0 for w in engine.windows)
 
@@ -261,8 +255,7 @@ async def test_flush_finalizes_speech_cut_off_by_a_disconnect_and_the_stream_goe
 ) -> None:
     async with AsrScheduler(RecordingTranscriber()) as scheduler:
         stream = StreamingTranscriber("iv-cut", scheduler)
-        events: list[EventBase] = []
-        collector = asyncio.create_task(_collect(stream, events))
+        events, collector = collecting(stream)
         for i in range(0, len(espeak_speech), BLOCK):  # no trailing silence: still speaking
             stream.push_audio(espeak_speech[i : i + BLOCK], i / 16_000)
             await asyncio.sleep(0)
