@@ -77,7 +77,7 @@ class SessionRegistry:
     def get(self, interview_id: str) -> InterviewSession:
         """The interview's session, created and started on first use."""
         session = self._sessions.get(interview_id)
-        if session is not None and not session.closed:
+        if session is not None and not session.closed and not session.stopping:
             return session
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
@@ -124,12 +124,21 @@ class SessionRegistry:
             return self._held(interview_id)
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
+        # A session of this interview still stopping here (handing over, lease lost) holds the
+        # lease until its run ends: taking "our" lease now would start a new session here and
+        # undo the handover. Wait for it; then the lease tells who runs the interview.
+        stopping = self._sessions.get(interview_id)
+        run = self._runs.get(stopping) if stopping is not None else None
+        if run is not None:
+            await asyncio.wait({run}, timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 1)
+            if self.find(interview_id) is not None:
+                return self._held(interview_id)
         loop = asyncio.get_running_loop()
         # The owner finalizes its segment and drains transcription briefly before letting go.
         deadline = (
             loop.time() + cluster.lease_seconds + SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 4
         )
-        asked = False
+        asked: str | None = None
         while True:
             if await cluster.acquire(interview_id):
                 return self._held(interview_id)
@@ -138,8 +147,8 @@ class SessionRegistry:
                 continue  # released meanwhile: take it
             if not candidate:
                 return self._remote_session(interview_id, holder)
-            if not asked:
-                asked = True
+            if asked != holder:  # ask each new holder once (an observer's node may take it)
+                asked = holder
                 with contextlib.suppress(NoOwner, RemoteRefused):
                     await cluster.request(
                         interview_id, "handover", timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS
@@ -166,8 +175,9 @@ class SessionRegistry:
             for remote in list(self._remote.values()):
                 remote.notice(msg)
             return None
-        session = self.find(interview_id)
-        if session is None or self._cluster is None:
+        # A session still stopping answers too: what it has not applied is refused as moved.
+        session = self._sessions.get(interview_id)
+        if session is None or session.closed or self._cluster is None:
             raise LookupError(interview_id)  # not ours: the owner answers
         inputs = self._remote_inputs.get(session)
         if inputs is None:
@@ -177,9 +187,11 @@ class SessionRegistry:
         return await inputs.handle(session, msg)
 
     def find(self, interview_id: str) -> InterviewSession | None:
-        """The interview's session if one is running (never creates one)."""
+        """The interview's session if one is running and not stopping (never creates one)."""
         session = self._sessions.get(interview_id)
-        return session if session is not None and not session.closed else None
+        if session is None or session.closed or session.stopping:
+            return None
+        return session
 
     def running(self) -> list[InterviewSession]:
         """Every session currently running."""
@@ -271,7 +283,7 @@ class SessionRegistry:
             else:
                 if not held:
                     log.warning("lost an interview's lease to another server; stopping here")
-                    session.submit(Shutdown())
+                    session.submit(Shutdown(lease_lost=True))
                     return
                 inputs = self._remote_inputs.get(session)
                 if inputs is not None:
