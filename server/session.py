@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, assert_never, cast
 
@@ -142,6 +142,7 @@ class InterviewSession:
         self._accepting = True
         self._stopping = False
         self._writes_row = True  # False once another node took the lease from this one
+        self._lease_check: Callable[[], Awaitable[bool]] | None = None
         self._stopped = asyncio.Event()
         self._done = False
         self._ending = False
@@ -220,6 +221,14 @@ class InterviewSession:
     def holders(self) -> int:
         """How many are attached (sockets, requests, other nodes' observers)."""
         return self._holders
+
+    def check_lease_with(self, check: Callable[[], Awaitable[bool]]) -> None:
+        """With several nodes: ``check`` says whether this node still holds the interview.
+
+        Asked before each write of a step: a node stalled past its lease (a starved loop) must
+        not apply and store a step after another node took the interview over.
+        """
+        self._lease_check = check
 
     def hold(self) -> None:
         """Someone attached (the registry's ``attach``): the session is not released."""
@@ -310,6 +319,9 @@ class InterviewSession:
     async def _apply(self, item: SessionInput) -> None:
         try:
             await self._step(item)
+        except SessionMoved as exc:
+            log.info("a step came after the interview moved", extra={"input": type(item).__name__})
+            _fail(item, exc)
         except Exception as exc:
             log.exception("a live interview step failed", extra={"input": type(item).__name__})
             _fail(item, exc)
@@ -410,6 +422,14 @@ class InterviewSession:
         changed = step.rejected is None and state != self._saved and self._writes_row
         if not changed and not step.events:
             return
+        if self._writes_row and self._lease_check is not None and not await self._lease_check():
+            # Another node runs the interview now: this step is not applied here.
+            self._writes_row = False
+            if self._saved is not None:
+                self._machine = InterviewMachine.from_dict(self._saved)
+            if not self._stopping:
+                self.submit(Shutdown(lease_lost=True))
+            raise SessionMoved()
 
         async def write_state(session: AsyncSession) -> None:
             row = await session.get(Interview, self.interview_id)
