@@ -15,7 +15,9 @@ COPY web_client ./web_client
 RUN python -m venv /opt/candor \
     && /opt/candor/bin/pip install --no-cache-dir .
 COPY run.py /opt/candor/app/run.py
-# Join and verify the bundled weights once, here, so no container downloads or joins them.
+# Join and verify the bundled weights once, here, so no container downloads or joins them
+# (into the folder the final stage points CANDOR_MODELS_DIR at, not ./models under /src).
+ENV CANDOR_MODELS_DIR=/opt/candor/models
 RUN /opt/candor/bin/python /opt/candor/app/run.py prepare-models \
     && test -n "$(ls -A /opt/candor/models)"
 
