@@ -15,16 +15,21 @@ COPY web_client ./web_client
 RUN python -m venv /opt/candor \
     && /opt/candor/bin/pip install --no-cache-dir .
 COPY run.py /opt/candor/app/run.py
-# Join and verify the bundled weights once, here, so no container downloads or joins them.
+# Join and verify the bundled weights once, here, so no container downloads or joins them
+# (into the folder the final stage points CANDOR_MODELS_DIR at, not ./models under /src).
+ENV CANDOR_MODELS_DIR=/opt/candor/models
 RUN /opt/candor/bin/python /opt/candor/app/run.py prepare-models \
     && test -n "$(ls -A /opt/candor/models)"
 
 FROM python:3.11.11-slim-bookworm
-# OpenCV (through mediapipe) needs libGL and GLib; the CJK font prints Mandarin PDF reports.
+# OpenCV (through mediapipe) needs libGL and GLib, mediapipe's face landmarker libEGL and
+# libGLESv2 (without them the face analyzer fails to start in every interview); the CJK font
+# prints Mandarin PDF reports.
 # Versions are not pinned so that a rebuild picks up Debian's security updates.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 fonts-wqy-microhei \
+    && apt-get install -y --no-install-recommends \
+        libgl1 libegl1 libgles2 libglib2.0-0 fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/candor --create-home candor
 COPY --from=build /opt/candor /opt/candor

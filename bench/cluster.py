@@ -504,6 +504,10 @@ class Monitor:
         self.redis = redis
         self.samples: list[dict[str, Any]] = []
         self.lags: list[float] = []
+        # per node: its loop-lag histogram (cumulative bucket counts by "le"), summed over
+        # the node's lifetimes (a restarted node starts from 0 again)
+        self.node_lag: dict[str, dict[str, float]] = {}
+        self._last_lag: dict[str, dict[str, float]] = {}
 
     async def run(self, http: ClientSession) -> None:
         tick = asyncio.create_task(self._lag())
@@ -526,6 +530,7 @@ class Monitor:
         out: dict[str, Any] = {"at": time.time(), "load1": os.getloadavg()[0]}
         backlog, depth = 0.0, 0.0
         for name in self.names:
+            lag: dict[str, float] = {}
             if live_pid(self.nodes.procs.get(name)) is None:
                 continue
             with contextlib.suppress(Exception):
@@ -539,9 +544,32 @@ class Monitor:
                             backlog += sample.value
                         elif sample.name == "candor_transcription_queue_depth":
                             depth += sample.value
+                        elif sample.name == "candor_event_loop_lag_seconds_bucket":
+                            lag[sample.labels["le"]] = sample.value
+            if lag:
+                self._add_lag(name, lag)
         out["backlog_s"] = round(backlog, 1)
         out["queue_depth"] = depth
         out["streams"] = await stream_lengths(self.redis.url)
+        return out
+
+    def _add_lag(self, name: str, lag: dict[str, float]) -> None:
+        last = self._last_lag.get(name, {})
+        restarted = lag.get("+Inf", 0.0) < last.get("+Inf", 0.0)
+        total = self.node_lag.setdefault(name, {})
+        for le, n in lag.items():
+            total[le] = total.get(le, 0.0) + (n if restarted else n - last.get(le, 0.0))
+        self._last_lag[name] = lag
+
+    def lag_summary(self) -> dict[str, dict[str, float | None]]:
+        """Per node: probes (one every 0.5 s) and the share that ran late by > 0.1/0.25/0.5 s."""
+        out: dict[str, dict[str, float | None]] = {}
+        for name, buckets in sorted(self.node_lag.items()):
+            n = buckets.get("+Inf", 0.0)
+            out[name] = {"probes": n}
+            for le in ("0.1", "0.25", "0.5"):
+                share = round(1.0 - buckets.get(le, 0.0) / n, 4) if n else None
+                out[name][f"late_over_{le}s"] = share
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -557,6 +585,7 @@ class Monitor:
                 (s["streams"].get("finals", 0) for s in self.samples if s["streams"]), default=None
             ),
             "load1_mean": round(float(np.mean(loads)), 2) if loads else None,
+            "node_loop_lag": self.lag_summary(),
             "bench_loop_lag_s": {
                 "p50": pct(self.lags, 50),
                 "p95": pct(self.lags, 95),
@@ -1064,6 +1093,7 @@ def print_table(r: dict[str, Any]) -> None:
         f"transcription backlog max {ts['backlog_s_max']} s, queue max {ts['queue_depth_max']}, "
         f"drained {ts['drained_after_hang_up_s']} s after hang-up; records {ts['records']}",
         f"bench loop lag                  {ts['bench_loop_lag_s']}",
+        f"nodes' loop lag (share late)    {ts.get('node_loop_lag')}",
         f"lost events {r['lost_events']} {r['lost_by_type']}; observer reconnects "
         f"{r['observer_reconnects']}; questions asked {r['questions_asked']}, "
         f"refused {r['questions_refused']}",

@@ -230,6 +230,7 @@ def create_app(
             flow.start()
             registry.spawn(run_sweeper(svc), "retention-sweeper")
             registry.spawn(run_abandon_watch(svc), "abandon-watch")
+            registry.spawn(metrics.watch_loop_lag(), "loop-lag")
             # With several nodes, segments still open may be another node's, being written:
             # a node taking over an interview recovers that interview's segments instead.
             recovered = await recover_segments(svc) if cluster is None else 0

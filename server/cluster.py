@@ -51,7 +51,11 @@ class NoOwner(RuntimeError):
 
 
 class RemoteRefused(RuntimeError):
-    """The owning node refused a request; the message says why."""
+    """The owning node refused a request; the message says why, ``code`` what kind of refusal."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Cluster:
@@ -167,6 +171,9 @@ class Cluster:
             return  # no session here: another node owns it (or none does)
         except Exception as exc:
             reply: dict[str, Any] = {"id": message.get("id"), "error": str(exc)}
+            code = getattr(exc, "code", None)
+            if isinstance(code, str):
+                reply["code"] = code  # e.g. "moved": the requester may try again
         else:
             reply = {"id": message.get("id"), "value": value}
         if message.get("id"):
@@ -203,7 +210,7 @@ class Cluster:
                 future = self._pending.get(body.get("id", ""))
                 if future is not None and not future.done():
                     if "error" in body:
-                        future.set_exception(RemoteRefused(body["error"]))
+                        future.set_exception(RemoteRefused(body["error"], body.get("code")))
                     else:
                         future.set_result(body.get("value"))
 

@@ -22,6 +22,8 @@ APPEND_ATTEMPTS = 20
 # Called with the session inside the transaction that stores a durable event (an outbox
 # writer, e.g. webhooks), so what it writes commits together with the event.
 StoreHook = Callable[[AsyncSession, Event], Awaitable[None]]
+# Writes other rows in the transaction that stores a step's events (a session's state).
+RowWriter = Callable[[AsyncSession], Awaitable[None]]
 
 
 def dedupe_key(event: Event) -> str | None:
@@ -73,6 +75,72 @@ class EventLog:
             # Published under the lock: this process publishes its events in seq order.
             await self._bus.publish(stored)
         return True
+
+    async def append_together(
+        self, interview_id: str, events: Sequence[Event], write: RowWriter | None = None
+    ) -> None:
+        """Store ``events`` and what ``write`` writes in one transaction, then publish them.
+
+        A live interview's step (the machine's saved state and the events it made) commits
+        as one: a node killed between the two would otherwise leave a state whose events the
+        log never got, and the node taking over would show a question the log never showed.
+        Events with a dedupe key (transcripts from workers) are appended one by one instead.
+        """
+        if any(dedupe_key(e) is not None for e in events):
+            raise ValueError("deduplicated events are appended one by one")
+        for event in events:
+            if self._on_append is not None:
+                self._on_append(event)
+        lock = self._locks.setdefault(interview_id, asyncio.Lock())
+        async with lock:
+            stored: list[Event] = []
+            for _attempt in range(APPEND_ATTEMPTS):
+                try:
+                    async with self._sessions() as session, session.begin():
+                        if write is not None:
+                            await write(session)
+                        stored = await self._insert(session, interview_id, events)
+                    break
+                except IntegrityError:
+                    # Another process took a seq: retry at a random moment (no lockstep).
+                    await asyncio.sleep(random.uniform(0.001, 0.02))
+            else:
+                raise RuntimeError("could not append events after retries")
+            for event in stored:
+                if event.durable:
+                    self._last_seq[interview_id] = event.seq
+                # Published under the lock: this process publishes its events in seq order.
+                await self._bus.publish(event)
+
+    async def _insert(
+        self, session: AsyncSession, interview_id: str, events: Sequence[Event]
+    ) -> list[Event]:
+        """Insert the durable ones with the next seqs (in the caller's transaction)."""
+        seq = await self._max_seq(interview_id, session)
+        out: list[Event] = []
+        for event in events:
+            if not event.durable:  # live only: carries the seq of the last stored event
+                out.append(event.model_copy(update={"seq": seq}))
+                continue
+            seq += 1
+            stored = event.model_copy(update={"seq": seq})
+            session.add(
+                EventRow(
+                    interview_id=event.interview_id,
+                    seq=seq,
+                    type=event.type,
+                    t=event.t,
+                    at=event.at,
+                    dedupe_key=None,
+                    payload=stored.model_dump(mode="json"),
+                )
+            )
+            if self.store_hooks:
+                await session.flush()
+                for hook in self.store_hooks:
+                    await hook(session, stored)
+            out.append(stored)
+        return out
 
     async def _store(self, event: Event) -> Event | None:
         """Insert with the next seq; None if a deduplicated event was already stored."""

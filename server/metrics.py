@@ -7,6 +7,7 @@ gauges that describe current state are read when /metrics is scraped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -41,6 +42,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # join: ICE + DTLS + the first packet; final latency: end of speech to the final transcript
 JOIN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
 FINAL_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+# how late a timer fires: live media starts to fail past about 0.5 s (aioice counts a consent
+# answer later than 0.5 s as missing; six misses in a row close the connection)
+LOOP_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+LOOP_LAG_PROBE_S = 0.5
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _MAX_PENDING_JOINS = 10_000
 
@@ -112,6 +117,12 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
+        self.loop_lag_seconds = Histogram(
+            "candor_event_loop_lag_seconds",
+            f"How late the event loop ran a timer due every {LOOP_LAG_PROBE_S} s (CPU starvation).",
+            buckets=LOOP_LAG_BUCKETS,
+            registry=self.registry,
+        )
         self.analyzer_failures: dict[str, int] = {}
         self.outbox_depth = OutboxDepth()
         self._joined_at: dict[tuple[str, int], float] = {}
@@ -125,6 +136,18 @@ class Metrics:
     def detach(self) -> None:
         """Stop reading state (the services are closing)."""
         self._state.services = None
+
+    async def watch_loop_lag(self, every: float = LOOP_LAG_PROBE_S) -> None:
+        """Observe, for ever, how late a timer due every ``every`` seconds fires (cancel to stop).
+
+        A starved process (CPU saturated, or a blocking call on the loop) shows here before
+        its candidates' media connections fail: see docs/operations.md.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + every
+            await asyncio.sleep(every)
+            self.loop_lag_seconds.observe(max(0.0, loop.time() - due))
 
     def observe_event(self, event: Event) -> None:
         """Called by the event log for every event appended (cheap, never raises)."""

@@ -2,7 +2,8 @@
 
 The browser gets, from the same models the server validates with: the type names of every
 message and event (constants), which events are live-only, each message's fields with their
-limits (for form checks and for :js:`check`), the close codes, and JSDoc typedefs. Run
+limits (for form checks and for ``check`` in the hand-written ``web_client/protocol_helpers.js``,
+which imports them), the close codes, and JSDoc typedefs. Run
 ``python scripts/gen_protocol.py`` after changing :mod:`server.protocol` or
 :mod:`analysis.events`; a test fails while the committed file differs from :func:`render`.
 """
@@ -34,17 +35,6 @@ UNIONS: tuple[tuple[str, TypeAdapter[Any], JsonSchemaMode, str], ...] = (
 )
 
 CONSTRAINTS = ("minLength", "maxLength", "pattern", "minimum", "maximum", "enum", "const")
-
-HELPERS = Path(__file__).with_name("protocol_helpers.js")
-
-
-def _helpers() -> str:
-    """The hand-written JavaScript part, without its own header comment."""
-    lines = HELPERS.read_text(encoding="utf-8").splitlines()
-    while lines and lines[0].startswith("//"):
-        lines.pop(0)
-    return "\n".join(lines).strip()
-
 
 def _const_name(value: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", value.upper()).strip("_")
@@ -174,7 +164,7 @@ def render() -> str:
         for tag, spec in by_type.items():
             parts.append(f"    {tag}: {_js(spec)},")
         parts.append("  },")
-    parts += ["});", "", _helpers(), "", "// -- typedefs " + "-" * 66, ""]
+    parts += ["});", "", "// -- typedefs " + "-" * 66, ""]
     parts += [_typedef(name, defs[name]) + "\n" for name in sorted(defs)]
     return "\n".join(parts).rstrip() + "\n"
 

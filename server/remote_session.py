@@ -25,7 +25,7 @@ from analysis.interview.commands import parse_command
 from analysis.interview.machine import ObserverView
 from media.candidate_peer import BadOffer, ObserverPeer
 from server.cluster import Cluster, NoOwner, RemoteRefused
-from server.session import InterviewSession, SessionClosed
+from server.session import InterviewSession, SessionClosed, SessionMoved
 from server.session_inputs import (
     EndRequested,
     Link,
@@ -316,6 +316,10 @@ def _settle(item: SessionInput, exc: BaseException) -> None:
     """A failed forward: refusals in words where the input expects them, errors otherwise."""
     reply = getattr(item, "reply", None)
     if not isinstance(reply, asyncio.Future) or reply.done():
+        return
+    if isinstance(exc, RemoteRefused) and exc.code == SessionMoved.code:
+        # The owner's session stopped before applying it (a handover): the sender tries again.
+        reply.set_exception(SessionMoved(str(exc)))
         return
     match item:
         case ObserverAction():

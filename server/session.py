@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, assert_never, cast
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from analysis.asr.stream import StreamingTranscriber
 from analysis.events import (
@@ -97,10 +98,24 @@ MEDIA_KINDS = ("audio", "video")
 # dropped observer socket reconnects within this without the session being rebuilt.
 RELEASE_AFTER = timedelta(seconds=10)
 PREDECESSOR_SECONDS = 4.0  # the longest a new session waits for the previous one to close
+CLOSE_RECONNECT = 1012  # "service restart": observers' pages reconnect and find the new owner
 
 
 class SessionClosed(RuntimeError):
     """The interview's session has ended; nothing more can happen in it."""
+
+
+class SessionMoved(SessionClosed):
+    """The session stopped (handed over, lease lost, server stopping) but the interview goes on.
+
+    Inputs it had not applied yet are refused with this: the sender tries again on whichever
+    session runs the interview now (an observer's page reconnects, a question is re-sent).
+    """
+
+    code = "moved"
+
+    def __init__(self, message: str = "the interview moved to another server") -> None:
+        super().__init__(message)
 
 
 class InterviewSession:
@@ -125,6 +140,10 @@ class InterviewSession:
         self._strategy = strategy or make_strategy(services.settings.followup_llm)
         self._inbox: asyncio.Queue[SessionInput] = asyncio.Queue()
         self._accepting = True
+        self._stopping = False
+        self._writes_row = True  # False once another node took the lease from this one
+        self._lease_check: Callable[[], Awaitable[bool]] | None = None
+        self._stopped = asyncio.Event()
         self._done = False
         self._ending = False
         self._tick_queued = False
@@ -153,6 +172,20 @@ class InterviewSession:
     def closed(self) -> bool:
         """True once the session takes no more inputs."""
         return not self._accepting
+
+    @property
+    def stopping(self) -> bool:
+        """True from the start of a shutdown or handover: new attaches go elsewhere."""
+        return self._stopping
+
+    @property
+    def interview_over(self) -> bool:
+        """True once the interview itself has ended (not just this session)."""
+        return self._ending
+
+    async def wait_stopped(self) -> None:
+        """Return once the session's loop has ended (for whatever reason)."""
+        await self._stopped.wait()
 
     @property
     def candidate_connected(self) -> bool:
@@ -189,6 +222,14 @@ class InterviewSession:
         """How many are attached (sockets, requests, other nodes' observers)."""
         return self._holders
 
+    def check_lease_with(self, check: Callable[[], Awaitable[bool]]) -> None:
+        """With several nodes: ``check`` says whether this node still holds the interview.
+
+        Asked before each write of a step: a node stalled past its lease (a starved loop) must
+        not apply and store a step after another node took the interview over.
+        """
+        self._lease_check = check
+
     def hold(self) -> None:
         """Someone attached (the registry's ``attach``): the session is not released."""
         self._holders += 1
@@ -203,9 +244,13 @@ class InterviewSession:
     def submit(self, item: SessionInput) -> None:
         """Queue one input; after the session has closed, inputs are refused at once."""
         if self._accepting:
+            if isinstance(item, Shutdown):
+                # From now on a new attach gets the interview's next session (here or on the
+                # node taking over), never this one: it would not be told when this one ends.
+                self._stopping = True
             self._inbox.put_nowait(item)
         else:
-            _refuse(item)
+            _refuse(item, over=self._ending)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -236,7 +281,8 @@ class InterviewSession:
             self._tasks = None
             self._accepting = False
             while not self._inbox.empty():
-                _refuse(self._inbox.get_nowait())
+                _refuse(self._inbox.get_nowait(), over=self._ending)
+            self._stopped.set()
             # After the helpers (a proposal may have been mid-request): close its HTTP session.
             await self._strategy.aclose()
 
@@ -273,6 +319,9 @@ class InterviewSession:
     async def _apply(self, item: SessionInput) -> None:
         try:
             await self._step(item)
+        except SessionMoved as exc:
+            log.info("a step came after the interview moved", extra={"input": type(item).__name__})
+            _fail(item, exc)
         except Exception as exc:
             log.exception("a live interview step failed", extra={"input": type(item).__name__})
             _fail(item, exc)
@@ -324,9 +373,13 @@ class InterviewSession:
             case EndRequested(reason=reason, reply=reply):
                 await self._end(reason)
                 _resolve(reply, None)
-            case Shutdown(reply=reply, handover=handover):
+            case Shutdown(reply=reply, handover=handover, lease_lost=lease_lost):
+                # Another node runs the interview now: its row is that node's to write.
+                self._writes_row = not lease_lost
                 await self._shutdown(
-                    HANDOVER_DRAIN_SECONDS if handover else TRANSCRIPT_DRAIN_SECONDS
+                    HANDOVER_DRAIN_SECONDS
+                    if handover or lease_lost
+                    else TRANSCRIPT_DRAIN_SECONDS
                 )
                 _resolve(reply, None)
             case Barrier(reply=reply):
@@ -345,10 +398,9 @@ class InterviewSession:
         """Apply one machine command and its effects, in order."""
         machine = self._machine_or_fail()
         step = machine.handle(command, self.clock())
-        if step.rejected is None:
-            await self._save()
+        await self._record(step)
         for event in step.events:
-            await self._emit(event)
+            await self._after_emit(event)
         for message in step.messages:
             await self._send(message)
         for request in step.requests:
@@ -357,15 +409,43 @@ class InterviewSession:
             await self._end(machine.state.end_reason or "completed")
         return step
 
-    async def _save(self) -> None:
-        state = self._machine_or_fail().to_dict()
-        if state == self._saved:
+    async def _record(self, step: Step) -> None:
+        """Save the machine's state and log the step's events in one transaction.
+
+        A node killed between the two would leave a state whose events the log never got:
+        the node taking over would show the candidate a question the log never showed. If
+        the transaction fails, the machine goes back to the state saved last, so what runs
+        here stays what the database and the log say.
+        """
+        machine = self._machine_or_fail()
+        state = machine.to_dict()
+        changed = step.rejected is None and state != self._saved and self._writes_row
+        if not changed and not step.events:
             return
-        async with self._svc.sessions() as session, session.begin():
+        if self._writes_row and self._lease_check is not None and not await self._lease_check():
+            # Another node runs the interview now: this step is not applied here.
+            self._writes_row = False
+            if self._saved is not None:
+                self._machine = InterviewMachine.from_dict(self._saved)
+            if not self._stopping:
+                self.submit(Shutdown(lease_lost=True))
+            raise SessionMoved()
+
+        async def write_state(session: AsyncSession) -> None:
             row = await session.get(Interview, self.interview_id)
             if row is not None:
                 row.state = state
-        self._saved = state
+
+        try:
+            await self._svc.events.append_together(
+                self.interview_id, step.events, write_state if changed else None
+            )
+        except Exception:
+            if self._saved is not None:
+                self._machine = InterviewMachine.from_dict(self._saved)
+            raise
+        if changed:
+            self._saved = state
 
     async def _propose(self, request: FollowupRequest) -> None:
         try:
@@ -402,6 +482,10 @@ class InterviewSession:
     async def _emit(self, event: Event) -> None:
         """Append to the log (which publishes); answer boundaries also go to the analyzers."""
         await self._svc.events.append(event)
+        await self._after_emit(event)
+
+    async def _after_emit(self, event: Event) -> None:
+        """Answer boundaries go to the analyzers."""
         if self._analysis is not None:
             if event.type == "question_shown":
                 await self._analysis.answer_started(event.question_id, event.text)
@@ -414,6 +498,8 @@ class InterviewSession:
 
     async def _set_status(self, status: str, *, ended: bool = False) -> None:
         self._status = status
+        if not self._writes_row:
+            return
         async with self._svc.sessions() as session, session.begin():
             row = await session.get(Interview, self.interview_id)
             if row is not None:
@@ -698,16 +784,23 @@ class InterviewSession:
         self._done = True
 
     async def _shutdown(self, drain: float = TRANSCRIPT_DRAIN_SECONDS) -> None:
-        """Server shutdown: finalize the segment; the interview stays resumable (paused)."""
+        """Server shutdown: finalize the segment; the interview stays resumable (paused).
+
+        Observers are told to reconnect (1012): the interview goes on on another node or after
+        the restart; those who attach meanwhile get a new session (``stopping``), and inputs
+        still queued here are refused as moved, not as finished.
+        """
+        self._stopping = True  # also set when the Shutdown was submitted
         link = self._link
         await self._close_segment("server stopped")
         self._link = None
         if self._machine is not None:
             await self._candidate_away()
         await self._close_analysis(drain)
-        for other in [link, *self._observers]:
-            if other is not None:
-                await _hang_up(other, 1001, b"server shutting down")
+        if link is not None:
+            await _hang_up(link, 1001, b"server shutting down")
+        for other in list(self._observers):
+            await _hang_up(other, CLOSE_RECONNECT, b"the interview moved: reconnect")
         self._done = True
 
     async def _release(self) -> None:
@@ -764,16 +857,25 @@ def _fail(item: SessionInput, exc: BaseException) -> None:
         reply.set_exception(exc)
 
 
-def _refuse(item: SessionInput) -> None:
-    """An input that arrived after the end: replies say so."""
+def _refuse(item: SessionInput, *, over: bool) -> None:
+    """An input that arrived after the session's end: replies say so.
+
+    ``over``: the interview has ended. If not (the session was handed over, lost its lease or
+    the server stops), nothing was applied and the sender is told the interview moved
+    (``SessionMoved``), never that it finished: in the full-scale cluster run, questions queued
+    behind a handover were answered "the interview has finished" (401 of 1,930).
+    """
     match item:
         case ObserverAction(reply=reply):
-            _resolve(reply, "the interview has finished")
+            if over:
+                _resolve(reply, "the interview has finished")
+            else:
+                _fail(item, SessionMoved())
         case ViewRequested(reply=reply):
             _resolve(reply, None)
         case EndRequested(reply=reply) | Shutdown(reply=reply) | Barrier(reply=reply):
             _resolve(reply, None)
         case CandidateOffer() | ObserverOffer():
-            _fail(item, SessionClosed("the interview has finished"))
+            _fail(item, SessionClosed("the interview has finished") if over else SessionMoved())
         case _:
             pass

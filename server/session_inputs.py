@@ -193,11 +193,14 @@ class Shutdown:
     """The server stops: finalize what is recorded, keep the interview resumable.
 
     ``handover``: another node takes the interview over now, so transcription gets only a
-    short drain (the candidate waits for the new node).
+    short drain (the candidate waits for the new node). ``lease_lost``: another node already
+    runs the interview (this one's lease expired and was taken): a short drain too, and the
+    interview's row (machine state, status) is no longer written from here.
     """
 
     reply: asyncio.Future[None] = field(default_factory=_future)
     handover: bool = False
+    lease_lost: bool = False
 
 
 @dataclass(frozen=True, eq=False)

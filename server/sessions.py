@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 from media.candidate_peer import ObserverPeer
@@ -66,6 +66,8 @@ class SessionRegistry:
         self._observer_peer = observer_peer or (lambda _iid: ObserverPeer())
         self._remote: dict[str, RemoteSession] = {}
         self._remote_inputs: dict[InterviewSession, RemoteInputs] = {}
+        self._handed_over: dict[str, float] = {}  # interview id -> when this node let go
+        self._renewed: dict[InterviewSession, float] = {}  # last successful lease renewal
         if cluster is not None:
             cluster.on_command = self._on_command
         self._sessions: dict[str, InterviewSession] = {}
@@ -77,7 +79,7 @@ class SessionRegistry:
     def get(self, interview_id: str) -> InterviewSession:
         """The interview's session, created and started on first use."""
         session = self._sessions.get(interview_id)
-        if session is not None and not session.closed:
+        if session is not None and not session.closed and not session.stopping:
             return session
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
@@ -85,6 +87,8 @@ class SessionRegistry:
         # the new one's loop starts after it, so the two never hold the interview at once.
         previous = self._runs.get(session) if session is not None else None
         session = self._make(interview_id)
+        if self._cluster is not None:
+            session.check_lease_with(self._lease_check(session))
         self._sessions[interview_id] = session
         self._runs[session] = asyncio.create_task(
             self._run(session, previous), name=f"interview-session-{interview_id[:8]}"
@@ -124,12 +128,25 @@ class SessionRegistry:
             return self._held(interview_id)
         if self._closing:
             raise ShuttingDown("The server is restarting. Please try again in a minute.")
+        # A session of this interview still stopping here (handing over, lease lost) holds the
+        # lease until its run ends: taking "our" lease now would start a new session here and
+        # undo the handover. Wait for it; then the lease tells who runs the interview.
+        stopping = self._sessions.get(interview_id)
+        run = self._runs.get(stopping) if stopping is not None else None
+        if run is not None:
+            await asyncio.wait({run}, timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 1)
+            if self.find(interview_id) is not None:
+                return self._held(interview_id)
         loop = asyncio.get_running_loop()
+        if not candidate:
+            holder = await self._taken_after_handover(interview_id)
+            if holder is not None:
+                return self._remote_session(interview_id, holder)
         # The owner finalizes its segment and drains transcription briefly before letting go.
         deadline = (
             loop.time() + cluster.lease_seconds + SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 4
         )
-        asked = False
+        asked: float | None = None  # when the holder was last asked to hand over
         while True:
             if await cluster.acquire(interview_id):
                 return self._held(interview_id)
@@ -138,18 +155,45 @@ class SessionRegistry:
                 continue  # released meanwhile: take it
             if not candidate:
                 return self._remote_session(interview_id, holder)
-            if not asked:
-                asked = True
+            # Asked again a lease period later: someone may have taken the lease between its
+            # release and this node's next try (before, the candidate then waited it out).
+            if asked is None or loop.time() - asked > cluster.lease_seconds:
                 with contextlib.suppress(NoOwner, RemoteRefused):
                     await cluster.request(
                         interview_id, "handover", timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS
                     )
+                asked = loop.time()
             if loop.time() > deadline:
                 raise OwnedElsewhere(
                     "This interview is running on another server that did not let go. "
                     "Please try again in a minute."
                 )
             await asyncio.sleep(0.2)
+
+    async def _taken_after_handover(self, interview_id: str) -> str | None:
+        """The node this one just handed the interview to, once it holds the lease.
+
+        An observer who reconnects here right after a handover (its socket was closed with
+        1012) must not take the lease back in the moment between this node letting go and the
+        candidate's node taking it: the candidate would wait for another handover. For a
+        lease period after handing over, observers wait for the new holder instead.
+        """
+        cluster = self._cluster
+        assert cluster is not None
+        loop = asyncio.get_running_loop()
+        since = self._handed_over.get(interview_id)
+        if since is None:
+            return None
+        until = since + cluster.lease_seconds
+        if loop.time() > until:
+            self._handed_over.pop(interview_id, None)
+            return None
+        while loop.time() < until:
+            holder = await cluster.holder(interview_id)
+            if holder is not None and holder != cluster.node_id:
+                return holder
+            await asyncio.sleep(0.2)
+        return None
 
     def _remote_session(self, interview_id: str, owner: str) -> RemoteSession:
         assert self._cluster is not None
@@ -166,9 +210,12 @@ class SessionRegistry:
             for remote in list(self._remote.values()):
                 remote.notice(msg)
             return None
-        session = self.find(interview_id)
-        if session is None or self._cluster is None:
+        # A session still stopping answers too: what it has not applied is refused as moved.
+        session = self._sessions.get(interview_id)
+        if session is None or session.closed or self._cluster is None:
             raise LookupError(interview_id)  # not ours: the owner answers
+        if msg.get("op") == "handover":
+            self._handed_over[interview_id] = asyncio.get_running_loop().time()
         inputs = self._remote_inputs.get(session)
         if inputs is None:
             inputs = self._remote_inputs[session] = RemoteInputs(
@@ -177,9 +224,11 @@ class SessionRegistry:
         return await inputs.handle(session, msg)
 
     def find(self, interview_id: str) -> InterviewSession | None:
-        """The interview's session if one is running (never creates one)."""
+        """The interview's session if one is running and not stopping (never creates one)."""
         session = self._sessions.get(interview_id)
-        return session if session is not None and not session.closed else None
+        if session is None or session.closed or session.stopping:
+            return None
+        return session
 
     def running(self) -> list[InterviewSession]:
         """Every session currently running."""
@@ -250,6 +299,7 @@ class SessionRegistry:
                 await _cancel(renew)
             self._runs.pop(session, None)
             self._remote_inputs.pop(session, None)
+            self._renewed.pop(session, None)
             if session.released:
                 log.info("released an idle interview session")
             if self._sessions.get(iid) is session:
@@ -257,6 +307,30 @@ class SessionRegistry:
                 if self._cluster is not None:
                     with contextlib.suppress(Exception):
                         await self._cluster.release(iid)
+
+    def _lease_check(self, session: InterviewSession) -> Callable[[], Awaitable[bool]]:
+        """Whether this node still holds ``session``'s lease, asking Redis only if in doubt.
+
+        Renewed every third of a lease period: a renewal older than half a period means the
+        loop stalled (or Redis is slow), and the lease may have expired and been taken.
+        """
+        cluster = self._cluster
+        assert cluster is not None
+
+        async def check() -> bool:
+            renewed = self._renewed.get(session)
+            now = asyncio.get_running_loop().time()
+            if renewed is not None and now - renewed < cluster.lease_seconds / 2:
+                return True
+            try:
+                held = await cluster.renew(session.interview_id)
+            except Exception:
+                return True  # Redis unreachable: cannot tell; the renewal loop keeps trying
+            if held:
+                self._renewed[session] = now
+            return bool(held)
+
+        return check
 
     async def _keep_lease(self, session: InterviewSession) -> None:
         """Renew the lease while the session runs; if another node took it, stop here."""
@@ -271,8 +345,9 @@ class SessionRegistry:
             else:
                 if not held:
                     log.warning("lost an interview's lease to another server; stopping here")
-                    session.submit(Shutdown())
+                    session.submit(Shutdown(lease_lost=True))
                     return
+                self._renewed[session] = asyncio.get_running_loop().time()
                 inputs = self._remote_inputs.get(session)
                 if inputs is not None:
                     inputs.sweep(session)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.mail import Inbox, smtp_server
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -17,6 +19,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present (only CI and developers have it)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real local SMTP server (aiosmtpd) that keeps what it receives: the inbox and the port."""
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        yield inbox, port
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 import { t, applyI18n, installToggle, setLang, lang } from "/static/i18n.js";
-import { CandidateIn, CandidateOut, Close, encode, parse } from "/static/protocol.js";
+import { CandidateIn, CandidateOut, Close } from "/static/protocol.js";
+import { encode, parse } from "/static/protocol_helpers.js";
 import { wsUrl, iceGathered } from "/static/common.js";
 import { send as request } from "/static/http.js";
 import { rtcConfig } from "/static/ice.js";

@@ -1,4 +1,4 @@
-import { isDurable } from "/static/protocol.js";
+import { isDurable } from "/static/protocol_helpers.js";
 import { send as request } from "/static/http.js";
 
 // An interview's events applied once each, in log order (`seq`): duplicates are dropped, and a

@@ -1,5 +1,6 @@
 import { t, applyI18n, installToggle } from "/static/i18n.js";
-import { ObserverIn, ObserverOut, EventType, Close, ErrorCode, FIELDS, encode, parse } from "/static/protocol.js";
+import { ObserverIn, ObserverOut, EventType, Close, ErrorCode, FIELDS } from "/static/protocol.js";
+import { encode, parse } from "/static/protocol_helpers.js";
 import { wsUrl, iceGathered, fmtTime, describeEvent } from "/static/common.js";
 import { EventStream } from "/static/event_stream.js";
 import { send as request } from "/static/http.js";

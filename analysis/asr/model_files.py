@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -54,7 +55,12 @@ def _part_files() -> list[Path]:
 
 
 def _stamp_matches(target: Path, stamp: Path) -> bool:
-    """True when the stamp records a verified model.bin with the same size and mtime."""
+    """True when the stamp records a verified model.bin with the same size and mtime.
+
+    The mtime is compared to the second: container image layers and tar archives keep whole
+    seconds only, so a folder prepared in one build stage and copied into the next one (the
+    Dockerfile does) comes back with the fraction cut off.
+    """
     try:
         data = json.loads(stamp.read_text())
         info = target.stat()
@@ -62,8 +68,37 @@ def _stamp_matches(target: Path, stamp: Path) -> bool:
         return False
     if not isinstance(data, dict):
         return False
-    recorded = (data.get("sha256"), data.get("size"), data.get("mtime_ns"))
-    return recorded == (MODEL_SHA256, info.st_size, info.st_mtime_ns)
+    mtime = data.get("mtime_ns")
+    if (data.get("sha256"), data.get("size")) != (MODEL_SHA256, info.st_size):
+        return False
+    return isinstance(mtime, int) and mtime // 1_000_000_000 == info.st_mtime_ns // 1_000_000_000
+
+
+def _already_joined(target: Path) -> bool:
+    """True when target holds the verified weights (hashed: a copy without its stamp's mtime)."""
+    try:
+        if target.stat().st_size != _expected_size():
+            return False
+        digest = hashlib.sha256()
+        with target.open("rb") as src:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+    except (OSError, ModelFilesError):
+        return False
+    return digest.hexdigest() == MODEL_SHA256
+
+
+def _expected_size() -> int:
+    return sum(p.stat().st_size for p in _part_files())
+
+
+def _write_stamp(target: Path, stamp: Path) -> None:
+    info = target.stat()
+    stamp_tmp = stamp.with_suffix(".tmp")
+    stamp_tmp.write_text(
+        json.dumps({"sha256": MODEL_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
+    )
+    os.replace(stamp_tmp, stamp)
 
 
 def _join_parts(parts: list[Path], target: Path, progress: Progress | None) -> str:
@@ -102,18 +137,20 @@ def prepare_whisper_base(models_dir: Path, progress: Progress | None = None) -> 
     target = folder / "model.bin"
     stamp = folder / STAMP_NAME
     side_dir = _package_data_dir(PART_PACKAGES[0])
-    if not (target.is_file() and _stamp_matches(target, stamp)):
+    if target.is_file() and _stamp_matches(target, stamp):
+        if progress is not None:
+            progress(100.0)
+    elif _already_joined(target):
+        # verified again by hash; the folder may be read-only (a non-root container user)
+        with contextlib.suppress(OSError):
+            _write_stamp(target, stamp)
+        if progress is not None:
+            progress(100.0)
+    else:
         parts = _part_files()
         folder.mkdir(parents=True, exist_ok=True)
         _join_parts(parts, target, progress)
-        info = target.stat()
-        stamp_tmp = stamp.with_suffix(".tmp")
-        stamp_tmp.write_text(
-            json.dumps({"sha256": MODEL_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns})
-        )
-        os.replace(stamp_tmp, stamp)
-    elif progress is not None:
-        progress(100.0)
+        _write_stamp(target, stamp)
     for name in SIDE_FILES:
         src = side_dir / name
         dst = folder / name

@@ -32,7 +32,7 @@ from server.protocol import (
 from server.rights import rights_url
 from server.routes.common import now, read_json
 from server.services import Services, services
-from server.session import InterviewSession, SessionClosed
+from server.session import CLOSE_RECONNECT, InterviewSession, SessionClosed, SessionMoved
 from server.session_inputs import (
     CandidateAnswerDone,
     CandidateFinished,
@@ -248,6 +248,9 @@ async def _on_candidate_message(
             except BadOffer as exc:
                 await send(ws, ErrorMessage(code="bad_sdp", message=str(exc)))
                 await ws.close(code=CLOSE_BAD_MESSAGE, message=b"unusable SDP offer")
+            except SessionMoved:
+                # Handed over or stopping (not ended): the page joins again (1012 is not final).
+                await ws.close(code=CLOSE_RECONNECT, message=b"the interview moved: join again")
             except SessionClosed:
                 await send(ws, Ended(reason="finished"))
                 await ws.close(code=1000, message=b"interview finished")

@@ -20,6 +20,7 @@ from analysis.interview.commands import (
     parse_command,
 )
 from media.candidate_peer import BadOffer, ObserverPeer
+from server.errors import InterviewError
 from server.ice import observer_peer
 from server.pages import page
 from server.policy import Action
@@ -49,7 +50,7 @@ from server.routes.access import InterviewGrant, refuse_access, require_intervie
 from server.routes.api import audit
 from server.routes.common import after_seq
 from server.services import services
-from server.session import InterviewSession, SessionClosed
+from server.session import CLOSE_RECONNECT, InterviewSession, SessionClosed, SessionMoved
 from server.session_inputs import (
     ObserverAction,
     ObserverCommand,
@@ -64,6 +65,7 @@ from server.signin.middleware import still_signed_in
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 CLOSE_SIGNED_OUT = 4401  # the observer's sign-in session ended (4000 + HTTP 401)
+MOVED = "The interview moved to another server; please ask again in a moment."
 
 # What each socket message needs beyond watching (server/policy.py).
 MESSAGE_ACTIONS: dict[str, Action] = {
@@ -122,6 +124,7 @@ async def _serve_observer(
         last_seq = history[-1].seq if history else after
         await send(ws, History(after=after, last_seq=last_seq, events=history))
         pump = asyncio.create_task(_pump(sub, ws, last_seq), name="observer-pump")
+        watch = asyncio.create_task(_reconnect_when_stopped(session, ws), name="observer-watch")
         try:
             await _send_view(session, ws)
             session.submit(ObserverJoined(ws))
@@ -135,13 +138,32 @@ async def _serve_observer(
                 if ws.closed:
                     break
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            for task in (pump, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if peer is not None:
                 session.submit(ObserverHangup(peer))
             session.submit(ObserverLeft(ws))
             await audit(request, grant.who.user_id, "observe_stop", interview.id)
+
+
+async def _reconnect_when_stopped(
+    session: InterviewSession | RemoteSession, ws: web.WebSocketResponse
+) -> None:
+    """A local session that stops while the interview goes on: the page reconnects (1012).
+
+    The socket holds the session it attached to; once that session has handed the interview
+    over, lost its lease or been stopped, nothing sent through it is applied any more (in the
+    full-scale cluster run an observer who attached while the session was stopping was never
+    told and had every question refused). A remote session closes its own sockets.
+    """
+    if not isinstance(session, InterviewSession):
+        return
+    await session.wait_stopped()
+    if not session.interview_over and not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close(code=CLOSE_RECONNECT, message=b"the interview moved: reconnect")
 
 
 async def _pump(sub: Subscription, ws: web.WebSocketResponse, after: int) -> None:
@@ -197,7 +219,10 @@ async def _on_observer_message(
         case AskQuestion(text=text, position=position):
             await audit(request, grant.who.user_id, "inject_question", grant.interview.id)
             await _refusal(
-                ws, await _act(session, InjectQuestion(text=text, by=by, position=position))
+                ws,
+                await _act(
+                    request, session, InjectQuestion(text=text, by=by, position=position)
+                ),
             )
         case ApproveSuggestion() | SkipSuggestion() | AddNote() | RateCompetency():
             try:
@@ -210,7 +235,7 @@ async def _on_observer_message(
                 command, ApproveFollowup | SkipFollowup | AddObserverNote | GiveLiveRating
             )
             await audit(request, grant.who.user_id, msg.type, grant.interview.id)
-            await _refusal(ws, await _act(session, command))
+            await _refusal(ws, await _act(request, session, command))
         case ViewRequest():
             await _send_view(session, ws)
         case Ping():
@@ -220,11 +245,27 @@ async def _on_observer_message(
     return peer
 
 
-async def _act(session: InterviewSession | RemoteSession, command: ObserverCommand) -> str | None:
-    """Hand a command to the interview's session; returns why it was refused, if it was."""
+async def _act(
+    request: web.Request, session: InterviewSession | RemoteSession, command: ObserverCommand
+) -> str | None:
+    """Hand a command to the interview's session; returns why it was refused, if it was.
+
+    If that session stopped before applying it (the interview moved to another node), the
+    command goes once to whichever session runs the interview now.
+    """
     action = ObserverAction(command)
     session.submit(action)
-    return await action.reply
+    try:
+        return await action.reply
+    except SessionMoved:
+        pass
+    try:
+        async with services(request).live.attach(session.interview_id) as current:
+            again = ObserverAction(command)
+            current.submit(again)
+            return await again.reply
+    except (SessionClosed, InterviewError):
+        return MOVED
 
 
 async def _refusal(ws: web.WebSocketResponse, refused: str | None) -> None:

@@ -28,7 +28,11 @@ class RangeNotSatisfiable(InterviewError):
 
 @routes.get("/api/interviews/{iid}/recordings")
 async def list_recordings(request: web.Request) -> web.Response:
-    """The interview's recording segments in order."""
+    """The interview's recording segments in order; only finished ones have a media URL.
+
+    Every segment is listed (numbers stay contiguous, and a rejoin's segment that got no media
+    says so: ``empty``), but only ``final`` ones are offered for playback.
+    """
     grant = await require_interview(request, request.match_info["iid"], "interview.read")
     interview = grant.interview
     async with services(request).sessions() as session:
@@ -43,7 +47,8 @@ async def list_recordings(request: web.Request) -> web.Response:
     for r in rows:
         item = as_json(r)
         item.pop("path")
-        item["url"] = f"/api/interviews/{interview.id}/recordings/{r.id}/media"
+        if r.status == "final":
+            item["url"] = f"/api/interviews/{interview.id}/recordings/{r.id}/media"
         out.append(item)
     return web.json_response(out)
 

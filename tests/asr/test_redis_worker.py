@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from analysis.asr.remote import (
 from analysis.asr.scheduler import AsrScheduler, PassDropped, PassInput, Priority
 from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.events import AnalyzerFailed, EventBase
+from tests.asr.fakes import FakeTranscriber, seconds_of
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -60,26 +61,21 @@ async def keys() -> AsyncIterator[JobKeys]:
     await r.aclose()
 
 
-class ScriptedTranscriber:
+class ScriptedTranscriber(FakeTranscriber):
     """Says the same two words for any audio; records the beam size of each call."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         self.calls.append(beam_size)
         return Hypothesis(
             [Word(" hello", 0.5, 0.9, 0.9), Word(" there", 1.0, 1.4, 0.8)],
             language=language or "en",
             avg_logprob=-0.2,
-            duration=len(audio) / 16_000,
+            duration=seconds_of(audio),
         )
 
 
@@ -351,15 +347,62 @@ def start_worker(
     return subprocess.Popen(cmd, cwd=ROOT, env=env)
 
 
+class Handover:
+    """A worker process that takes a job and hangs, then is killed and replaced by a real one."""
+
+    def __init__(self, keys: JobKeys, models_dir: Path, marker: Path) -> None:
+        self.keys, self.models_dir, self.marker = keys, models_dir, marker
+        self.hanging = start_worker(keys, models_dir, marker)
+        self.rescuer: subprocess.Popen[bytes] | None = None
+
+    async def taken(self, what: str, tries: int) -> None:
+        """Wait (``tries`` tenths of a second at most) until the hanging worker holds a job."""
+        for _ in range(tries):
+            if self.marker.exists():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the first worker never took {what}")
+
+    def kill_and_rescue(self) -> subprocess.Popen[bytes]:
+        """SIGKILL the hanging worker and start a real one (``python run.py worker``)."""
+        self.hanging.send_signal(signal.SIGKILL)
+        self.hanging.wait(timeout=10)
+        self.rescuer = start_worker(self.keys, self.models_dir)
+        return self.rescuer
+
+    def stop(self) -> None:
+        """Stop whichever worker still runs."""
+        for proc in (self.hanging, self.rescuer):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=15)
+
+
+@pytest.fixture
+def handover(keys: JobKeys, models_dir: Path, tmp_path: Path) -> Iterator[Handover]:
+    """The hanging worker, started; both workers stopped after the test."""
+    workers = Handover(keys, models_dir, tmp_path / "busy")
+    try:
+        yield workers
+    finally:
+        workers.stop()
+
+
+async def pending_once_acknowledged(r: Any, stream: str, group: str) -> int:
+    """The stream's unacknowledged jobs, after giving the worker up to 5 s to acknowledge."""
+    for _ in range(100):
+        if not (await r.xpending(stream, group))["pending"]:
+            break
+        await asyncio.sleep(0.05)
+    return int((await r.xpending(stream, group))["pending"])
+
+
 @pytest.mark.model
 async def test_a_killed_workers_final_pass_is_finished_by_another_once(
-    keys: JobKeys, espeak_speech: np.ndarray, models_dir: Path, tmp_path: Path
+    keys: JobKeys, espeak_speech: np.ndarray, handover: Handover
 ) -> None:
     import redis.asyncio as aioredis
 
-    marker = tmp_path / "busy"
-    hanging = start_worker(keys, models_dir, marker)
-    rescuer: subprocess.Popen[bytes] | None = None
     engine = RedisEngine(REDIS_URL, keys.stream, keys.group, final_timeout_s=90)
     engine.start()
     r = aioredis.from_url(REDIS_URL)
@@ -368,16 +411,9 @@ async def test_a_killed_workers_final_pass_is_finished_by_another_once(
         waiting = asyncio.create_task(
             asyncio.to_thread(engine.transcribe_pass, inp, Priority.FINAL)
         )
-        for _ in range(200):
-            if marker.exists():
-                break
-            await asyncio.sleep(0.1)
-        assert marker.exists(), "the first worker never took the job"
+        await handover.taken("the job", tries=200)
         holder = (await r.xpending(keys.finals, keys.group))["consumers"][0]["name"]
-        hanging.send_signal(signal.SIGKILL)
-        hanging.wait(timeout=10)
-
-        rescuer = start_worker(keys, models_dir)
+        rescuer = handover.kill_and_rescue()
         hyp = await asyncio.wait_for(waiting, 90)
         assert "country" in hyp.text.lower()
         ((job_id, answered_by),) = engine.answered_by.items()
@@ -387,17 +423,9 @@ async def test_a_killed_workers_final_pass_is_finished_by_another_once(
         await r.rpush(keys.reply(job_id), b'{"job_id": "%s", "error": "late"}' % job_id.encode())
         assert engine.metrics.answers == 1
         # the worker acknowledges right after answering
-        for _ in range(100):
-            if not (await r.xpending(keys.finals, keys.group))["pending"]:
-                break
-            await asyncio.sleep(0.05)
-        assert (await r.xpending(keys.finals, keys.group))["pending"] == 0
+        assert await pending_once_acknowledged(r, keys.finals, keys.group) == 0
         assert await r.xlen(keys.finals) == 0
     finally:
-        for proc in (hanging, rescuer):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=15)
         await r.aclose()
 
 
@@ -443,13 +471,10 @@ async def test_a_record_pass_runs_on_a_worker_after_live_passes(keys: JobKeys) -
 
 @pytest.mark.model
 async def test_a_killed_workers_record_pass_is_finished_by_another(
-    keys: JobKeys, espeak_speech: np.ndarray, models_dir: Path, tmp_path: Path
+    keys: JobKeys, espeak_speech: np.ndarray, handover: Handover
 ) -> None:
     import redis.asyncio as aioredis
 
-    marker = tmp_path / "busy"
-    hanging = start_worker(keys, models_dir, marker)
-    rescuer: subprocess.Popen[bytes] | None = None
     engine = RedisEngine(REDIS_URL, keys.stream, keys.group, record_timeout_s=120)
     engine.start()
     r = aioredis.from_url(REDIS_URL)
@@ -458,33 +483,18 @@ async def test_a_killed_workers_record_pass_is_finished_by_another(
         waiting = asyncio.create_task(
             asyncio.to_thread(engine.transcribe_pass, inp, Priority.RECORD)
         )
-        for _ in range(300):
-            if marker.exists():
-                break
-            await asyncio.sleep(0.1)
-        assert marker.exists(), "the first worker never took the record pass"
+        await handover.taken("the record pass", tries=300)
         pending = await r.xpending(keys.records, keys.group)
         assert pending["pending"] == 1  # held, not acknowledged when read
         holder = pending["consumers"][0]["name"]
-        hanging.send_signal(signal.SIGKILL)
-        hanging.wait(timeout=10)
-
-        rescuer = start_worker(keys, models_dir)
+        rescuer = handover.kill_and_rescue()
         hyp = await asyncio.wait_for(waiting, 120)
         assert "country" in hyp.text.lower()
         ((_, answered_by),) = engine.answered_by.items()
         assert answered_by != holder.decode() and str(rescuer.pid) in answered_by
-        for _ in range(100):
-            if not (await r.xpending(keys.records, keys.group))["pending"]:
-                break
-            await asyncio.sleep(0.05)
-        assert (await r.xpending(keys.records, keys.group))["pending"] == 0
+        assert await pending_once_acknowledged(r, keys.records, keys.group) == 0
         assert await r.xlen(keys.records) == 0
     finally:
-        for proc in (hanging, rescuer):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=15)
         await r.aclose()
 
 

@@ -17,6 +17,7 @@ from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.asr.vad import VadSettings
 from analysis.events import EventBase, TranscriptFinal, TranscriptionBacklogged
 from tests.asr.conftest import load_audio, references
+from tests.asr.fakes import FakeTranscriber, seconds_of, word_every_half_second
 
 BLOCK = 320  # 20 ms, what the server's track reader delivers
 
@@ -25,15 +26,20 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
 
 
-async def feed(stream: StreamingTranscriber, audio: np.ndarray, t0: float) -> list[EventBase]:
-    """Push audio in 20 ms blocks as fast as the loop allows (simulated pace), then end."""
+def collecting(stream: StreamingTranscriber) -> tuple[list[EventBase], asyncio.Task[None]]:
+    """Start collecting the stream's events: the list they arrive in, and the collecting task."""
     events: list[EventBase] = []
 
     async def collect() -> None:
         async for event in stream.events():
             events.append(event)
 
-    collector = asyncio.create_task(collect())
+    return events, asyncio.create_task(collect())
+
+
+async def feed(stream: StreamingTranscriber, audio: np.ndarray, t0: float) -> list[EventBase]:
+    """Push audio in 20 ms blocks as fast as the loop allows (simulated pace), then end."""
+    events, collector = collecting(stream)
     padded = np.concatenate([np.zeros(8_000, np.float32), audio, np.zeros(16_000, np.float32)])
     for i in range(0, len(padded), BLOCK):
         stream.push_audio(padded[i : i + BLOCK], t0 + i / 16_000)
@@ -103,25 +109,20 @@ async def test_mandarin_comes_out_simplified_and_close_to_the_reference(
     assert jiwer.cer(reference, hanzi) <= 0.3
 
 
-class GatedTranscriber:
+class GatedTranscriber(FakeTranscriber):
     """A fake engine that blocks until released: lets a test build a backlog."""
 
     def __init__(self) -> None:
         self.gate = threading.Event()
         self.calls: list[int] = []
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         self.gate.wait(30)
         self.calls.append(beam_size)
-        seconds = len(audio) / 16_000
-        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4) for i in range(int(seconds / 0.5))]
+        seconds = seconds_of(audio)
+        words = word_every_half_second(seconds, length=0.4)
         return Hypothesis(words, language="en", duration=seconds)
 
 
@@ -130,8 +131,7 @@ async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.n
     engine = GatedTranscriber()
     async with AsrScheduler(engine, clock=lambda: now[0]) as scheduler:
         stream = StreamingTranscriber("iv-load", scheduler, clock=lambda: now[0])
-        events: list[EventBase] = []
-        collector = asyncio.create_task(_collect(stream, events))
+        events, collector = collecting(stream)
         audio = np.concatenate([espeak_speech, np.zeros(16_000, np.float32)] * 2)
         for i in range(0, len(audio), BLOCK):
             now[0] = i / 16_000 * 3  # inference is far behind real time
@@ -146,24 +146,16 @@ async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.n
     assert len(finals(events)) == 2  # one per utterance, never dropped
 
 
-async def _collect(stream: StreamingTranscriber, into: list[EventBase]) -> None:
-    async for event in stream.events():
-        into.append(event)
-
-
-class InventiveTranscriber:
+class InventiveTranscriber(FakeTranscriber):
     """A fake engine that, like Whisper, adds an unlikely word in the trailing silence."""
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
-        seconds = len(audio) / 16_000
-        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(int(seconds / 0.5) - 1)]
+        seconds = seconds_of(audio)
+        words = word_every_half_second(
+            seconds, length=0.4, probability=0.9, count=int(seconds / 0.5) - 1
+        )
         words.append(Word(" invented", seconds - 0.3, seconds, 0.02))
         return Hypothesis(words, language="en", duration=seconds)
 
@@ -173,8 +165,7 @@ async def test_words_invented_in_the_trailing_silence_are_dropped(
 ) -> None:
     async with AsrScheduler(InventiveTranscriber()) as scheduler:
         stream = StreamingTranscriber("iv-tail", scheduler)
-        events: list[EventBase] = []
-        collector = asyncio.create_task(_collect(stream, events))
+        events, collector = collecting(stream)
         audio = np.concatenate([espeak_speech, np.zeros(16_000, np.float32)])
         for i in range(0, len(audio), BLOCK):
             stream.push_audio(audio[i : i + BLOCK], i / 16_000)
@@ -186,7 +177,7 @@ async def test_words_invented_in_the_trailing_silence_are_dropped(
     assert all(w.probability >= 0.1 for w in final.words)
 
 
-class RecordingTranscriber:
+class RecordingTranscriber(FakeTranscriber):
     """A fake engine that says one word per half second and records each pass's window."""
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -195,27 +186,21 @@ class RecordingTranscriber:
         self.gate = threading.Event()
         self.gate.set()
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         self.gate.wait(30)
         if self.delay:
             threading.Event().wait(self.delay)
         self.windows.append(window_s)
-        seconds = len(audio) / 16_000
-        words = [Word(f" w{i}", i * 0.5, i * 0.5 + 0.3, 0.9) for i in range(int(seconds / 0.5))]
+        seconds = seconds_of(audio)
+        words = word_every_half_second(seconds, length=0.3, probability=0.9)
         return Hypothesis(words, language="en", duration=seconds)
 
 
 async def _stream_paced(stream: StreamingTranscriber, audio: np.ndarray) -> list[EventBase]:
     """Feed 20 ms blocks with a short real pause each (passes finish while audio flows)."""
-    events: list[EventBase] = []
-    collector = asyncio.create_task(_collect(stream, events))
+    events, collector = collecting(stream)
     for i in range(0, len(audio), BLOCK):
         stream.push_audio(audio[i : i + BLOCK], i / 16_000)
         await asyncio.sleep(0.004)
@@ -252,10 +237,7 @@ async def test_finals_get_a_shortened_window_while_other_finals_wait(
     audio = np.concatenate([espeak_speech, np.zeros(24_000, np.float32)])
     async with AsrScheduler(engine) as scheduler:
         streams = [StreamingTranscriber(f"iv-busy{k}", scheduler) for k in range(3)]
-        collected: list[list[EventBase]] = [[] for _ in streams]
-        tasks = [
-            asyncio.create_task(_collect(s, c)) for s, c in zip(streams, collected, strict=True)
-        ]
+        collected = [collecting(s) for s in streams]
         for i in range(0, len(audio), BLOCK):
             for s in streams:
                 s.push_audio(audio[i : i + BLOCK], i / 16_000)
@@ -263,8 +245,8 @@ async def test_finals_get_a_shortened_window_while_other_finals_wait(
         for s in streams:
             s.end_input()
         engine.gate.set()
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-    assert all(len(finals(c)) == 1 for c in collected)  # late, shortened, never dropped
+        await asyncio.wait_for(asyncio.gather(*(task for _, task in collected)), 30)
+    assert all(len(finals(got)) == 1 for got, _ in collected)  # late, shortened, never dropped
     assert scheduler.metrics.finals_shortened >= 1
     assert any(w is not None and w < 30.0 for w in engine.windows)
 
@@ -274,8 +256,7 @@ async def test_flush_finalizes_speech_cut_off_by_a_disconnect_and_the_stream_goe
 ) -> None:
     async with AsrScheduler(RecordingTranscriber()) as scheduler:
         stream = StreamingTranscriber("iv-cut", scheduler)
-        events: list[EventBase] = []
-        collector = asyncio.create_task(_collect(stream, events))
+        events, collector = collecting(stream)
         for i in range(0, len(espeak_speech), BLOCK):  # no trailing silence: still speaking
             stream.push_audio(espeak_speech[i : i + BLOCK], i / 16_000)
             await asyncio.sleep(0)

@@ -12,21 +12,17 @@ import numpy as np
 from analysis.asr.engine import Hypothesis
 from analysis.asr.redis_worker import run_worker
 from config.settings import AsrSettings, Settings
+from tests.asr.fakes import FakeTranscriber
 
 
-class HangingTranscriber:
+class HangingTranscriber(FakeTranscriber):
     """Signals that it got a job, then never finishes (the test kills the process)."""
 
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         self.marker.write_text("busy")
         while True:

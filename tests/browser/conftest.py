@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from config.settings import Settings
 from server.app import create_app
 from tests.server.helpers import AppClient, make_settings, sign_in
 
@@ -45,14 +47,41 @@ class LiveServer:
     api: AppClient
 
 
-@pytest.fixture
-async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
-    """The app on a loopback port (browsers need a real address)."""
-    app = create_app(make_settings(tmp_path, asr={"enabled": True}))
-    server = TestServer(app, host="127.0.0.1")
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[LiveServer]:
+    """The app on a loopback port (browsers need a real address), an admin signed in."""
+    server = TestServer(create_app(settings), host="127.0.0.1")
     async with TestClient(server) as api:
         await sign_in(api)
         yield LiveServer(url=str(server.make_url("")).rstrip("/"), api=api)
+
+
+@pytest.fixture
+async def live_server(tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The app with live transcription on a loopback port."""
+    async with serving(make_settings(tmp_path, asr={"enabled": True})) as live:
+        yield live
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Any]:
+    """One headless Chromium with a fake camera and microphone (contexts are the test's)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                *BASE_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+            ],
+        )
+        yield browser
+        await browser.close()
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.server.test_feedback import free_port
+from tests.mail import smtp_server
 
 Received = list[tuple[list[str], EmailMessage]]
 
@@ -47,10 +46,5 @@ class SignalingInbox:
 async def smtp() -> AsyncIterator[tuple[SignalingInbox, int]]:
     """aiosmtpd on a free loopback port: the inbox and the port."""
     inbox = SignalingInbox(asyncio.get_running_loop())
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()

@@ -13,7 +13,7 @@ from server.app import create_app
 from server.self_identification import CONSENT_VERSION as SELFID_VERSION
 from tests.browser.conftest import LiveServer
 from tests.browser.test_live_room import sign_in_page
-from tests.server.helpers import make_settings, sign_in
+from tests.server.helpers import make_settings, scored_job, sign_in
 from tests.server.test_erasure import (
     NAME,
     SENTENCE,
@@ -21,7 +21,6 @@ from tests.server.test_erasure import (
     answer_and_finish,
     interview_for,
     person,
-    scored_job,
 )
 
 pytestmark = pytest.mark.browser

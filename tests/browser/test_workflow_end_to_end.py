@@ -23,17 +23,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from icalendar import Calendar
 
 from analysis.events import TranscriptFinal
-from server.app import create_app
 from server.services import SERVICES
 from server.session_inputs import AnalyzerResult
-from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
+from tests.browser.conftest import LiveServer, serving
 from tests.browser.inbox import SignalingInbox, smtp
 from tests.browser.test_live_room import sign_in_page
-from tests.server.helpers import make_settings, sign_in
+from tests.mail import mail_settings
+from tests.server.helpers import make_settings
 from tests.server.test_reports import STRONG
 
 pytestmark = pytest.mark.browser
@@ -91,38 +90,10 @@ def to(address: str, needle: str) -> Callable[[list[tuple[list[str], EmailMessag
 @pytest.fixture
 async def server(tmp_path: Path, smtp: tuple[SignalingInbox, int]) -> AsyncIterator[LiveServer]:
     settings = make_settings(
-        tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
-        workflow_poll_seconds=0.3,
-        timezone="Asia/Shanghai",
+        tmp_path, **mail_settings(smtp[1]), workflow_poll_seconds=0.3, timezone="Asia/Shanghai"
     )
-    srv = TestServer(create_app(settings), host="127.0.0.1")
-    async with TestClient(srv) as api:
-        await sign_in(api)
-        yield LiveServer(url=str(srv.make_url("")).rstrip("/"), api=api)
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *BASE_ARGS,
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-            ],
-        )
-        yield browser
-        await browser.close()
+    async with serving(settings) as live:
+        yield live
 
 
 def card(stage: str | tuple[str, ...], cid: str, inside: str = "") -> str:

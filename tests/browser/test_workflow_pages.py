@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from analysis.events import InterviewEnded
-from server.app import create_app
 from server.services import SERVICES
-from server.storage.models import Interview, SelfIdentificationRow, SurveyResponseRow
+from server.storage.models import SelfIdentificationRow, SurveyResponseRow
 from server.workflow.service import WORKFLOW
-from tests.browser.conftest import BASE_ARGS, CHROMIUM, LiveServer
+from tests.browser.conftest import LiveServer, serving
 from tests.browser.inbox import Received, SignalingInbox, smtp
 from tests.browser.test_live_room import sign_in_page
+from tests.mail import mail_settings
 from tests.media_files import fake_camera_y4m
-from tests.server.helpers import make_settings, sign_in
+from tests.server.helpers import make_settings, mark_finished
 from tests.server.roles_world import Client
 
 pytestmark = pytest.mark.browser
@@ -42,37 +41,10 @@ PHONE = {
 @pytest.fixture
 async def server(tmp_path: Path, smtp: tuple[SignalingInbox, int]) -> AsyncIterator[LiveServer]:
     settings = make_settings(
-        tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="hr@candor.test",
-        smtp_starttls=False,
-        workflow_poll_seconds=0.2,
+        tmp_path, **mail_settings(smtp[1], "hr@candor.test"), workflow_poll_seconds=0.2
     )
-    srv = TestServer(create_app(settings), host="127.0.0.1")
-    async with TestClient(srv) as api:
-        await sign_in(api)
-        yield LiveServer(url=str(srv.make_url("")).rstrip("/"), api=api)
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                *BASE_ARGS,
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-            ],
-        )
-        yield browser
-        await browser.close()
+    async with serving(settings) as live:
+        yield live
 
 
 async def invited_link(api: Client, job: str) -> str:
@@ -85,6 +57,32 @@ async def invited_link(api: Client, job: str) -> str:
         await api.post(f"/api/jobs/{job}/invitations", json={"candidate_ids": [cid]})
     ).json()
     return str(result["results"][0]["invite_url"])
+
+
+async def ended_with_an_interviewer(api: Client, interview_id: str) -> None:
+    """The interview has ended (logged, and saved as finished); an interviewer account exists."""
+    svc = api.app[SERVICES]
+    await svc.events.append(InterviewEnded(interview_id=interview_id, t=60.0, reason="done"))
+    await mark_finished(svc, interview_id)
+    await api.post(
+        "/api/users",
+        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
+    )
+
+
+def calendar_entries(needle: str) -> Callable[[Received], list[str]]:
+    """The recipients of calendar entries mentioning ``needle``, once there are two."""
+
+    def entries(messages: Received) -> list[str]:
+        found = sorted(
+            rcpt[0]
+            for rcpt, m in messages
+            if any(p.get_content_type() == "text/calendar" for p in m.walk())
+            and needle in m.as_string()
+        )
+        return found if len(found) >= 2 else []
+
+    return entries
 
 
 async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
@@ -140,16 +138,7 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
     # Li Lei's interview ends; the recruiter schedules the human round from the board.
     board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
     li = next(c for c in board["stages"]["invited"] if c["email"] == "li@example.com")
-    svc = server.api.app[SERVICES]
-    await svc.events.append(InterviewEnded(interview_id=li["interview_id"], t=60.0, reason="done"))
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, li["interview_id"])
-        assert row is not None
-        row.status = "finished"
-    await server.api.post(
-        "/api/users",
-        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
-    )
+    await ended_with_an_interviewer(server.api, li["interview_id"])
     # The workflow's background pass moves the card; the open board refreshes by itself.
     done = f".wf-col[data-stage=interview_done] .wf-card[data-id='{li['candidate_id']}']"
     await page.wait_for_selector(done, timeout=30_000)
@@ -162,15 +151,7 @@ async def test_a_recruiter_imports_a_csv_and_invites_from_the_board(
         f".wf-col[data-stage=human_interview] .wf-card[data-id='{li['candidate_id']}']"
     )
 
-    def entries(messages: Received) -> list[str]:
-        found = sorted(
-            rcpt[0]
-            for rcpt, m in messages
-            if any(p.get_content_type() == "text/calendar" for p in m.walk())
-            and "Room 3" in m.as_string()
-        )
-        return found if len(found) >= 2 else []
-
+    entries = calendar_entries("Room 3")
     assert await smtp[0].wait_for(entries, timeout=30) == ["iv@example.com", "li@example.com"]
     await ctx.close()
 
@@ -298,16 +279,7 @@ async def test_the_human_round_is_scheduled_from_the_review_page(
     await invited_link(server.api, job["id"])
     board = await (await server.api.get(f"/api/jobs/{job['id']}/pipeline")).json()
     [li] = board["stages"]["invited"]
-    svc = server.api.app[SERVICES]
-    await svc.events.append(InterviewEnded(interview_id=li["interview_id"], t=60.0, reason="done"))
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, li["interview_id"])
-        assert row is not None
-        row.status = "finished"
-    await server.api.post(
-        "/api/users",
-        json={"email": "iv@example.com", "password": "a long password 12", "role": "interviewer"},
-    )
+    await ended_with_an_interviewer(server.api, li["interview_id"])
     await server.api.app[WORKFLOW].tick()  # one pass of the workflow: it reads the end
     ctx = await chromium.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC")
     page = await ctx.new_page()
@@ -324,15 +296,7 @@ async def test_the_human_round_is_scheduled_from_the_review_page(
     )
     assert await page.text_content("#human-stage") == "Human interview"
 
-    def entries(messages: Received) -> list[str]:
-        found = sorted(
-            rcpt[0]
-            for rcpt, m in messages
-            if any(p.get_content_type() == "text/calendar" for p in m.walk())
-            and "meet.example.com" in m.as_string()
-        )
-        return found if len(found) >= 2 else []
-
+    entries = calendar_entries("meet.example.com")
     assert await smtp[0].wait_for(entries, timeout=30) == ["iv@example.com", "li@example.com"]
     card = await (await server.api.get(f"/api/jobs/{job['id']}/applications/{li['id']}")).json()
     assert card["stage"] == "human_interview"

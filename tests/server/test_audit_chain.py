@@ -20,8 +20,8 @@ from media.crypto import MasterKey
 from server.audit import CSV_COLUMNS, Actor, AuditRecord, AuditTrail, entry_hash
 from server.encryption.keyring import KeyRing
 from server.storage.db import make_engine, migrate, sessionmaker
-from tests.server.helpers import ADMIN_EMAIL, new_interview, sign_in
-from tests.server.test_erasure import Client, services_of
+from tests.server.helpers import ADMIN_EMAIL, new_interview, services_of, sign_in
+from tests.server.test_erasure import Client
 from tests.server.test_postgres import pg_url  # noqa: F401 (fixture)
 
 AGENT = "Mozilla/5.0 (audit-test)"

@@ -12,7 +12,7 @@ import pytest
 
 from server.cluster import Cluster, NoOwner, RemoteRefused
 from server.remote_session import RemoteInputs, RemoteLink
-from server.session import InterviewSession
+from server.session import InterviewSession, SessionMoved
 from server.session_inputs import ObserverJoined, ObserverLeft
 
 pytestmark = pytest.mark.redis
@@ -63,6 +63,8 @@ async def test_commands_reach_the_node_that_runs_the_session(
             raise LookupError(interview_id)
         if msg["op"] == "refuse":
             raise ValueError("no such question")
+        if msg["op"] == "stopping":
+            raise SessionMoved()  # the session there stopped before applying it
         return {"echo": msg["text"], "by": msg["from"]}
 
     async def bystander(interview_id: str, msg: dict[str, Any]) -> Any:
@@ -71,8 +73,13 @@ async def test_commands_reach_the_node_that_runs_the_session(
     a.on_command = owner
     b.on_command = bystander
     assert await b.request(iid, "say", text="hello") == {"echo": "hello", "by": b.node_id}
-    with pytest.raises(RemoteRefused, match="no such question"):
+    with pytest.raises(RemoteRefused, match="no such question") as refused:
         await b.request(iid, "refuse")
+    assert refused.value.code is None
+    # A refusal the requester can act on carries its code: "moved" means ask again.
+    with pytest.raises(RemoteRefused) as moved:
+        await b.request(iid, "stopping")
+    assert moved.value.code == SessionMoved.code
     with pytest.raises(NoOwner):
         await a.request(uuid.uuid4().hex, "say", timeout=0.5, text="nobody runs this")
 

@@ -22,16 +22,23 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from analysis.events import QuestionAnswered, QuestionShown, TranscriptFinal
 from media.crypto import DecryptionError, EncryptedReader, EncryptedWriter, MasterKey
 from server.app import create_app
 from server.erasure import shred_file
 from server.retention import purge_expired
-from server.services import SERVICES, Services
+from server.services import Services
 from server.storage.models import AuditEntry, CandidateTombstone, DataKey, EventRow, Interview
 from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.media_files import speech_file
-from tests.server.helpers import consent, make_settings, sign_in
+from tests.server.helpers import (
+    consent,
+    log_one_answer,
+    make_settings,
+    mark_finished,
+    scored_job,
+    services_of,
+    sign_in,
+)
 from tests.server.test_live_media import wait_for_event
 from tests.server.test_postgres import pg_url  # noqa: F401 (fixture)
 
@@ -40,23 +47,6 @@ Client = TestClient[web.Request, web.Application]
 NAME = "Qiao Zhenming 乔振明"
 EMAIL = "qiao.zhenming.marker@example.org"
 SENTENCE = "I rebuilt the tidewater billing ledger in eleven days"
-
-
-def services_of(api: Client) -> Services:
-    """The running app's services."""
-    assert api.app is not None
-    svc: Services = api.app[SERVICES]
-    return svc
-
-
-async def scored_job(api: Client) -> dict[str, Any]:
-    """A job with a competency model, so interviews can be scored and rated."""
-    resp = await api.post(
-        "/api/jobs",
-        json={"title": "Backend engineer", "language": "en", "template": "software_engineer"},
-    )
-    assert resp.status == 201, await resp.text()
-    return dict(await resp.json())
 
 
 async def person(api: Client, name: str = NAME, email: str = EMAIL) -> str:
@@ -76,37 +66,9 @@ async def interview_for(api: Client, job_id: str, candidate_id: str) -> dict[str
 async def answer_and_finish(api: Client, iid: str, sentence: str = SENTENCE) -> None:
     """A logged answer with the sentence in its transcript; the interview is then finished."""
     svc = services_of(api)
-    question = "Tell me about the hardest bug you have tracked down."
-    await svc.events.append(QuestionShown(interview_id=iid, t=5, question_id="q0", text=question))
-    text = f"{sentence}. I measured first, then fixed the root cause and added tests."
-    await svc.events.append(
-        TranscriptFinal(
-            interview_id=iid,
-            t=45,
-            utterance_id=f"{iid}-0",
-            text=text,
-            language="en",
-            start=8,
-            end=40,
-            avg_logprob=-0.1,
-        )
-    )
-    await svc.events.append(
-        QuestionAnswered(
-            interview_id=iid,
-            t=46,
-            question_id="q0",
-            kind="main",
-            competency_id="logical_thinking",
-            transcript=text,
-            started=6,
-            ended=44,
-        )
-    )
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status, row.ended_at = "finished", svc.now()
+    said = f"{sentence}. I measured first, then fixed the root cause and added tests."
+    await log_one_answer(svc, iid, said)
+    await mark_finished(svc, iid, ended_at=svc.now())
 
 
 def files_under(folder: Path) -> list[Path]:

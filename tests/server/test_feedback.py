@@ -7,66 +7,33 @@ received by an SMTP server started in the test, and read back as the candidate w
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import socket
-from collections.abc import AsyncIterator, Iterator
-from email.message import EmailMessage
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from analysis.events import QuestionAnswered, QuestionShown, TranscriptFinal
-from server.storage.models import CandidateFeedbackRow, EventRow, Interview
+from server.storage.models import CandidateFeedbackRow, EventRow
 from tests.browser import conftest as browser_fixtures
 from tests.browser.conftest import BrowserFactory
-from tests.server.helpers import AppClient, sign_in
+from tests.mail import Inbox, free_port, mail_settings
+from tests.server.helpers import (
+    AppClient,
+    log_answer,
+    mark_finished,
+    scored_job,
+    services_of,
+    sign_in,
+)
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
-from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview, services_of
+from tests.server.test_reports import STRONG, ZH_ANSWER, logged_interview
 
 CANDIDATE_EMAIL = "li.lei@example.com"
 
 
 browser_factory = browser_fixtures.browser_factory  # real Chromium, for the review page test
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-    def message(self, index: int = -1) -> EmailMessage:
-        raw = self.envelopes[index].content
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(msg, EmailMessage)
-        return msg
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -81,10 +48,7 @@ async def api(
     client = await make_client(
         tmp_path,
         clock,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
     )
     yield client
     await client.close()
@@ -97,12 +61,7 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:
 
 async def new_job(api: AppClient, language: str = "en", feedback: bool = True) -> str:
     title = "Backend engineer" if language == "en" else "后端工程师"
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": title, "language": language, "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api, title, language)
     if feedback:
         resp = await api.put(f"/api/jobs/{job['id']}/scoring", json={"candidate_feedback": True})
         assert resp.status == 200, await resp.text()
@@ -125,32 +84,16 @@ async def strong_interview(api: AppClient, job_id: str, cand_id: str) -> str:
 async def _answer(
     api: AppClient, iid: str, qid: str, cid: str, question: str, text: str, language: str
 ) -> None:
-    svc = services_of(api)
-    t = 500.0 + 60 * int(qid[1:])
-    await svc.events.append(QuestionShown(interview_id=iid, t=t, question_id=qid, text=question))
-    await svc.events.append(
-        TranscriptFinal(
-            interview_id=iid,
-            t=t + 40,
-            utterance_id=f"{iid}-{qid}",
-            text=text,
-            language=language,
-            start=t + 3,
-            end=t + 38,
-            avg_logprob=-0.1,
-        )
-    )
-    await svc.events.append(
-        QuestionAnswered(
-            interview_id=iid,
-            t=t + 41,
-            question_id=qid,
-            kind="main",
-            competency_id=cid,
-            transcript=text,
-            started=t + 1,
-            ended=t + 39,
-        )
+    await log_answer(
+        services_of(api),
+        iid,
+        t=500.0 + 60 * int(qid[1:]),
+        question_id=qid,
+        competency_id=cid,
+        question=question,
+        said=text,
+        language=language,
+        avg_logprob=-0.1,
     )
 
 
@@ -234,10 +177,7 @@ async def test_a_mandarin_message_arrives_in_mandarin(api: AppClient, inbox: Inb
         api, iid, "q0", "logical_thinking", "请讲一个你排查过的最难的 bug。", ZH_ANSWER, "zh"
     )
     await _answer(api, iid, "q1", "code_quality", "请讲一次你改进代码质量的经历。", ZH_ANSWER, "zh")
-    async with services_of(api).sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status = "finished"
+    await mark_finished(services_of(api), iid)
 
     url = f"/api/interviews/{iid}/feedback"
     draft = (await (await api.get(url)).json())["draft"]
@@ -369,10 +309,7 @@ async def test_review_page_panel_shows_the_draft_and_sends_the_edit(
     inbox, port = smtp
     settings = make_settings(
         tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_from="hr@candor.test",
-        smtp_starttls=False,
+        **mail_settings(port, "hr@candor.test"),
     )
     server = TestServer(create_app(settings), host="127.0.0.1")
     async with TestClient(server) as api:

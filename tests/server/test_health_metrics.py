@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,8 @@ from server.storage.db import make_engine
 from server.workflow.outbox import enqueue
 from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
+from tests.mail import free_port
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
-from tests.server.test_feedback import free_port
 from tests.server.test_interviewer_channels import ScriptedClock
 
 Client = TestClient[web.Request, web.Application]
@@ -210,6 +211,22 @@ async def test_two_apps_keep_separate_registries(make_client: Any) -> None:
     )
     assert (await scrape(first))[key] == 1
     assert key not in await scrape(second)
+
+
+async def test_a_blocked_event_loop_shows_as_loop_lag(make_client: Any) -> None:
+    client = await make_client()
+    lag = "candor_event_loop_lag_seconds"
+    late = (lag + "_bucket", (("le", "0.25"),))
+    before = await scrape(client)
+    slow_before = before[(lag + "_count", ())] - before[late]
+    time.sleep(1.0)  # noqa: ASYNC251  (on purpose: the probe's timer, due every 0.5 s, is late)
+    for _ in range(100):
+        got = await scrape(client)
+        if got[(lag + "_count", ())] - got[late] > slow_before:
+            break
+        await asyncio.sleep(0.1)
+    assert got[(lag + "_count", ())] - got[late] > slow_before, "no observation above 0.25 s"
+    assert got[(lag + "_sum", ())] >= 0.5
 
 
 def test_room_events_feed_failures_and_final_latency() -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import av
 from aiohttp import ClientSession
+from aiortc import VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 from server.services import SERVICES
 from tests.client_peer import CandidateClient, PatternVideoTrack
@@ -170,3 +172,45 @@ async def test_questions_from_observers_reach_the_candidate(admin: AppClient) ->
         )
         await obs.close()
         await cand.leave()
+
+
+class NoFramesTrack(VideoStreamTrack):
+    """A camera that never delivers a frame (the peer goes away before the first one)."""
+
+    async def recv(self) -> av.VideoFrame:
+        await asyncio.Event().wait()
+        raise MediaStreamError
+
+
+async def test_a_segment_that_got_no_media_is_listed_as_empty_and_never_offered_for_playback(
+    admin: AppClient,
+) -> None:
+    """In the full-scale cluster run 3 of 75 segments were rejoins whose peer failed before
+    the first frame: they stay numbered (``empty``) but have no media URL, and the review
+    page plays only ``final`` segments (web_client/review.js)."""
+    iv = await new_interview(admin)
+    await consent(admin, iv["invite_token"])
+    async with ClientSession() as http:
+        first = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await first.join(video=NoFramesTrack())
+        await wait_for_event(admin, iv["id"], "candidate_joined")
+        await first.leave()
+        await wait_for_event(admin, iv["id"], "candidate_left")
+        second = CandidateClient(str(admin.make_url("")), iv["invite_token"], http)
+        await second.join(video=PatternVideoTrack())
+        await wait_for_event(admin, iv["id"], "media_started")
+        await asyncio.sleep(1.0)
+        await second.leave()
+    finals = await wait_for_event(admin, iv["id"], "recording_finalized")
+    assert [f["segment"] for f in finals] == [2]  # nothing to play for segment 1
+    segs = await (await admin.get(f"/api/interviews/{iv['id']}/recordings")).json()
+    assert [(s["segment"], s["status"], "url" in s) for s in segs] == [
+        (1, "empty", False),
+        (2, "final", True),
+    ]
+    media = await admin.get(f"/api/interviews/{iv['id']}/recordings/{segs[0]['id']}/media")
+    assert media.status == 404
+    played = await admin.get(segs[1]["url"])
+    assert played.status == 200
+    with av.open(io.BytesIO(await played.read()), "r") as c:
+        assert sum(1 for _ in c.decode(c.streams.video[0])) > 5

@@ -8,8 +8,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from analysis.events import LiveRatingGiven, ObserverNoteAdded
-from tests.server.helpers import ADMIN_EMAIL
-from tests.server.test_reports import api, clock, logged_interview, services_of  # noqa: F401
+from tests.server.helpers import ADMIN_EMAIL, services_of
+from tests.server.test_reports import api, clock, logged_interview  # noqa: F401
 
 NOTE = "Strong on root cause; probe the design trade-offs."
 

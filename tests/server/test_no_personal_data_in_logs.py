@@ -23,19 +23,23 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from analysis.events import ObserverNoteAdded, QuestionAnswered, QuestionShown, TranscriptFinal
+from analysis.events import ObserverNoteAdded, TranscriptFinal
 from config.logs import JsonFormatter, setup_logging
 from server.access_log import ACCESS_LOGGER, RedactingAccessLogger
 from server.app import create_app
-from server.services import SERVICES, Services
 from server.session_inputs import AnalyzerResult, Barrier
-from server.storage.models import Interview
-from tests.server import test_feedback
-from tests.server.helpers import AppClient, consent, make_settings, sign_in
-from tests.server.test_feedback import Inbox
+from tests.mail import Inbox, mail_settings
+from tests.server.helpers import (
+    AppClient,
+    consent,
+    log_one_answer,
+    make_settings,
+    mark_finished,
+    scored_job,
+    services_of,
+    sign_in,
+)
 from tests.server.test_reports import STRONG
-
-smtp = test_feedback.smtp  # fixture: a real SMTP server (aiosmtpd) receiving the feedback
 
 HAN = "龘靐齉"  # rare characters: no page, report or message text of the app contains them
 MARK = f"Zz{HAN}Qq"
@@ -99,22 +103,12 @@ async def api(
     """The real app with SMTP configured, served with the redacting access log."""
     settings = make_settings(
         tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
     )
     server = TestServer(create_app(settings))
     await server.start_server(access_log=ACCESS_LOGGER, access_log_class=RedactingAccessLogger)
     async with TestClient(server) as client:
         yield client
-
-
-def services_of(api: AppClient) -> Services:
-    """The running app's services."""
-    assert api.app is not None
-    svc: Services = api.app[SERVICES]
-    return svc
 
 
 async def ok(resp: Any, *statuses: int) -> Any:
@@ -125,12 +119,7 @@ async def ok(resp: Any, *statuses: int) -> Any:
 
 async def marked_job(api: AppClient, language: str) -> str:
     """A scored job whose candidates get feedback."""
-    job = await ok(
-        await api.post(
-            "/api/jobs",
-            json={"title": "Engineer", "language": language, "template": "software_engineer"},
-        )
-    )
+    job = await scored_job(api, "Engineer", language)
     await ok(await api.put(f"/api/jobs/{job['id']}/scoring", json={"candidate_feedback": True}))
     return str(job["id"])
 
@@ -143,40 +132,11 @@ async def finished_interview(api: AppClient, job_id: str, cand_id: str) -> dict[
     iid = iv["id"]
     await consent(api, iv["invite_token"])
     svc = services_of(api)
-    text = f"{SENTENCE}. {STRONG}"
-    question = "Tell me about the hardest bug you have tracked down."
-    await svc.events.append(QuestionShown(interview_id=iid, t=5, question_id="q0", text=question))
-    await svc.events.append(
-        TranscriptFinal(
-            interview_id=iid,
-            t=45,
-            utterance_id=f"{iid}-0",
-            text=text,
-            language="en",
-            start=8,
-            end=40,
-            avg_logprob=-0.1,
-        )
-    )
-    await svc.events.append(
-        QuestionAnswered(
-            interview_id=iid,
-            t=46,
-            question_id="q0",
-            kind="main",
-            competency_id="logical_thinking",
-            transcript=text,
-            started=6,
-            ended=44,
-        )
-    )
+    await log_one_answer(svc, iid, f"{SENTENCE}. {STRONG}")
     await svc.events.append(
         ObserverNoteAdded(interview_id=iid, t=47, by="admin", text=f"{NAME} said: {SENTENCE}")
     )
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status, row.started_at, row.ended_at = "finished", svc.now(), svc.now()
+    await mark_finished(svc, iid, started_at=svc.now(), ended_at=svc.now())
     note = f"{NAME} ({EMAIL}) was precise"
     await ok(
         await api.post(

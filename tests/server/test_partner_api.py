@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,6 @@ from urllib.parse import urlparse
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
-from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -24,8 +23,8 @@ from server.services import SERVICES
 from server.storage.models import Application, Candidate, Interview
 from server.workflow.service import WORKFLOW
 from tests.client_peer import CandidateClient, PatternVideoTrack
+from tests.mail import Inbox, mail_settings
 from tests.server.helpers import ADMIN_EMAIL, AppClient, consent, make_settings, sign_in
-from tests.server.test_feedback import Inbox, free_port
 
 PERSON = {"first_name": "Wei", "last_name": "Zhang", "email": "wei@example.com"}
 ORDER: dict[str, Any] = {
@@ -77,27 +76,11 @@ async def status(admin: AppClient, key: str, order: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """A real local SMTP server (aiosmtpd) that keeps what it receives."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
 async def mailing_admin(tmp_path: Path, smtp: tuple[Inbox, int]) -> AsyncIterator[AppClient]:
     """A signed-in admin on an app that sends its email to the local SMTP server."""
     settings = make_settings(
         tmp_path,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
         workflow_poll_seconds=3600,
     )
     async with TestClient(TestServer(create_app(settings))) as client:

@@ -21,10 +21,9 @@ from analysis.events import (
     WordTiming,
 )
 from server.routes import reports as report_routes
-from server.storage.models import Interview
-from tests.server.helpers import AppClient
+from tests.server.helpers import AppClient, mark_finished, scored_job, services_of
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
-from tests.server.test_reports import STRONG, services_of
+from tests.server.test_reports import STRONG
 
 WRONG = "The cat sat on the mat and the weather was nice today at the beach."
 QUESTIONS = [
@@ -60,9 +59,7 @@ async def interview_with(
     api: AppClient, clock: ScriptedClock, record: str, record_at: datetime | None = None
 ) -> str:
     """A finished interview whose live finals are WRONG; ``record``: ready/pending/none."""
-    job = await (await api.post("/api/jobs", json={
-        "title": "Backend engineer", "language": "en", "template": "software_engineer",
-    })).json()
+    job = await scored_job(api)
     cand = await (await api.post("/api/candidates", json={"name": "Li Lei"})).json()
     resp = await api.post("/api/interviews", json={"job_id": job["id"], "candidate_id": cand["id"]})
     iid = str((await resp.json())["id"])
@@ -93,11 +90,7 @@ async def interview_with(
                 start=t + 3, end=t + 38,
             ))
         t += 60
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status = "finished"
-        row.started_at = at - timedelta(minutes=5)
+    await mark_finished(svc, iid, started_at=at - timedelta(minutes=5))
     return iid
 
 

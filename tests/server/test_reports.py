@@ -20,17 +20,18 @@ import numpy as np
 import pytest
 from aiohttp import ClientSession
 
-from analysis.events import (
-    QuestionAnswered,
-    QuestionShown,
-    TranscriptFinal,
-    VoiceDeliverySummarized,
-)
-from server.services import SERVICES, Services
+from analysis.events import TranscriptFinal, VoiceDeliverySummarized
 from server.session_inputs import AnalyzerResult
 from server.storage.models import HumanDecisionRow, Interview
 from tests.client_peer import CandidateClient, PatternVideoTrack
-from tests.server.helpers import AppClient, sign_in
+from tests.server.helpers import (
+    AppClient,
+    log_answer,
+    mark_finished,
+    scored_job,
+    services_of,
+    sign_in,
+)
 from tests.server.test_interviewer_channels import (
     FAST_PLAN,
     ScriptedClock,
@@ -39,13 +40,6 @@ from tests.server.test_interviewer_channels import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def services_of(api: AppClient) -> Services:
-    """The running app's services."""
-    app = api.app
-    assert app is not None
-    return app[SERVICES]
 
 
 @pytest.fixture
@@ -433,19 +427,16 @@ async def logged_interview(
     t = 5.0
     for k, (cid, text) in enumerate(questions):
         qid = f"q{k}"
-        await svc.events.append(QuestionShown(interview_id=iid, t=t, question_id=qid, text=text))
-        answer = synthetic_answer(i, k)
-        await svc.events.append(
-            TranscriptFinal(
-                interview_id=iid,
-                t=t + 40,
-                utterance_id=f"{iid}-{k}",
-                text=answer,
-                language="en",
-                start=t + 3,
-                end=t + 38,
-                avg_logprob=avg_logprob,
-            )
+        await log_answer(
+            svc,
+            iid,
+            t=t,
+            question_id=qid,
+            competency_id=cid,
+            question=text,
+            said=synthetic_answer(i, k),
+            utterance_id=f"{iid}-{k}",
+            avg_logprob=avg_logprob,
         )
         if k == 0:
             await svc.events.append(
@@ -464,36 +455,15 @@ async def logged_interview(
                     fillers=2,
                 )
             )
-        await svc.events.append(
-            QuestionAnswered(
-                interview_id=iid,
-                t=t + 41,
-                question_id=qid,
-                kind="main",
-                competency_id=cid,
-                transcript=answer,
-                started=t + 1,
-                ended=t + 39,
-            )
-        )
         t += 60
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status = "finished"
-        row.started_at = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    await mark_finished(svc, iid, started_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     return str(iid)
 
 
 async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
     api: AppClient, clock: ScriptedClock
 ) -> None:
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": "Backend engineer", "language": "en", "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api)
     cand = await (await api.post("/api/candidates", json={"name": "Zhang Wei"})).json()
     iids = [await logged_interview(api, job["id"], cand["id"], i) for i in range(10)]
     report = await (await api.get(f"/api/interviews/{iids[0]}/report.json")).json()
@@ -553,12 +523,7 @@ async def test_calibration_needs_enough_ratings_then_adds_a_dated_version(
 async def test_job_scoring_options_drive_the_recommendation(
     api: AppClient, clock: ScriptedClock
 ) -> None:
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": "Backend engineer", "language": "en", "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api)
     url = f"/api/jobs/{job['id']}/scoring"
     assert (await (await api.get(url)).json())["threshold"] == 70
     assert (await api.put(url, json={"threshold": 101})).status == 400
@@ -584,12 +549,7 @@ ZH_ANSWER = (
 async def test_a_mandarin_report_prints_chinese_in_the_pdf(
     api: AppClient, clock: ScriptedClock, tmp_path: Path
 ) -> None:
-    job = await (
-        await api.post(
-            "/api/jobs",
-            json={"title": "软件工程师", "language": "zh", "template": "software_engineer"},
-        )
-    ).json()
+    job = await scored_job(api, "软件工程师", "zh")
     cand = await (await api.post("/api/candidates", json={"name": "李雷"})).json()
     iid = (
         await (
@@ -605,37 +565,18 @@ async def test_a_mandarin_report_prints_chinese_in_the_pdf(
             ("code_quality", "请讲一次你改进了不是你写的代码质量的经历。"),
         ]
     ):
-        t = 5.0 + 60 * k
-        await svc.events.append(
-            QuestionShown(interview_id=iid, t=t, question_id=f"q{k}", text=text)
+        await log_answer(
+            svc,
+            iid,
+            t=5.0 + 60 * k,
+            question_id=f"q{k}",
+            competency_id=cid,
+            question=text,
+            said=ZH_ANSWER,
+            language="zh",
+            utterance_id=f"zh{k}",
         )
-        await svc.events.append(
-            TranscriptFinal(
-                interview_id=iid,
-                t=t + 40,
-                utterance_id=f"zh{k}",
-                text=ZH_ANSWER,
-                language="zh",
-                start=t + 3,
-                end=t + 38,
-            )
-        )
-        await svc.events.append(
-            QuestionAnswered(
-                interview_id=iid,
-                t=t + 41,
-                question_id=f"q{k}",
-                kind="main",
-                competency_id=cid,
-                transcript=ZH_ANSWER,
-                started=t + 1,
-                ended=t + 39,
-            )
-        )
-    async with svc.sessions() as session, session.begin():
-        row = await session.get(Interview, iid)
-        assert row is not None
-        row.status = "finished"
+    await mark_finished(svc, iid)
     report = await (await api.get(f"/api/interviews/{iid}/report.json")).json()
     assert report["report"]["score"]["language"] == "zh"
     assert any(

@@ -17,7 +17,7 @@ from server.access_log import redact_path
 from server.retention import purge_expired
 from server.routes.feedback import email_text
 from server.storage.models import CandidateTombstone, Recording
-from tests.server.helpers import consent, sign_in
+from tests.server.helpers import consent, scored_job, services_of, sign_in
 from tests.server.test_erasure import (
     EMAIL,
     NAME,
@@ -26,8 +26,6 @@ from tests.server.test_erasure import (
     answer_and_finish,
     interview_for,
     person,
-    scored_job,
-    services_of,
 )
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 

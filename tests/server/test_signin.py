@@ -21,8 +21,8 @@ from server.passwords import Passwords
 from server.services import SERVICES, Services
 from server.signin.throttle import RedisCounters, counter_key
 from server.storage.models import AdminNoticeRow, AuditEntry, SessionRow, User
+from tests.mail import free_port, mail_settings
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, sign_in
-from tests.server.test_feedback import free_port
 from tests.server.test_invites_and_signing import scrypt_hash
 from tests.server.test_postgres import pg_url  # noqa: F401 - the PostgreSQL fixture
 
@@ -183,10 +183,7 @@ async def test_a_lockout_notice_is_emailed_to_admins_over_smtp(tmp_path: Path) -
     try:
         settings = make_settings(
             tmp_path,
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_from="candor@example.com",
-            smtp_starttls=False,
+            **mail_settings(port, "candor@example.com"),
         )
         async with TestClient(TestServer(create_app(settings))) as client:
             for _ in range(5):

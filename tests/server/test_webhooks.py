@@ -12,19 +12,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
-from analysis.events import (
-    CandidateJoined,
-    InterviewEnded,
-    QuestionAnswered,
-    QuestionShown,
-    TranscriptFinal,
-)
+from analysis.events import CandidateJoined, InterviewEnded
 from server.app import create_app
 from server.integrations.webhooks.signing import SignatureError, headers, new_secret, verify
 from server.services import SERVICES, Services
 from server.storage.models import Interview, WebhookMessage
 from server.workflow.service import WORKFLOW
-from tests.server.helpers import AppClient, make_settings, sign_in
+from tests.server.helpers import AppClient, log_answer, make_settings, sign_in
 from tests.server.webhook_receiver import Receiver, start_receiver
 
 FAST = {"retry_delays_s": [0.05] * 4, "poll_s": 0.02, "timeout_s": 2.0}
@@ -288,36 +282,16 @@ ANSWERS = [
 
 async def answer_questions(svc: Services, iid: str) -> None:
     """What the room logs while the candidate answers three questions."""
-    t = 5.0
     for k, (competency, question, said) in enumerate(ANSWERS):
-        qid = f"q{k}"
-        await svc.events.append(
-            QuestionShown(interview_id=iid, t=t, question_id=qid, text=question)
+        await log_answer(
+            svc,
+            iid,
+            t=5.0 + 60 * k,
+            question_id=f"q{k}",
+            competency_id=competency,
+            question=question,
+            said=said,
         )
-        await svc.events.append(
-            TranscriptFinal(
-                interview_id=iid,
-                t=t + 40,
-                utterance_id=f"{iid}-{k}",
-                text=said,
-                language="en",
-                start=t + 3,
-                end=t + 38,
-            )
-        )
-        await svc.events.append(
-            QuestionAnswered(
-                interview_id=iid,
-                t=t + 41,
-                question_id=qid,
-                kind="main",
-                competency_id=competency,
-                transcript=said,
-                started=t + 1,
-                ended=t + 39,
-            )
-        )
-        t += 60
 
 
 def stage_moves(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,9 +28,9 @@ from server.errors import BadInput
 from server.services import SERVICES
 from server.storage.models import Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
+from tests.mail import Inbox, free_port, mail_settings
 from tests.server.helpers import ADMIN_EMAIL, sign_in
 from tests.server.roles_world import Client
-from tests.server.test_feedback import Inbox, free_port
 from tests.server.test_interviewer_channels import ScriptedClock, make_client
 
 CORP, SECRET, AGENT = "corp-1", "secret-1", 1000002
@@ -82,18 +82,6 @@ class FakeWeCom:
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
 async def wecom() -> AsyncIterator[tuple[FakeWeCom, str]]:
     fake = FakeWeCom()
     server = TestServer(fake.app())
@@ -117,10 +105,7 @@ async def api(
     client = await make_client(
         tmp_path,
         clock,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="Hiring team <hr@candor.test>",
-        smtp_starttls=False,
+        **mail_settings(smtp[1]),
         workflow_poll_seconds=3600,
         outbox_backoff_seconds=30,
         wecom_api_base=wecom[1],
@@ -182,6 +167,15 @@ async def board(api: Client, job: str, query: str = "") -> dict[str, Any]:
     resp = await api.get(f"/api/jobs/{job}/pipeline{query}")
     assert resp.status == 200, await resp.text()
     return dict(await resp.json())
+
+
+async def invite_screened(api: Client, job: str) -> list[dict[str, Any]]:
+    """Invite every candidate in the screened column; one result per invitation."""
+    cards = (await board(api, job))["stages"]["screened"]
+    resp = await api.post(
+        f"/api/jobs/{job}/invitations", json={"candidate_ids": [c["id"] for c in cards]}
+    )
+    return list((await resp.json())["results"])
 
 
 async def test_fifty_imported_candidates_each_get_one_email_with_a_working_calendar_link(
@@ -275,14 +269,7 @@ async def test_reminders_go_only_to_non_starters_and_completion_reaches_candidat
     inbox, fake = smtp[0], wecom[0]
     job = await new_job(api, template=True)
     await import_csv(api, job, csv_of(3))
-    cards = (await board(api, job))["stages"]["screened"]
-    results = (
-        await (
-            await api.post(
-                f"/api/jobs/{job}/invitations", json={"candidate_ids": [c["id"] for c in cards]}
-            )
-        ).json()
-    )["results"]
+    results = await invite_screened(api, job)
     await tick(api)
     assert len(inbox.envelopes) == 3
     svc = api.app[SERVICES]
@@ -396,10 +383,7 @@ async def test_an_smtp_outage_delays_messages_with_backoff_and_loses_none(
     api = await make_client(
         tmp_path,
         clock,
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_from="hr@candor.test",
-        smtp_starttls=False,
+        **mail_settings(port, "hr@candor.test"),
         smtp_timeout=2.0,
         workflow_poll_seconds=3600,
         outbox_backoff_seconds=30,
@@ -546,10 +530,7 @@ async def test_the_group_robot_gets_hr_notices_within_twenty_a_minute(
     api = await make_client(
         tmp_path,
         clock,
-        smtp_host="127.0.0.1",
-        smtp_port=smtp[1],
-        smtp_from="hr@candor.test",
-        smtp_starttls=False,
+        **mail_settings(smtp[1], "hr@candor.test"),
         workflow_poll_seconds=3600,
         wecom_api_base=wecom[1],
         wecom_robot_key="robot-key",
@@ -557,14 +538,7 @@ async def test_the_group_robot_gets_hr_notices_within_twenty_a_minute(
     try:
         job = await new_job(api)
         await import_csv(api, job, csv_of(25))
-        cards = (await board(api, job))["stages"]["screened"]
-        results = (
-            await (
-                await api.post(
-                    f"/api/jobs/{job}/invitations", json={"candidate_ids": [c["id"] for c in cards]}
-                )
-            ).json()
-        )["results"]
+        results = await invite_screened(api, job)
         svc = api.app[SERVICES]
         for r in results:
             await svc.events.append(

@@ -1,5 +1,7 @@
-// Appended to web_client/protocol.js by server/protocol_js.py (FIELDS and LIVE_ONLY_EVENTS are
-// defined above it there).
+// Hand-written checks over the generated message tables (protocol.js, written by
+// scripts/gen_protocol.py): one source for the browser's encode/parse, imported by the pages.
+import { FIELDS, LIVE_ONLY_EVENTS } from "/static/protocol.js";
+
 /** Problems with a message about to be sent (empty when it fits): type, fields, limits. */
 export function check(direction, msg) {
   const fields = FIELDS[direction]?.[msg?.type];
