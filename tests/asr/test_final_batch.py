@@ -13,11 +13,12 @@ import pytest
 from analysis.asr.engine import Hypothesis, WhisperEngine
 from analysis.asr.policy import Word
 from analysis.asr.scheduler import AsrScheduler, PassInput, Priority
+from tests.asr.fakes import FakeTranscriber, seconds_of
 
 T = TypeVar("T")
 
 
-class BatchingFake:
+class BatchingFake(FakeTranscriber):
     """A fake engine with ``run_together``: records each call's batch and each pass's window."""
 
     def __init__(self) -> None:
@@ -25,17 +26,12 @@ class BatchingFake:
         self.windows: list[float | None] = []
         self.lock = threading.Lock()
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         with self.lock:
             self.windows.append(window_s)
-        seconds = len(audio) / 16_000
+        seconds = seconds_of(audio)
         return Hypothesis([Word(f" {seconds:.0f}s", 0.0, 0.5)], language="en", duration=seconds)
 
     def run_together(self, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:

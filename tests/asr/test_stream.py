@@ -302,17 +302,12 @@ class LengthRecorder(RecordingTranscriber):
         super().__init__()
         self.tentative_seconds: list[float] = []
 
-    def transcribe(
-        self,
-        audio: np.ndarray,
-        prompt: str = "",
-        language: str | None = None,
-        beam_size: int = 1,
-        window_s: float | None = None,
+    def hear(
+        self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
         if window_s is not None:
-            self.tentative_seconds.append(len(audio) / 16_000)
-        return super().transcribe(audio, prompt, language, beam_size, window_s)
+            self.tentative_seconds.append(seconds_of(audio))
+        return super().hear(audio, language=language, beam_size=beam_size, window_s=window_s)
 
 
 @pytest.mark.parametrize(("in_pause", "expected"), [(True, True), (False, False)])
