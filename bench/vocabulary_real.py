@@ -1,6 +1,7 @@
 """Job vocabulary on real human speech (../shared/data): Mandarin, and English as a second row.
 
-Usage: nice .venv/bin/python bench/vocabulary_real.py [--lang zh,en] [--out PATH]
+Usage: nice .venv/bin/python bench/vocabulary_real.py [--lang zh,en] [--set tuned|held|all]
+       [--out PATH]
 
 Skips cleanly (exit 0, message) when ../shared/data is absent. Takes the clips with a
 reference from ../shared/data/transcripts.tsv as bench/transcription.py loads them (the same
@@ -126,11 +127,13 @@ def given_for(condition: str, name: str, language: str) -> list[str]:
     return []
 
 
-async def run(languages: list[str]) -> dict[str, Any]:
+async def run(languages: list[str], which: str = "all") -> dict[str, Any]:
     prepare_whisper_base(ROOT / "models")
     engine = WhisperEngine.from_settings(ASR, ROOT / "models")
     engine.warm_up()
-    clips = [c for c in load_clips() if c.language in languages]
+    at_start = machine()
+    clips = [c for c in load_clips() if c.language in languages
+             and which in ("all", clip_set(c.name))]
     rows: list[dict[str, Any]] = []
     async with AsrScheduler(engine, workers=ASR.workers) as scheduler:
         for n, clip in enumerate(clips, 1):
@@ -175,9 +178,11 @@ async def run(languages: list[str]) -> dict[str, Any]:
         "model": "whisper-base int8 (bundled)" if ASR.model == "bundled-base"
         else f"{ASR.model} {ASR.compute_type}",
         "speech": "real human recordings from ../shared/data (see transcripts.tsv)",
+        "clip_set": which,
+        "hotwords_example": hotwords(clip_vocabulary("zh/funasr_example_0.wav")),
         "question": synth.QUESTION,
         "unrelated_vocabulary": {lang: synth.TERMS[lang] for lang in languages},
-        "machine_at_start": machine(),
+        "machine_at_start": at_start,
         "groups": groups,
         "clips": rows,
     }
@@ -225,12 +230,14 @@ def print_table(r: dict[str, Any]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lang", default="zh,en", help="languages (e.g. zh)")
+    parser.add_argument("--set", default="all", choices=("tuned", "held", "all"),
+                        help="clip set (bench/transcription.py HELD_APART)")
     parser.add_argument("--out", default=str(OUT), help="where to write the JSON")
     args = parser.parse_args()
     if not (SHARED / "transcripts.tsv").exists():
         print(f"skipped: {SHARED} is not present (real clips are not part of the repository)")
         raise SystemExit(0)
-    res = asyncio.run(run(args.lang.split(",")))
+    res = asyncio.run(run(args.lang.split(","), args.set))
     res["machine_at_end"] = machine()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
