@@ -64,8 +64,15 @@ def record_prompt(question: str, vocabulary: Sequence[str]) -> str:
 
 
 def hotwords(vocabulary: Sequence[str]) -> str:
-    """The job's terms as a decoder hint for live passes."""
-    return ", ".join(t.strip() for t in vocabulary if t.strip())[:PROMPT_CHARS]
+    """The job's terms as a decoder hint: ``"A, B, C."``, ended as a sentence.
+
+    Without the full stop the decoder went on with the list's sentence (bench/vocabulary_real.py
+    on real speech): English answers started in lower case and lost their last period, and a
+    term said first was dropped as already written ("...used. Sunday" → "is the best part of
+    the week").
+    """
+    text = ", ".join(t.strip() for t in vocabulary if t.strip())[: PROMPT_CHARS - 1]
+    return text + "." if text and text[-1] not in ".!?。！？" else text
 
 
 @dataclass

@@ -31,3 +31,11 @@ def test_the_record_prompt_keeps_every_term_and_the_end_of_the_question() -> Non
     assert record_prompt("Why?", []) == "Why?"
     long_terms = [f"term{i:03d}" for i in range(60)]
     assert record_prompt("Why?", long_terms) == hotwords(long_terms)  # no room for the question
+
+
+def test_the_term_list_ends_as_a_sentence_so_the_answer_starts_a_new_one() -> None:
+    assert hotwords([" Kubernetes ", "", "支付宝"]) == "Kubernetes, 支付宝."
+    assert hotwords(["Acme Inc."]) == "Acme Inc."
+    assert hotwords([]) == ""
+    assert len(hotwords([f"term{i:03d}" for i in range(60)])) <= PROMPT_CHARS
+    assert record_prompt("Why?", ["Sunday"]) == "Why? Sunday."
