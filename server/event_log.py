@@ -123,24 +123,30 @@ class EventLog:
                 out.append(event.model_copy(update={"seq": seq}))
                 continue
             seq += 1
-            stored = event.model_copy(update={"seq": seq})
-            session.add(
-                EventRow(
-                    interview_id=event.interview_id,
-                    seq=seq,
-                    type=event.type,
-                    t=event.t,
-                    at=event.at,
-                    dedupe_key=None,
-                    payload=stored.model_dump(mode="json"),
-                )
-            )
-            if self.store_hooks:
-                await session.flush()
-                for hook in self.store_hooks:
-                    await hook(session, stored)
-            out.append(stored)
+            out.append(await self._add_row(session, event, seq, None))
         return out
+
+    async def _add_row(
+        self, session: AsyncSession, event: Event, seq: int, key: str | None
+    ) -> Event:
+        """Add ``event`` as row ``seq`` (in the caller's transaction) and run the store hooks."""
+        stored = event.model_copy(update={"seq": seq})
+        session.add(
+            EventRow(
+                interview_id=event.interview_id,
+                seq=seq,
+                type=event.type,
+                t=event.t,
+                at=event.at,
+                dedupe_key=key,
+                payload=stored.model_dump(mode="json"),
+            )
+        )
+        if self.store_hooks:
+            await session.flush()  # the row exists for hooks that query the log
+            for hook in self.store_hooks:
+                await hook(session, stored)
+        return stored
 
     async def _store(self, event: Event) -> Event | None:
         """Insert with the next seq; None if a deduplicated event was already stored."""
@@ -148,22 +154,7 @@ class EventLog:
             try:
                 async with self._sessions() as session, session.begin():
                     seq = await self._max_seq(event.interview_id, session) + 1
-                    stored = event.model_copy(update={"seq": seq})
-                    session.add(
-                        EventRow(
-                            interview_id=event.interview_id,
-                            seq=seq,
-                            type=event.type,
-                            t=event.t,
-                            at=event.at,
-                            dedupe_key=dedupe_key(event),
-                            payload=stored.model_dump(mode="json"),
-                        )
-                    )
-                    if self.store_hooks:
-                        await session.flush()  # the row exists for hooks that query the log
-                        for hook in self.store_hooks:
-                            await hook(session, stored)
+                    stored = await self._add_row(session, event, seq, dedupe_key(event))
                 return stored
             except IntegrityError:
                 key = dedupe_key(event)
