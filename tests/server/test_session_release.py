@@ -25,11 +25,10 @@ from aiortc import RTCPeerConnection
 from analysis.followup import FollowupRequest, FollowupStrategy, FollowupSuggestion, make_strategy
 from server.app import create_app
 from server.cluster import LEASE_PREFIX
-from server.services import SERVICES, Services
 from server.session import RELEASE_AFTER, InterviewSession
 from server.sessions import SessionRegistry
 from tests.client_peer import PatternVideoTrack
-from tests.server.helpers import make_settings, new_interview, sign_in
+from tests.server.helpers import make_settings, new_interview, services_of, sign_in
 from tests.server.test_interviewer_channels import ScriptedClock, join, planned_interview
 from tests.server.test_sessions import candor_tasks, non_daemon_threads
 
@@ -51,11 +50,6 @@ async def api(tmp_path: Path, clock: ScriptedClock) -> AsyncIterator[Client]:
     await sign_in(client)
     yield client
     await client.close()
-
-
-def services_of(api: Client) -> Services:
-    assert api.app is not None
-    return api.app[SERVICES]
 
 
 class Made:

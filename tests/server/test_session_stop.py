@@ -23,10 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analysis.events import Event
 from analysis.interview.commands import InjectQuestion
 from server.app import create_app
-from server.services import SERVICES, Services
 from server.session import SessionMoved
 from server.session_inputs import ObserverAction, Shutdown
-from tests.server.helpers import make_settings, sign_in
+from tests.server.helpers import make_settings, services_of, sign_in
 from tests.server.test_interviewer_channels import ScriptedClock, join, planned_interview
 
 Client = TestClient[web.Request, web.Application]
@@ -40,11 +39,6 @@ async def api(tmp_path: Path) -> AsyncIterator[Client]:
     await sign_in(client)
     yield client
     await client.close()
-
-
-def services_of(api: Client) -> Services:
-    assert api.app is not None
-    return api.app[SERVICES]
 
 
 async def events_of(api: Client, iid: str) -> list[dict[str, Any]]:
