@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,10 +65,33 @@ def private_sqlite_files(url: str) -> None:
             os.chmod(f, 0o600)
 
 
+class EndTransactionOnClose(sqlite3.Connection):
+    """A SQLite connection whose close always ends its transaction.
+
+    Python's ``close()`` leaves SQLite's connection open (a "zombie") while a cursor of it
+    still holds an unfinished statement, and the zombie keeps its transaction and the write
+    lock until that cursor is collected. A task cancelled in the middle of a transaction
+    (an observer's socket closed during its audit entry) leaves exactly that: SQLAlchemy
+    discards the connection, the cancelled statement's cursor lives on in the traceback, and
+    every later writer failed with "database is locked" (docs/operations.md, issue 16).
+    """
+
+    def close(self) -> None:
+        """Roll back what is open, then close."""
+        try:
+            if self.in_transaction:
+                self.rollback()
+        except sqlite3.Error:
+            log.warning("rollback before closing a SQLite connection failed", exc_info=True)
+        super().close()
+
+
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys and WAL for concurrent readers."""
-    engine = create_async_engine(url, pool_pre_ping=True)
-    if url.startswith("sqlite"):
+    sqlite = url.startswith("sqlite")
+    connect_args = {"factory": EndTransactionOnClose} if sqlite else {}
+    engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if sqlite:
         private_sqlite_files(url)
 
         @event.listens_for(engine.sync_engine, "connect")
