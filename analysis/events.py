@@ -86,6 +86,7 @@ class QuestionInjected(EventBase):
     text: str
     by: str
     position: Literal["next", "now"] = "next"
+    ask_id: str | None = None  # the observer page's id: a re-sent question is applied once
 
 
 class AnswerDone(EventBase):

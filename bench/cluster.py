@@ -339,6 +339,10 @@ class BenchObserver:
         self.reconnects = 0
         self.asked = 0
         self.refused: list[tuple[float, str]] = []  # (when, the error's message)
+        # Questions without the server's question_received, by ask id: sent again after a
+        # reconnect, as the observer page does (web_client/observer.js).
+        self.unanswered: dict[str, dict[str, str]] = {}
+        self.resent = 0
         self._stop = asyncio.Event()
 
     @property
@@ -370,6 +374,9 @@ class BenchObserver:
                 await asyncio.sleep(1.0)
 
     async def _session(self, ws: Any, http: ClientSession, node: str) -> None:
+        for ask in list(self.unanswered.values()):
+            self.resent += 1
+            await ws.send(json.dumps(ask))
         asker = asyncio.create_task(self._ask(ws))
         try:
             async for raw in ws:
@@ -385,6 +392,8 @@ class BenchObserver:
                     await self._event(msg["event"], http, node)
                 elif msg["type"] == "error":
                     self.refused.append((time.time(), str(msg.get("message", ""))[:80]))
+                elif msg["type"] == "question_received":
+                    self.unanswered.pop(str(msg["ask_id"]), None)
         finally:
             asker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -411,7 +420,9 @@ class BenchObserver:
         while True:
             self.asked += 1
             text = f"Observer {self.k} asks question {self.asked}: what did you learn?"
-            await ws.send(json.dumps({"type": "inject_question", "text": text}))
+            ask = {"type": "inject_question", "text": text, "ask_id": f"o{self.k}-{self.asked}"}
+            self.unanswered[ask["ask_id"]] = ask
+            await ws.send(json.dumps(ask))
             await asyncio.sleep(ASK_EVERY)
 
     def stop(self) -> None:
@@ -1003,6 +1014,9 @@ async def _run(
         "lost_by_type": lost_kinds,
         "observer_reconnects": sum(o.reconnects for o in observers),
         "questions_asked": sum(o.asked for o in observers),
+        # sent again after a reconnect for want of question_received; still unanswered at the end
+        "questions_resent": sum(o.resent for o in observers),
+        "questions_unanswered": sum(len(o.unanswered) for o in observers),
         # while the candidates were there (afterwards: "the interview has finished")
         "questions_refused": sum(1 for o in observers for at, _ in o.refused if at < end),
         "refusals": dict(
@@ -1096,7 +1110,8 @@ def print_table(r: dict[str, Any]) -> None:
         f"nodes' loop lag (share late)    {ts.get('node_loop_lag')}",
         f"lost events {r['lost_events']} {r['lost_by_type']}; observer reconnects "
         f"{r['observer_reconnects']}; questions asked {r['questions_asked']}, "
-        f"refused {r['questions_refused']}",
+        f"refused {r['questions_refused']}, resent {r['questions_resent']}, "
+        f"unanswered {r['questions_unanswered']}",
         "",
         f"{'process':<16} {'CPU % of a core':>16} {'RSS median MB':>14} {'RSS max MB':>11}",
     ]

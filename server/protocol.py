@@ -18,7 +18,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from analysis.events import Event
-from analysis.interview.commands import CompetencyId, NoteText, QuestionId, QuestionText, Score
+from analysis.interview.commands import (
+    AskId,
+    CompetencyId,
+    NoteText,
+    QuestionId,
+    QuestionText,
+    Score,
+)
 from analysis.interview.machine import ObserverView
 from analysis.interview.messages import (
     AnswerClockStarted,
@@ -161,6 +168,9 @@ class AskQuestion(Incoming):
     type: Literal["inject_question"] = "inject_question"
     text: QuestionText
     position: Position = "now"
+    ask_id: AskId | None = None
+    """The page's id for this question: answered by ``question_received``; a question re-sent
+    with the same id after a reconnect is applied once."""
 
 
 class ApproveSuggestion(Incoming):
@@ -262,8 +272,19 @@ class Pong(Outgoing):
     type: Literal["pong"] = "pong"
 
 
+class QuestionReceived(Outgoing):
+    """The question ``ask_id`` was dealt with: applied, or refused (an ``error`` came first).
+
+    A question without this reply (the interview moved while it was on its way) is the
+    page's to send again after it reconnects.
+    """
+
+    type: Literal["question_received"] = "question_received"
+    ask_id: AskId
+
+
 ObserverOut = Annotated[
-    History | LiveEvent | ViewMessage | ObserverAnswer | ErrorMessage | Pong,
+    History | LiveEvent | ViewMessage | ObserverAnswer | ErrorMessage | Pong | QuestionReceived,
     Field(discriminator="type"),
 ]
 

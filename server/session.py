@@ -48,6 +48,7 @@ from analysis.interview.commands import (
     Command,
     EndInterview,
     FinishAnswer,
+    InjectQuestion,
     NoFollowup,
     SetObserversPresent,
     SpeechStarted,
@@ -344,6 +345,9 @@ class InterviewSession:
             case MediaArrived(kind=kind, segment=segment):
                 await self._media_arrived(kind, segment)
             case ObserverAction(command=command, reply=reply):
+                if isinstance(command, InjectQuestion) and await self._asked_before(command):
+                    _resolve(reply, None)  # re-sent by a page that missed the first reply
+                    return
                 step = await self._command(command)
                 _resolve(reply, step.rejected)
             case ObserverJoined(link=link):
@@ -386,6 +390,17 @@ class InterviewSession:
                 _resolve(reply, None)
             case _:
                 assert_never(item)
+
+    async def _asked_before(self, command: InjectQuestion) -> bool:
+        """Whether the log holds this page's question already (any session of the interview).
+
+        The page re-sends a question it got no reply for after it reconnects: the first
+        send may have been applied by this session or the one before it.
+        """
+        if command.ask_id is None:
+            return False
+        logged = await self._svc.events.history(self.interview_id, ["question_injected"])
+        return any(getattr(e, "ask_id", None) == command.ask_id for e in logged)
 
     def _machine_or_fail(self) -> InterviewMachine:
         if self._machine is None:

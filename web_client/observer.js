@@ -103,7 +103,7 @@ function connect() {
   // A reconnect asks only for what it has not seen, so no event is shown twice.
   ws = new WebSocket(wsUrl(`/ws/observer/${iid}?after=${stream.lastSeq}`));
   offered = [];
-  ws.onopen = () => scheduleOffer();
+  ws.onopen = () => { resendUnanswered(); scheduleOffer(); };
   ws.onmessage = async (m) => {
     const msg = parse("ObserverOut", m.data);
     if (!msg) return;
@@ -115,6 +115,7 @@ function connect() {
       case ObserverOut.EVENT: stream.receive(msg.event, true); break;
       case ObserverOut.VIEW: renderView(msg.view); break;
       case ObserverOut.ANSWER: await answered(msg); break;
+      case ObserverOut.QUESTION_RECEIVED: unanswered.delete(msg.ask_id); window.candorUnanswered = unanswered.size; break;
       case ObserverOut.ERROR:
         if (msg.code === ErrorCode.BAD_SDP) await answered(msg);
         $("inject-error").textContent = msg.message;
@@ -129,11 +130,24 @@ function send(msg) {
   try { ws.send(encode("ObserverIn", msg)); } catch (err) { $("inject-error").textContent = err.message; }
 }
 
+// Questions the server has not answered with `question_received`, by the page's id for each.
+// A question on its way when the interview moved to another server gets no reply: it is sent
+// again after the socket reconnects, with the same id, and the server applies it once.
+const unanswered = new Map();
+window.candorUnanswered = 0; // for tests: questions still waiting for the server's reply
+
+function resendUnanswered() { for (const msg of unanswered.values()) send(msg); }
+
 function inject(position) {
   const text = $("inject-text").value.trim();
   $("inject-error").textContent = "";
-  if (!text || !ws || ws.readyState !== 1) return;
-  send({ type: ObserverIn.INJECT_QUESTION, text, position });
+  if (!text) return;
+  const askId = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const msg = { type: ObserverIn.INJECT_QUESTION, text, position, ask_id: askId };
+  try { encode("ObserverIn", msg); } catch (err) { $("inject-error").textContent = err.message; return; }
+  unanswered.set(msg.ask_id, msg);
+  window.candorUnanswered = unanswered.size;
+  send(msg); // a closed socket sends it on reconnecting
   $("inject-text").value = "";
 }
 $("inject-form").addEventListener("submit", (ev) => { ev.preventDefault(); inject("now"); });

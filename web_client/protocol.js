@@ -12,7 +12,7 @@ export const CandidateOut = Object.freeze({"ANSWER": "answer", "ANSWER_CLOCK_STA
 export const ObserverIn = Object.freeze({"ADD_OBSERVER_NOTE": "add_observer_note", "APPROVE_FOLLOWUP": "approve_followup", "GIVE_LIVE_RATING": "give_live_rating", "INJECT_QUESTION": "inject_question", "OFFER": "offer", "PING": "ping", "SKIP_FOLLOWUP": "skip_followup", "VIEW": "view"});
 
 /** Message types, server → observer page. */
-export const ObserverOut = Object.freeze({"ANSWER": "answer", "ERROR": "error", "EVENT": "event", "HISTORY": "history", "PONG": "pong", "VIEW": "view"});
+export const ObserverOut = Object.freeze({"ANSWER": "answer", "ERROR": "error", "EVENT": "event", "HISTORY": "history", "PONG": "pong", "QUESTION_RECEIVED": "question_received", "VIEW": "view"});
 
 /** Message types, events (analysis/events.py). */
 export const EventType = Object.freeze({"ANALYZER_FAILED": "analyzer_failed", "ANSWER_DONE": "answer_done", "CANDIDATE_JOINED": "candidate_joined", "CANDIDATE_LEFT": "candidate_left", "CONSENT_RECORDED": "consent_recorded", "FACE_DELIVERY_SUMMARIZED": "face_delivery_summarized", "FACE_SAMPLED": "face_sampled", "FEEDBACK_SENT": "feedback_sent", "FOLLOWUP_APPROVED": "followup_approved", "FOLLOWUP_SKIPPED": "followup_skipped", "FOLLOWUP_SUGGESTED": "followup_suggested", "INTERVIEW_ENDED": "interview_ended", "LIVE_RATING_GIVEN": "live_rating_given", "MEDIA_STARTED": "media_started", "OBSERVER_NOTE_ADDED": "observer_note_added", "QUESTION_ANSWERED": "question_answered", "QUESTION_INJECTED": "question_injected", "QUESTION_SHOWN": "question_shown", "RECORDING_FINALIZED": "recording_finalized", "TRANSCRIPT_FINAL": "transcript_final", "TRANSCRIPT_PARTIAL": "transcript_partial", "TRANSCRIPT_RECORD": "transcript_record", "TRANSCRIPTION_BACKLOGGED": "transcription_backlogged", "VOICE_DELIVERY_SUMMARIZED": "voice_delivery_summarized"});
@@ -51,7 +51,7 @@ export const FIELDS = Object.freeze({
     add_observer_note: {"text": {"type": "string", "minLength": 1, "maxLength": 10000, "required": true}},
     approve_followup: {"question_id": {"type": "string", "minLength": 1, "maxLength": 64, "required": true}},
     give_live_rating: {"competency_id": {"type": "string", "minLength": 1, "maxLength": 100, "required": true}, "score": {"type": "integer", "minimum": 1, "maximum": 5, "required": true}},
-    inject_question: {"text": {"type": "string", "minLength": 1, "maxLength": 1000, "required": true}, "position": {"type": "string", "enum": ["now", "next"]}},
+    inject_question: {"text": {"type": "string", "minLength": 1, "maxLength": 1000, "required": true}, "position": {"type": "string", "enum": ["now", "next"]}, "ask_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}},
     offer: {"sdp": {"type": "string", "maxLength": 32768, "pattern": "^v=0", "required": true}},
     ping: {},
     skip_followup: {"question_id": {"type": "string", "minLength": 1, "maxLength": 64, "required": true}},
@@ -63,6 +63,7 @@ export const FIELDS = Object.freeze({
     event: {"event": {"type": "any", "required": true}},
     history: {"after": {"type": "integer"}, "last_seq": {"type": "integer", "required": true}, "events": {"type": "array", "required": true}},
     pong: {},
+    question_received: {"ask_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "required": true}},
     view: {"view": {"type": "object", "required": true}},
   },
 });
@@ -127,6 +128,7 @@ export const FIELDS = Object.freeze({
  * @property {"inject_question"} type
  * @property {string} text
  * @property {("now"|"next")} [position]
+ * @property {(string|null)} [ask_id]
  */
 
 /**
@@ -537,6 +539,14 @@ export const FIELDS = Object.freeze({
  * @property {string} text
  * @property {string} by
  * @property {("next"|"now")} [position]
+ * @property {(string|null)} [ask_id]
+ */
+
+/**
+ * The question ``ask_id`` was dealt with: applied, or refused (an ``error`` came first).
+ * @typedef {Object} QuestionReceived
+ * @property {"question_received"} type
+ * @property {string} ask_id
  */
 
 /**

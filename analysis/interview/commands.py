@@ -20,6 +20,8 @@ QuestionText = Annotated[
 NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10000)]
 QuestionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 CompetencyId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# The observer page's own id for one question: a re-sent question is applied once.
+AskId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Score = Annotated[int, Field(ge=1, le=5)]
 
 
@@ -105,6 +107,7 @@ class InjectQuestion(CommandBase):
     text: QuestionText
     by: str
     position: Literal["next", "now"] = "next"
+    ask_id: AskId | None = None
 
 
 class ApproveFollowup(CommandBase):

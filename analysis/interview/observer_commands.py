@@ -65,6 +65,7 @@ class ObserverCommands:
             text=queued.text,
             by=queued.by,
             position=queued.position,
+            ask_id=cmd.ask_id,
         )
         if s.phase == "waiting":
             self._advance(now, step)  # an observer-led interview with nothing asked yet

@@ -37,6 +37,7 @@ from server.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    QuestionReceived,
     RateCompetency,
     SkipSuggestion,
     ViewMessage,
@@ -216,14 +217,19 @@ async def _on_observer_message(
                 return None
             await send(ws, ObserverAnswer(sdp=answer, live=live))
             return new_peer
-        case AskQuestion(text=text, position=position):
+        case AskQuestion(text=text, position=position, ask_id=ask_id):
             await audit(request, grant.who.user_id, "inject_question", grant.interview.id)
-            await _refusal(
-                ws,
-                await _act(
-                    request, session, InjectQuestion(text=text, by=by, position=position)
-                ),
-            )
+            ask = InjectQuestion(text=text, by=by, position=position, ask_id=ask_id)
+            refused = await _act(request, session, ask)
+            if refused == MOVED and ask_id is not None:
+                # No reply: the page sends it again once it has reconnected (to the
+                # interview's next session), so it reconnects now if nothing else made it.
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.close(code=CLOSE_RECONNECT, message=b"the interview moved: reconnect")
+                return peer
+            await _refusal(ws, refused)
+            if ask_id is not None:
+                await send(ws, QuestionReceived(ask_id=ask_id))
         case ApproveSuggestion() | SkipSuggestion() | AddNote() | RateCompetency():
             try:
                 command = parse_command({**msg.model_dump(), "by": by})

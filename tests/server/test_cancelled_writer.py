@@ -68,6 +68,7 @@ async def test_a_writer_cancelled_inside_a_statement_leaves_the_next_writer_free
             await conn.execute(text("INSERT INTO head VALUES (1, 0)"))
         sessions = async_sessionmaker(engine)
         written = asyncio.Event()
+        slow = "SELECT held()" if sqlite else "SELECT pg_sleep(60)"
         kept: list[BaseException] = []
 
         async def writer() -> None:
@@ -75,7 +76,7 @@ async def test_a_writer_cancelled_inside_a_statement_leaves_the_next_writer_free
                 async with sessions() as session, session.begin():
                     await session.execute(text("UPDATE head SET n = n + 1 WHERE id = 1"))
                     written.set()
-                    await session.execute(text("SELECT held()" if sqlite else "SELECT pg_sleep(60)"))
+                    await session.execute(text(slow))
             except asyncio.CancelledError as exc:
                 kept.append(exc)  # its traceback keeps the statement's cursor, as a request's did
                 raise
