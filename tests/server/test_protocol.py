@@ -63,7 +63,7 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
     },
     "observer_in": {
         "offer": {"sdp": SDP},
-        "inject_question": {"text": "What failed?", "position": "next"},
+        "inject_question": {"text": "What failed?", "position": "next", "ask_id": "a1-b2"},
         "approve_followup": {"question_id": "f1"},
         "skip_followup": {"question_id": "f1"},
         "add_observer_note": {"text": "Clear answer."},
@@ -78,6 +78,7 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
         "answer": {"sdp": SDP, "live": True},
         "error": {"code": "refused", "message": "No."},
         "pong": {},
+        "question_received": {"ask_id": "q-1"},
     },
 }
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
