@@ -33,6 +33,7 @@ from analysis.events import (
     CandidateLeft,
     Event,
     MediaStarted,
+    QuestionInjected,
     RecordingFinalized,
     TranscriptFinal,
     TranscriptPartial,
@@ -400,7 +401,7 @@ class InterviewSession:
         if command.ask_id is None:
             return False
         logged = await self._svc.events.history(self.interview_id, ["question_injected"])
-        return any(getattr(e, "ask_id", None) == command.ask_id for e in logged)
+        return any(isinstance(e, QuestionInjected) and e.ask_id == command.ask_id for e in logged)
 
     def _machine_or_fail(self) -> InterviewMachine:
         if self._machine is None:
