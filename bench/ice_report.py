@@ -79,6 +79,7 @@ def summary(events: list[dict[str, Any]]) -> dict[str, Any]:
     for who in sorted({e["who"] for e in events}):
         lags = [e["lag"] for e in events if e["ev"] == "lag" and e["who"] == who]
         cpu = [e["pct"] for e in events if e["ev"] == "cpu" and e["who"] == who]
+        queue = [e["max"] for e in events if e["ev"] == "queue" and e["who"] == who]
         procs[who] = {
             "lag_over_0.1s": len(lags),
             "lag_over_0.5s": sum(1 for x in lags if x > 0.5),
@@ -86,6 +87,8 @@ def summary(events: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_pct_p50": pct(cpu, 50),
             "cpu_pct_p95": pct(cpu, 95),
             "seconds": len(cpu),
+            "aioice_queue_max_p95": pct([float(q) for q in queue], 95),
+            "aioice_queue_max": max(queue) if queue else None,
         }
     return {"sides": sides, "closed_first": dict(first), "processes": procs}
 

@@ -13,7 +13,9 @@ imports this module. Each process appends JSON lines to ``<directory>/ice-<who>-
 - ``ice_close``: an ICE connection closed (``by``: consent, or anything else such as a hang-up);
 - ``pc``: a peer connection's state changed (with its ICE ufrag, to pair client and server);
 - ``lag``: the event loop ran a callback late by more than 0.1 s (probed every 0.25 s);
-- ``cpu``: the process's CPU over the last second, % of one core.
+- ``cpu``: the process's CPU over the last second, % of one core;
+- ``queue``: packets read from the sockets that aioice holds for its peer connections and
+  the media code has not taken yet (deepest connection and all), once a second.
 
 Connections are named by ICE ufrags: a client's local ufrag is its server peer's remote one.
 aioice 0.13.0's ``Connection.query_consent`` is copied here with the records added (same
@@ -29,6 +31,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ _out: Any = None
 _who = ""
 _lock = threading.Lock()
 _probe: threading.Thread | None = None
+_connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def record(ev: str, **fields: Any) -> None:
@@ -69,6 +73,10 @@ def _start_probe(loop: asyncio.AbstractEventLoop) -> None:
                 cpu = time.process_time()
                 record("cpu", pct=round(100 * (cpu - cpu0) / (now - wall0), 1))
                 cpu0, wall0 = cpu, now
+                with contextlib.suppress(RuntimeError):  # the set changed while read
+                    depths = [c._queue.qsize() for c in list(_connections)]
+                    if depths:
+                        record("queue", max=max(depths), total=sum(depths), n=len(depths))
 
     _probe = threading.Thread(target=probe, name="ice-trace-probe", daemon=True)
     _probe.start()
@@ -143,6 +151,7 @@ def install(directory: Path, who: str) -> None:
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
+        _connections.add(self)
         with contextlib.suppress(RuntimeError):
             _start_probe(asyncio.get_running_loop())
 

@@ -10,17 +10,18 @@ binds as it asked. A full range fails the bind with a message that says what to 
 then offers no candidate for that address and the peer fails like any unreachable one.
 
 Draining. asyncio's selector event loop reads *one* datagram per socket per loop iteration
-(``_SelectorDatagramTransport._read_ready``). A candidate sends ~60-80 media packets a second;
-when a node carries many interviews on a busy CPU an iteration can take 0.1 s, so each
-socket is read ~10 times a second, the kernel buffer (256 KiB, set by aioice) fills and every
-packet waits seconds behind the media before aioice sees it. ICE consent checks (RFC 7675)
-are STUN requests and answers on that same socket: aioice counts an answer later than 0.5 s as
-a miss and closes the connection after 6 misses, so every candidate's media connection was
-lost ~30 s after one node took on eight (docs/operations.md, "Media connections dropped while
-one node carried all eight"). So the server-side peers' host sockets are opened here
-(``bound_to`` context) on a socket of our own, and after the loop's one read the rest waiting
-is read at once (at most ``DRAIN_LIMIT`` more), before anything else runs: STUN is answered
-in the same iteration it arrives. Media then queues in aioice's own queue, not the kernel's.
+(``_SelectorDatagramTransport._read_ready``). A candidate sends tens of packets a second;
+when a node is busy with many interviews its loop iterations take tens of milliseconds, a
+socket is read fewer times a second than packets arrive, the kernel buffer (256 KiB, set by
+aioice) fills, packets are dropped and every packet that is kept waits seconds behind the
+media before aioice sees it. ICE consent checks (RFC 7675) are STUN requests and answers on
+that same socket: aioice counts an answer later than 0.5 s as a miss and closes the
+connection after 6 misses, so every candidate's media connection failed ~30-40 s after one
+node took on eight (docs/operations.md, "Media connections dropped while one node carried
+all eight": measured, not guessed). So a server-side peer's host sockets (``bound_to``
+context) are opened here on a socket of our own, and after the loop's one read the rest
+waiting is read at once (at most ``DRAIN_LIMIT`` more): STUN is answered in the iteration it
+arrives, and media queues in aioice's own queue instead of overflowing the kernel's.
 """
 
 from __future__ import annotations
