@@ -2,6 +2,12 @@
 
 Usage: .venv/bin/python bench/cluster.py [--candidates 8] [--observers 50] [--seconds 600]
        [--workers 2] [--faults node,redis,worker,network] [--drain 180] [--hard-timeout S]
+       [--lb-nodes a,b] [--trace DIR] [--no-drain]
+
+``--lb-nodes a`` makes one node carry every interview; ``--trace DIR`` records ICE consent
+checks, peer states, loop lag and CPU in the bench and the nodes (bench/ice_trace.py, read
+with bench/ice_report.py); ``--no-drain`` makes the nodes read their media sockets one
+datagram per loop turn, as asyncio does (media/udp_ports.py), for an A/B.
 
 Loopback only, bounded. Starts its own redis-server (on a free port, so it can be restarted
 without touching anyone else's), a PostgreSQL database made for the run, two ``run.py serve``
