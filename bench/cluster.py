@@ -2,6 +2,12 @@
 
 Usage: .venv/bin/python bench/cluster.py [--candidates 8] [--observers 50] [--seconds 600]
        [--workers 2] [--faults node,redis,worker,network] [--drain 180] [--hard-timeout S]
+       [--lb-nodes a,b] [--trace DIR] [--no-drain]
+
+``--lb-nodes a`` makes one node carry every interview; ``--trace DIR`` records ICE consent
+checks, peer states, loop lag and CPU in the bench and the nodes (bench/ice_trace.py, read
+with bench/ice_report.py); ``--no-drain`` makes the nodes read their media sockets one
+datagram per loop turn, as asyncio does (media/udp_ports.py), for an A/B.
 
 Loopback only, bounded. Starts its own redis-server (on a free port, so it can be restarted
 without touching anyone else's), a PostgreSQL database made for the run, two ``run.py serve``
@@ -118,6 +124,7 @@ class Seen:
     joins: list[dict[str, Any]] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
     drops: list[float] = field(default_factory=list)
+    closes: list[dict[str, Any]] = field(default_factory=list)  # the socket's close codes
     acks: list[float] = field(default_factory=list)
     blackouts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -240,6 +247,7 @@ class BenchCandidate:
                     return
                 msg = get.result()
                 if msg["type"] == "_closed":
+                    self.seen.closes.append({"at": time.time(), "code": msg.get("code")})
                     return
                 if msg["type"] == "heartbeat_ack":
                     self.seen.acks.append(time.time())
@@ -503,6 +511,68 @@ class Usage:
 
 def live_pid(proc: Proc | None) -> int | None:
     return proc.pid if proc is not None and proc.alive() else None
+
+
+def udp_sockets() -> dict[int, tuple[int, int, int]]:
+    """Every UDP socket on the machine: inode -> (local port, rx queue bytes, drops)."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                port = int(cols[1].rsplit(":", 1)[1], 16)
+                rx = int(cols[4].split(":")[1], 16)
+                out[int(cols[9])] = (port, rx, int(cols[12]))
+    return out
+
+
+def udp_counters() -> dict[str, int]:
+    """The kernel's UDP counters (/proc/net/snmp): datagrams read, dropped on full buffers."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split()[1:] for line in f if line.startswith("Udp:")]
+    values = dict(zip(rows[0], (int(v) for v in rows[1]), strict=True))
+    return {k: values[k] for k in ("InDatagrams", "RcvbufErrors", "NoPorts")}
+
+
+class UdpWatch:
+    """Per process: UDP packets its sockets dropped (buffer full) and the deepest queue seen."""
+
+    def __init__(self, pids: dict[str, Any]) -> None:
+        self.pids = pids
+        self.drops: dict[str, dict[int, int]] = {n: {} for n in pids}  # name -> inode -> drops
+        self.rx_max: dict[str, int] = dict.fromkeys(pids, 0)
+        self.timeline: list[dict[str, Any]] = []
+
+    def sample(self) -> None:
+        sockets = udp_sockets()
+        by_port = {port: (inode, rx, drops) for inode, (port, rx, drops) in sockets.items()}
+        row: dict[str, Any] = {"at": time.time()}
+        for name, pid_of in self.pids.items():
+            pid = pid_of()
+            if pid is None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                ports = {c.laddr.port for c in psutil.Process(pid).net_connections(kind="udp")}
+                rx_now = 0
+                for port in ports:
+                    if port in by_port:
+                        inode, rx, drops = by_port[port]
+                        self.drops[name][inode] = max(drops, self.drops[name].get(inode, 0))
+                        rx_now = max(rx_now, rx)
+                self.rx_max[name] = max(self.rx_max[name], rx_now)
+                row[name] = {"rx_max": rx_now, "drops": sum(self.drops[name].values())}
+        self.timeline.append(row)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.to_thread(self.sample)
+            await asyncio.sleep(2.0)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            n: {"drops": sum(self.drops[n].values()), "rx_queue_max_bytes": self.rx_max[n]}
+            for n in self.pids
+        }
 
 
 class Monitor:
@@ -789,6 +859,18 @@ async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict
     started.redis = redis
     redis.start()
     async with postgres_database() as db_url:
+        trace_env: dict[str, str] = {}
+        if args.trace is not None:  # the nodes trace ICE too (bench/ice_trace_site)
+            trace_env = {
+                "PYTHONPATH": f"{ROOT / 'bench' / 'ice_trace_site'}{os.pathsep}{ROOT}",
+                "CANDOR_BENCH_ICE_TRACE": str(args.trace.resolve()),
+            }
+        if args.no_drain:  # A/B: the nodes read one datagram per wake-up (media/udp_ports.py)
+            trace_env = {
+                "PYTHONPATH": f"{ROOT / 'bench' / 'ice_trace_site'}{os.pathsep}{ROOT}",
+                **trace_env,
+                "CANDOR_BENCH_NO_DRAIN": "1",
+            }
         nodes = Nodes(
             workdir,
             db_url,
@@ -801,8 +883,10 @@ async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict
                 "CANDOR_MODELS_DIR": str(ROOT / "models"),
                 # a node's passes in flight = the workers' consumers in all (docs/asr.md)
                 "CANDOR_ASR__WORKERS": str(args.workers),
+                **trace_env,
             },
-            worker_env={"CANDOR_ASR__WORKERS": "1"},  # one consumer (one core) per worker
+            # one consumer (one core) per worker; workers have no peers to trace
+            worker_env={"CANDOR_ASR__WORKERS": "1", "CANDOR_BENCH_ICE_TRACE": ""},
         )
         started.nodes = nodes
         try:
@@ -827,7 +911,8 @@ async def _run(
         for w in workers:
             nodes.start_worker(w)
         await nodes.wait_up(http, nodes.url("b"), nodes.procs["b"])
-        nodes.start_lb(["a", "b"])
+        lb_nodes = args.lb_nodes.split(",")
+        nodes.start_lb((lb_nodes * 2)[:2])  # the config names two servers: "a" is "a,a"
         await nodes.wait_up(http, nodes.lb, nodes.procs["haproxy"])
         token = await sign_in(http, nodes.lb)
         http.headers["Authorization"] = f"Bearer {token}"
@@ -840,7 +925,10 @@ async def _run(
         pids["bench (clients)"] = os.getpid
         usage = Usage(pids)
         monitor = Monitor(nodes, ["a", "b"], redis)
+        udp = UdpWatch({k: pids[k] for k in ("a", "b", "bench (clients)")})
+        udp_before = udp_counters()
         samplers = [asyncio.create_task(usage.run()), asyncio.create_task(monitor.run(http))]
+        samplers.append(asyncio.create_task(udp.run()))
         cands = [BenchCandidate(k, iv, nodes.lb, wav) for k, iv in enumerate(ivs)]
         urls = [nodes.url("a"), nodes.url("b")]
         # observer k watches interview k mod n, on node a or b in turn for each interview's
@@ -871,6 +959,8 @@ async def _run(
                 await fault_task
             await asyncio.wait(tasks[: len(cands)], timeout=30)
             samplers[0].cancel()  # CPU while streaming only
+            samplers[2].cancel()
+            udp_after = udp_counters()
             # Observers stay while transcription catches up (the backlog, if any, drains).
             await asyncio.sleep(8.0)
             while time.time() - end < args.drain:
@@ -1033,12 +1123,29 @@ async def _run(
             for sm in monitor.samples
         ],
         "usage": usage.table(),
+        # the server closed the socket with 1012: its media connection to the candidate failed
+        "media_connection_lost": {
+            "count": sum(1 for c in cands for x in c.seen.closes if x["code"] == 1012),
+            "at_s": sorted(
+                round(x["at"] - begin, 1) for c in cands for x in c.seen.closes if x["code"] == 1012
+            ),
+        },
+        # UDP packets dropped on full socket buffers (per process: its sockets; machine: all)
+        "udp": {
+            "per_process": udp.summary(),
+            "machine": {k: udp_after[k] - udp_before[k] for k in udp_before},
+            "timeline": [
+                {"t": round(row["at"] - begin, 1), **{k: v for k, v in row.items() if k != "at"}}
+                for row in udp.timeline
+            ],
+        },
         "faults": what_candidates_saw(fault_log, cands, logs, end, begin),
         "candidates_seen": [  # raw, to check the fault table against the event logs
             {
                 "candidate": c.k,
                 "joins": c.seen.joins,
                 "drops": c.seen.drops,
+                "closes": c.seen.closes,
                 "questions": c.seen.questions,
             }
             for c in cands
@@ -1108,6 +1215,8 @@ def print_table(r: dict[str, Any]) -> None:
         f"drained {ts['drained_after_hang_up_s']} s after hang-up; records {ts['records']}",
         f"bench loop lag                  {ts['bench_loop_lag_s']}",
         f"nodes' loop lag (share late)    {ts.get('node_loop_lag')}",
+        f"UDP dropped on full buffers     {r['udp']['per_process']}; machine {r['udp']['machine']}",
+        f"media connections lost (1012)   {r['media_connection_lost']}",
         f"lost events {r['lost_events']} {r['lost_by_type']}; observer reconnects "
         f"{r['observer_reconnects']}; questions asked {r['questions_asked']}, "
         f"refused {r['questions_refused']}, resent {r['questions_resent']}, "
@@ -1165,7 +1274,27 @@ def main() -> int:
     parser.add_argument("--hard-timeout", type=float, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--logs", type=Path, default=None, help="keep process and event logs here")
+    parser.add_argument(
+        "--lb-nodes",
+        default="a,b",
+        help="the nodes HAProxy sends candidates to ('a': one node carries every interview)",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="trace ICE consent, peer states, loop lag and CPU here (bench/ice_trace.py)",
+    )
+    parser.add_argument(
+        "--no-drain",
+        action="store_true",
+        help="A/B: nodes read one UDP datagram per wake-up, as before (media/udp_ports.py)",
+    )
     args = parser.parse_args()
+    if args.trace is not None:
+        from bench.ice_trace import install
+
+        install(args.trace.resolve(), "bench")
     hard = args.hard_timeout or args.seconds + args.drain + 600.0
     started = Started(Firewall())
     if started.firewall.available:

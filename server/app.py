@@ -14,8 +14,8 @@ from aiohttp import web
 from analysis.bus import make_bus
 from config.settings import Settings
 from media.crypto import MasterKey
-from media.udp_ports import install as install_port_range
-from media.udp_ports import uninstall as uninstall_port_range
+from media.udp_ports import install as install_media_sockets
+from media.udp_ports import uninstall as uninstall_media_sockets
 from server.abandon import run_abandon_watch
 from server.audit import audit_refusals
 from server.auth import SessionCodec
@@ -162,7 +162,7 @@ def create_app(
             await check_master_key(sessions, keyring)
         except BaseException:
             await engine.dispose()
-            uninstall_port_range(asyncio.get_running_loop())
+            uninstall_media_sockets(asyncio.get_running_loop())
             running.release()
             raise
         bus = make_bus(settings.bus, settings.redis_url)
@@ -193,8 +193,9 @@ def create_app(
             svc.now = now
         cluster = await start_cluster(settings)
         svc.cluster = cluster
-        if settings.ice_port_range is not None:
-            install_port_range(asyncio.get_running_loop())
+        # server peers' media sockets: in the port range if one is set, and drained on each
+        # read (media/udp_ports.py: consent checks must not wait behind seconds of media)
+        install_media_sockets(asyncio.get_running_loop())
         registry = SessionRegistry(
             lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds),
             cluster,
@@ -257,7 +258,7 @@ def create_app(
                 await redis_client.aclose()
             await asyncio.to_thread(svc.passwords.close)
             await engine.dispose()
-            uninstall_port_range(asyncio.get_running_loop())
+            uninstall_media_sockets(asyncio.get_running_loop())
             running.release()
 
     app.cleanup_ctx.append(lifecycle)

@@ -281,6 +281,62 @@ async def test_a_full_range_says_what_to_do() -> None:
         taken.close()
 
 
+class _Counting(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.got.append(data)
+
+
+async def test_server_peer_sockets_are_read_until_empty_on_each_wake_up() -> None:
+    """asyncio reads one datagram per socket per loop iteration; a server peer's socket hands
+    aioice everything waiting at once, so a STUN consent check never waits behind seconds of
+    queued media (docs/operations.md, "Media connections dropped while one node carried all
+    eight")."""
+    loop = asyncio.get_running_loop()
+    udp_ports.install(loop)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        with udp_ports.bound_to(None):
+            transport, protocol = await loop.create_datagram_endpoint(
+                _Counting, local_addr=("127.0.0.1", 0)
+            )
+        plain, untouched = await loop.create_datagram_endpoint(
+            _Counting, local_addr=("127.0.0.1", 0)
+        )
+        assert "datagram_received" in vars(protocol)  # drained
+        assert "datagram_received" not in vars(untouched)  # outside a server peer: as asyncio
+        port = transport.get_extra_info("sockname")[1]
+        for n in range(20):  # queued in the kernel before the loop can read any
+            sender.sendto(b"%d" % n, ("127.0.0.1", port))
+        # the loop's one read hands over one datagram; the rest follow in the same call
+        protocol.datagram_received(b"first", ("127.0.0.1", 1))
+        assert protocol.got == [b"first", *(b"%d" % n for n in range(20))]
+        transport.close()
+        plain.close()
+        protocol.datagram_received(b"after close", ("127.0.0.1", 1))  # reads nothing more
+        assert protocol.got[-1] == b"after close"
+    finally:
+        sender.close()
+        udp_ports.uninstall(loop)
+
+
+async def test_drained_sockets_still_bind_inside_the_range() -> None:
+    loop = asyncio.get_running_loop()
+    udp_ports.install(loop)
+    try:
+        with udp_ports.bound_to((LOW, HIGH)):
+            transport, protocol = await loop.create_datagram_endpoint(
+                _Counting, local_addr=("127.0.0.1", 0)
+            )
+        assert LOW <= transport.get_extra_info("sockname")[1] <= HIGH
+        assert "datagram_received" in vars(protocol)
+        transport.close()
+    finally:
+        udp_ports.uninstall(loop)
+
+
 async def test_a_live_interview_answers_from_the_configured_ports(tmp_path: Path) -> None:
     """The whole path: settings → app → the candidate's peer; media flows through the range."""
     app = create_app(make_settings(tmp_path, ice_port_range=f"{LOW}-{HIGH}"))

@@ -1,0 +1,13 @@
+"""Bench-only: put this folder first on a node's PYTHONPATH to trace ICE (bench/ice_trace.py)."""
+
+import os
+
+if os.environ.get("CANDOR_BENCH_ICE_TRACE"):
+    from bench.ice_trace import install_from_env
+
+    install_from_env()
+
+if os.environ.get("CANDOR_BENCH_NO_DRAIN"):  # A/B: one datagram per wake-up, as asyncio reads
+    import media.udp_ports
+
+    media.udp_ports.DRAIN_LIMIT = 0
