@@ -121,7 +121,7 @@ def main() -> None:
             if side == "beside" and worker is not None:
                 run.set()
                 time.sleep(1.0)  # the record pass is in its window
-            else:
+            elif worker is not None:
                 run.clear()
                 idle.wait()
             before = threads(pid) | ({} if pid == os.getpid() else threads(os.getpid()))

@@ -319,7 +319,7 @@ def record_pass(engine: WhisperEngine, clip: Clip, lead: float = 0.5, tail: floa
 
 async def record_delay(
     engine: WhisperEngine, clips: list[Clip], counts: list[int], as_it_goes: bool = True,
-    record_engine: WhisperEngine | None = None, record: bool = True, record_yield: bool = False,
+    record_engine: WhisperEngine | None = None, record: bool = True,
 ) -> list[dict[str, Any]]:
     """N interviews at once, live streaming + record passes: answer end → record ready.
 
@@ -343,8 +343,7 @@ async def record_delay(
         load_before = os.getloadavg()[0]
         breakdown = Breakdown()
         async with TracingScheduler(engine, workers=ASR.workers, final_batch=ASR.final_batch,
-                                    record_engine=record_engine,
-                                    record_yield=record_yield) as scheduler:
+                                    record_engine=record_engine) as scheduler:
 
             async def interview(
                 k: int, scheduler: AsrScheduler = scheduler, n: int = n,
@@ -400,10 +399,9 @@ async def record_delay(
         row: dict[str, Any] = {
                "interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
                "record": record, "breakdown": breakdown.summary(),
-               "record_background": record_engine is not None, "record_yield": record_yield,
+               "record_background": record_engine is not None,
                "record_threads": record_engine.cpu_threads if record_engine else None,
-               "record_yields": metrics["record_yields"],
-               "record_yield_seconds": metrics["record_yield_seconds"],
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                "p50": pct(delays, 50), "p95": pct(delays, 95),
                "max": max(delays) if delays else None,
                "finals_after_end_p50": pct(finals_after, 50),
@@ -422,8 +420,7 @@ async def record_delay(
                  f"p95 {row['finals_after_end_p95']:.2f} s (load {load_before:.1f} -> "
                  f"{row['load_1min_after']:.1f}; full-window passes {row['final_passes']:.0f}, "
                  f"tentative {row['partial_passes']:.0f}; record threads "
-                 f"{row['record_threads']}, yield {record_yield}: {row['record_yields']:.0f} "
-                 f"waits, {row['record_yield_seconds']:.1f} s)\n"
+                 f"{row['record_threads']}, OMP_WAIT_POLICY {row['omp_wait_policy']})\n"
                  + format_summary(row["breakdown"]))
         rows.append(row)
     return rows
@@ -534,8 +531,7 @@ class Options:
     as_it_goes: bool = True
     record_background: bool = True
     record_off: bool = False
-    record_threads: int | None = None  # the record model's threads (default: the setting)
-    record_yield: bool | None = None  # record model calls wait for live finals (default: setting)
+    record_threads: int | None = None  # the record model copy's threads (default: as live)
     long_answers: bool = False
     batch: list[int] | None = None
     batch_passes: int = 16
@@ -650,7 +646,6 @@ async def main(opts: Options) -> dict[str, Any]:
             engine, cap_clips, delay_counts or [1, 4], opts.as_it_goes,
             engine.twin(opts.record_threads) if opts.record_background else None,
             record=not opts.record_off,
-            record_yield=ASR.record_yield if opts.record_yield is None else opts.record_yield,
         )
     if accuracy_only or (delay_counts and not streams):
         result["machine_at_end"] = machine()
@@ -748,10 +743,8 @@ if __name__ == "__main__":
     parser.add_argument("--stream-opt", default="",
                         help="A/B: StreamSettings overrides, e.g. hold_mid_sentence_ms=0,"
                         "vad.min_silence_ms=600")
-    parser.add_argument("--record-yield", type=int, choices=[0, 1],
-                        help="A/B: record model calls wait while a live final is pending")
     parser.add_argument("--record-threads", type=int,
-                        help="A/B: threads of the record model copy (default: the setting)")
+                        help="A/B: threads of the record model copy (default: as the live model)")
     parser.add_argument("--record-nice-only", action="store_true",
                         help="A/B: record thread at nice 19 only, not SCHED_IDLE (before)")
     parser.add_argument("--final-batch", type=int,
@@ -786,7 +779,6 @@ if __name__ == "__main__":
         languages=tuple(args.lang.split(",")), as_it_goes=not args.no_as_it_goes,
         record_background=not args.record_shared, record_off=args.record_off,
         record_threads=args.record_threads,
-        record_yield=None if args.record_yield is None else bool(args.record_yield),
         long_answers=args.long_answers, batch=ints(args.batch),
         batch_passes=args.batch_passes, model=args.model, device=args.device,
         compute_type=args.compute_type,

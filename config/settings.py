@@ -91,12 +91,6 @@ class AsrSettings(BaseSettings):
         description="In-process: final passes of different interviews waiting at once are "
         "decoded as one batched model call, up to this many (1 = one at a time; a GPU: 4-8).",
     )
-    record_yield: bool = Field(
-        False,
-        description="In-process with record_background: the record model's encoder and decoder "
-        "calls do not start while a live final-priority pass is queued or decoding (each wait "
-        "at most 5 s).",
-    )
     record_batch: int = Field(
         4,
         description="Transcript-of-record passes a worker decodes together (one window of each "

@@ -66,7 +66,6 @@ class Transcribers:
                 self.scheduler = AsrScheduler(
                     engine, workers=asr.workers, record_engine=record_engine,
                     record_batch=asr.record_batch, final_batch=asr.final_batch,
-                    record_yield=asr.record_yield,
                 )
                 await self.scheduler.start()
             if self._vad_session is None:

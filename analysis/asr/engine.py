@@ -108,9 +108,6 @@ def _windowed_model_class() -> Any:
 
     # faster-whisper ships no types, so WhisperModel is Any and subclassing it is [misc].
     class WindowedWhisperModel(WhisperModel):  # type: ignore[misc]
-        def candor_gate(self) -> None:
-            """Replaced by the engine's gate when it loads."""
-
         def encode(self, features: np.ndarray) -> Any:
             frames = getattr(_window, "frames", None)
             if frames is not None and features.shape[-1] > frames:
@@ -118,7 +115,6 @@ def _windowed_model_class() -> Any:
             batch: Rendezvous | None = getattr(_window, "batch", None)
             if batch is not None:  # a pass of a batch: encoded with the others in one call
                 return batch.call("encode", (self, features))
-            self.candor_gate()
             return super().encode(features)
 
     return WindowedWhisperModel
@@ -149,14 +145,6 @@ class WhisperEngine:
         self._load_lock = threading.Lock()
         self._simplify = _Simplifier()
         self.last_batch_sizes: list[int] = []  # model calls run together in the last batch
-        # called (in the decoding thread) before each encoder or decoder call: a record
-        # engine's waits while a live final is queued or decoding (AsrScheduler)
-        self.gate: Callable[[], None] | None = None
-
-    def _gate(self) -> None:
-        gate = self.gate
-        if gate is not None:
-            gate()
 
     @classmethod
     def from_settings(cls, asr: AsrSettings, models_dir: Path) -> WhisperEngine:
@@ -189,8 +177,7 @@ class WhisperEngine:
                     local_files_only=Path(self.model_path).is_dir(),
                 )
                 sot = self._model.hf_tokenizer.token_to_id("<|startoftranscript|>")
-                self._model.model = _BatchingWhisper(self._model.model, sot, self._gate)
-                self._model.candor_gate = self._gate
+                self._model.model = _BatchingWhisper(self._model.model, sot)
 
     def warm_up(self) -> None:
         """One tiny pass per common window: the first pass of a shape is slower (benchmarks)."""
@@ -373,7 +360,6 @@ class WhisperEngine:
 
     def _run_batched(self, calls: list[_Call]) -> None:
         """Run the calls the passes of a batch are waiting in, grouped into batched calls."""
-        self._gate()
         groups: dict[tuple[Any, ...], list[_Call]] = {}
         for call in calls:
             groups.setdefault(_batch_key(call), []).append(call)
@@ -653,10 +639,9 @@ class Rendezvous:
 class _BatchingWhisper:
     """The CTranslate2 model; ``generate`` of a batched pass goes through its rendezvous."""
 
-    def __init__(self, inner: Any, sot: int, gate: Callable[[], None]) -> None:
+    def __init__(self, inner: Any, sot: int) -> None:
         self.inner = inner
         self.sot = sot
-        self.gate = gate
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -664,7 +649,6 @@ class _BatchingWhisper:
     def generate(self, features: Any, prompts: Any, **kwargs: Any) -> Any:
         batch: Rendezvous | None = getattr(_window, "batch", None)
         if batch is None or len(prompts) != 1:
-            self.gate()
             return self.inner.generate(features, prompts, **kwargs)
         return [batch.call("generate", (self, features, prompts[0], kwargs))]
 

@@ -75,8 +75,6 @@ class AsrMetrics:
     record_steps: int = 0  # their scheduler jobs (one decoded segment each, in-process)
     record_seconds: float = 0.0  # inference time spent on them
     record_failures: int = 0
-    record_yields: int = 0  # record model calls that waited for a live final (record_yield)
-    record_yield_seconds: float = 0.0  # time they waited
 
     def snapshot(self) -> dict[str, float]:
         """All values as a flat dict."""
@@ -159,7 +157,6 @@ class AsrScheduler:
         record_engine: Transcriber | None = None,
         record_batch: int = 4,
         final_batch: int = 1,
-        record_yield: bool = False,
     ) -> None:
         self.engine = engine
         # with a record engine (a second model of its own), record passes run in one thread
@@ -170,13 +167,6 @@ class AsrScheduler:
         self._record_waiting: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._record_wake: asyncio.Event | None = None
         self.record_batches: list[int] = []  # record steps run together, per call (metrics)
-        # record_yield: the record engine's model calls (encoder, decoder) do not start while
-        # a live final-priority pass is queued or decoding (set = none is); each wait is
-        # bounded so the record cannot starve behind a stream of finals
-        self.record_yield = record_yield
-        self._finals_clear = threading.Event()
-        self._finals_clear.set()
-        self._yield_lock = threading.Lock()
         # final-priority passes of several streams waiting at once run as one batched model
         # call (engines with ``run_together``): one encoder call instead of one per stream
         self.final_batch = max(1, final_batch)
@@ -206,8 +196,6 @@ class AsrScheduler:
                 1, thread_name_prefix="asr-record", initializer=lower_thread_priority
             )
             self._record_wake = asyncio.Event()
-            if self.record_yield and hasattr(self.record_engine, "gate"):
-                self.record_engine.gate = self._yield_to_finals
         self._tasks = [
             asyncio.create_task(self.run(), name=f"asr-{i}") for i in range(self.workers)
         ]
@@ -226,7 +214,6 @@ class AsrScheduler:
         for _, future in self._record_waiting:
             future.cancel()
         self._record_waiting.clear()
-        self._finals_clear.set()  # a record call waiting for a final goes on (and is dropped)
         if isinstance(self.engine, RemoteTranscriber):
             self.engine.close()
         if self._executor is not None:
@@ -296,7 +283,6 @@ class AsrScheduler:
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1
-            self._finals_clear.clear()
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return job
@@ -310,8 +296,6 @@ class AsrScheduler:
             self._pending.discard(job)
             if job.priority == Priority.FINAL:
                 self._pending_finals -= 1
-                if self._pending_finals == 0:
-                    self._finals_clear.set()
         self._update_gauges()
 
     async def run(self) -> None:
@@ -464,7 +448,6 @@ class AsrScheduler:
         self._pending.add(job)
         if priority == Priority.FINAL:
             self._pending_finals += 1
-            self._finals_clear.clear()
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
         self._update_gauges()
         return future
@@ -502,22 +485,6 @@ class AsrScheduler:
                         future.set_exception(result)
                     else:
                         future.set_result(result)
-
-    RECORD_YIELD_MAX_S = 5.0  # the longest one record model call waits for live finals
-
-    def finals_pending(self) -> bool:
-        """True while a final-priority pass is queued or decoding."""
-        return not self._finals_clear.is_set()
-
-    def _yield_to_finals(self) -> None:
-        """In a record thread, before a model call: wait while a live final is pending."""
-        if self._finals_clear.is_set():
-            return
-        began = time.perf_counter()
-        self._finals_clear.wait(self.RECORD_YIELD_MAX_S)
-        with self._yield_lock:  # record threads of a batch may wait at once
-            self.metrics.record_yields += 1
-            self.metrics.record_yield_seconds += time.perf_counter() - began
 
     @property
     def long_engine(self) -> Transcriber:

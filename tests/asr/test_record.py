@@ -378,85 +378,6 @@ async def test_record_passes_run_beside_a_busy_live_worker_at_idle_priority() ->
     assert scheduler.metrics.record_passes == 1 and scheduler.metrics.record_steps >= 2
 
 
-class YieldingRecorder(LongFake):
-    """A record engine whose model calls go through ``gate`` first (as WhisperEngine's do)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate: Any = None
-        self.at_gate = threading.Event()
-        self.passed = threading.Event()
-        self.finals_pending_at_call: list[bool] = []
-        self.scheduler: AsrScheduler | None = None
-
-    def start_long(self, *args: Any, **kwargs: Any) -> Any:
-        self.at_gate.set()
-        if self.gate is not None:
-            self.gate()
-        self.passed.set()
-        assert self.scheduler is not None
-        self.finals_pending_at_call.append(self.scheduler.finals_pending())
-        return super().start_long(*args, **kwargs)
-
-
-async def test_a_yielding_record_pass_starts_no_model_call_while_a_live_final_is_pending(
-) -> None:
-    live, record = Gate(), YieldingRecorder()
-    scheduler = AsrScheduler(live, workers=1, record_engine=record, record_yield=True)
-    record.scheduler = scheduler
-    async with scheduler:
-        assert record.gate is not None  # the scheduler gave the record engine its gate
-        busy = scheduler.submit(
-            lambda: PassInput(np.zeros(SR, np.float32), "", "en"), Priority.FINAL
-        )
-        await asyncio.to_thread(live.started.wait, 10)  # a live final is decoding
-        assert scheduler.finals_pending()
-        pending = asyncio.ensure_future(scheduler.record_pass(
-            PassInput(np.zeros(SR * 3, np.float32), "Q?", "en", 5, long=True)))
-        assert await asyncio.to_thread(record.at_gate.wait, 10)
-        await asyncio.sleep(0.3)
-        assert not record.passed.is_set() and not pending.done()  # waits at the gate
-        live.open.set()
-        await busy.future
-        hyp = await asyncio.wait_for(pending, 30)
-    assert hyp.text == "Kubernetes rocks."
-    assert record.finals_pending_at_call == [False]  # its model call began after the final
-    assert scheduler.metrics.record_yields == 1
-
-
-async def test_a_record_call_waiting_at_the_gate_does_not_hold_up_shutdown() -> None:
-    live, record = Gate(), YieldingRecorder()
-    scheduler = AsrScheduler(live, workers=1, record_engine=record, record_yield=True)
-    record.scheduler = scheduler
-    await scheduler.start()
-    scheduler.submit(lambda: PassInput(np.zeros(SR, np.float32), "", "en"), Priority.FINAL)
-    await asyncio.to_thread(live.started.wait, 10)
-    pending = asyncio.ensure_future(scheduler.record_pass(
-        PassInput(np.zeros(SR * 3, np.float32), "Q?", "en", 5, long=True)))
-    assert await asyncio.to_thread(record.at_gate.wait, 10)
-    live.open.set()  # the live thread can end; the record one waits for the final's result
-    await scheduler.aclose()  # joins both threads: the gate let the record call go on
-    assert record.passed.is_set()
-    assert not [t for t in threading.enumerate() if t.name.startswith(("asr_", "asr-record"))]
-    pending.cancel()
-    await asyncio.gather(pending, return_exceptions=True)
-
-
-def test_the_engine_asks_the_gate_before_a_decoder_call() -> None:
-    from analysis.asr.engine import _BatchingWhisper
-
-    order: list[str] = []
-
-    class Inner:
-        def generate(self, features: Any, prompts: Any, **kwargs: Any) -> list[str]:
-            order.append("generate")
-            return ["text"]
-
-    model = _BatchingWhisper(Inner(), 1, lambda: order.append("gate"))
-    assert model.generate(np.zeros((1, 2)), [[1, 2]]) == ["text"]
-    assert order == ["gate", "generate"]
-
-
 async def test_without_a_record_engine_record_passes_wait_for_the_live_ones() -> None:
     live = Gate()
     async with AsrScheduler(live, workers=1) as scheduler:
@@ -500,3 +421,11 @@ async def test_record_steps_of_several_interviews_run_together() -> None:
     assert record.together and record.together[0] == 3  # the three passes' steps at once
     assert scheduler.record_batches[0] == 3
 
+
+
+def test_a_twin_is_a_model_copy_of_its_own_with_the_threads_asked_for() -> None:
+    live = WhisperEngine("models/whisper-base", cpu_threads=2)
+    same, fewer = live.twin(), live.twin(1)
+    assert (same.cpu_threads, fewer.cpu_threads) == (2, 1)
+    assert same.model_path == fewer.model_path == live.model_path and same is not live
+    assert same.num_workers == 1  # the record thread is its only user
