@@ -400,6 +400,8 @@ async def record_delay(
                "interviews": n, "answers": 2 * n, "ready": len(delays), "as_it_goes": as_it_goes,
                "record": record, "breakdown": breakdown.summary(),
                "record_background": record_engine is not None,
+               "record_threads": record_engine.cpu_threads if record_engine else None,
+               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                "p50": pct(delays, 50), "p95": pct(delays, 95),
                "max": max(delays) if delays else None,
                "finals_after_end_p50": pct(finals_after, 50),
@@ -417,7 +419,9 @@ async def record_delay(
         progress(f"  {ready}; live finals p50 {row['finals_after_end_p50']:.2f} s, "
                  f"p95 {row['finals_after_end_p95']:.2f} s (load {load_before:.1f} -> "
                  f"{row['load_1min_after']:.1f}; full-window passes {row['final_passes']:.0f}, "
-                 f"tentative {row['partial_passes']:.0f})\n" + format_summary(row["breakdown"]))
+                 f"tentative {row['partial_passes']:.0f}; record threads "
+                 f"{row['record_threads']}, OMP_WAIT_POLICY {row['omp_wait_policy']})\n"
+                 + format_summary(row["breakdown"]))
         rows.append(row)
     return rows
 
@@ -527,6 +531,7 @@ class Options:
     as_it_goes: bool = True
     record_background: bool = True
     record_off: bool = False
+    record_threads: int | None = None  # the record model copy's threads (default: as live)
     long_answers: bool = False
     batch: list[int] | None = None
     batch_passes: int = 16
@@ -639,7 +644,8 @@ async def main(opts: Options) -> dict[str, Any]:
     if delay_counts or not (accuracy_only or streams):
         result["record_delay"] = await record_delay(
             engine, cap_clips, delay_counts or [1, 4], opts.as_it_goes,
-            engine.twin() if opts.record_background else None, record=not opts.record_off,
+            engine.twin(opts.record_threads) if opts.record_background else None,
+            record=not opts.record_off,
         )
     if accuracy_only or (delay_counts and not streams):
         result["machine_at_end"] = machine()
@@ -737,6 +743,8 @@ if __name__ == "__main__":
     parser.add_argument("--stream-opt", default="",
                         help="A/B: StreamSettings overrides, e.g. hold_mid_sentence_ms=0,"
                         "vad.min_silence_ms=600")
+    parser.add_argument("--record-threads", type=int,
+                        help="A/B: threads of the record model copy (default: as the live model)")
     parser.add_argument("--record-nice-only", action="store_true",
                         help="A/B: record thread at nice 19 only, not SCHED_IDLE (before)")
     parser.add_argument("--final-batch", type=int,
@@ -770,6 +778,7 @@ if __name__ == "__main__":
         accuracy_only=args.accuracy_only, delay_counts=ints(args.record_delay),
         languages=tuple(args.lang.split(",")), as_it_goes=not args.no_as_it_goes,
         record_background=not args.record_shared, record_off=args.record_off,
+        record_threads=args.record_threads,
         long_answers=args.long_answers, batch=ints(args.batch),
         batch_passes=args.batch_passes, model=args.model, device=args.device,
         compute_type=args.compute_type,

@@ -159,9 +159,10 @@ class WhisperEngine:
             num_workers=max(1, asr.workers),
         )
 
-    def twin(self) -> WhisperEngine:
+    def twin(self, cpu_threads: int | None = None) -> WhisperEngine:
         """Another engine for the same model (its own copy; loads on first use)."""
-        return WhisperEngine(self.model_path, self.device, self.compute_type, self.cpu_threads, 1)
+        return WhisperEngine(self.model_path, self.device, self.compute_type,
+                             cpu_threads or self.cpu_threads, 1)
 
     def load(self) -> None:
         """Load the model (blocking, once); later calls return at once."""

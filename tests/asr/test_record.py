@@ -421,3 +421,11 @@ async def test_record_steps_of_several_interviews_run_together() -> None:
     assert record.together and record.together[0] == 3  # the three passes' steps at once
     assert scheduler.record_batches[0] == 3
 
+
+
+def test_a_twin_is_a_model_copy_of_its_own_with_the_threads_asked_for() -> None:
+    live = WhisperEngine("models/whisper-base", cpu_threads=2)
+    same, fewer = live.twin(), live.twin(1)
+    assert (same.cpu_threads, fewer.cpu_threads) == (2, 1)
+    assert same.model_path == fewer.model_path == live.model_path and same is not live
+    assert same.num_workers == 1  # the record thread is its only user
