@@ -146,6 +146,8 @@ class StreamRun:
 ASR = AsrSettings()  # the same settings (workers, threads, beams) the server uses
 # --stream-opt overrides (A/B of stream designs): StreamSettings fields, vad.* for VadSettings
 STREAM_OPTS: dict[str, float] = {}
+# --vocabulary: the live streams get a job's terms as the server passes them (hotwords)
+STREAM_HOTWORDS = [""]
 
 
 def stream_settings(language: str) -> StreamSettings:
@@ -159,6 +161,7 @@ def stream_settings(language: str) -> StreamSettings:
         vad=VadSettings(**{"min_silence_ms": ASR.min_silence_ms, **vad}),
         final_beam_size=ASR.final_beam_size,
         partial_beam_size=ASR.partial_beam_size,
+        hotwords=STREAM_HOTWORDS[0],
         **other,
     )
 
@@ -745,6 +748,9 @@ if __name__ == "__main__":
                         "vad.min_silence_ms=600")
     parser.add_argument("--record-threads", type=int,
                         help="A/B: threads of the record model copy (default: as the live model)")
+    parser.add_argument("--vocabulary", choices=("en", "zh"),
+                        help="A/B: live streams with a job vocabulary (bench/vocabulary.py "
+                        "TERMS[lang], as server/transcription.py passes it)")
     parser.add_argument("--record-nice-only", action="store_true",
                         help="A/B: record thread at nice 19 only, not SCHED_IDLE (before)")
     parser.add_argument("--final-batch", type=int,
@@ -764,6 +770,12 @@ if __name__ == "__main__":
     for item in filter(None, args.stream_opt.split(",")):
         key, value = item.split("=")
         STREAM_OPTS[key.strip()] = float(value)
+    if args.vocabulary:
+        from analysis.asr.record import hotwords
+        from bench.vocabulary import TERMS
+
+        STREAM_HOTWORDS[0] = hotwords(TERMS[args.vocabulary])
+        progress(f"live vocabulary: {STREAM_HOTWORDS[0]!r}")
     if args.record_nice_only:
         import analysis.asr.scheduler as scheduler_module
 
