@@ -71,9 +71,9 @@ from tests.cluster_nodes import (  # noqa: E402
     api,
     free_port,
     new_interview,
-    postgres_database,
     sign_in,
 )
+from tests.pg import postgres_database  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "en"
 OUT = ROOT / "bench" / "results" / "cluster.json"
@@ -858,7 +858,7 @@ async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict
     redis = Redis(workdir)
     started.redis = redis
     redis.start()
-    async with postgres_database() as db_url:
+    async with postgres_database("candor_cluster") as db_url:
         trace_env: dict[str, str] = {}
         if args.trace is not None:  # the nodes trace ICE too (bench/ice_trace_site)
             trace_env = {

@@ -17,8 +17,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,6 @@ from aiohttp import ClientSession, ClientTimeout
 
 ROOT = Path(__file__).resolve().parent.parent
 HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "candor.cfg"
-PG = "127.0.0.1:5432"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
 
@@ -39,19 +36,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for the run (dropped afterwards); yields its URL."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    name = f"candor_cluster_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @dataclass

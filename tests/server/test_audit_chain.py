@@ -22,7 +22,6 @@ from server.encryption.keyring import KeyRing
 from server.storage.db import make_engine, migrate, sessionmaker
 from tests.server.helpers import ADMIN_EMAIL, new_interview, services_of, sign_in
 from tests.server.test_erasure import Client
-from tests.server.test_postgres import pg_url  # noqa: F401 (fixture)
 
 AGENT = "Mozilla/5.0 (audit-test)"
 
@@ -210,7 +209,7 @@ async def test_concurrent_appends_from_several_engines_keep_one_chain_sqlite(
 
 @pytest.mark.postgres
 async def test_concurrent_appends_from_several_engines_keep_one_chain_postgres(
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     await _race(pg_url)
 

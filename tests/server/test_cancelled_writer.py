@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -20,8 +19,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from server.storage.db import make_engine
-
-PG = "127.0.0.1:5432"
+from tests.pg import postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -29,18 +27,8 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: object) -> AsyncItera
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/cancelled.db"
         return
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"candor_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {PG} is not reachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with postgres_database() as url:
+        yield url
 
 
 async def test_a_writer_cancelled_inside_a_statement_leaves_the_next_writer_free(

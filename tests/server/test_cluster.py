@@ -27,7 +27,8 @@ from aiortc.mediastreams import MediaStreamError
 
 from server.cluster import LEASE_PREFIX
 from tests.client_peer import CandidateClient, PatternVideoTrack
-from tests.cluster_nodes import Nodes, api, new_interview, postgres_database, sign_in
+from tests.cluster_nodes import Nodes, api, new_interview, sign_in
+from tests.pg import postgres_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -39,7 +40,7 @@ async def nodes(tmp_path: Path) -> AsyncIterator[Nodes]:
     if shutil.which("haproxy") is None:
         pytest.fail("haproxy is not installed: run bash scripts/install.sh --test")
     redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-    async with postgres_database() as db_url:
+    async with postgres_database("candor_cluster") as db_url:
         cluster = Nodes(tmp_path, db_url, redis_url, lease_seconds=LEASE_SECONDS)
         try:
             yield cluster

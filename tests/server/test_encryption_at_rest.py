@@ -34,13 +34,10 @@ from server.keys import KeyFileError
 from server.services import SERVICES
 from server.storage.db import alembic_config, make_engine, sessionmaker
 from server.storage.models import Candidate, EventRow, Recording
-from tests.server import test_postgres as postgres_fixtures
 from tests.server.helpers import consent, make_settings, sign_in
 from tests.server.test_interviewer_channels import FAST_PLAN, ScriptedClock
 from tests.server.test_live_media import wait_for_event
 from tests.server.test_reports import STRONG, run_interview
-
-pg_url = postgres_fixtures.pg_url  # a fresh PostgreSQL database per test
 
 NAME = "Zhao Xiaoming 赵晓明"
 EMAIL = "zhao.xiaoming@example.org"

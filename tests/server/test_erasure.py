@@ -40,7 +40,6 @@ from tests.server.helpers import (
     sign_in,
 )
 from tests.server.test_live_media import wait_for_event
-from tests.server.test_postgres import pg_url  # noqa: F401 (fixture)
 
 Client = TestClient[web.Request, web.Application]
 
@@ -260,7 +259,7 @@ async def test_a_legal_hold_stops_every_deletion_until_lifted(admin: Client) -> 
 @pytest.mark.postgres
 async def test_erasure_and_legal_hold_work_on_postgresql(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     app = create_app(make_settings(tmp_path, database_url=pg_url))
     async with TestClient(TestServer(app)) as api:

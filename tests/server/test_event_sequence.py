@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -142,23 +140,8 @@ async def test_dropped_and_unpublished_events_are_counted_not_silent(admin: Clie
 
 # -- two server processes sharing PostgreSQL and Redis ------------------------------
 
-PG = "127.0.0.1:5432"
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"candor_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {PG} is not reachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.mark.redis

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,6 @@ from server.storage.db import (
     schema_revision,
 )
 from tests.server.helpers import make_settings, sign_in
-
-PG = "127.0.0.1:5432"
 
 
 async def _revision(url: str) -> str | None:
@@ -69,20 +65,6 @@ async def test_concurrent_migrations_on_sqlite_run_once(tmp_path: Path) -> None:
     assert await _revision(url) == head_revision()
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"candor_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {PG} is not reachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.mark.postgres

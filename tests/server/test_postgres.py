@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,23 +13,8 @@ from server.services import SERVICES
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
 
 pytestmark = pytest.mark.postgres
-PG = "127.0.0.1:5432"
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"candor_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {PG} is not reachable: {exc}")
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_migrations_api_and_event_log_work_on_postgresql(tmp_path: Path, pg_url: str) -> None:

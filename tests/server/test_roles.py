@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from server.encryption.keyring import KeyRing
 from server.services import SERVICES
 from server.storage.db import alembic_config, make_engine
 from server.storage.models import AuditEntry, Candidate, InterviewAccess, JobMember
+from tests.pg import postgres_database
 from tests.server.helpers import make_settings
 from tests.server.roles_world import Client, World, add_user, call, seed, seed_world
 
@@ -133,23 +133,13 @@ async def test_live_commands_follow_the_role(world: tuple[Client, World]) -> Non
 
 # -- the data migration ----------------------------------------------------------------
 
-PG = "127.0.0.1:5432"
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
         return
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"candor_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(f"postgresql://postgres@{PG}/postgres", timeout=5)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with postgres_database() as url:
+        yield url
 
 
 RING = KeyRing(MasterKey(os.urandom(32)))

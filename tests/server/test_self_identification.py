@@ -22,7 +22,6 @@ from server.services import SERVICES
 from server.storage.models import DataKey, SelfIdentificationRow
 from tests.server.helpers import make_settings, sign_in
 from tests.server.test_analytics_api import invite_token, self_identify
-from tests.server.test_postgres import pg_url  # noqa: F401 (fixture)
 from tests.server.test_reports import api, clock, logged_interview  # noqa: F401
 
 Client = TestClient[web.Request, web.Application]
@@ -193,7 +192,7 @@ async def test_the_person_sees_and_withdraws_it_and_erasure_takes_it(
 @pytest.mark.postgres
 async def test_given_counted_withdrawn_and_erased_on_postgresql(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
 ) -> None:
     app = create_app(make_settings(tmp_path, database_url=pg_url))
     async with TestClient(TestServer(app)) as pg:

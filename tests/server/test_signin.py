@@ -24,7 +24,6 @@ from server.storage.models import AdminNoticeRow, AuditEntry, SessionRow, User
 from tests.mail import free_port, mail_settings
 from tests.server.helpers import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings, sign_in
 from tests.server.test_invites_and_signing import scrypt_hash
-from tests.server.test_postgres import pg_url  # noqa: F401 - the PostgreSQL fixture
 
 Client = TestClient[web.Request, web.Application]
 REC_EMAIL = "rec@example.com"
@@ -501,7 +500,7 @@ async def test_a_database_from_before_sessions_upgrades_and_its_scrypt_users_sig
 @pytest.mark.postgres
 async def test_sessions_links_and_user_management_on_postgresql(
     tmp_path: Path,
-    pg_url: str,  # noqa: F811 - the fixture imported from test_postgres
+    pg_url: str,
 ) -> None:
     settings = make_settings(tmp_path, database_url=pg_url)
     async with TestClient(TestServer(create_app(settings))) as admin:

@@ -17,10 +17,8 @@ from server.storage.db import alembic_config
 from server.storage.models import Application, Candidate, OutboxRow
 from server.workflow.service import WORKFLOW
 from tests.server.helpers import make_settings, sign_in
-from tests.server.test_postgres import pg_url
 
 pytestmark = pytest.mark.postgres
-__all__ = ["pg_url"]
 
 
 async def test_import_invite_and_board_on_postgresql(tmp_path: Path, pg_url: str) -> None:
