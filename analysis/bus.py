@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -120,9 +120,33 @@ class EventBus(ABC):
                 },
             )
 
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish ``events`` in order (one round trip where the bus can batch)."""
+        if len(events) == 1:
+            await self.publish(events[0])
+            return
+        try:
+            await self._send_many(events)
+        except Exception:
+            self.metrics.publish_failed += len(events)
+            log.warning(
+                "could not publish events",
+                exc_info=True,
+                extra={
+                    "interview_id": events[0].interview_id if events else "",
+                    "count": len(events),
+                    "publish_failed_total": self.metrics.publish_failed,
+                },
+            )
+
     @abstractmethod
     async def _send(self, event: Event) -> None:
         """Deliver ``event`` (raises on failure)."""
+
+    async def _send_many(self, events: Sequence[Event]) -> None:
+        """Deliver ``events`` in order (raises on failure); buses that batch override it."""
+        for event in events:
+            await self._send(event)
 
     def subscribe(self, interview_id: str) -> Subscription:
         """A subscription to one interview's events (attach with ``async with``)."""
@@ -192,6 +216,13 @@ class RedisBus(EventBus):
 
     async def _send(self, event: Event) -> None:
         await self._redis.publish(self.PREFIX + event.interview_id, event.model_dump_json())
+
+    async def _send_many(self, events: Sequence[Event]) -> None:
+        # One round trip: Redis runs a pipeline's commands in order.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.publish(self.PREFIX + event.interview_id, event.model_dump_json())
+            await pipe.execute()
 
     async def _read(self) -> None:
         assert self._pubsub is not None

@@ -46,6 +46,11 @@ class AudioResampler16k:
             self._resampler = self._make()
         return self._collect(self._resampler.resample(frame))
 
+    def convert_many(self, frames: list[Any]) -> np.ndarray:
+        """Resample consecutive frames into one block of samples."""
+        out = [self.convert(frame) for frame in frames]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
     def flush(self) -> np.ndarray:
         """Samples still held inside the resampler at the end of the stream."""
         if self._resampler is None:
@@ -59,3 +64,4 @@ class AudioResampler16k:
         return np.concatenate(
             [f.to_ndarray().reshape(-1).astype(np.float32, copy=False) for f in frames]
         )
+

@@ -25,11 +25,15 @@ from server.encryption.keyring import KeyRing
 from server.encryption.running import RunningLock
 from server.encryption.shred import check_master_key
 from server.errors import error_middleware
-from server.event_log import EventLog
+from server.event_log import EventLog, StoreHookFor
 from server.ice import observer_peer
 from server.integrations.api_keys import KeyHasher, api_key_middleware
 from server.integrations.webhooks.delivery import WebhookDelivery
-from server.integrations.webhooks.hooks import interview_events, webhook_disabled_notice
+from server.integrations.webhooks.hooks import (
+    INTERVIEW_EVENT_TYPES,
+    interview_events,
+    webhook_disabled_notice,
+)
 from server.invites import InviteCodec
 from server.keys import (
     api_key_hash_key,
@@ -209,7 +213,9 @@ def create_app(
             if settings.asr.preload:
                 preload = registry.spawn(svc.transcribers.preload(), "asr-preload")
                 preload.add_done_callback(_report_preload)
-        svc.events.store_hooks.append(interview_events)
+        svc.events.store_hooks.append(
+            StoreHookFor(frozenset(INTERVIEW_EVENT_TYPES), interview_events)
+        )
         svc.sso = sso.make_clients(settings.sso, secret)
         if settings.webhooks.enabled:
             svc.webhooks = WebhookDelivery(

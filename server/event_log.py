@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,16 @@ APPEND_ATTEMPTS = 20
 # Called with the session inside the transaction that stores a durable event (an outbox
 # writer, e.g. webhooks), so what it writes commits together with the event.
 StoreHook = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StoreHookFor:
+    """A store hook and the event types it wants (it runs for those only)."""
+
+    types: frozenset[str]
+    hook: StoreHook
+
+
 # Writes other rows in the transaction that stores a step's events (a session's state).
 RowWriter = Callable[[AsyncSession], Awaitable[None]]
 
@@ -40,6 +51,11 @@ class EventLog:
     ``(interview_id, seq)`` makes two processes appending at once retry instead of sharing a
     number), so the sequence holds however many server processes share the bus. Live-only
     events (``durable`` False, e.g. partial transcripts) are published but never stored.
+
+    Round trips are few, because a live interview's loop waits for each one: the next seq
+    comes from this process's last stored seq when it has one (the unique constraint catches
+    another process's append, and the retry reads the log again), a step's events are
+    published in one batch, and rows are flushed early only for hooks that want them.
     """
 
     def __init__(
@@ -53,7 +69,7 @@ class EventLog:
         self._on_append = on_append  # metrics: sees every event once, before it is stored
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_seq: dict[str, int] = {}
-        self.store_hooks: list[StoreHook] = []
+        self.store_hooks: list[StoreHookFor] = []
 
     async def append(self, event: Event) -> bool:
         """Store (if durable) and publish ``event``; False if it was a duplicate and was dropped."""
@@ -102,21 +118,24 @@ class EventLog:
                         stored = await self._insert(session, interview_id, events)
                     break
                 except IntegrityError:
-                    # Another process took a seq: retry at a random moment (no lockstep).
+                    # Another process took a seq: read the log again, and retry at a random
+                    # moment (no lockstep).
+                    self._last_seq.pop(interview_id, None)
                     await asyncio.sleep(random.uniform(0.001, 0.02))
             else:
                 raise RuntimeError("could not append events after retries")
             for event in stored:
                 if event.durable:
                     self._last_seq[interview_id] = event.seq
-                # Published under the lock: this process publishes its events in seq order.
-                await self._bus.publish(event)
+            # Published under the lock: this process publishes its events in seq order.
+            if stored:
+                await self._bus.publish_many(stored)
 
     async def _insert(
         self, session: AsyncSession, interview_id: str, events: Sequence[Event]
     ) -> list[Event]:
         """Insert the durable ones with the next seqs (in the caller's transaction)."""
-        seq = await self._max_seq(interview_id, session)
+        seq = await self._next_base(interview_id, session)
         out: list[Event] = []
         for event in events:
             if not event.durable:  # live only: carries the seq of the last stored event
@@ -142,9 +161,10 @@ class EventLog:
                 payload=stored.model_dump(mode="json"),
             )
         )
-        if self.store_hooks:
+        hooks = [h.hook for h in self.store_hooks if event.type in h.types]
+        if hooks:
             await session.flush()  # the row exists for hooks that query the log
-            for hook in self.store_hooks:
+            for hook in hooks:
                 await hook(session, stored)
         return stored
 
@@ -153,10 +173,11 @@ class EventLog:
         for _attempt in range(APPEND_ATTEMPTS):
             try:
                 async with self._sessions() as session, session.begin():
-                    seq = await self._max_seq(event.interview_id, session) + 1
+                    seq = await self._next_base(event.interview_id, session) + 1
                     stored = await self._add_row(session, event, seq, dedupe_key(event))
                 return stored
             except IntegrityError:
+                self._last_seq.pop(event.interview_id, None)  # read the log on the retry
                 key = dedupe_key(event)
                 if key and await self._exists(event.interview_id, key):
                     log.info("dropped duplicate event", extra={"event_type": event.type})
@@ -164,6 +185,13 @@ class EventLog:
                 # Another process took this seq: retry at a random moment (no lockstep).
                 await asyncio.sleep(random.uniform(0.001, 0.02))
         raise RuntimeError("could not append event after retries")
+
+    async def _next_base(self, interview_id: str, session: AsyncSession) -> int:
+        """The seq the next stored event follows: this process's last, else the log's."""
+        last = self._last_seq.get(interview_id)
+        if last is not None:
+            return last
+        return await self._max_seq(interview_id, session)
 
     async def _max_seq(self, interview_id: str, session: AsyncSession | None = None) -> int:
         query = select(func.coalesce(func.max(EventRow.seq), 0)).where(

@@ -82,6 +82,7 @@ from server.session_inputs import (
     ObserverOffer,
     SessionInput,
     Shutdown,
+    SpeechHeard,
     TimerTick,
     ViewRequested,
 )
@@ -370,6 +371,8 @@ class InterviewSession:
                 _resolve(reply, self._machine_or_fail().observer_view())
             case AnalyzerResult(event=event):
                 await self._analyzer_event(event)
+            case SpeechHeard():
+                await self._speech_heard(item)
             case FollowupDecided(request=request, suggestion=suggestion):
                 await self._followup_decided(request, suggestion)
             case TimerTick():
@@ -382,9 +385,7 @@ class InterviewSession:
                 # Another node runs the interview now: its row is that node's to write.
                 self._writes_row = not lease_lost
                 await self._shutdown(
-                    HANDOVER_DRAIN_SECONDS
-                    if handover or lease_lost
-                    else TRANSCRIPT_DRAIN_SECONDS
+                    HANDOVER_DRAIN_SECONDS if handover or lease_lost else TRANSCRIPT_DRAIN_SECONDS
                 )
                 _resolve(reply, None)
             case Barrier(reply=reply):
@@ -725,31 +726,59 @@ class InterviewSession:
         self.submit(AnalyzerResult(event))
 
     async def _read_transcripts(self, stream: StreamingTranscriber) -> None:
+        """Store and publish transcription as it comes, then tell the machine via the inbox.
+
+        Transcripts do not wait behind the session's queued inputs: observers see a final as
+        soon as the log has it (on a loaded node the inbox can be seconds long). The log is
+        ordered by when things were stored; answers take their finals by time, not by seq.
+        """
         async for event in stream.events():
-            self.submit(AnalyzerResult(cast("Event", event)))
+            try:
+                heard = await self._log_heard(cast("Event", event))
+            except Exception:
+                log.exception("could not store a transcript", extra={"event_type": event.type})
+                continue
+            if heard is not None:
+                self.submit(heard)
+
+    async def _log_heard(self, event: Event) -> SpeechHeard | None:
+        """Append one transcription event; what the machine must learn of it, if anything."""
+        if isinstance(event, TranscriptPartial):
+            first = event.utterance_id not in self._speaking
+            self._speaking.add(event.utterance_id)
+            await self._svc.events.append(event)
+            if not first:
+                return None
+            return SpeechHeard(started_at=event.words[0].start if event.words else event.t)
+        if isinstance(event, TranscriptFinal):
+            first = event.utterance_id not in self._speaking
+            self._speaking.discard(event.utterance_id)
+            stored = await self._svc.events.append(event)
+            return SpeechHeard(
+                started_at=event.start if first else None, final=event, stored=stored
+            )
+        await self._svc.events.append(event)
+        return None
+
+    async def _speech_heard(self, heard: SpeechHeard) -> None:
+        """The machine's part of what transcription heard (timers, follow-up context)."""
+        machine = self._machine
+        final = heard.final
+        if final is not None and self._analysis is not None:
+            self._analysis.words_heard(final)
+        if machine is None:
+            return
+        if heard.started_at is not None:
+            await self._command(SpeechStarted(at=heard.started_at))
+        if final is not None:
+            if heard.stored and final.text.strip():
+                await self._command(AddTranscript(text=final.text))
+            await self._command(SpeechStopped(at=final.end))
 
     async def _analyzer_event(self, event: Event) -> None:
-        machine = self._machine
-        if isinstance(event, TranscriptPartial):
-            if event.utterance_id not in self._speaking:
-                self._speaking.add(event.utterance_id)
-                if machine is not None:
-                    at = event.words[0].start if event.words else event.t
-                    await self._command(SpeechStarted(at=at))
-            await self._svc.events.append(event)
-        elif isinstance(event, TranscriptFinal):
-            if machine is not None and event.utterance_id not in self._speaking:
-                await self._command(SpeechStarted(at=event.start))
-            self._speaking.discard(event.utterance_id)
-            if self._analysis is not None:
-                self._analysis.words_heard(event)
-            appended = await self._svc.events.append(event)
-            if machine is not None and appended and event.text.strip():
-                await self._command(AddTranscript(text=event.text))
-            if machine is not None:
-                await self._command(SpeechStopped(at=event.end))
-        else:
-            await self._svc.events.append(event)
+        heard = await self._log_heard(event)
+        if heard is not None:
+            await self._speech_heard(heard)
 
     async def _close_analysis(self, drain: float = TRANSCRIPT_DRAIN_SECONDS) -> None:
         """Finish transcription (its last finals still count) and stop the analyzers."""
@@ -770,7 +799,7 @@ class InterviewSession:
         later: list[SessionInput] = []
         while not self._inbox.empty():
             item = self._inbox.get_nowait()
-            if isinstance(item, AnalyzerResult):
+            if isinstance(item, AnalyzerResult | SpeechHeard):
                 await self._apply(item)
             else:
                 later.append(item)

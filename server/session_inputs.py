@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from aiortc import MediaStreamTrack
 
-from analysis.events import Event
+from analysis.events import Event, TranscriptFinal
 from analysis.followup.types import FollowupRequest, FollowupSuggestion
 from analysis.interview.commands import (
     AddObserverNote,
@@ -168,6 +168,20 @@ class AnalyzerResult:
 
 
 @dataclass(frozen=True)
+class SpeechHeard:
+    """Transcription heard the candidate; the log has it already, the machine learns it here.
+
+    ``started_at``: an utterance began (its first partial or, without one, its final).
+    ``final``: an utterance ended with this final; ``stored``: the log took it (False: a
+    duplicate from an at-least-once worker).
+    """
+
+    started_at: float | None
+    final: TranscriptFinal | None = None
+    stored: bool = False
+
+
+@dataclass(frozen=True)
 class FollowupDecided:
     """A strategy's answer to a follow-up request (None: no follow-up)."""
 
@@ -224,6 +238,7 @@ SessionInput = (
     | ObserverHangup
     | ViewRequested
     | AnalyzerResult
+    | SpeechHeard
     | FollowupDecided
     | TimerTick
     | EndRequested

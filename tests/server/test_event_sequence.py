@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application, Request
 
 from analysis.bus import InMemoryBus
-from analysis.events import CandidateJoined, Event, TranscriptPartial
+from analysis.events import CandidateJoined, Event, InterviewEnded, TranscriptPartial
 from server.app import create_app
-from server.event_log import EventLog
+from server.event_log import EventLog, StoreHookFor
 from server.services import SERVICES, Services
+from server.storage.models import EventRow
 from tests.server.helpers import make_settings, new_interview, sign_in
 
 Client = TestClient[Request, Application]
@@ -137,6 +141,68 @@ async def test_dropped_and_unpublished_events_are_counted_not_silent(admin: Clie
     metrics = await (await admin.get("/api/metrics")).json()
     assert metrics["bus"] == {"dropped_slow_subscriber": 0, "publish_failed": 0, "malformed": 0}
 
+
+
+async def test_appends_read_the_log_once_then_number_from_memory(admin: Client) -> None:
+    """A live interview's loop waits for every round trip: the next seq is not read each time,
+    and a step's events go out in one publish."""
+    iid = (await new_interview(admin))["id"]
+    svc = svc_of(admin)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.lower())
+
+    sync_engine = svc.engine.sync_engine
+    sa_event.listen(sync_engine, "before_cursor_execute", seen)
+    try:
+        for i in range(1, 4):
+            await svc.events.append(joined(iid, i))
+        await svc.events.append_together(iid, [joined(iid, 4), partial(iid, "x"), joined(iid, 5)])
+    finally:
+        sa_event.remove(sync_engine, "before_cursor_execute", seen)
+    assert sum("max(" in s for s in statements) == 1, statements
+    assert [e.seq for e in await svc.events.history(iid)] == [1, 2, 3, 4, 5]
+
+
+async def test_an_append_by_another_process_is_noticed_and_numbered_after(
+    admin: Client,
+) -> None:
+    iid = (await new_interview(admin))["id"]
+    svc = svc_of(admin)
+    other = EventLog(svc.sessions, InMemoryBus())  # another node's log, on the same database
+    await svc.events.append(joined(iid, 1))
+    await other.append(joined(iid, 2))
+    await other.append(joined(iid, 3))
+    await svc.events.append(joined(iid, 4))  # its remembered seq is taken: it reads the log
+    await svc.events.append_together(iid, [joined(iid, 5)])
+    await other.append_together(iid, [joined(iid, 6), joined(iid, 7)])
+    await svc.events.append_together(iid, [joined(iid, 8), joined(iid, 9)])
+    logged = await svc.events.history(iid)
+    assert [e.seq for e in logged] == list(range(1, 10))
+    assert [e.segment for e in logged if isinstance(e, CandidateJoined)] == list(range(1, 10))
+
+
+async def test_store_hooks_run_only_for_the_types_they_want(admin: Client) -> None:
+    iid = (await new_interview(admin))["id"]
+    svc = svc_of(admin)
+    ran: list[tuple[str, int | None]] = []
+
+    async def hook(session: AsyncSession, event: Event) -> None:
+        # the row is in the transaction already: hooks may query the log
+        count = await session.scalar(
+            select(func.count()).select_from(EventRow).where(EventRow.interview_id == iid)
+        )
+        ran.append((event.type, count))
+
+    wanted = StoreHookFor(frozenset({"interview_ended"}), hook)
+    svc.events.store_hooks.append(wanted)
+    try:
+        await svc.events.append(joined(iid, 1))
+        await svc.events.append(InterviewEnded(interview_id=iid, reason="done"))
+    finally:
+        svc.events.store_hooks.remove(wanted)
+    assert ran == [("interview_ended", 2)]
 
 # -- two server processes sharing PostgreSQL and Redis ------------------------------
 

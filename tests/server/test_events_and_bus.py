@@ -96,3 +96,25 @@ async def test_redis_bus_reaches_a_second_process_bus() -> None:
     finally:
         await a.aclose()
         await b.aclose()
+
+
+@pytest.mark.redis
+async def test_a_batch_of_events_reaches_another_process_in_order() -> None:
+    a, b = RedisBus("redis://127.0.0.1:6379/0"), RedisBus("redis://127.0.0.1:6379/0")
+    await a.start()
+    await b.start()
+    try:
+        iv = uuid.uuid4().hex
+        async with b.subscribe(iv) as sub:
+            await asyncio.sleep(0.05)
+            await a.publish_many([CandidateJoined(interview_id=iv, segment=i) for i in range(5)])
+            got = [await sub.get(2.0) for _ in range(5)]
+        assert [e.segment if isinstance(e, CandidateJoined) else None for e in got] == [
+            0, 1, 2, 3, 4,
+        ]
+    finally:
+        await a.aclose()
+        await b.aclose()
+    unstarted = RedisBus("redis://127.0.0.1:6379/0")  # no connection: counted, not raised
+    await unstarted.publish_many([CandidateJoined(interview_id="iv", segment=i) for i in range(2)])
+    assert unstarted.metrics.publish_failed == 2

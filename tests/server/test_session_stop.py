@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from analysis.events import Event
 from analysis.interview.commands import InjectQuestion
 from server.app import create_app
+from server.event_log import StoreHookFor
 from server.session import SessionMoved
 from server.session_inputs import ObserverAction, Shutdown
 from tests.server.helpers import make_settings, services_of, sign_in
@@ -185,14 +186,15 @@ async def test_a_step_whose_events_were_not_stored_leaves_no_state_behind(api: C
             if event.type == "question_shown" and event.text == "Never logged?":
                 raise RuntimeError("the database went away")
 
-        svc.events.store_hooks.append(fail_on_lost)
+        hook = StoreHookFor(frozenset({"question_shown"}), fail_on_lost)
+        svc.events.store_hooks.append(hook)
         session = svc.live.find(iv["id"])
         assert session is not None
         lost = ObserverAction(InjectQuestion(text="Never logged?", by="hr@x.org", position="now"))
         session.submit(lost)
         with pytest.raises(RuntimeError, match="went away"):
             await lost.reply
-        svc.events.store_hooks.remove(fail_on_lost)
+        svc.events.store_hooks.remove(hook)
         await obs.close()
 
         # The interview moves (as to another node): its next session loads it from the database.

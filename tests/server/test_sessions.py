@@ -20,7 +20,7 @@ from server.abandon import abandon_overdue
 from server.app import create_app
 from server.services import SERVICES, Services
 from server.session import InterviewSession
-from server.session_inputs import AnalyzerResult
+from server.session_inputs import AnalyzerResult, Barrier, ObserverOffer
 from server.storage.models import Interview, Recording
 from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
@@ -408,3 +408,67 @@ async def test_the_llm_strategy_closes_its_http_session_when_the_interview_ends(
     finally:
         await api.close()
         await llm.close()
+
+
+class HeldObserverPeer:
+    """An observer's media peer whose negotiation waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+
+    async def accept(self, sdp: str, tracks: list[Any]) -> str:
+        await self.go.wait()
+        return "answer"
+
+    async def close(self) -> None:
+        self.go.set()
+
+
+class OneFinal:
+    """A transcription stream that hears one final, then ends."""
+
+    def __init__(self, final: TranscriptFinal) -> None:
+        self.final = final
+
+    async def events(self) -> AsyncIterator[TranscriptFinal]:
+        yield self.final
+
+
+async def test_a_final_is_logged_while_the_session_is_busy_and_the_machine_gets_it_after(
+    api: Client,
+) -> None:
+    """Transcripts do not queue behind the session's inputs (a loaded node's inbox can be
+    seconds long): the log and observers have a final at once, the machine in its turn."""
+    svc = services_of(api)
+    iv = await planned_interview(api)
+    async with ClientSession() as http:
+        cand = await join(api, http, iv["invite_token"])
+        await cand.next_message("show_greeting")
+        await cand.send({"type": "ready"})
+        await cand.next_message("show_question")
+        session = svc.live.get(iv["id"])
+        peer = HeldObserverPeer()
+        busy = ObserverOffer(peer=peer, sdp="offer")
+        session.submit(busy)  # the session's loop now waits for this negotiation
+        said = "We rebuilt the billing service in six weeks."
+        heard = TranscriptFinal(
+            interview_id=iv["id"], utterance_id="u1", text=said, start=1.0, end=3.0
+        )
+        async with svc.bus.subscribe(iv["id"]) as sub:
+            await session._read_transcripts(OneFinal(heard))  # type: ignore[arg-type]
+            got = await sub.get(2.0)
+        assert isinstance(got, TranscriptFinal) and got.text == said and got.seq
+        assert [e.text for e in await svc.events.history(iv["id"], ["transcript_final"])] == [
+            said
+        ]
+        assert not busy.reply.done()
+        machine = session._machine
+        assert machine is not None and machine.state.current is not None
+        assert machine.state.current.transcript == []  # the machine has not had it yet
+        peer.go.set()
+        assert await busy.reply == ("answer", True)
+        done = Barrier()
+        session.submit(done)
+        await done.reply
+        assert machine.state.current.transcript == [said]
+        await cand.leave()

@@ -52,9 +52,13 @@ async def interview_payload(session: AsyncSession, interview: Interview) -> dict
     }
 
 
+# The event types ``interview_events`` acts on (the log runs it for these only).
+INTERVIEW_EVENT_TYPES = ("candidate_joined", "interview_ended")
+
+
 async def interview_events(session: AsyncSession, event: Event) -> None:
     """Turn stored interview events into ``interview.started`` / ``interview.completed``."""
-    if event.type not in ("candidate_joined", "interview_ended"):
+    if event.type not in INTERVIEW_EVENT_TYPES:
         return
     if event.type == "candidate_joined":
         earlier = await session.scalar(
