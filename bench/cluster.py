@@ -871,6 +871,12 @@ async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict
                 **trace_env,
                 "CANDOR_BENCH_NO_DRAIN": "1",
             }
+        if args.switch_interval is not None:  # experiment: the nodes' GIL switch interval
+            trace_env = {
+                "PYTHONPATH": f"{ROOT / 'bench' / 'ice_trace_site'}{os.pathsep}{ROOT}",
+                **trace_env,
+                "CANDOR_BENCH_SWITCH_INTERVAL": str(args.switch_interval),
+            }
         nodes = Nodes(
             workdir,
             db_url,
@@ -1289,6 +1295,12 @@ def main() -> int:
         "--no-drain",
         action="store_true",
         help="A/B: nodes read one UDP datagram per wake-up, as before (media/udp_ports.py)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="experiment: sys.setswitchinterval on the nodes (seconds; Python's default 0.005)",
     )
     args = parser.parse_args()
     if args.trace is not None:

@@ -11,3 +11,8 @@ if os.environ.get("CANDOR_BENCH_NO_DRAIN"):  # A/B: one datagram per wake-up, as
     import media.udp_ports
 
     media.udp_ports.DRAIN_LIMIT = 0
+
+if os.environ.get("CANDOR_BENCH_SWITCH_INTERVAL"):  # experiment: the GIL's switch interval
+    import sys
+
+    sys.setswitchinterval(float(os.environ["CANDOR_BENCH_SWITCH_INTERVAL"]))
