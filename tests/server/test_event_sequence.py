@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web import Application, Request
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from aiohttp.test_utils import TestClient, TestServer
-from aiohttp.web import Application, Request
 
 from analysis.bus import InMemoryBus
 from analysis.events import CandidateJoined, Event, InterviewEnded, TranscriptPartial
