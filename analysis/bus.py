@@ -199,9 +199,9 @@ class RedisBus(EventBus):
 
     async def start(self) -> None:
         """Connect and start the reader task."""
-        import redis.asyncio as aioredis
+        from analysis.redis_client import async_redis
 
-        self._redis = aioredis.from_url(self._url)
+        self._redis = async_redis(self._url)
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         # psubscribe so the reader starts at once; per-interview filtering is local.

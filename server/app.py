@@ -175,9 +175,9 @@ def create_app(
         previous = previous_secret_keys(settings)  # grace period after rotate-secret-key
         redis_client = None
         if settings.bus == "redis":
-            import redis.asyncio as aioredis
+            from analysis.redis_client import async_redis
 
-            redis_client = aioredis.from_url(settings.redis_url)
+            redis_client = async_redis(settings.redis_url)
         svc = Services(
             settings=settings,
             engine=engine,

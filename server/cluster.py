@@ -78,9 +78,9 @@ class Cluster:
 
     async def start(self) -> None:
         """Connect and listen for commands and replies."""
-        import redis.asyncio as aioredis
+        from analysis.redis_client import async_redis
 
-        self._redis = aioredis.from_url(self._url)
+        self._redis = async_redis(self._url)
         await self._redis.ping()
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.psubscribe(COMMAND_PREFIX + "*")
@@ -177,7 +177,10 @@ class Cluster:
         else:
             reply = {"id": message.get("id"), "value": value}
         if message.get("id"):
-            await self.tell(message["from"], reply)
+            try:
+                await self.tell(message["from"], reply)
+            except Exception:  # Redis unreachable even after retries: the requester times out
+                log.warning("could not answer another node's request", exc_info=True)
 
     async def _read(self) -> None:
         assert self._pubsub is not None

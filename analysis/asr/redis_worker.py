@@ -42,9 +42,9 @@ Message = tuple[str, bytes, dict[bytes, bytes]]  # stream, message id, fields
 
 
 def _redis(url: str) -> Any:
-    import redis.asyncio as aioredis
+    from analysis.redis_client import async_redis
 
-    return aioredis.from_url(url)
+    return async_redis(url)
 
 
 async def ensure_group(r: Any, stream: str, group: str) -> None:

@@ -250,10 +250,10 @@ class RedisEngine:
 
     def start(self) -> None:
         """Connect and create the job streams and their consumer group (blocking)."""
-        import redis
+        from analysis.redis_client import sync_redis
 
         if self._redis is None:
-            self._redis = redis.Redis.from_url(self.redis_url)
+            self._redis = sync_redis(self.redis_url)
         for stream in (self.keys.finals, self.keys.partials, self.keys.records):
             ensure_group_sync(self._redis, stream, self.keys.group)
         self._closed.clear()
