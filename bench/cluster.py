@@ -906,6 +906,17 @@ async def run(args: argparse.Namespace, workdir: Path, started: Started) -> dict
                     shutil.copy(log, args.logs / log.name)
 
 
+def duplicates_dropped(workdir: Path) -> dict[str, int]:
+    """Per node: finals the event log dropped as duplicates (from the nodes' JSON logs)."""
+    out: dict[str, int] = {}
+    for name in ("a", "b"):
+        log = workdir / f"{name}.log"
+        if log.exists():
+            text = log.read_text(errors="replace")
+            out[name] = text.count('"msg": "dropped duplicate event"')
+    return out
+
+
 async def _run(
     args: argparse.Namespace, nodes: Nodes, redis: Redis, wav: Path, firewall: Firewall
 ) -> dict[str, Any]:
@@ -1129,6 +1140,9 @@ async def _run(
             for sm in monitor.samples
         ],
         "usage": usage.table(),
+        # finals the log refused as already stored (a worker's redelivery is one; a new stream
+        # reusing utterance ids was another, found here): each a final nobody saw
+        "finals_dropped_as_duplicates": duplicates_dropped(nodes.workdir),
         # the server closed the socket with 1012: its media connection to the candidate failed
         "media_connection_lost": {
             "count": sum(1 for c in cands for x in c.seen.closes if x["code"] == 1012),
@@ -1223,6 +1237,7 @@ def print_table(r: dict[str, Any]) -> None:
         f"nodes' loop lag (share late)    {ts.get('node_loop_lag')}",
         f"UDP dropped on full buffers     {r['udp']['per_process']}; machine {r['udp']['machine']}",
         f"media connections lost (1012)   {r['media_connection_lost']}",
+        f"finals dropped as duplicates    {r['finals_dropped_as_duplicates']}",
         f"lost events {r['lost_events']} {r['lost_by_type']}; observer reconnects "
         f"{r['observer_reconnects']}; questions asked {r['questions_asked']}, "
         f"refused {r['questions_refused']}, resent {r['questions_resent']}, "

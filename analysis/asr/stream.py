@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +174,11 @@ class StreamingTranscriber:
         self._last_report = -1e9
         self._started = False
         self._stream_key = f"{interview_id}:{id(self)}"
+        # Utterance ids are unique across streams: an interview that moves to another node,
+        # or whose session is made again after a pause, gets a new stream counting from 1,
+        # and the log drops a final whose id it has (it takes a repeated final for a worker's
+        # redelivery).
+        self._tag = uuid.uuid4().hex[:8]
         self._context = ""  # tail of the finals so far: prompts the next utterance
 
     # ---- clock -------------------------------------------------------------------
@@ -303,7 +309,7 @@ class StreamingTranscriber:
                 self._count += 1
                 begin = max(at, self._history_start)
                 self._utt = _Utterance(
-                    id=f"{self.interview_id}-u{self._count:04d}",
+                    id=f"{self.interview_id}-{self._tag}-u{self._count:04d}",
                     start=begin,
                     policy=CommitPolicy(
                         trim_after_s=self.settings.trim_after_s,

@@ -81,7 +81,7 @@ async def test_jfk_finals_contain_the_famous_line(
     done = finals(events)
     assert "ask not what your country can do for you" in normalize(" ".join(f.text for f in done))
     ids = [f.utterance_id for f in done]
-    assert len(ids) == len(set(ids)) and all(i.startswith("iv-jfk-u") for i in ids)
+    assert len(ids) == len(set(ids)) and all(i.startswith("iv-jfk-") and "-u0" in i for i in ids)
     starts = [f.start for f in done]
     assert starts == sorted(starts) and starts[0] >= 42.0
     for final in done:
@@ -331,3 +331,24 @@ async def test_no_tentative_pass_starts_during_a_silence(
     # a second of the silence in it was started well into the silence
     in_silence = [s for s in engine.tentative_seconds if s > speech_s + 1.0]
     assert bool(in_silence) is expected
+
+
+async def test_a_new_stream_of_the_same_interview_does_not_reuse_utterance_ids(
+    espeak_speech: np.ndarray,
+) -> None:
+    """An interview taken over by another node (or a session made again after a pause) gets a
+    new stream; the log keeps one final per utterance id, so ids must not start over."""
+    audio = np.concatenate([espeak_speech, np.zeros(24_000, np.float32)])
+    ids: list[str] = []
+    async with AsrScheduler(RecordingTranscriber()) as scheduler:
+        for _node in range(2):
+            stream = StreamingTranscriber("iv-moved", scheduler)
+            events, collector = collecting(stream)
+            for i in range(0, len(audio), BLOCK):
+                stream.push_audio(audio[i : i + BLOCK], i / 16_000)
+                await asyncio.sleep(0)
+            stream.end_input()
+            await asyncio.wait_for(collector, 30)
+            ids += [f.utterance_id for f in finals(events)]
+    assert len(ids) == 2 and ids[0] != ids[1]
+    assert all(i.startswith("iv-moved-") for i in ids)
