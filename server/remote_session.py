@@ -98,6 +98,8 @@ class RemoteSession:
         self._peers.clear()
 
     async def _watch_owner(self) -> None:
+        loop = asyncio.get_running_loop()
+        vacant_since: float | None = None
         while not self._closed:
             await asyncio.sleep(max(0.5, self._cluster.lease_seconds / 3))
             try:
@@ -105,6 +107,17 @@ class RemoteSession:
             except Exception:
                 log.warning("could not check an interview's owner", exc_info=True)
                 continue
+            if holder is None:
+                # Nobody holds the lease: Redis restarted (it keeps nothing) or the owner died.
+                # A live owner takes it again at its next renewal (a third of a lease period);
+                # sending the observers off at once made their pages reconnect here, take the
+                # vacant lease and pull the interview (and its candidate) away from its owner.
+                now = loop.time()
+                vacant_since = now if vacant_since is None else vacant_since
+                if now - vacant_since >= self._cluster.lease_seconds:
+                    self._moved()  # vacant for a whole period: the owner is gone
+                continue
+            vacant_since = None
             if holder != self.owner:
                 self._moved()
             elif self._links:

@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 
 from server.cluster import Cluster, NoOwner, RemoteRefused
-from server.remote_session import RemoteInputs, RemoteLink
+from server.remote_session import RemoteInputs, RemoteLink, RemoteSession
 from server.session import InterviewSession, SessionMoved
 from server.session_inputs import ObserverJoined, ObserverLeft
 
@@ -125,3 +125,74 @@ async def test_observers_of_a_node_that_stops_reporting_them_leave() -> None:
     await inputs.handle(session, {"op": "left", "link": "on-live-node", "from": "x"})
     await inputs.handle(session, {"op": "left", "link": "on-live-node", "from": "x"})  # again
     assert inbox.holders == 0
+
+
+class LeaseBoard:
+    """What ``Cluster.holder`` says, set by the test (and the calls ``post`` gets)."""
+
+    def __init__(self, holder: str | None, lease_seconds: float) -> None:
+        self.holder_now = holder
+        self.lease_seconds = lease_seconds
+        self.node_id = "here"
+
+    async def holder(self, interview_id: str) -> str | None:
+        return self.holder_now
+
+    async def post(self, interview_id: str, op: str, **body: Any) -> None:
+        return None
+
+
+class SeenClose:
+    """An observer's socket here: records the close code it was sent."""
+
+    def __init__(self) -> None:
+        self.codes: list[int] = []
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.codes)
+
+    async def send_json(self, data: Any) -> None:
+        return None
+
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
+        self.codes.append(code)
+        return True
+
+
+async def test_observers_stay_while_a_restarted_redis_has_no_lease_until_the_owner_retakes_it(
+) -> None:
+    board = LeaseBoard("owner", lease_seconds=1.5)
+    remote = RemoteSession(cast(Cluster, board), "iv", "owner")
+    link = SeenClose()
+    remote._links["k"] = link
+    try:
+        await asyncio.sleep(0.6)
+        board.holder_now = None  # Redis restarted: every lease is gone
+        await asyncio.sleep(1.1)  # the watch looked twice and saw nobody
+        assert not remote.closed and link.codes == []
+        board.holder_now = "owner"  # the owner's next renewal took it again
+        await asyncio.sleep(0.6)
+        assert not remote.closed and link.codes == []
+        board.holder_now = None  # and now the owner is gone for good
+        async with asyncio.timeout(5):
+            while not link.codes:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert remote.closed and link.codes == [1012]
+    finally:
+        await remote.aclose()
+
+
+async def test_observers_are_sent_to_the_new_owner_at_once_when_another_node_holds_it() -> None:
+    board = LeaseBoard("owner", lease_seconds=1.5)
+    remote = RemoteSession(cast(Cluster, board), "iv", "owner")
+    link = SeenClose()
+    remote._links["k"] = link
+    try:
+        board.holder_now = "another"
+        async with asyncio.timeout(2):
+            while not link.codes:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert link.codes == [1012]
+    finally:
+        await remote.aclose()
