@@ -191,8 +191,16 @@ function anchorList(anchors) {
   return list;
 }
 
+// What each rating form last said (saved, or the error), and what the reviewer has chosen
+// or typed but not saved: both outlive a re-render (the refresh after a save, a language
+// switch), which used to wipe the "saved" line at once and any unsaved choice.
+const ratingSaid = {};
 function renderRatings() {
   const box = $("ratings");
+  const typed = {};
+  for (const f of box.querySelectorAll("form.rating[data-dirty]")) {
+    typed[f.dataset.competency] = { score: f.elements.score.value, note: f.elements.note.value };
+  }
   box.innerHTML = "";
   const mine = {};
   for (const r of report.ratings) mine[r.competency_id] = r;
@@ -204,17 +212,28 @@ function renderRatings() {
     const note = el("textarea", { name: "note", placeholder: t("rv_rating_note") });
     const prev = mine[c.competency_id];
     if (prev) { sel.value = String(Math.round(prev.value)); note.value = prev.note || ""; }
+    const kept = typed[c.competency_id];
+    if (kept) { sel.value = kept.score; note.value = kept.note; form.dataset.dirty = "1"; }
+    const changed = () => { form.dataset.dirty = "1"; };
+    sel.addEventListener("change", changed);
+    note.addEventListener("input", changed);
     const save = el("button", { type: "submit" }, t("rv_save_rating"));
-    const msg = el("span", { class: "muted" });
+    const said = ratingSaid[c.competency_id];
+    const msg = el("span", { class: "muted", role: "status" }, said ? (said.key ? t(said.key) : said.text) : "");
     form.append(el("label", {}, c.name), sel, anchorList(c.anchors), liveFor(c.competency_id), note, save, msg);
     form.onsubmit = async (ev) => {
       ev.preventDefault();
       if (!sel.value) return;
       try {
         await postJson(`/api/interviews/${iid}/ratings`, { competency_id: c.competency_id, score: Number(sel.value), note: note.value });
+        ratingSaid[c.competency_id] = { key: "rv_saved" };
+        delete form.dataset.dirty;  // saved: the report's value is the form's from now on
         msg.textContent = t("rv_saved");
         await refreshReport();
-      } catch (e) { msg.textContent = String(e.message); }
+      } catch (e) {
+        ratingSaid[c.competency_id] = { text: String(e.message) };
+        msg.textContent = String(e.message);
+      }
     };
     box.append(form);
   }

@@ -132,14 +132,25 @@ async def test_review_page_plays_seeks_rates_and_decides(
         timeout=10000,
     )
 
-    # Rate one competency and record a decision, with person and time.
+    # Rate one competency and record a decision, with person and time. A language switch
+    # before saving re-renders the form: the unsaved choice stays.
     form = page.locator("form.rating").first
     await form.locator("select").select_option("4")
     await form.locator("textarea").fill("Clear root-cause story.")
-    await form.locator("button[type=submit]").click()
+    await page.click("#lang")
+    assert await form.locator("select").input_value() == "4"
+    assert await form.locator("textarea").input_value() == "Clear root-cause story."
+    await page.click("#lang")
+    async with page.expect_response(lambda r: r.url.endswith("/report.json")) as refreshed:
+        await form.locator("button[type=submit]").click()
+    assert (await refreshed.value).ok
+    # the report refreshed after the save: the form was drawn again and still says so
     await page.wait_for_function(
-        "() => document.querySelector('form.rating span').textContent.length > 0", timeout=10000
+        "() => document.querySelector('form.rating span[role=status]').textContent === 'Saved'",
+        timeout=10000,
     )
+    rated = await live_server.api.get(f"/api/interviews/{iv['id']}/report.json")
+    assert any(r["value"] == 4 for r in (await rated.json())["ratings"])
     await page.fill("#decision-note", "Strong debugging story.")
     await page.click("[data-decision=hold]")
     await page.wait_for_function(
