@@ -166,8 +166,12 @@ class RedisAsrWorker:
     # ---- doing jobs --------------------------------------------------------------
 
     async def _forget(self, stream: str, message_id: bytes) -> None:
-        await self.redis.xack(stream, self.keys.group, message_id)
-        await self.redis.xdel(stream, message_id)
+        # Acknowledged and deleted in one MULTI/EXEC: a worker stopped in between used to
+        # leave an acknowledged job in the stream (and a reader saw it for a round trip).
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, self.keys.group, message_id)
+            pipe.xdel(stream, message_id)
+            await pipe.execute()
 
     async def _reply(self, job_id: str, body: str) -> None:
         key = self.keys.reply(job_id)
