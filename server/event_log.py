@@ -78,18 +78,51 @@ class EventLog:
             self._on_append(event)
         lock = self._locks.setdefault(iid, asyncio.Lock())
         async with lock:
-            if not event.durable:
-                last = self._last_seq.get(iid)
-                if last is None:
-                    last = self._last_seq[iid] = await self._max_seq(iid)
-                await self._bus.publish(event.model_copy(update={"seq": last}))
-                return True
-            stored = await self._store(event)
-            if stored is None:
-                return False
-            self._last_seq[iid] = stored.seq
-            # Published under the lock: this process publishes its events in seq order.
-            await self._bus.publish(stored)
+            return await self._append_locked(event)
+
+    async def append_batch(self, interview_id: str, events: Sequence[Event]) -> list[bool]:
+        """Store and publish ``events`` in order, in one transaction when it can (group commit).
+
+        For a producer whose events queue up while the loop is busy (the transcript reader):
+        however many wait, storing them costs the round trips of one transaction, so the
+        queue cannot grow for want of round trips. If the transaction fails on a unique key
+        (a final stored already, or another process's seq), they are appended one by one, so
+        a duplicate is dropped alone. Returns, per event, whether it was kept.
+        """
+        if len(events) <= 1:
+            return [await self.append(e) for e in events]
+        for event in events:
+            if self._on_append is not None:
+                self._on_append(event)
+        lock = self._locks.setdefault(interview_id, asyncio.Lock())
+        async with lock:
+            try:
+                async with self._sessions() as session, session.begin():
+                    stored = await self._insert(session, interview_id, events, keyed=True)
+            except IntegrityError:
+                self._last_seq.pop(interview_id, None)  # read the log on the way one by one
+                return [await self._append_locked(e) for e in events]
+            for event in stored:
+                if event.durable:
+                    self._last_seq[interview_id] = event.seq
+            await self._bus.publish_many(stored)
+        return [True] * len(events)
+
+    async def _append_locked(self, event: Event) -> bool:
+        """``append`` under the interview's lock (held by the caller)."""
+        iid = event.interview_id
+        if not event.durable:
+            last = self._last_seq.get(iid)
+            if last is None:
+                last = self._last_seq[iid] = await self._max_seq(iid)
+            await self._bus.publish(event.model_copy(update={"seq": last}))
+            return True
+        stored = await self._store(event)
+        if stored is None:
+            return False
+        self._last_seq[iid] = stored.seq
+        # Published under the lock: this process publishes its events in seq order.
+        await self._bus.publish(stored)
         return True
 
     async def append_together(
@@ -132,9 +165,17 @@ class EventLog:
                 await self._bus.publish_many(stored)
 
     async def _insert(
-        self, session: AsyncSession, interview_id: str, events: Sequence[Event]
+        self,
+        session: AsyncSession,
+        interview_id: str,
+        events: Sequence[Event],
+        *,
+        keyed: bool = False,
     ) -> list[Event]:
-        """Insert the durable ones with the next seqs (in the caller's transaction)."""
+        """Insert the durable ones with the next seqs (in the caller's transaction).
+
+        ``keyed``: rows get their dedupe keys (a repeated final then fails the transaction).
+        """
         seq = await self._next_base(interview_id, session)
         out: list[Event] = []
         for event in events:
@@ -142,7 +183,8 @@ class EventLog:
                 out.append(event.model_copy(update={"seq": seq}))
                 continue
             seq += 1
-            out.append(await self._add_row(session, event, seq, None))
+            key = dedupe_key(event) if keyed else None
+            out.append(await self._add_row(session, event, seq, key))
         return out
 
     async def _add_row(

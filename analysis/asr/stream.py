@@ -263,11 +263,28 @@ class StreamingTranscriber:
 
     async def events(self) -> AsyncIterator[TranscriptionEvent]:
         """Partials, finals and backlog reports, until input ended and all finals are out."""
+        async for batch in self.event_batches():
+            for event in batch:
+                yield event
+
+    async def event_batches(self) -> AsyncIterator[list[TranscriptionEvent]]:
+        """``events()`` in batches: each time, every event waiting (at least one), in order.
+
+        A reader that stores events can store a batch at once (server/session.py): on a busy
+        loop the events that queued up meanwhile cost one transaction, not one each.
+        """
         while True:
             event = await self._events.get()
             if event is None:
                 return
-            yield event
+            batch = [event]
+            while not self._events.empty():
+                more = self._events.get_nowait()
+                if more is None:
+                    yield batch
+                    return
+                batch.append(more)
+            yield batch
 
     # ---- internals ---------------------------------------------------------------
 

@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analysis.bus import InMemoryBus
-from analysis.events import CandidateJoined, Event, InterviewEnded, TranscriptPartial
+from analysis.events import (
+    CandidateJoined,
+    Event,
+    InterviewEnded,
+    TranscriptFinal,
+    TranscriptPartial,
+)
 from server.app import create_app
 from server.event_log import EventLog, StoreHookFor
 from server.services import SERVICES, Services
@@ -241,3 +247,44 @@ async def test_two_processes_on_one_redis_bus_number_events_without_gaps_or_repe
             logged = await events_after(b, iid)
             assert [e["seq"] for e in logged] == list(range(1, 2 * n + 1))
             assert all(e["type"] == "candidate_joined" for e in logged)
+
+
+async def test_a_batch_is_stored_in_one_transaction_and_a_repeated_final_alone_is_dropped(
+    admin: Client,
+) -> None:
+    iid = (await new_interview(admin))["id"]
+    svc = svc_of(admin)
+
+    def final(utterance: str) -> TranscriptFinal:
+        return TranscriptFinal(interview_id=iid, utterance_id=utterance, text=utterance)
+
+    commits: list[Any] = []
+
+    def committed(conn: Any) -> None:
+        commits.append(conn)
+
+    sync_engine = svc.engine.sync_engine
+    async with svc.bus.subscribe(iid) as sub:
+        sa_event.listen(sync_engine, "commit", committed)
+        try:
+            kept = await svc.events.append_batch(
+                iid, [final("u1"), partial(iid, "u2 so far"), final("u2"), joined(iid, 1)]
+            )
+        finally:
+            sa_event.remove(sync_engine, "commit", committed)
+        published = [await sub.get(2.0) for _ in range(4)]
+        assert kept == [True, True, True, True]
+        assert len(commits) == 1  # the three rows in one transaction
+        assert [(e.type, e.seq) for e in published if e is not None] == [
+            ("transcript_final", 1),
+            ("transcript_partial", 1),
+            ("transcript_final", 2),
+            ("candidate_joined", 3),
+        ]
+        # a worker delivered u2 again: the batch falls back to one by one, u2 alone is dropped
+        kept = await svc.events.append_batch(iid, [final("u3"), final("u2"), final("u4")])
+        assert kept == [True, False, True]
+    logged = await svc.events.history(iid, ["transcript_final"])
+    assert [(e.seq, e.utterance_id) for e in logged if isinstance(e, TranscriptFinal)] == [
+        (1, "u1"), (2, "u2"), (4, "u3"), (5, "u4"),
+    ]

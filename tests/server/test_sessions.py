@@ -14,7 +14,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from analysis.events import TranscriptFinal
+from analysis.events import TranscriptFinal, TranscriptPartial
 from analysis.followup import FollowupRequest, FollowupSuggestion, LlmFollowups
 from server.abandon import abandon_overdue
 from server.app import create_app
@@ -430,8 +430,19 @@ class OneFinal:
     def __init__(self, final: TranscriptFinal) -> None:
         self.final = final
 
-    async def events(self) -> AsyncIterator[TranscriptFinal]:
-        yield self.final
+    async def event_batches(self) -> AsyncIterator[list[TranscriptFinal]]:
+        yield [self.final]
+
+
+class Batches:
+    """A transcription stream whose events waited in batches (a busy loop)."""
+
+    def __init__(self, *batches: list[Any]) -> None:
+        self.batches = batches
+
+    async def event_batches(self) -> AsyncIterator[list[Any]]:
+        for batch in self.batches:
+            yield batch
 
 
 async def test_a_final_is_logged_while_the_session_is_busy_and_the_machine_gets_it_after(
@@ -470,4 +481,52 @@ async def test_a_final_is_logged_while_the_session_is_busy_and_the_machine_gets_
         session.submit(done)
         await done.reply
         assert machine.state.current.transcript == [said]
+        await cand.leave()
+
+
+async def test_transcripts_that_waited_are_stored_together_and_each_reaches_the_machine(
+    api: Client,
+) -> None:
+    svc = services_of(api)
+    iv = await planned_interview(api)
+    async with ClientSession() as http:
+        cand = await join(api, http, iv["invite_token"])
+        await cand.next_message("show_greeting")
+        await cand.send({"type": "ready"})
+        await cand.next_message("show_question")
+        session = svc.live.get(iv["id"])
+        iid = iv["id"]
+        first = TranscriptFinal(interview_id=iid, utterance_id="u1", text="First.", end=2.0)
+        again = TranscriptFinal(interview_id=iid, utterance_id="u1", text="First.", end=2.0)
+        partial = TranscriptPartial(interview_id=iid, utterance_id="u2", text="Sec")
+        second = TranscriptFinal(interview_id=iid, utterance_id="u2", text="Second.", end=4.0)
+        third = TranscriptFinal(interview_id=iid, utterance_id="u3", text="Third.", end=6.0)
+        stream = Batches([first], [partial, second, third], [again, third.model_copy()])
+        async with svc.bus.subscribe(iid) as sub:
+            await session._read_transcripts(stream)  # type: ignore[arg-type]
+            heard: list[tuple[str, str]] = []
+            async with asyncio.timeout(5):
+                while len(heard) < 4:
+                    got = await sub.get(2.0)
+                    if isinstance(got, TranscriptFinal | TranscriptPartial):
+                        heard.append((got.type, got.text))
+        assert heard == [
+            ("transcript_final", "First."),
+            ("transcript_partial", "Sec"),
+            ("transcript_final", "Second."),
+            ("transcript_final", "Third."),
+        ]
+        logged = await svc.events.history(iid, ["transcript_final"])
+        # the repeated finals (a worker's redelivery) were dropped, each once
+        assert [e.text for e in logged if isinstance(e, TranscriptFinal)] == [
+            "First.", "Second.", "Third."
+        ]
+        seqs = [e.seq for e in await svc.events.history(iid)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        done = Barrier()
+        session.submit(done)
+        await done.reply
+        machine = session._machine
+        assert machine is not None and machine.state.current is not None
+        assert machine.state.current.transcript == ["First.", "Second.", "Third."]
         await cand.leave()
