@@ -410,6 +410,17 @@ async def test_the_llm_strategy_closes_its_http_session_when_the_interview_ends(
         await llm.close()
 
 
+async def at_first_question(
+    api: Client, http: ClientSession, iv: dict[str, Any]
+) -> tuple[CandidateClient, InterviewSession]:
+    """The candidate joined, pressed "Ready" and sees the first question; its session."""
+    cand = await join(api, http, iv["invite_token"])
+    await cand.next_message("show_greeting")
+    await cand.send({"type": "ready"})
+    await cand.next_message("show_question")
+    return cand, services_of(api).live.get(iv["id"])
+
+
 class HeldObserverPeer:
     """An observer's media peer whose negotiation waits until the test lets it go."""
 
@@ -453,11 +464,7 @@ async def test_a_final_is_logged_while_the_session_is_busy_and_the_machine_gets_
     svc = services_of(api)
     iv = await planned_interview(api)
     async with ClientSession() as http:
-        cand = await join(api, http, iv["invite_token"])
-        await cand.next_message("show_greeting")
-        await cand.send({"type": "ready"})
-        await cand.next_message("show_question")
-        session = svc.live.get(iv["id"])
+        cand, session = await at_first_question(api, http, iv)
         peer = HeldObserverPeer()
         busy = ObserverOffer(peer=peer, sdp="offer")
         session.submit(busy)  # the session's loop now waits for this negotiation
@@ -490,11 +497,7 @@ async def test_transcripts_that_waited_are_stored_together_and_each_reaches_the_
     svc = services_of(api)
     iv = await planned_interview(api)
     async with ClientSession() as http:
-        cand = await join(api, http, iv["invite_token"])
-        await cand.next_message("show_greeting")
-        await cand.send({"type": "ready"})
-        await cand.next_message("show_question")
-        session = svc.live.get(iv["id"])
+        cand, session = await at_first_question(api, http, iv)
         iid = iv["id"]
         first = TranscriptFinal(interview_id=iid, utterance_id="u1", text="First.", end=2.0)
         again = TranscriptFinal(interview_id=iid, utterance_id="u1", text="First.", end=2.0)
