@@ -575,6 +575,39 @@ class UdpWatch:
         }
 
 
+class BucketTotals:
+    """A Prometheus histogram's cumulative buckets per node, summed over the node's lifetimes
+    (a restarted node starts from 0 again)."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, dict[str, float]] = {}
+        self._last: dict[str, dict[str, float]] = {}
+
+    def add(self, name: str, buckets: dict[str, float]) -> None:
+        last = self._last.get(name, {})
+        restarted = buckets.get("+Inf", 0.0) < last.get("+Inf", 0.0)
+        total = self.totals.setdefault(name, {})
+        for le, n in buckets.items():
+            total[le] = total.get(le, 0.0) + (n if restarted else n - last.get(le, 0.0))
+        self._last[name] = buckets
+
+    def quantiles(self, name: str, qs: tuple[int, ...]) -> dict[str, float | str | None]:
+        """The upper bound of the bucket holding each quantile ("+Inf" past the last one)."""
+        buckets = sorted(
+            ((float(le), n) for le, n in self.totals.get(name, {}).items()), key=lambda b: b[0]
+        )
+        count = buckets[-1][1] if buckets else 0.0
+        out: dict[str, float | str | None] = {"count": count}
+        for q in qs:
+            bound: float | str | None = None
+            for le, n in buckets:
+                if count and n >= count * q / 100:
+                    bound = le if le != float("inf") else "+Inf"
+                    break
+            out[f"p{q}_at_most"] = bound
+        return out
+
+
 class Monitor:
     """Every 5 s: the load average, the transcription backlog (nodes' /metrics, Redis streams),
     and this process's event-loop lag (its clients' delays include it)."""
@@ -587,8 +620,9 @@ class Monitor:
         self.lags: list[float] = []
         # per node: its loop-lag histogram (cumulative bucket counts by "le"), summed over
         # the node's lifetimes (a restarted node starts from 0 again)
-        self.node_lag: dict[str, dict[str, float]] = {}
-        self._last_lag: dict[str, dict[str, float]] = {}
+        self.node_lag = BucketTotals()
+        # per node: how long transcription events waited to be stored (the session's reader)
+        self.store_wait = BucketTotals()
 
     async def run(self, http: ClientSession) -> None:
         tick = asyncio.create_task(self._lag())
@@ -610,8 +644,10 @@ class Monitor:
     async def sample(self, http: ClientSession) -> dict[str, Any]:
         out: dict[str, Any] = {"at": time.time(), "load1": os.getloadavg()[0]}
         backlog, depth = 0.0, 0.0
+        reader_queue = 0.0
         for name in self.names:
             lag: dict[str, float] = {}
+            wait: dict[str, float] = {}
             if live_pid(self.nodes.procs.get(name)) is None:
                 continue
             with contextlib.suppress(Exception):
@@ -627,25 +663,24 @@ class Monitor:
                             depth += sample.value
                         elif sample.name == "candor_event_loop_lag_seconds_bucket":
                             lag[sample.labels["le"]] = sample.value
+                        elif sample.name == "candor_transcript_store_wait_seconds_bucket":
+                            wait[sample.labels["le"]] = sample.value
+                        elif sample.name == "candor_transcript_reader_queue_events":
+                            reader_queue += sample.value
             if lag:
-                self._add_lag(name, lag)
+                self.node_lag.add(name, lag)
+            if wait:
+                self.store_wait.add(name, wait)
         out["backlog_s"] = round(backlog, 1)
+        out["reader_queue"] = reader_queue
         out["queue_depth"] = depth
         out["streams"] = await stream_lengths(self.redis.url)
         return out
 
-    def _add_lag(self, name: str, lag: dict[str, float]) -> None:
-        last = self._last_lag.get(name, {})
-        restarted = lag.get("+Inf", 0.0) < last.get("+Inf", 0.0)
-        total = self.node_lag.setdefault(name, {})
-        for le, n in lag.items():
-            total[le] = total.get(le, 0.0) + (n if restarted else n - last.get(le, 0.0))
-        self._last_lag[name] = lag
-
     def lag_summary(self) -> dict[str, dict[str, float | None]]:
         """Per node: probes (one every 0.5 s) and the share that ran late by > 0.1/0.25/0.5 s."""
         out: dict[str, dict[str, float | None]] = {}
-        for name, buckets in sorted(self.node_lag.items()):
+        for name, buckets in sorted(self.node_lag.totals.items()):
             n = buckets.get("+Inf", 0.0)
             out[name] = {"probes": n}
             for le in ("0.1", "0.25", "0.5"):
@@ -667,6 +702,11 @@ class Monitor:
             ),
             "load1_mean": round(float(np.mean(loads)), 2) if loads else None,
             "node_loop_lag": self.lag_summary(),
+            "reader_queue_max": peak("reader_queue"),
+            "transcript_store_wait_s": {
+                name: self.store_wait.quantiles(name, (50, 95))
+                for name in sorted(self.store_wait.totals)
+            },
             "bench_loop_lag_s": {
                 "p50": pct(self.lags, 50),
                 "p95": pct(self.lags, 95),
@@ -1235,6 +1275,8 @@ def print_table(r: dict[str, Any]) -> None:
         f"drained {ts['drained_after_hang_up_s']} s after hang-up; records {ts['records']}",
         f"bench loop lag                  {ts['bench_loop_lag_s']}",
         f"nodes' loop lag (share late)    {ts.get('node_loop_lag')}",
+        f"transcripts' wait to be stored  {ts.get('transcript_store_wait_s')}",
+        f"reader queue (events, max)      {ts.get('reader_queue_max')}",
         f"UDP dropped on full buffers     {r['udp']['per_process']}; machine {r['udp']['machine']}",
         f"media connections lost (1012)   {r['media_connection_lost']}",
         f"finals dropped as duplicates    {r['finals_dropped_as_duplicates']}",

@@ -46,6 +46,9 @@ FINAL_BUCKETS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 # answer later than 0.5 s as missing; six misses in a row close the connection)
 LOOP_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 LOOP_LAG_PROBE_S = 0.5
+# a transcription event's wait in its session's reader queue plus the write to the log
+STORE_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+STORE_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _MAX_PENDING_JOINS = 10_000
 
@@ -108,6 +111,18 @@ class Metrics:
             "candor_transcript_final_latency_seconds",
             "From the end of an utterance to its final transcript.",
             buckets=FINAL_BUCKETS,
+            registry=self.registry,
+        )
+        self.transcript_store_wait_seconds = Histogram(
+            "candor_transcript_store_wait_seconds",
+            "From a transcription event leaving the transcriber to its storage in the log.",
+            buckets=STORE_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.transcript_store_batch_events = Histogram(
+            "candor_transcript_store_batch_events",
+            "Transcription events stored in one transaction by a session's reader.",
+            buckets=STORE_BATCH_BUCKETS,
             registry=self.registry,
         )
         self.http_seconds = Histogram(
@@ -241,6 +256,7 @@ class _StateCollector:
             GaugeMetricFamily("candor_transcription_queue_depth", ""),
             GaugeMetricFamily("candor_transcription_backlog_seconds", ""),
             GaugeMetricFamily("candor_transcription_model_loaded", ""),
+            GaugeMetricFamily("candor_transcript_reader_queue_events", ""),
             CounterMetricFamily("candor_transcription_passes", ""),
             CounterMetricFamily("candor_analyzer_failures", ""),
             CounterMetricFamily("candor_bus_dropped_events", ""),
@@ -275,6 +291,11 @@ class _StateCollector:
             "candor_transcription_model_loaded",
             "1 when the speech model (or the Redis worker connection) is ready.",
             value=1 if scheduler is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            "candor_transcript_reader_queue_events",
+            "Transcription events waiting to be stored, over this node's live interviews.",
+            value=sum(s.transcript_queue for s in svc.live.running()) if svc is not None else 0,
         )
         passes = CounterMetricFamily(
             "candor_transcription_passes",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, assert_never, cast
@@ -199,6 +200,11 @@ class InterviewSession:
     def observer_count(self) -> int:
         """Observers connected to this interview now (for metrics)."""
         return len(self._observers)
+
+    @property
+    def transcript_queue(self) -> int:
+        """Transcription events waiting for this session's reader to store them (metrics)."""
+        return self._stream.queued if self._stream is not None else 0
 
     @property
     def analysis(self) -> LiveAnalysis | None:
@@ -732,12 +738,17 @@ class InterviewSession:
         soon as the log has it (on a loaded node the inbox can be seconds long). The log is
         ordered by when things were stored; answers take their finals by time, not by seq.
         """
-        async for batch in stream.event_batches():
+        metrics = self._svc.metrics
+        async for batch in stream.timed_batches():
             try:
-                heard = await self._log_heard_batch([cast("Event", e) for e in batch])
+                heard = await self._log_heard_batch([cast("Event", q.event) for q in batch])
             except Exception:
                 log.exception("could not store transcripts", extra={"count": len(batch)})
                 continue
+            stored_at = time.monotonic()
+            metrics.transcript_store_batch_events.observe(len(batch))
+            for queued in batch:
+                metrics.transcript_store_wait_seconds.observe(max(0.0, stored_at - queued.at))
             for item in heard:
                 self.submit(item)
 

@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from typing import Any
 
 from media.candidate_peer import ObserverPeer
-from server.cluster import Cluster, NoOwner, RemoteRefused
+from server.cluster import Cluster
 from server.errors import InterviewError
 from server.remote_session import RemoteInputs, RemoteSession
 from server.session import HANDOVER_DRAIN_SECONDS, InterviewSession
@@ -155,13 +155,14 @@ class SessionRegistry:
                 continue  # released meanwhile: take it
             if not candidate:
                 return self._remote_session(interview_id, holder)
-            # Asked again a lease period later: someone may have taken the lease between its
-            # release and this node's next try (before, the candidate then waited it out).
+            # One-way: a live owner finalizes its segment and releases the lease, which the
+            # next try takes; a dead owner never answers, and waiting for its answer kept the
+            # candidate waiting after the lease had expired (docs/operations.md). Asked again
+            # a lease period later: someone may have taken the lease between its release and
+            # this node's next try.
             if asked is None or loop.time() - asked > cluster.lease_seconds:
-                with contextlib.suppress(NoOwner, RemoteRefused):
-                    await cluster.request(
-                        interview_id, "handover", timeout=SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS
-                    )
+                with contextlib.suppress(Exception):  # Redis away: the lease expires anyway
+                    await cluster.post(interview_id, "handover")
                 asked = loop.time()
             if loop.time() > deadline:
                 raise OwnedElsewhere(

@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 TranscriptionEvent = TranscriptPartial | TranscriptFinal | TranscriptionBacklogged | AnalyzerFailed
 """Everything a transcription stream emits."""
 EventCallback = Callable[[TranscriptionEvent], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """An event waiting for the stream's reader, and the ``time.monotonic()`` it was queued."""
+
+    event: TranscriptionEvent
+    at: float
 TAIL_TOLERANCE_S = 0.15
 TAIL_MIN_PROBABILITY = 0.1
 
@@ -157,7 +165,8 @@ class StreamingTranscriber:
         self._vad_session = vad_session
         self._vad: StreamingVad | None = None
         self._clock = clock
-        self._events: asyncio.Queue[TranscriptionEvent | None] = asyncio.Queue()
+        # each event with the time.monotonic() it was queued at (the reader measures its wait)
+        self._events: asyncio.Queue[Queued | None] = asyncio.Queue()
         self._samples = 0  # absolute samples received
         self._anchor_sample = 0
         self._anchor_t = 0.0
@@ -172,6 +181,7 @@ class StreamingTranscriber:
         self._closed = asyncio.Event()
         self._skipped = 0
         self._last_report = -1e9
+        self._backlog_level = 0  # the last level reported (0: not behind); see _report_backlog
         self._started = False
         self._stream_key = f"{interview_id}:{id(self)}"
         # Utterance ids are unique across streams: an interview that moves to another node,
@@ -273,11 +283,16 @@ class StreamingTranscriber:
         A reader that stores events can store a batch at once (server/session.py): on a busy
         loop the events that queued up meanwhile cost one transaction, not one each.
         """
+        async for batch in self.timed_batches():
+            yield [q.event for q in batch]
+
+    async def timed_batches(self) -> AsyncIterator[list[Queued]]:
+        """``event_batches()`` with the ``time.monotonic()`` each event was queued at."""
         while True:
-            event = await self._events.get()
-            if event is None:
+            item = await self._events.get()
+            if item is None:
                 return
-            batch = [event]
+            batch = [item]
             while not self._events.empty():
                 more = self._events.get_nowait()
                 if more is None:
@@ -285,6 +300,11 @@ class StreamingTranscriber:
                     return
                 batch.append(more)
             yield batch
+
+    @property
+    def queued(self) -> int:
+        """Events emitted and not yet taken by the reader."""
+        return self._events.qsize()
 
     # ---- internals ---------------------------------------------------------------
 
@@ -298,12 +318,14 @@ class StreamingTranscriber:
         if event is None:
             self._closed.set()
             self.scheduler.close_stream(self._stream_key)
-        elif self.on_event is not None:
+            self._events.put_nowait(None)
+            return
+        if self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:
                 log.exception("transcript event callback failed")
-        self._events.put_nowait(event)
+        self._events.put_nowait(Queued(event, time.monotonic()))
 
     def _append_history(self, samples: np.ndarray) -> None:
         keep = max(SAMPLE_RATE, self.settings.vad.pad_ms * SAMPLE_RATE // 1000 + 2 * 512)
@@ -674,14 +696,33 @@ class StreamingTranscriber:
         )
 
     def _maybe_report_backlog(self) -> None:
-        if self.scheduler.backlog_seconds() > self.settings.backlog_report_s:
+        pending = self.scheduler.backlog_seconds()
+        if pending > self.settings.backlog_report_s:
             self._report_backlog()
+        elif self._backlog_level and pending < self.settings.backlog_report_s / 2:
+            self._backlog_level = 0  # caught up: the next backlog is reported again
+
+    def _level(self, pending: float) -> int:
+        """1 past the report threshold, then one more each time the backlog doubles."""
+        limit = self.settings.backlog_report_s
+        return 0 if pending <= limit else 1 + int(math.log2(pending / limit))
 
     def _report_backlog(self, force: bool = False) -> None:
+        """Report a backlog when it starts or has doubled since the last report.
+
+        Every report is stored and sent to every observer: a report every few seconds while
+        a node is behind (1,130 of them beside 819 finals in one run) made the backlog
+        worse. ``force`` (finals are degraded) reports at least the first level.
+        """
         now = self._clock()
+        pending = self.scheduler.backlog_seconds()
+        level = max(self._level(pending), 1 if force else 0)
+        if level <= self._backlog_level:
+            return
         if not force and now - self._last_report < self.settings.backlog_report_every_s:
             return
         self._last_report = now
+        self._backlog_level = level
         self.scheduler.metrics.backlog_reports += 1
         self.scheduler.metrics.partials_skipped = max(
             self.scheduler.metrics.partials_skipped, self._skipped
@@ -690,7 +731,7 @@ class StreamingTranscriber:
             TranscriptionBacklogged(
                 interview_id=self.interview_id,
                 t=self._t(self._samples),
-                pending_seconds=round(self.scheduler.backlog_seconds(), 3),
+                pending_seconds=round(pending, 3),
                 skipped_partials=self._skipped,
             )
         )

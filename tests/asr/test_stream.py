@@ -146,6 +146,45 @@ async def test_a_backlog_is_reported_and_finals_still_arrive(espeak_speech: np.n
     assert len(finals(events)) == 2  # one per utterance, never dropped
 
 
+class SteeredScheduler(AsrScheduler):
+    """A scheduler whose backlog the test sets."""
+
+    backlog = 0.0
+
+    def backlog_seconds(self) -> float:
+        return self.backlog
+
+
+async def test_a_backlog_is_reported_when_it_starts_or_doubles_not_while_it_lasts() -> None:
+    """Each report is stored and sent to every observer: a steady backlog reports once."""
+    now = [0.0]
+    scheduler = SteeredScheduler(FakeTranscriber(), clock=lambda: now[0])
+    async with scheduler:
+        stream = StreamingTranscriber("iv-steady", scheduler, clock=lambda: now[0])
+        events, collector = collecting(stream)
+        silence = np.zeros(BLOCK, np.float32)
+        pushed = [0]
+
+        def run(seconds: float, backlog: float) -> None:
+            scheduler.backlog = backlog
+            for _ in range(int(seconds * 16_000 / BLOCK)):
+                now[0] = pushed[0] * BLOCK / 16_000
+                stream.push_audio(silence, now[0])
+                pushed[0] += 1
+
+        run(60, 4.0)  # behind for a minute: one report
+        run(30, 5.5)  # still the same level (3-6 s)
+        run(30, 13.0)  # doubled twice: one report for the new level
+        run(30, 9.0)  # better, but still behind: nothing
+        run(5, 0.5)  # caught up
+        run(30, 4.0)  # behind again: reported again
+        stream.end_input()
+        await asyncio.wait_for(collector, 10)
+    reports = [e for e in events if isinstance(e, TranscriptionBacklogged)]
+    assert [r.pending_seconds for r in reports] == [4.0, 13.0, 4.0]
+    assert scheduler.metrics.backlog_reports == 3
+
+
 class InventiveTranscriber(FakeTranscriber):
     """A fake engine that, like Whisper, adds an unlikely word in the trailing silence."""
 

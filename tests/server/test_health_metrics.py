@@ -160,6 +160,8 @@ async def test_metrics_parse_and_count_requests_by_route_pattern(make_client: An
     assert iv["id"] not in text and iv["invite_token"] not in text  # patterns, never raw paths
     assert got[("candor_live_interviews", ())] == 0
     assert got[("candor_live_observers", ())] == 0
+    assert got[("candor_transcript_reader_queue_events", ())] == 0
+    assert got[("candor_transcript_store_wait_seconds_count", ())] == 0
     assert got[("candor_transcription_queue_depth", ())] == 0
     assert got[("candor_transcription_backlog_seconds", ())] == 0
     assert got[("candor_transcription_passes_total", (("priority", "final"),))] == 0

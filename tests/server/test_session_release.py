@@ -477,3 +477,34 @@ async def test_a_released_session_lets_go_of_its_lease(
     finally:
         await redis.aclose()
         await api.close()
+
+
+@pytest.mark.redis
+async def test_a_candidate_takes_a_dead_nodes_lease_as_soon_as_it_expires(
+    tmp_path: Path, clock: ScriptedClock
+) -> None:
+    """The owner is asked to hand over one way: a dead owner never answers, and waiting for
+    its answer (6 s) kept the candidate waiting after its lease (1 s here) had expired."""
+    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    settings = make_settings(
+        tmp_path,
+        bus="redis",
+        redis_url=redis_url,
+        cluster=True,
+        node_id=f"alive-{uuid.uuid4().hex[:6]}",
+        lease_seconds=1.0,
+    )
+    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
+    await api.start_server()
+    redis = aioredis.from_url(redis_url)
+    try:
+        await sign_in(api)
+        iv = await planned_interview(api)
+        registry = services_of(api).live
+        await redis.set(LEASE_PREFIX + iv["id"], "dead-node", px=1000)  # it stopped renewing
+        async with asyncio.timeout(4), registry.attach(iv["id"], candidate=True) as session:
+            assert isinstance(session, InterviewSession)
+            assert await redis.get(LEASE_PREFIX + iv["id"]) == settings.node_id.encode()
+    finally:
+        await redis.aclose()
+        await api.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from analysis.asr.stream import Queued
 from analysis.events import TranscriptFinal, TranscriptPartial
 from analysis.followup import FollowupRequest, FollowupSuggestion, LlmFollowups
 from server.abandon import abandon_overdue
@@ -441,19 +443,20 @@ class OneFinal:
     def __init__(self, final: TranscriptFinal) -> None:
         self.final = final
 
-    async def event_batches(self) -> AsyncIterator[list[TranscriptFinal]]:
-        yield [self.final]
+    async def timed_batches(self) -> AsyncIterator[list[Queued]]:
+        yield [Queued(self.final, time.monotonic())]
 
 
 class Batches:
-    """A transcription stream whose events waited in batches (a busy loop)."""
+    """A transcription stream whose events waited in batches (a busy loop), each ``waited``."""
 
-    def __init__(self, *batches: list[Any]) -> None:
+    def __init__(self, *batches: list[Any], waited: float = 0.0) -> None:
         self.batches = batches
+        self.waited = waited
 
-    async def event_batches(self) -> AsyncIterator[list[Any]]:
+    async def timed_batches(self) -> AsyncIterator[list[Queued]]:
         for batch in self.batches:
-            yield batch
+            yield [Queued(e, time.monotonic() - self.waited) for e in batch]
 
 
 async def test_a_final_is_logged_while_the_session_is_busy_and_the_machine_gets_it_after(
@@ -504,7 +507,9 @@ async def test_transcripts_that_waited_are_stored_together_and_each_reaches_the_
         partial = TranscriptPartial(interview_id=iid, utterance_id="u2", text="Sec")
         second = TranscriptFinal(interview_id=iid, utterance_id="u2", text="Second.", end=4.0)
         third = TranscriptFinal(interview_id=iid, utterance_id="u3", text="Third.", end=6.0)
-        stream = Batches([first], [partial, second, third], [again, third.model_copy()])
+        stream = Batches(
+            [first], [partial, second, third], [again, third.model_copy()], waited=2.0
+        )
         async with svc.bus.subscribe(iid) as sub:
             await session._read_transcripts(stream)  # type: ignore[arg-type]
             heard: list[tuple[str, str]] = []
@@ -532,4 +537,11 @@ async def test_transcripts_that_waited_are_stored_together_and_each_reaches_the_
         machine = session._machine
         assert machine is not None and machine.state.current is not None
         assert machine.state.current.transcript == ["First.", "Second.", "Third."]
+        # /metrics shows how long events waited to be stored, and in what batches
+        sample = svc.metrics.registry.get_sample_value
+        assert sample("candor_transcript_store_batch_events_count") == 3
+        assert sample("candor_transcript_store_batch_events_sum") == 6
+        assert sample("candor_transcript_store_wait_seconds_count") == 6
+        assert sample("candor_transcript_store_wait_seconds_bucket", {"le": "1.0"}) == 0
+        assert (sample("candor_transcript_store_wait_seconds_sum") or 0) >= 6 * 2.0
         await cand.leave()
