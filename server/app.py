@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy import select
 
 from analysis.bus import make_bus
 from config.settings import Settings
@@ -82,6 +83,7 @@ from server.sessions import SessionRegistry
 from server.signin.middleware import session_middleware
 from server.signin.throttle import BackOff, CounterStore, MemoryCounters, RedisCounters, Throttle
 from server.storage.db import check_schema, make_engine, migrate, sessionmaker
+from server.storage.models import Interview
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,13 @@ async def start_cluster(settings: Settings) -> Cluster | None:
     cluster = Cluster(settings.redis_url, node, settings.lease_seconds)
     await cluster.start()
     return cluster
+
+
+async def interview_is_live(svc: Services, interview_id: str) -> bool:
+    """Whether the interview's stored status says its candidate is connected somewhere."""
+    async with svc.sessions() as session:
+        status = await session.scalar(select(Interview.status).where(Interview.id == interview_id))
+    return status == "live"
 
 
 def _report_preload(task: asyncio.Task[object]) -> None:
@@ -204,6 +213,7 @@ def create_app(
             lambda iid: InterviewSession(svc, iid, tick_seconds=tick_seconds),
             cluster,
             observer_peer=lambda iid: observer_peer(settings, iid, svc.now()),
+            is_live=lambda iid: interview_is_live(svc, iid),
         )
         svc.live = registry
         if settings.asr.enabled:

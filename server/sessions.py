@@ -60,8 +60,11 @@ class SessionRegistry:
         make: Callable[[str], InterviewSession],
         cluster: Cluster | None = None,
         observer_peer: Callable[[str], ObserverPeer] | None = None,
+        is_live: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._make = make
+        # whether the interview's candidate is connected somewhere (its stored status)
+        self._is_live = is_live
         self._cluster = cluster
         self._observer_peer = observer_peer or (lambda _iid: ObserverPeer())
         self._remote: dict[str, RemoteSession] = {}
@@ -147,6 +150,10 @@ class SessionRegistry:
             loop.time() + cluster.lease_seconds + SHUTDOWN_SECONDS + HANDOVER_DRAIN_SECONDS + 4
         )
         asked: float | None = None  # when the holder was last asked to hand over
+        if not candidate:
+            holder = await self._owner_back(interview_id)
+            if holder is not None:
+                return self._remote_session(interview_id, holder)
         while True:
             if await cluster.acquire(interview_id):
                 return self._held(interview_id)
@@ -170,6 +177,34 @@ class SessionRegistry:
                     "Please try again in a minute."
                 )
             await asyncio.sleep(0.2)
+
+    async def _owner_back(self, interview_id: str) -> str | None:
+        """For an observer or HR: the owner of a live interview whose lease is vacant, if it
+        takes the lease again within a lease period.
+
+        A vacant lease of a live interview means Redis restarted (it keeps nothing; the owner
+        takes the lease again at its next renewal, a third of a period later) or the owner
+        died. In the full-scale run an observer's question that failed during a Redis restart
+        was retried here, took the vacant lease at once, and pulled two interviews and their
+        candidates away from their owner (new segments). Only a lease vacant for a whole
+        period is taken; a candidate (whose media must come here) does not wait.
+        """
+        cluster = self._cluster
+        assert cluster is not None
+        if await cluster.holder(interview_id) is not None:
+            return None  # held: the caller's usual path
+        if self._is_live is None or not await self._is_live(interview_id):
+            return None  # nobody runs it: take it at once
+        loop = asyncio.get_running_loop()
+        until = loop.time() + cluster.lease_seconds
+        while loop.time() < until:
+            await asyncio.sleep(min(0.2, cluster.lease_seconds / 10))
+            holder = await cluster.holder(interview_id)
+            if holder is not None and holder != cluster.node_id:
+                return holder
+            if holder is not None or self.find(interview_id) is not None:
+                return None
+        return None
 
     async def _taken_after_handover(self, interview_id: str) -> str | None:
         """The node this one just handed the interview to, once it holds the lease.

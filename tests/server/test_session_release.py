@@ -25,8 +25,10 @@ from aiortc import RTCPeerConnection
 from analysis.followup import FollowupRequest, FollowupStrategy, FollowupSuggestion, make_strategy
 from server.app import create_app
 from server.cluster import LEASE_PREFIX
+from server.remote_session import RemoteSession
 from server.session import RELEASE_AFTER, InterviewSession
 from server.sessions import SessionRegistry
+from server.storage.models import Interview
 from tests.client_peer import PatternVideoTrack
 from tests.server.helpers import make_settings, new_interview, services_of, sign_in
 from tests.server.test_interviewer_channels import ScriptedClock, join, planned_interview
@@ -505,6 +507,59 @@ async def test_a_candidate_takes_a_dead_nodes_lease_as_soon_as_it_expires(
         async with asyncio.timeout(4), registry.attach(iv["id"], candidate=True) as session:
             assert isinstance(session, InterviewSession)
             assert await redis.get(LEASE_PREFIX + iv["id"]) == settings.node_id.encode()
+    finally:
+        await redis.aclose()
+        await api.close()
+
+
+@pytest.mark.redis
+async def test_an_observer_waits_for_the_owner_of_a_live_interview_whose_lease_is_vacant(
+    tmp_path: Path, clock: ScriptedClock
+) -> None:
+    """After a Redis restart no lease is held until each owner renews: an observer's attach
+    (or a command retried) must not take a live interview, and its candidate, from its owner.
+    A lease vacant for a whole period is taken (the owner is gone)."""
+    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    settings = make_settings(
+        tmp_path,
+        bus="redis",
+        redis_url=redis_url,
+        cluster=True,
+        node_id=f"observers-{uuid.uuid4().hex[:6]}",
+        lease_seconds=1.0,
+    )
+    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
+    await api.start_server()
+    redis = aioredis.from_url(redis_url)
+    try:
+        await sign_in(api)
+        svc = services_of(api)
+        registry = svc.live
+        first, second = await planned_interview(api), await planned_interview(api)
+        async with svc.sessions() as db:
+            for iv in (first, second):
+                row = await db.get(Interview, iv["id"])
+                assert row is not None
+                row.status = "live"  # its candidate is connected to another node
+            await db.commit()
+
+        async def attach(iid: str) -> InterviewSession | RemoteSession:
+            async with registry.attach(iid) as session:
+                return session
+
+        # The owner renews (takes the lease again) a moment after Redis came back.
+        waiting = asyncio.create_task(attach(first["id"]))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await redis.set(LEASE_PREFIX + first["id"], "the-owner", px=1000)
+        got = await asyncio.wait_for(waiting, 5)
+        assert isinstance(got, RemoteSession) and got.owner == "the-owner"
+        assert await redis.get(LEASE_PREFIX + first["id"]) == b"the-owner"
+
+        # Nobody comes back within a lease period: the owner is gone and this node takes it.
+        taken = await asyncio.wait_for(attach(second["id"]), 5)
+        assert isinstance(taken, InterviewSession)
+        assert await redis.get(LEASE_PREFIX + second["id"]) == settings.node_id.encode()
     finally:
         await redis.aclose()
         await api.close()
