@@ -346,7 +346,8 @@ class BenchObserver:
         self.finals: dict[str, float] = {}
         self.reconnects = 0
         self.asked = 0
-        self.refused: list[tuple[float, str]] = []  # (when, the error's message)
+        # (when, the error's message, the node's URL the observer was connected to)
+        self.refused: list[tuple[float, str, str]] = []
         # Questions without the server's question_received, by ask id: sent again after a
         # reconnect, as the observer page does (web_client/observer.js).
         self.unanswered: dict[str, dict[str, str]] = {}
@@ -399,7 +400,7 @@ class BenchObserver:
                 elif msg["type"] == "event":
                     await self._event(msg["event"], http, node)
                 elif msg["type"] == "error":
-                    self.refused.append((time.time(), str(msg.get("message", ""))[:80]))
+                    self.refused.append((time.time(), str(msg.get("message", ""))[:80], node))
                 elif msg["type"] == "question_received":
                     self.unanswered.pop(str(msg["ask_id"]), None)
         finally:
@@ -1165,9 +1166,21 @@ async def _run(
         "questions_resent": sum(o.resent for o in observers),
         "questions_unanswered": sum(len(o.unanswered) for o in observers),
         # while the candidates were there (afterwards: "the interview has finished")
-        "questions_refused": sum(1 for o in observers for at, _ in o.refused if at < end),
+        "questions_refused": sum(1 for o in observers for at, _, _ in o.refused if at < end),
         "refusals": dict(
-            Counter(m for o in observers for at, m in o.refused if at < end).most_common()
+            Counter(m for o in observers for at, m, _ in o.refused if at < end).most_common()
+        ),
+        # when (s into the run, by 10 s) and on which node's sockets: which fault they follow
+        "refusals_by_10s": dict(
+            sorted(
+                Counter(
+                    int((at - begin) // 10 * 10) for o in observers for at, _, _ in o.refused
+                    if at < end
+                ).items()
+            )
+        ),
+        "refusals_by_node": dict(
+            Counter(u for o in observers for at, _, u in o.refused if at < end).most_common()
         ),
         "timeline": [
             {
@@ -1282,7 +1295,8 @@ def print_table(r: dict[str, Any]) -> None:
         f"finals dropped as duplicates    {r['finals_dropped_as_duplicates']}",
         f"lost events {r['lost_events']} {r['lost_by_type']}; observer reconnects "
         f"{r['observer_reconnects']}; questions asked {r['questions_asked']}, "
-        f"refused {r['questions_refused']}, resent {r['questions_resent']}, "
+        f"refused {r['questions_refused']} (by 10 s: {r['refusals_by_10s']}; "
+        f"by node: {r['refusals_by_node']}), resent {r['questions_resent']}, "
         f"unanswered {r['questions_unanswered']}",
         "",
         f"{'process':<16} {'CPU % of a core':>16} {'RSS median MB':>14} {'RSS max MB':>11}",
