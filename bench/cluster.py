@@ -1041,6 +1041,7 @@ async def _run(
                 sampler.cancel()
             await asyncio.gather(*samplers, return_exceptions=True)
         progress("run over; checking logs and recordings")
+        node_names = {nodes.url(name): name for name in ("a", "b")}
         per_iv: dict[str, Any] = {}
         lost = 0
         final_latency: list[float] = []
@@ -1180,7 +1181,9 @@ async def _run(
             )
         ),
         "refusals_by_node": dict(
-            Counter(u for o in observers for at, _, u in o.refused if at < end).most_common()
+            Counter(
+                node_names.get(u, u) for o in observers for at, _, u in o.refused if at < end
+            ).most_common()
         ),
         "timeline": [
             {

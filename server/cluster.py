@@ -118,7 +118,13 @@ class Cluster:
         renewed = await self._redis.eval(_RENEW, 1, key, self.node_id, self._ttl_ms)
         if renewed:
             return True
-        return bool(await self._redis.set(key, self.node_id, nx=True, px=self._ttl_ms))
+        # Vacant (Redis restarted and keeps nothing, or it expired): take it again. Two renewals
+        # of this node may run at once (the renewal loop and a step's lease check): the one
+        # whose SET NX loses to the other still holds the lease. Answering False there stopped
+        # a live interview after a Redis restart and moved its candidate (docs/operations.md).
+        if await self._redis.set(key, self.node_id, nx=True, px=self._ttl_ms):
+            return True
+        return await self.holder(interview_id) == self.node_id
 
     async def release(self, interview_id: str) -> None:
         """Let go of the interview's lease (only if this node holds it)."""

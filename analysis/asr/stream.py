@@ -38,6 +38,8 @@ class Queued:
 
     event: TranscriptionEvent
     at: float
+
+
 TAIL_TOLERANCE_S = 0.15
 TAIL_MIN_PROBABILITY = 0.1
 

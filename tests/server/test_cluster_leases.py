@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from server.cluster import Cluster, NoOwner, RemoteRefused
+from server.cluster import LEASE_PREFIX, Cluster, NoOwner, RemoteRefused
 from server.remote_session import RemoteInputs, RemoteLink, RemoteSession
 from server.session import InterviewSession, SessionMoved
 from server.session_inputs import ObserverJoined, ObserverLeft
@@ -50,6 +50,21 @@ async def test_one_holder_at_a_time_and_only_the_holder_renews_or_releases(
     assert not await a.renew(iid)  # lost: a must stop its session
     await b.release(iid)
     assert await a.holder(iid) is None
+
+
+async def test_two_renewals_at_once_after_a_redis_restart_both_keep_the_lease(
+    pair: tuple[Cluster, Cluster],
+) -> None:
+    """The renewal loop and a step's lease check may renew at once; after a Redis restart
+    (no key) both find it vacant and race to take it: the loser must not report it lost."""
+    a, b = pair
+    for _ in range(5):
+        iid = uuid.uuid4().hex
+        assert await a.acquire(iid)
+        await a._redis.delete(LEASE_PREFIX + iid)  # what a restarted Redis has
+        assert list(await asyncio.gather(a.renew(iid), a.renew(iid), a.renew(iid))) == [True] * 3
+        assert await b.holder(iid) == a.node_id
+        assert not await b.renew(iid)  # another node's renewal still fails
 
 
 async def test_commands_reach_the_node_that_runs_the_session(
