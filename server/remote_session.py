@@ -152,6 +152,17 @@ class RemoteSession:
         try:
             await self._forward_one(item)
         except (NoOwner, RemoteRefused) as exc:
+            if isinstance(exc, NoOwner):
+                log.warning(
+                    "an input could not reach the interview's server",
+                    extra={
+                        "input": type(item).__name__,
+                        "interview": self.interview_id,
+                        "owner": self.owner,
+                        "node": self._cluster.node_id,
+                        "error": str(exc),
+                    },
+                )
             _settle(item, exc)
         except Exception as exc:
             log.exception("could not forward an observer's input to the interview's server")
