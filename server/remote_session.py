@@ -55,6 +55,7 @@ class RemoteSession:
         self.owner = owner
         self._cluster = cluster
         self._links: dict[str, Link] = {}
+        self._told: set[str] = set()  # links sent to reconnect since the owner moved
         self._peers: dict[ObserverMedia, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -66,7 +67,16 @@ class RemoteSession:
         return self._closed
 
     def submit(self, item: SessionInput) -> None:
-        """Forward one input to the owner; its reply resolves when the owner answers."""
+        """Forward one input to the owner; its reply resolves when the owner answers.
+
+        Once the owner has moved, nothing is forwarded: a joining observer's socket is closed
+        at once (its page reconnects to the new owner) and an input with a reply is answered
+        "moved" (a question is then sent to whoever runs the interview now). Before, a socket
+        that joined just after the move was never closed and every question it sent for the
+        rest of the interview was refused as "not reachable".
+        """
+        if self._closed and self._refuse_moved(item):
+            return
         task = asyncio.create_task(self._forward(item), name="remote-input")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -125,12 +135,30 @@ class RemoteSession:
                 with contextlib.suppress(Exception):
                     await self._cluster.post(self.interview_id, "presence", links=list(self._links))
 
+    def _refuse_moved(self, item: SessionInput) -> bool:
+        """Answer an input given after the owner moved; False: forward it anyway (a goodbye)."""
+        if isinstance(item, ObserverJoined):
+            self.submit_close(item.link, CLOSE_OWNER_MOVED)
+            return True
+        reply = getattr(item, "reply", None)
+        if not isinstance(reply, asyncio.Future):
+            return False  # "left", "hangup": the owner, if alive, still counts them
+        if not reply.done():
+            reply.set_exception(SessionMoved("the interview moved to another server"))
+        return True
+
     def _moved(self) -> None:
         """The owner changed: observers here reconnect (and attach to the new owner)."""
         if self._closed:
             return
         self._closed = True
-        for link in list(self._links.values()):
+        for key, link in list(self._links.items()):
+            self._tell_moved(key, link)
+
+    def _tell_moved(self, key: str, link: Link) -> None:
+        """Send one socket here to reconnect, once (a "joined" on its way checks this too)."""
+        if key not in self._told:
+            self._told.add(key)
             self.submit_close(link, CLOSE_OWNER_MOVED)
 
     def _key(self, link: Link) -> str:
@@ -177,7 +205,13 @@ class RemoteSession:
                 view = await self._ask("view")
                 _resolve(reply, ObserverView.model_validate(view) if view else None)
             case ObserverJoined(link=link):
-                await self._ask("joined", link=self._key(link))
+                key = self._key(link)
+                try:
+                    await self._ask("joined", link=key)
+                finally:
+                    # Moved while it joined: _moved() may have swept before it was registered.
+                    if self._closed:
+                        self._tell_moved(key, link)
             case ObserverLeft(link=link):
                 key = self._key(link)
                 self._links.pop(key, None)

@@ -10,10 +10,11 @@ from typing import Any, cast
 
 import pytest
 
+from analysis.interview.commands import InjectQuestion
 from server.cluster import LEASE_PREFIX, Cluster, NoOwner, RemoteRefused
 from server.remote_session import RemoteInputs, RemoteLink, RemoteSession
 from server.session import InterviewSession, SessionMoved
-from server.session_inputs import ObserverJoined, ObserverLeft
+from server.session_inputs import ObserverAction, ObserverJoined, ObserverLeft, ViewRequested
 
 pytestmark = pytest.mark.redis
 
@@ -156,6 +157,13 @@ class LeaseBoard:
     async def post(self, interview_id: str, op: str, **body: Any) -> None:
         return None
 
+    gate: asyncio.Event | None = None  # set by a test that holds the owner's answers back
+
+    async def request(self, interview_id: str, op: str, **body: Any) -> Any:
+        if self.gate is not None:
+            await self.gate.wait()
+        return None
+
 
 class SeenClose:
     """An observer's socket here: records the close code it was sent."""
@@ -209,5 +217,50 @@ async def test_observers_are_sent_to_the_new_owner_at_once_when_another_node_hol
             while not link.codes:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         assert link.codes == [1012]
+    finally:
+        await remote.aclose()
+
+
+async def test_a_remote_session_whose_owner_moved_forwards_nothing_more() -> None:
+    """An observer who joins a remote session just as its owner moves is sent to reconnect,
+    and its inputs are answered "moved" (the route then asks whoever runs the interview now);
+    before, such a socket stayed bound to the old owner and every question was refused."""
+    board = LeaseBoard("owner", lease_seconds=60.0)
+    remote = RemoteSession(cast(Cluster, board), "iv", "owner")
+    try:
+        # The owner moves just after an observer's "joined" was handed over (its forwarding
+        # has not run yet, so the move's sweep cannot see the socket) ...
+        first = SeenClose()
+        remote.submit(ObserverJoined(first))
+        remote._moved()
+        # ... and while another's "joined" is on its way to the owner.
+        other = RemoteSession(cast(Cluster, board), "iv2", "owner")
+        board.gate = asyncio.Event()
+        second = SeenClose()
+        other.submit(ObserverJoined(second))
+        await asyncio.sleep(0.05)
+        other._moved()
+        board.gate.set()
+        async with asyncio.timeout(2):
+            while not (first.codes and second.codes):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert first.codes == [1012] and second.codes == [1012]  # each told once
+        await other.aclose()
+        # After the move: a new socket is sent away at once, inputs are answered "moved".
+        late = SeenClose()
+        remote.submit(ObserverJoined(late))
+        action = ObserverAction(InjectQuestion(text="And then?", by="hr"))
+        remote.submit(action)
+        view = ViewRequested()
+        remote.submit(view)
+        with pytest.raises(SessionMoved):
+            await asyncio.wait_for(action.reply, 2)
+        with pytest.raises(SessionMoved):
+            await asyncio.wait_for(view.reply, 2)
+        async with asyncio.timeout(2):
+            while not late.codes:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert late.codes == [1012]
     finally:
         await remote.aclose()
