@@ -7,6 +7,7 @@ only when a test moves it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import threading
@@ -23,6 +24,7 @@ from aioice import ice
 from aiortc import RTCPeerConnection
 
 from analysis.followup import FollowupRequest, FollowupStrategy, FollowupSuggestion, make_strategy
+from config.settings import Settings
 from server.app import create_app
 from server.cluster import LEASE_PREFIX
 from server.remote_session import RemoteSession
@@ -446,24 +448,38 @@ async def test_an_observer_peer_of_a_released_session_is_closed(
         await browser.close()
 
 
+@contextlib.asynccontextmanager
+async def cluster_node(
+    tmp_path: Path, clock: ScriptedClock, name: str, **settings: Any
+) -> AsyncIterator[tuple[Client, aioredis.Redis, Settings]]:
+    """One node of a cluster on the local Redis (a random database): its app, signed in as
+    the admin, a Redis client, and its settings."""
+    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
+    node = make_settings(
+        tmp_path,
+        bus="redis",
+        redis_url=redis_url,
+        cluster=True,
+        node_id=f"{name}-{uuid.uuid4().hex[:6]}",
+        **settings,
+    )
+    api: Client = TestClient(TestServer(create_app(node, now=clock, tick_seconds=TICK)))
+    await api.start_server()
+    redis = aioredis.from_url(redis_url)
+    try:
+        await sign_in(api)
+        yield api, redis, node
+    finally:
+        await redis.aclose()
+        await api.close()
+
+
 @pytest.mark.redis
 async def test_a_released_session_lets_go_of_its_lease(
     tmp_path: Path, clock: ScriptedClock
 ) -> None:
     """One node of a cluster: an observer-only session takes the lease and gives it back."""
-    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-    settings = make_settings(
-        tmp_path,
-        bus="redis",
-        redis_url=redis_url,
-        cluster=True,
-        node_id=f"release-{uuid.uuid4().hex[:6]}",
-    )
-    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
-    await api.start_server()
-    redis = aioredis.from_url(redis_url)
-    try:
-        await sign_in(api)
+    async with cluster_node(tmp_path, clock, "release") as (api, redis, settings):
         iv = await planned_interview(api)
         registry = services_of(api).live
         obs, _ = await watch(api, iv["id"])
@@ -476,9 +492,6 @@ async def test_a_released_session_lets_go_of_its_lease(
         async with asyncio.timeout(20):  # the registry lets go once the session has closed
             while await redis.get(LEASE_PREFIX + iv["id"]) is not None:  # noqa: ASYNC110
                 await asyncio.sleep(TICK)
-    finally:
-        await redis.aclose()
-        await api.close()
 
 
 @pytest.mark.redis
@@ -487,29 +500,13 @@ async def test_a_candidate_takes_a_dead_nodes_lease_as_soon_as_it_expires(
 ) -> None:
     """The owner is asked to hand over one way: a dead owner never answers, and waiting for
     its answer (6 s) kept the candidate waiting after its lease (1 s here) had expired."""
-    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-    settings = make_settings(
-        tmp_path,
-        bus="redis",
-        redis_url=redis_url,
-        cluster=True,
-        node_id=f"alive-{uuid.uuid4().hex[:6]}",
-        lease_seconds=1.0,
-    )
-    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
-    await api.start_server()
-    redis = aioredis.from_url(redis_url)
-    try:
-        await sign_in(api)
+    async with cluster_node(tmp_path, clock, "alive", lease_seconds=1.0) as (api, redis, settings):
         iv = await planned_interview(api)
         registry = services_of(api).live
         await redis.set(LEASE_PREFIX + iv["id"], "dead-node", px=1000)  # it stopped renewing
         async with asyncio.timeout(4), registry.attach(iv["id"], candidate=True) as session:
             assert isinstance(session, InterviewSession)
             assert await redis.get(LEASE_PREFIX + iv["id"]) == settings.node_id.encode()
-    finally:
-        await redis.aclose()
-        await api.close()
 
 
 @pytest.mark.redis
@@ -519,20 +516,8 @@ async def test_an_observer_waits_for_the_owner_of_a_live_interview_whose_lease_i
     """After a Redis restart no lease is held until each owner renews: an observer's attach
     (or a command retried) must not take a live interview, and its candidate, from its owner.
     A lease vacant for a whole period is taken (the owner is gone)."""
-    redis_url = f"redis://127.0.0.1:6379/{random.randint(1, 15)}"
-    settings = make_settings(
-        tmp_path,
-        bus="redis",
-        redis_url=redis_url,
-        cluster=True,
-        node_id=f"observers-{uuid.uuid4().hex[:6]}",
-        lease_seconds=1.0,
-    )
-    api: Client = TestClient(TestServer(create_app(settings, now=clock, tick_seconds=TICK)))
-    await api.start_server()
-    redis = aioredis.from_url(redis_url)
-    try:
-        await sign_in(api)
+    node = cluster_node(tmp_path, clock, "observers", lease_seconds=1.0)
+    async with node as (api, redis, settings):
         svc = services_of(api)
         registry = svc.live
         first, second = await planned_interview(api), await planned_interview(api)
@@ -560,6 +545,3 @@ async def test_an_observer_waits_for_the_owner_of_a_live_interview_whose_lease_i
         taken = await asyncio.wait_for(attach(second["id"]), 5)
         assert isinstance(taken, InterviewSession)
         assert await redis.get(LEASE_PREFIX + second["id"]) == settings.node_id.encode()
-    finally:
-        await redis.aclose()
-        await api.close()
