@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,18 @@ class TracingScheduler(AsrScheduler):
 
         job.future.add_done_callback(finished)
         return job
+
+    def detail(self, origin: float) -> list[dict[str, Any]]:
+        """Every pass (times relative to ``origin``), in the order queued."""
+        out = []
+        for t in sorted(self.traces.values(), key=lambda x: x.submitted):
+            row = asdict(t)
+            row["priority"] = t.priority.name
+            for k in ("submitted", "started", "done"):
+                if row[k] is not None:
+                    row[k] -= origin
+            out.append(row)
+        return out
 
     def by_utterance(self) -> dict[str, list[JobTrace]]:
         """Final-priority passes per utterance, in the order they were queued."""
@@ -131,6 +143,8 @@ class FinalBreakdown:
     pause_done: float | None
     shortened: bool
     mid_sentence: bool  # the final's text has no closing punctuation (a hold candidate)
+    utterance: str = ""
+    emitted: float = 0.0  # wall time (perf_counter) the final was emitted
 
 
 @dataclass
@@ -177,7 +191,13 @@ class Breakdown:
                 pause_done=(pause[-1].done - last) if pause and pause[-1].done else None,
                 shortened=deciding is not None and deciding.window_s is not None,
                 mid_sentence=not final.text.rstrip().endswith(SENTENCE_END),
+                utterance=final.utterance_id,
+                emitted=wall,
             ))
+
+    def detail(self, origin: float) -> list[dict[str, Any]]:
+        """Every final's split, emitted time relative to ``origin`` (for a closer look)."""
+        return [{**asdict(x), "emitted": x.emitted - origin} for x in self.finals]
 
     def summary(self) -> dict[str, Any]:
         """Medians / p95 of each part and counts by source."""

@@ -241,8 +241,8 @@ async def capacity(
         progress(f"capacity: {n} simultaneous streams of {len(program) / 16_000:.0f} s")
         breakdown = Breakdown()
         load_before = os.getloadavg()[0]
-        async with TracingScheduler(engine, workers=ASR.workers,
-                                    final_batch=ASR.final_batch) as scheduler:
+        tracer = TracingScheduler(engine, workers=ASR.workers, final_batch=ASR.final_batch)
+        async with tracer as scheduler:
 
             async def one(k: int, scheduler: AsrScheduler = scheduler, n: int = n,
                           breakdown: Breakdown = breakdown) -> StreamRun:
@@ -266,6 +266,7 @@ async def capacity(
             "wer": error_rate("en", [reference] * n, [r.text for r in runs]),
             "finals": metrics["finals_emitted"],
             "finals_shortened": metrics["finals_shortened"],
+            "pause_passes_dropped": metrics["pause_passes_dropped"],
             "finals_from_pause_pass": metrics["finals_from_pause_pass"],
             "final_passes": metrics["final_passes"],
             "partial_passes": metrics["partial_passes"],
@@ -273,6 +274,8 @@ async def capacity(
             "partials_skipped": metrics["partials_skipped"],
             "backlog_reports": metrics["backlog_reports"],
             "breakdown": breakdown.summary(),
+            "finals_detail": breakdown.detail(began),
+            "passes_detail": tracer.detail(began),
             "final_batch": ASR.final_batch,
             "final_batch_mean": (float(np.mean(scheduler.final_batches))
                                  if scheduler.final_batches else None),
@@ -541,6 +544,7 @@ class Options:
     model: str | None = None
     device: str | None = None
     compute_type: str | None = None
+    cap_set: str = "tuned"  # the clips of the capacity / record-delay program
 
 
 def machine() -> dict[str, Any]:
@@ -643,7 +647,7 @@ async def main(opts: Options) -> dict[str, Any]:
     result["capacity"] = []
     result["max_realtime_streams"] = None
     cap_clips = [c for c in clips if c.human and c.language == "en"
-                 and clip_set(c.name) == "tuned"][:8]
+                 and clip_set(c.name) == opts.cap_set][:8]
     if delay_counts or not (accuracy_only or streams):
         result["record_delay"] = await record_delay(
             engine, cap_clips, delay_counts or [1, 4], opts.as_it_goes,
@@ -662,6 +666,7 @@ async def main(opts: Options) -> dict[str, Any]:
         [" ".join(offline_by_clip[c.name] for c in cap_clips)],
     )
     counts = streams or ([1, 2] if quick else [1, 2, 4, 6, 8])
+    result["capacity_clips"] = [c.name for c in cap_clips]
     result["capacity"] = await capacity(engine, cap_clips, counts, run_all=bool(streams))
     ok = [r["streams"] for r in result["capacity"] if r["ok"]]
     result["max_realtime_streams"] = max(ok) if ok else 0
@@ -734,6 +739,9 @@ if __name__ == "__main__":
                         help="which clips (tune on 'tuned' only)")
     parser.add_argument("--accuracy-only", action="store_true",
                         help="no capacity or record-delay rows")
+    parser.add_argument("--cap-set", default="tuned", choices=["tuned", "held"],
+                        help="the English clips of the capacity and record-delay program "
+                        "(default: tuned; held = the held-apart clips)")
     parser.add_argument("--record-delay", help="only the record-delay test (e.g. 1,4)")
     parser.add_argument("--out", default=str(OUT), help="where to write the JSON")
     parser.add_argument("--lang", default="en,zh", help="languages (e.g. zh)")
@@ -793,7 +801,7 @@ if __name__ == "__main__":
         record_threads=args.record_threads,
         long_answers=args.long_answers, batch=ints(args.batch),
         batch_passes=args.batch_passes, model=args.model, device=args.device,
-        compute_type=args.compute_type,
+        compute_type=args.compute_type, cap_set=args.cap_set,
     )))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

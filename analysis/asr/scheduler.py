@@ -62,6 +62,7 @@ class AsrMetrics:
     finals_degraded: int = 0
     finals_from_pause_pass: int = 0  # finals that needed no pass of their own
     finals_shortened: int = 0  # final passes on a shortened window because finals queued up
+    pause_passes_dropped: int = 0  # queued pause passes dropped because speech resumed
     backlog_reports: int = 0
     failures: int = 0
     audio_seconds: float = 0.0
@@ -284,6 +285,9 @@ class AsrScheduler:
         if priority == Priority.FINAL:
             self._pending_finals += 1
         self._queue.put_nowait(_Entry(int(priority), next(self._seq), job))
+        # a job cancelled while queued stops counting as waiting at once, not when a worker
+        # gets to it (waiting() decides the streams' busy settings)
+        job.future.add_done_callback(lambda f: self._done(job) if f.cancelled() else None)
         self._update_gauges()
         return job
 

@@ -77,7 +77,12 @@ class StreamSettings:
     # No tentative pass starts during a silence (it would show no new speech and hold the
     # worker when the pause pass, which may become the final, is due).
     partials_in_pause: bool = False
-    pause_pass_busy_ms: int = 500  # the same while other passes wait (fewer wasted passes)
+    # The same while other passes wait. A pause pass still queued when speech resumes is
+    # dropped (it can no longer be the final), so under load a pause inside a sentence costs
+    # the worker nothing and the pass can be asked for as early as when idle (measured at 6
+    # streams: finals p95 2.1-2.7 s against 3.1-3.6 s with 500 ms and no dropping).
+    pause_pass_busy_ms: int = 100
+    drop_resumed_pause_pass: bool = True
     # While other passes wait, a final pass encodes a shortened window (at least this long)
     # too: finals stay on time under load at some cost in accuracy. 0 = always 30 s.
     busy_final_window_min_s: float = 5.0
@@ -365,10 +370,12 @@ class StreamingTranscriber:
                 self._utt.paused_at = at
             elif ev.kind == "resume" and self._utt is not None:
                 self._utt.paused_at = None
+                self._drop_pause_pass(self._utt)
             elif ev.kind == "start" and self._utt is not None and self._utt.held_from is not None:
                 self._utt.held_from = None  # the sentence goes on: same utterance
                 self._utt.paused_at = None
                 self._utt.pause_pass_for = None
+                self._drop_pause_pass(self._utt)
             elif ev.kind == "end" and self._utt is not None and self._hold(self._utt, at):
                 self._utt.held_from = at
             elif ev.kind == "end" and self._utt is not None:
@@ -378,6 +385,20 @@ class StreamingTranscriber:
                 utt.speech_end = utt.paused_at  # None when input stopped mid-speech
                 self._utt = None
                 self._close(utt)
+
+    def _drop_pause_pass(self, utt: _Utterance) -> None:
+        """Speech resumed before the pause pass started: it can no longer be the final.
+
+        Under load it would still hold the worker for a whole pass while other streams'
+        finals wait (measured at 6 streams: a pass at a pause inside a sentence, queued, then
+        decoded after the candidate went on, in every stream at once); the next pause or the
+        next tentative pass covers the same audio.
+        """
+        job = utt.pause_job
+        if job is not None and not job.started and self.settings.drop_resumed_pause_pass:
+            job.cancel()
+            utt.pause_job = None
+            self.scheduler.metrics.pause_passes_dropped += 1
 
     def _hold(self, utt: _Utterance, at: int) -> bool:
         """Keep the utterance open at this silence (the hypothesis is mid-sentence)?"""

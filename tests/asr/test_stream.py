@@ -12,7 +12,7 @@ import pytest
 
 from analysis.asr.engine import Hypothesis, WhisperEngine
 from analysis.asr.policy import Word
-from analysis.asr.scheduler import AsrScheduler
+from analysis.asr.scheduler import AsrScheduler, PassInput, Priority
 from analysis.asr.stream import StreamingTranscriber, StreamSettings
 from analysis.asr.vad import VadSettings
 from analysis.events import EventBase, TranscriptFinal, TranscriptionBacklogged
@@ -224,10 +224,12 @@ class RecordingTranscriber(FakeTranscriber):
         self.delay = delay
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # a pass has started
 
     def hear(
         self, audio: np.ndarray, *, language: str | None, beam_size: int, window_s: float | None
     ) -> Hypothesis:
+        self.entered.set()
         self.gate.wait(30)
         if self.delay:
             threading.Event().wait(self.delay)
@@ -332,6 +334,70 @@ async def test_a_pause_mid_sentence_does_not_cut_the_utterance(
         )
         events = await _stream_paced(stream, audio)
     assert len(finals(events)) == expected
+
+
+async def _sentence_with_a_pause_under_load(
+    speech: np.ndarray, drop: bool
+) -> tuple[list[TranscriptFinal], AsrScheduler]:
+    """One sentence with a short pause inside, fed while the worker is busy."""
+    engine = RecordingTranscriber()
+    engine.gate.clear()  # the worker is busy: every pass queues
+    lead = np.zeros(8_000, np.float32)
+    short = np.zeros(1_600, np.float32)  # 0.1 s, with espeak's own silences: no end
+    audio = np.concatenate([lead, speech, short, speech, np.zeros(32_000, np.float32)])
+    free = len(lead) + len(speech) + len(short) + len(speech) // 2  # speaking again by then
+    settings = StreamSettings(hold_mid_sentence_ms=0, drop_resumed_pause_pass=drop)
+    async with AsrScheduler(engine) as scheduler:
+        stream = StreamingTranscriber("iv-resume", scheduler, settings)
+        events, collector = collecting(stream)
+        for i in range(0, len(audio), BLOCK):
+            if i >= free:
+                engine.gate.set()  # the worker is free again while the candidate speaks
+            stream.push_audio(audio[i : i + BLOCK], i / 16_000)
+            await asyncio.sleep(0.001)
+        stream.end_input()
+        await asyncio.wait_for(collector, 30)
+    return finals(events), scheduler
+
+
+async def test_a_pause_pass_still_queued_when_speech_resumes_is_dropped(
+    espeak_speech: np.ndarray,
+) -> None:
+    """Under load a pause inside a sentence costs the worker no pass of its own."""
+    kept, kept_by = await _sentence_with_a_pause_under_load(espeak_speech, drop=False)
+    dropped, dropped_by = await _sentence_with_a_pause_under_load(espeak_speech, drop=True)
+    for done in (kept, dropped):
+        assert len(done) == 1
+        # the one final hears both halves of the sentence
+        assert done[0].end - done[0].start >= 2 * len(espeak_speech) / 16_000 - 1.0
+    assert kept_by.metrics.pause_passes_dropped == 0
+    assert dropped_by.metrics.pause_passes_dropped >= 1
+    assert dropped_by.metrics.final_passes < kept_by.metrics.final_passes
+
+
+async def test_a_job_cancelled_in_the_queue_stops_counting_as_waiting_at_once() -> None:
+    """waiting() decides the streams' busy settings: a dropped pass must not count."""
+    engine = RecordingTranscriber()
+    engine.gate.clear()
+    audio = np.zeros(16_000, np.float32)
+
+    def one() -> PassInput:
+        return PassInput(audio=audio, prompt="", language="en")
+
+    async with AsrScheduler(engine, max_pending_finals=2) as scheduler:
+        running = scheduler.submit(one, Priority.PARTIAL)
+        await asyncio.wait_for(asyncio.to_thread(engine.entered.wait), 10)
+        queued = [scheduler.submit(one, Priority.FINAL) for _ in range(2)]
+        assert scheduler.waiting() == 2 and scheduler.finals_full()
+        queued[0].cancel()
+        await asyncio.sleep(0)  # the future's callbacks run on the loop
+        assert scheduler.waiting() == 1 and not scheduler.finals_full()
+        assert scheduler.metrics.queue_depth == 1
+        engine.gate.set()
+        assert await queued[1].future is not None
+        await running.future
+    assert queued[0].future.cancelled()
+    assert len(engine.windows) == 2  # the cancelled one never ran
 
 
 class LengthRecorder(RecordingTranscriber):
