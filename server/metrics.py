@@ -305,6 +305,28 @@ class _StateCollector:
         passes.add_metric(["final"], asr.final_passes if asr is not None else 0)
         passes.add_metric(["partial"], asr.partial_passes if asr is not None else 0)
         yield passes
+        yield CounterMetricFamily(
+            "candor_transcription_finals",
+            "Live transcript finals emitted.",
+            value=asr.finals_emitted if asr is not None else 0,
+        )
+        shed = CounterMetricFamily(
+            "candor_transcription_load_shedding",
+            "What the live transcription gave up to keep finals on time, by action: "
+            "partial_skipped (a tentative update not run), pause_pass_dropped (a queued pass "
+            "overtaken by speech), final_shortened (a final on a shortened window, a little "
+            "less accurate), final_degraded (a final from the last hypothesis: the final "
+            "queue was full).",
+            labels=["action"],
+        )
+        for action, value in (
+            ("partial_skipped", asr.partials_skipped if asr is not None else 0),
+            ("pause_pass_dropped", asr.pause_passes_dropped if asr is not None else 0),
+            ("final_shortened", asr.finals_shortened if asr is not None else 0),
+            ("final_degraded", asr.finals_degraded if asr is not None else 0),
+        ):
+            shed.add_metric([action], value)
+        yield shed
         failures = CounterMetricFamily(
             "candor_analyzer_failures", "Analyzer failures, by analyzer.", labels=["analyzer"]
         )

@@ -165,6 +165,9 @@ async def test_metrics_parse_and_count_requests_by_route_pattern(make_client: An
     assert got[("candor_transcription_queue_depth", ())] == 0
     assert got[("candor_transcription_backlog_seconds", ())] == 0
     assert got[("candor_transcription_passes_total", (("priority", "final"),))] == 0
+    assert got[("candor_transcription_finals_total", ())] == 0
+    for action in ("partial_skipped", "pause_pass_dropped", "final_shortened", "final_degraded"):
+        assert got[("candor_transcription_load_shedding_total", (("action", action),))] == 0
     assert got[("candor_join_seconds_count", ())] == 0
     assert got[("candor_transcript_final_latency_seconds_count", ())] == 0
 

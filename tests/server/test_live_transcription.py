@@ -15,6 +15,7 @@ from server.app import create_app
 from tests.client_peer import CandidateClient, PatternVideoTrack
 from tests.media_files import duration_of, speech_file
 from tests.server.helpers import consent, make_settings, new_interview, sign_in
+from tests.server.test_health_metrics import samples
 
 pytestmark = pytest.mark.model
 
@@ -49,7 +50,13 @@ async def test_jfk_over_webrtc_yields_finals_with_the_famous_line(tmp_path: Path
         await asyncio.sleep(1.0)
         watcher.cancel()
         await obs.close()
-        events = await (await api.get(f"/api/interviews/{iv['id']}/events")).json()
+        for _ in range(100):  # the stream's last final may still be on its way to the log
+            scraped = samples(await (await api.get("/metrics")).text())
+            events = await (await api.get(f"/api/interviews/{iv['id']}/events")).json()
+            stored = sum(1 for e in events if e["type"] == "transcript_final")
+            if scraped[("candor_transcription_finals_total", ())] == stored:
+                break
+            await asyncio.sleep(0.1)
     finals = [e for e in events if e["type"] == "transcript_final"]
     text = words(" ".join(f["text"] for f in finals))
     # Real speech (../shared) must give the famous line; the espeak-ng stand-in only the gist.
@@ -59,6 +66,11 @@ async def test_jfk_over_webrtc_yields_finals_with_the_famous_line(tmp_path: Path
     assert any(e["type"] == "transcript_partial" for e in seen)
     ids = [f["utterance_id"] for f in finals]
     assert len(ids) == len(set(ids))
+    # every final the stream emitted is counted for operators, and stored once
+    assert scraped[("candor_transcription_finals_total", ())] == len(finals)
+    assert scraped[
+        ("candor_transcription_load_shedding_total", (("action", "final_degraded"),))
+    ] == 0
     for f in finals:
         assert f["words"] and all(w["end"] >= w["start"] >= 0 for w in f["words"])
         assert f["language"] == "en"
