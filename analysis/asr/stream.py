@@ -80,7 +80,7 @@ class StreamSettings:
     # The same while other passes wait. A pause pass still queued when speech resumes is
     # dropped (it can no longer be the final), so under load a pause inside a sentence costs
     # the worker nothing and the pass can be asked for as early as when idle (measured at 6
-    # streams, docs/asr.md: finals p95 ≤ 3 s in 16 of 18 runs against 0 of 5 with 500 ms
+    # streams, docs/asr.md: finals p95 ≤ 3 s in 20 of 23 runs against 0 of 5 with 500 ms
     # and no dropping).
     pause_pass_busy_ms: int = 100
     drop_resumed_pause_pass: bool = True
