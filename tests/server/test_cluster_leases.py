@@ -183,6 +183,13 @@ class SeenClose:
         return True
 
 
+async def until_told(*links: SeenClose, timeout: float = 2.0) -> None:
+    """Wait until every link was sent a close (the remote session's tasks send it)."""
+    async with asyncio.timeout(timeout):
+        while not all(link.codes for link in links):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
 async def test_observers_stay_while_a_restarted_redis_has_no_lease_until_the_owner_retakes_it(
 ) -> None:
     board = LeaseBoard("owner", lease_seconds=1.5)
@@ -198,9 +205,7 @@ async def test_observers_stay_while_a_restarted_redis_has_no_lease_until_the_own
         await asyncio.sleep(0.6)
         assert not remote.closed and link.codes == []
         board.holder_now = None  # and now the owner is gone for good
-        async with asyncio.timeout(5):
-            while not link.codes:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await until_told(link, timeout=5)
         assert remote.closed and link.codes == [1012]
     finally:
         await remote.aclose()
@@ -213,9 +218,7 @@ async def test_observers_are_sent_to_the_new_owner_at_once_when_another_node_hol
     remote._links["k"] = link
     try:
         board.holder_now = "another"
-        async with asyncio.timeout(2):
-            while not link.codes:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await until_told(link)
         assert link.codes == [1012]
     finally:
         await remote.aclose()
@@ -241,9 +244,7 @@ async def test_a_remote_session_whose_owner_moved_forwards_nothing_more() -> Non
         await asyncio.sleep(0.05)
         other._moved()
         board.gate.set()
-        async with asyncio.timeout(2):
-            while not (first.codes and second.codes):  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await until_told(first, second)
         await asyncio.sleep(0.1)
         assert first.codes == [1012] and second.codes == [1012]  # each told once
         await other.aclose()
@@ -258,9 +259,7 @@ async def test_a_remote_session_whose_owner_moved_forwards_nothing_more() -> Non
             await asyncio.wait_for(action.reply, 2)
         with pytest.raises(SessionMoved):
             await asyncio.wait_for(view.reply, 2)
-        async with asyncio.timeout(2):
-            while not late.codes:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await until_told(late)
         assert late.codes == [1012]
     finally:
         await remote.aclose()
